@@ -1,0 +1,42 @@
+package reconciler
+
+import (
+	"fmt"
+	"log/slog"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/kube"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+)
+
+// Release labels digitops records on every Helm release it writes.
+const (
+	// LabelEnvironment names the environment that owns the release. Its
+	// presence is what makes a release digitops's to prune.
+	LabelEnvironment = "digitops.io/environment"
+	// LabelChartDigest is a digest of the chart that was deployed.
+	LabelChartDigest = "digitops.io/chart-digest"
+	// LabelValuesDigest is a digest of the values that were deployed.
+	LabelValuesDigest = "digitops.io/values-digest"
+)
+
+// actionConfig returns a Helm action configuration for namespace, with the
+// Secrets storage driver.
+func (c *Cluster) actionConfig(namespace string, log *slog.Logger) *action.Configuration {
+	getter := c.getter(namespace)
+	kc := kube.New(getter)
+	kc.Namespace = namespace
+	debug := func(format string, v ...any) {
+		log.Debug("helm", "namespace", namespace, "detail", fmt.Sprintf(format, v...))
+	}
+	kc.Log = debug
+	d := driver.NewSecrets(c.Clientset.CoreV1().Secrets(namespace))
+	d.Log = debug
+	return &action.Configuration{
+		RESTClientGetter: getter,
+		KubeClient:       kc,
+		Releases:         storage.Init(d),
+		Log:              debug,
+	}
+}

@@ -1,0 +1,230 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigFileName is the name of the configuration file at the repository root.
+const ConfigFileName = "digitops.yaml"
+
+// Config is the parsed digitops.yaml.
+type Config struct {
+	// Path is the file the configuration was read from.
+	Path         string              `yaml:"-"`
+	Environments []EnvironmentConfig `yaml:"environments"`
+}
+
+// EnvironmentConfig is one entry of digitops.yaml's environments list.
+type EnvironmentConfig struct {
+	Name   string `yaml:"name"`
+	Layout string `yaml:"layout"`
+
+	// digit layout
+	ChartsDir      string   `yaml:"chartsDir"`
+	EnvFile        string   `yaml:"envFile"`
+	SecretsFile    string   `yaml:"secretsFile"`
+	ReleaseChart   string   `yaml:"releaseChart"`
+	Modules        []string `yaml:"modules"`
+	ClusterConfigs bool     `yaml:"clusterConfigs"`
+	Namespace      string   `yaml:"namespace"`
+
+	// helmfile layout
+	Helmfile            string `yaml:"helmfile"`
+	HelmfileEnvironment string `yaml:"helmfileEnvironment"`
+	Selector            []string `yaml:"selector"`
+
+	// native layout
+	Releases []NativeRelease `yaml:"releases"`
+
+	Cluster ClusterRef `yaml:"cluster"`
+	Sync    SyncConfig `yaml:"sync"`
+
+	// Line is the line of the entry in the configuration file.
+	Line int `yaml:"-"`
+}
+
+// SyncConfig is the sync: block of an environment.
+type SyncConfig struct {
+	Interval        time.Duration `yaml:"interval"`
+	Prune           *bool         `yaml:"prune"`
+	Drift           string        `yaml:"drift"`
+	Concurrency     int           `yaml:"concurrency"`
+	Timeout         time.Duration `yaml:"timeout"`
+	MaxPrunePercent *int          `yaml:"maxPrunePercent"`
+	HistoryMax      int           `yaml:"historyMax"`
+}
+
+// NativeRelease is one release of the native layout.
+type NativeRelease struct {
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace"`
+	Chart     string            `yaml:"chart"`
+	Repo      string            `yaml:"repo"`
+	Version   string            `yaml:"version"`
+	Values    yaml.Node         `yaml:"values"`
+	Needs     []string          `yaml:"needs"`
+	Labels    map[string]string `yaml:"labels"`
+	// Line is the line of the release in the configuration file.
+	Line int `yaml:"-"`
+}
+
+// ReadConfig reads and validates the configuration file at path.
+func ReadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &Error{File: path, Msg: "no configuration file: create " + ConfigFileName + " at the repository root or pass --config"}
+		}
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses the configuration file contents; path names the file in
+// errors.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: path, Msg: "empty configuration: it needs an environments: list"}
+		}
+		return nil, yamlError(path, err)
+	}
+	cfg.Path = path
+	// Recover line numbers, which the struct decode drops.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil {
+		if envs := mappingValue(documentRoot(&root), "environments"); envs != nil && envs.Kind == yaml.SequenceNode {
+			for i, n := range envs.Content {
+				if i >= len(cfg.Environments) {
+					break
+				}
+				cfg.Environments[i].Line = n.Line
+				if rels := mappingValue(n, "releases"); rels != nil && rels.Kind == yaml.SequenceNode {
+					for j, r := range rels.Content {
+						if j < len(cfg.Environments[i].Releases) {
+							cfg.Environments[i].Releases[j].Line = r.Line
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(cfg.Environments) == 0 {
+		return nil, &Error{File: path, Msg: "no environments: the file needs an environments: list"}
+	}
+	seen := map[string]int{}
+	for _, e := range cfg.Environments {
+		if e.Name == "" {
+			return nil, &Error{File: path, Line: e.Line, Msg: "environment without a name"}
+		}
+		if prev, ok := seen[e.Name]; ok {
+			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q is declared twice (first on line %d)", e.Name, prev)}
+		}
+		seen[e.Name] = e.Line
+		switch e.layout() {
+		case LayoutNative, LayoutDigit, LayoutHelmfile:
+		default:
+			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown layout %q (want native, digit or helmfile)", e.Name, e.Layout)}
+		}
+		switch e.Sync.Drift {
+		case "", DriftCorrect, DriftWarn, DriftOff:
+		default:
+			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown drift mode %q (want correct, warn or off)", e.Name, e.Sync.Drift)}
+		}
+	}
+	return &cfg, nil
+}
+
+// Environment returns the configuration of the named environment.
+func (c *Config) Environment(name string) (EnvironmentConfig, error) {
+	var names []string
+	for _, e := range c.Environments {
+		if e.Name == name {
+			return e, nil
+		}
+		names = append(names, e.Name)
+	}
+	return EnvironmentConfig{}, &Error{File: c.Path, Msg: fmt.Sprintf("unknown environment %q (this file has: %v)", name, names)}
+}
+
+func (e EnvironmentConfig) layout() string {
+	if e.Layout == "" {
+		return LayoutNative
+	}
+	return e.Layout
+}
+
+// EffectiveLayout returns the layout, native when none is set.
+func (e EnvironmentConfig) EffectiveLayout() string { return e.layout() }
+
+// Policy returns the sync policy with defaults filled in.
+func (e EnvironmentConfig) Policy() SyncPolicy {
+	p := DefaultSyncPolicy()
+	s := e.Sync
+	if s.Interval > 0 {
+		p.Interval = s.Interval
+	}
+	if s.Prune != nil {
+		p.Prune = *s.Prune
+	}
+	if s.Drift != "" {
+		p.Drift = s.Drift
+	}
+	if s.Concurrency > 0 {
+		p.Concurrency = s.Concurrency
+	}
+	if s.Timeout > 0 {
+		p.Timeout = s.Timeout
+	}
+	if s.MaxPrunePercent != nil {
+		p.MaxPrunePercent = *s.MaxPrunePercent
+	}
+	if s.HistoryMax > 0 {
+		p.HistoryMax = s.HistoryMax
+	}
+	return p
+}
+
+// RepoPath resolves a path from the configuration, relative to the repository
+// root, refusing paths that leave it.
+func RepoPath(repoDir, rel string) (string, error) {
+	if filepath.IsAbs(rel) {
+		return "", fmt.Errorf("path %q must be relative to the repository root", rel)
+	}
+	p := filepath.Join(repoDir, rel)
+	r, err := filepath.Rel(repoDir, p)
+	if err != nil || r == ".." || (len(r) > 2 && r[:3] == ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("path %q leaves the repository", rel)
+	}
+	return p, nil
+}
+
+func documentRoot(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return n.Content[0]
+	}
+	return n
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+package manifest
+
+import (
+	"context"
+)
+
+// Secrets modes say what to do with encrypted values.
+const (
+	// SecretsDecrypt decrypts SOPS files (the default).
+	SecretsDecrypt = "decrypt"
+	// SecretsPlaceholder renders each encrypted value as a stable placeholder
+	// derived from its ciphertext, for plans without keys; apply refuses it.
+	SecretsPlaceholder = "placeholder"
+)
+
+// Layout reads the releases of one environment from a repository.
+type Layout interface {
+	// Releases returns the environment's releases, unordered but complete,
+	// or an error naming the file, line and release at fault.
+	Releases(ctx context.Context, in LayoutInput) ([]ReleaseSpec, error)
+}
+
+// LayoutInput is what a Layout reads from.
+type LayoutInput struct {
+	// RepoDir is the absolute repository root.
+	RepoDir string
+	// ConfigFile is the configuration file's name for errors.
+	ConfigFile string
+	// Env is the environment's entry in the configuration.
+	Env EnvironmentConfig
+	// Secrets is SecretsDecrypt or SecretsPlaceholder.
+	Secrets string
+}

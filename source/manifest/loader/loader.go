@@ -1,0 +1,117 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/native"
+)
+
+// Options says what to load.
+type Options struct {
+	// RepoDir is the repository checkout.
+	RepoDir string
+	// ConfigPath is the configuration file; empty means digitops.yaml at the
+	// repository root. A relative path is relative to the repository root.
+	ConfigPath string
+	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
+	Secrets string
+	// Layouts overrides the layout readers (tests); nil means all of them.
+	Layouts map[string]manifest.Layout
+}
+
+// DefaultLayouts returns a reader for every layout digitops supports.
+func DefaultLayouts() map[string]manifest.Layout {
+	return map[string]manifest.Layout{
+		manifest.LayoutNative: native.Layout{},
+	}
+}
+
+// Config reads the configuration file named by opts.
+func Config(opts Options) (*manifest.Config, string, error) {
+	repo, err := filepath.Abs(opts.RepoDir)
+	if err != nil {
+		return nil, "", err
+	}
+	path := opts.ConfigPath
+	if path == "" {
+		path = manifest.ConfigFileName
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(repo, path)
+	}
+	cfg, err := manifest.ReadConfig(path)
+	return cfg, repo, err
+}
+
+// Environment loads and validates one environment. On error it returns no
+// Environment at all.
+func Environment(ctx context.Context, opts Options, name string) (*manifest.Environment, error) {
+	cfg, repo, err := Config(opts)
+	if err != nil {
+		return nil, err
+	}
+	ec, err := cfg.Environment(name)
+	if err != nil {
+		return nil, err
+	}
+	return load(ctx, opts, cfg, repo, ec)
+}
+
+// All loads every environment of the configuration.
+func All(ctx context.Context, opts Options) ([]*manifest.Environment, error) {
+	cfg, repo, err := Config(opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*manifest.Environment, 0, len(cfg.Environments))
+	for _, ec := range cfg.Environments {
+		env, err := load(ctx, opts, cfg, repo, ec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, env)
+	}
+	return out, nil
+}
+
+func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, ec manifest.EnvironmentConfig) (*manifest.Environment, error) {
+	layouts := opts.Layouts
+	if layouts == nil {
+		layouts = DefaultLayouts()
+	}
+	layout, ok := layouts[ec.EffectiveLayout()]
+	if !ok {
+		return nil, &manifest.Error{File: rel(repo, cfg.Path), Line: ec.Line, Msg: fmt.Sprintf("environment %q: layout %q is not supported by this build", ec.Name, ec.EffectiveLayout())}
+	}
+	secrets := opts.Secrets
+	if secrets == "" {
+		secrets = manifest.SecretsDecrypt
+	}
+	cfgName := rel(repo, cfg.Path)
+	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets})
+	if err != nil {
+		return nil, err
+	}
+	ordered, err := manifest.Validate(cfgName, releases)
+	if err != nil {
+		return nil, err
+	}
+	return &manifest.Environment{
+		Name:     ec.Name,
+		Layout:   ec.EffectiveLayout(),
+		RepoDir:  repo,
+		Cluster:  ec.Cluster,
+		Policy:   ec.Policy(),
+		Releases: ordered,
+	}, nil
+}
+
+func rel(repo, path string) string {
+	if r, err := filepath.Rel(repo, path); err == nil && !filepath.IsAbs(r) && r != "" && r[0] != '.' {
+		return r
+	}
+	return path
+}

@@ -1,0 +1,146 @@
+package manifest
+
+import (
+	"time"
+)
+
+// Layouts digitops reads.
+const (
+	LayoutNative   = "native"
+	LayoutDigit    = "digit"
+	LayoutHelmfile = "helmfile"
+)
+
+// Drift modes.
+const (
+	DriftCorrect = "correct"
+	DriftWarn    = "warn"
+	DriftOff     = "off"
+)
+
+// Environment is one deployable environment: a set of Helm releases that
+// target one cluster.
+type Environment struct {
+	// Name is the environment's name from digitops.yaml.
+	Name string
+	// Layout is the layout the releases were read from.
+	Layout string
+	// RepoDir is the absolute path of the repository checkout.
+	RepoDir string
+	// Cluster says which cluster the environment targets.
+	Cluster ClusterRef
+	// Policy is the sync policy.
+	Policy SyncPolicy
+	// Releases are the desired releases, in a valid dependency order.
+	Releases []ReleaseSpec
+}
+
+// Release returns the release with the given name, or false.
+func (e *Environment) Release(name string) (ReleaseSpec, bool) {
+	for _, r := range e.Releases {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return ReleaseSpec{}, false
+}
+
+// ClusterRef names the cluster an environment targets.
+type ClusterRef struct {
+	// Context is a kubeconfig context; empty means the current context.
+	Context string `yaml:"context,omitempty" json:"context,omitempty"`
+	// Kubeconfig is a kubeconfig file; empty means the default loading rules.
+	Kubeconfig string `yaml:"kubeconfig,omitempty" json:"kubeconfig,omitempty"`
+	// KubeconfigSecret reads the kubeconfig from a Secret in the cluster the
+	// daemon runs in.
+	KubeconfigSecret *SecretKeyRef `yaml:"kubeconfigSecret,omitempty" json:"kubeconfigSecret,omitempty"`
+}
+
+// SecretKeyRef points at one key of a Kubernetes Secret.
+type SecretKeyRef struct {
+	Namespace string `yaml:"namespace" json:"namespace"`
+	Name      string `yaml:"name" json:"name"`
+	Key       string `yaml:"key" json:"key"`
+}
+
+// SyncPolicy says how and how often an environment is reconciled.
+type SyncPolicy struct {
+	// Interval between two syncs of the daemon.
+	Interval time.Duration
+	// Prune uninstalls releases digitops installed that are no longer in Git.
+	Prune bool
+	// Drift is one of DriftCorrect, DriftWarn, DriftOff.
+	Drift string
+	// Concurrency is the number of releases applied at once.
+	Concurrency int
+	// Timeout bounds one release's Helm action and readiness wait.
+	Timeout time.Duration
+	// MaxPrunePercent refuses a sync that would prune more than this share
+	// of the environment's releases, unless forced.
+	MaxPrunePercent int
+	// HistoryMax is the number of Helm revisions kept per release.
+	HistoryMax int
+}
+
+// DefaultSyncPolicy is the policy of an environment that sets none.
+func DefaultSyncPolicy() SyncPolicy {
+	return SyncPolicy{
+		Interval:        time.Minute,
+		Prune:           false,
+		Drift:           DriftCorrect,
+		Concurrency:     4,
+		Timeout:         5 * time.Minute,
+		MaxPrunePercent: 30,
+		HistoryMax:      10,
+	}
+}
+
+// ReleaseSpec is one desired Helm release.
+type ReleaseSpec struct {
+	// Name is the Helm release name, unique in the environment.
+	Name string
+	// Namespace is the release namespace.
+	Namespace string
+	// Chart says where the chart comes from.
+	Chart ChartRef
+	// Values are the merged user-supplied values (what `helm -f` would get).
+	Values map[string]any
+	// Needs are names of releases that must be ready before this one.
+	Needs []string
+	// Labels select releases (helmfile-style selectors).
+	Labels map[string]string
+	// Images are the image references set for this release, if any.
+	Images []string
+	// SecretValues are the string values that came from a secrets file; they
+	// are masked wherever digitops prints anything.
+	SecretValues []string
+	// KeepLiveImageTag asks the reconciler to reuse the image tag of the live
+	// release because the release chart names no tag for this service.
+	KeepLiveImageTag bool
+	// Source is the file (relative to the repository) the release was
+	// declared in, for error messages.
+	Source string
+}
+
+// ChartRef locates a chart: a local directory, or a chart in a repository.
+type ChartRef struct {
+	// Path is the absolute directory of a local chart.
+	Path string
+	// RepoURL is an https or oci:// repository, for remote charts.
+	RepoURL string
+	// Name is the chart name in RepoURL.
+	Name string
+	// Version is a version or constraint in RepoURL.
+	Version string
+}
+
+// String returns the chart's location for humans.
+func (c ChartRef) String() string {
+	if c.Path != "" {
+		return c.Path
+	}
+	if c.Version != "" {
+		return c.RepoURL + "/" + c.Name + "@" + c.Version
+	}
+	return c.RepoURL + "/" + c.Name
+}
