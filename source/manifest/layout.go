@@ -30,4 +30,17 @@ type LayoutInput struct {
 	Env EnvironmentConfig
 	// Secrets is SecretsDecrypt or SecretsPlaceholder.
 	Secrets string
+	// Decrypter reads secrets files (plain or SOPS); nil means plain YAML
+	// only, and a SOPS file is an error.
+	Decrypter Decrypter
+}
+
+// Decrypter reads a secrets file: plain YAML, or a SOPS-encrypted file that it
+// decrypts in memory (or, in SecretsPlaceholder mode, replaces each encrypted
+// value by a stable placeholder derived from its ciphertext).
+type Decrypter interface {
+	// DecryptValues reads the file at path (name is its repository-relative
+	// name for errors) and returns its values and every string leaf that came
+	// from it, so that callers can mask them.
+	DecryptValues(ctx context.Context, path, name, mode string) (values map[string]any, secrets []string, err error)
 }
