@@ -1,0 +1,97 @@
+// Package digit reads the layout of eGov DIGIT's Go deployer
+// (DIGIT-DevOps, "Deployment Using Golang") into releases, without any
+// change to the repository.
+//
+// # Inputs
+//
+// The environment's entry in digitops.yaml names four things, all relative
+// to the repository root:
+//
+//	chartsDir:    deploy-as-code/helm/charts
+//	envFile:      deploy-as-code/helm/environments/egov-demo.yaml
+//	secretsFile:  deploy-as-code/helm/environments/egov-demo-secrets.yaml  # plain or SOPS
+//	releaseChart: config-as-code/product-release-charts/DIGIT/dependancy_chart-digit-v2.9.2.yaml
+//	modules:      [m_pgr]     # optional: these modules and all they depend on
+//	clusterConfigs: true      # deploy the cluster-configs chart first
+//	namespace:    egov        # optional: release namespace of last resort
+//
+// # Charts
+//
+// Every directory under chartsDir (at any depth) that holds a values.yaml
+// and a Chart.yaml is a chart named after its directory. A file
+// <alias>-values.yaml beside the values.yaml is another instance of that
+// chart named <alias>. Subcharts (charts/ inside a chart), hidden
+// directories and symbolic links to directories are not indexed. A name
+// defined twice is an error only when a selected service uses it.
+//
+// # Release chart and services
+//
+// The product release chart lists modules:
+//
+//	modules:
+//	  - name: core
+//	    dependencies: [backbone]
+//	    services: [egovio/egov-user:v2.9.2-4a60f20, redis]
+//
+// Each service is an image reference ([registry/]repo/name[:tag]) or a bare
+// chart name. It is deployed with the chart or alias instance named like the
+// last path segment of the image name; an image named <chart>-db (a
+// database-migration image, as older release charts list them) resolves to
+// <chart> when no chart is called <chart>-db, and is merged with <chart>'s
+// entry. A service listed twice with two different tags is an error. The
+// release is named after the instance.
+//
+// A tag sets both image.tag and initContainers.dbMigration.image.tag. A
+// service without a tag sets no tag: the release is marked KeepLiveImageTag,
+// and the reconciler reuses the tag of the live release when there is one,
+// else the chart's default applies (the Go deployer read the tag from the
+// cluster the same way). ReleaseSpec.Images lists the reference when it sets
+// a tag.
+//
+// # Values
+//
+// ReleaseSpec.Values holds what the deployer passed on Helm's command line,
+// merged as Helm merges it; Helm coalesces the chart's own values.yaml under
+// them when it renders:
+//
+//  1. the whole environment file (-f envFile);
+//  2. for cluster-configs only, the secrets file: the deployer passed it to
+//     no other chart (in DIGIT the cluster-configs chart renders every
+//     Secret and services read them with secretKeyRef); its string values
+//     are listed in SecretValues for masking;
+//  3. the instance's <name>-values.yaml, if any (-f);
+//  4. name=<instance> for every service (not for cluster-configs), and the
+//     two tags, parsed with Helm's --set parser so they are typed as Helm
+//     types them.
+//
+// # Namespace
+//
+// The release namespace is what DIGIT's common chart renders as
+// .Values.namespace: the envFile's <instance>.namespace, else a top-level
+// namespace in the user values, else the namespace in the chart's
+// values.yaml, else digitops.yaml's namespace, else "egov" (DefaultNamespace),
+// where DIGIT runs its services; the Go deployer left it to kubectl's
+// current namespace.
+//
+// # Modules, order and needs
+//
+// The selected modules (all when modules is empty) and every module they
+// depend on, transitively, are deployed. Modules are put in a true
+// topological order (the old deployer's order was not one); a dependency
+// cycle is an error that prints it, with the release chart's file and line.
+//
+// Needs are derived from module dependencies: every release of module X
+// needs every release of the nearest modules X depends on, after a
+// transitive reduction (if m_pgr depends on core and frontend, and frontend
+// already depends on core, m_pgr's releases need frontend's only) and
+// looking through modules without releases. With clusterConfigs, every
+// release that needs nothing else needs cluster-configs, so cluster-configs
+// comes first and everything else (transitively) after it. The label
+// "module" carries each release's module for selectors.
+//
+// # Errors
+//
+// Errors name the file and line: YAML syntax, a module or dependency that
+// does not exist, a bad image reference, a service without a chart (all of
+// them at once), a cycle, a missing cluster-configs chart.
+package digit

@@ -1,0 +1,424 @@
+package digit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/strvals"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// ClusterConfigsChart is the chart that `clusterConfigs: true` deploys first
+// and the only one that gets the secrets file.
+const ClusterConfigsChart = "cluster-configs"
+
+// DefaultNamespace is the release namespace when neither the environment
+// file, the chart nor digitops.yaml names one: where DIGIT runs its services.
+const DefaultNamespace = "egov"
+
+// ModuleLabel is the label that carries a release's module (cluster-configs
+// for the cluster-configs release), for selectors.
+const ModuleLabel = "module"
+
+// Layout reads the DIGIT Go deployer's layout. See the package documentation.
+type Layout struct{}
+
+var _ manifest.Layout = Layout{}
+
+// releaseName is what Helm accepts as a release name (DNS-1123 subdomain,
+// at most 53 characters).
+var releaseName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// planned is one release to build: an instance of the charts dir and the
+// service entry (if any) that asked for it.
+type planned struct {
+	inst    Instance
+	module  string
+	service *Service // nil for cluster-configs
+}
+
+// Releases implements manifest.Layout.
+func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest.ReleaseSpec, error) {
+	env := in.Env
+	cfgErr := func(format string, args ...any) error {
+		return &manifest.Error{File: in.ConfigFile, Line: env.Line, Msg: fmt.Sprintf("environment %q: ", env.Name) + fmt.Sprintf(format, args...)}
+	}
+	repoPath := func(field, rel string, dir bool) (string, error) {
+		if rel == "" {
+			return "", cfgErr("the digit layout needs %s", field)
+		}
+		p, err := manifest.RepoPath(in.RepoDir, rel)
+		if err != nil {
+			return "", cfgErr("%s: %v", field, err)
+		}
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() != dir {
+			kind := "file"
+			if dir {
+				kind = "directory"
+			}
+			return "", cfgErr("%s: %q is not a %s in the repository", field, rel, kind)
+		}
+		return p, nil
+	}
+	chartsDir, err := repoPath("chartsDir", env.ChartsDir, true)
+	if err != nil {
+		return nil, err
+	}
+	envPath, err := repoPath("envFile", env.EnvFile, false)
+	if err != nil {
+		return nil, err
+	}
+	var rc *ReleaseChart
+	if env.ReleaseChart != "" || !env.ClusterConfigs {
+		rcPath, err := repoPath("releaseChart", env.ReleaseChart, false)
+		if err != nil {
+			return nil, err
+		}
+		if rc, err = ReadReleaseChart(rcPath, env.ReleaseChart); err != nil {
+			return nil, err
+		}
+	}
+	envVals, err := manifest.ReadValuesFile(envPath, env.EnvFile)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := IndexCharts(ctx, chartsDir)
+	if err != nil {
+		return nil, cfgErr("chartsDir: %v", err)
+	}
+
+	plan, order, err := planReleases(in, rc, idx)
+	if err != nil {
+		return nil, err
+	}
+	needs := releaseNeeds(order, plan)
+
+	b := builder{in: in, envVals: envVals, aliasVals: map[string]map[string]any{}}
+	out := make([]manifest.ReleaseSpec, 0, len(plan))
+	for _, p := range plan {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		spec, err := b.release(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		spec.Needs = needs[p.inst.Name]
+		out = append(out, spec)
+	}
+	return out, nil
+}
+
+// ReadReleaseChart reads and parses the release chart at path; name is its
+// repository-relative name.
+func ReadReleaseChart(path, name string) (*ReleaseChart, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &manifest.Error{File: name, Msg: err.Error()}
+	}
+	return ParseReleaseChart(data, name)
+}
+
+// planReleases resolves the selected modules' services to instances of the
+// charts dir, cluster-configs first. Every service without a chart is
+// reported, each with its line.
+func planReleases(in manifest.LayoutInput, rc *ReleaseChart, idx *ChartIndex) ([]planned, []*Module, error) {
+	var plan []planned
+	if in.Env.ClusterConfigs {
+		inst, ok := idx.Instances[ClusterConfigsChart]
+		if !ok {
+			return nil, nil, &manifest.Error{File: in.ConfigFile, Line: in.Env.Line, Msg: fmt.Sprintf("environment %q: clusterConfigs is true but %s has no %s chart", in.Env.Name, in.Env.ChartsDir, ClusterConfigsChart)}
+		}
+		if err := checkInstance(in, idx, inst, in.ConfigFile, in.Env.Line); err != nil {
+			return nil, nil, err
+		}
+		plan = append(plan, planned{inst: inst, module: ClusterConfigsChart})
+	}
+	if rc == nil {
+		return plan, nil, nil
+	}
+	order, unknown, err := OrderModules(rc, in.Env.Modules)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(unknown) > 0 {
+		return nil, nil, unknownModulesError(in.ConfigFile, in.Env.Line, unknown, rc)
+	}
+	at := map[string]int{} // instance name -> index in plan
+	for i, p := range plan {
+		at[p.inst.Name] = i
+	}
+	var errs []error
+	for _, m := range order {
+		for i := range m.Services {
+			s := &m.Services[i]
+			inst, err := resolve(in, idx, rc, s)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if j, dup := at[inst.Name]; dup {
+				prev := plan[j].service
+				switch {
+				case prev == nil:
+					// cluster-configs listed as a service too: it is
+					// already deployed first, as clusterConfigs asks.
+				case prev.Tag == "" || prev.Tag == s.Tag:
+					if prev.Tag == "" {
+						plan[j].service = s
+					}
+				case s.Tag != "":
+					errs = append(errs, &manifest.Error{File: rc.File, Line: s.Line, Release: inst.Name,
+						Msg: fmt.Sprintf("listed twice with different tags: %s here and %s on line %d", s.Ref, prev.Ref, prev.Line)})
+				}
+				continue
+			}
+			at[inst.Name] = len(plan)
+			plan = append(plan, planned{inst: inst, module: m.Name, service: s})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return plan, order, nil
+}
+
+// resolve maps a service to its instance: the chart or alias named like the
+// image; failing that, an image named <chart>-db (the database migration
+// image, which the Go deployer folded into its service the same way)
+// resolves to <chart>.
+func resolve(in manifest.LayoutInput, idx *ChartIndex, rc *ReleaseChart, s *Service) (Instance, error) {
+	name := s.Name
+	inst, ok := idx.Instances[name]
+	if !ok && strings.HasSuffix(name, "-db") {
+		inst, ok = idx.Instances[strings.TrimSuffix(name, "-db")]
+	}
+	if !ok {
+		return Instance{}, &manifest.Error{File: rc.File, Line: s.Line, Msg: fmt.Sprintf("service %s: no chart or <alias>-values.yaml named %q under %s", s.Ref, name, in.Env.ChartsDir)}
+	}
+	return inst, checkInstance(in, idx, inst, rc.File, s.Line)
+}
+
+func checkInstance(in manifest.LayoutInput, idx *ChartIndex, inst Instance, file string, line int) error {
+	fail := func(format string, args ...any) error {
+		return &manifest.Error{File: file, Line: line, Release: inst.Name, Msg: fmt.Sprintf(format, args...)}
+	}
+	if dirs := idx.Dups[inst.Name]; len(dirs) > 0 {
+		rels := make([]string, len(dirs))
+		for i, d := range dirs {
+			rels[i] = relTo(in.RepoDir, d)
+		}
+		return fail("the name is defined more than once in the charts dir: %s", strings.Join(rels, ", "))
+	}
+	if inst.NoChartYAML {
+		return fail("%s has a values.yaml but no Chart.yaml", relTo(in.RepoDir, inst.Dir))
+	}
+	if len(inst.Name) > 53 || !releaseName.MatchString(inst.Name) {
+		return fail("not a valid Helm release name (lowercase letters, digits, '-' and '.', at most 53 characters)")
+	}
+	return nil
+}
+
+// releaseNeeds derives the releases' needs from module dependencies (see
+// moduleNeeds); a release that needs nothing else needs cluster-configs when
+// it is deployed, so that everything comes after it.
+func releaseNeeds(order []*Module, plan []planned) map[string][]string {
+	byModule := map[string][]string{}
+	hasCC := false
+	for _, p := range plan {
+		if p.service == nil {
+			hasCC = true
+			continue
+		}
+		byModule[p.module] = append(byModule[p.module], p.inst.Name)
+	}
+	has := map[string]bool{}
+	for m, rs := range byModule {
+		has[m] = len(rs) > 0
+	}
+	mneeds := moduleNeeds(order, has)
+	out := map[string][]string{}
+	for _, p := range plan {
+		if p.service == nil {
+			continue
+		}
+		var needs []string
+		for _, dm := range mneeds[p.module] {
+			needs = append(needs, byModule[dm]...)
+		}
+		if len(needs) == 0 && hasCC && p.inst.Name != ClusterConfigsChart {
+			needs = []string{ClusterConfigsChart}
+		}
+		out[p.inst.Name] = needs
+	}
+	return out
+}
+
+// builder builds the ReleaseSpecs, reading each values file once.
+type builder struct {
+	in        manifest.LayoutInput
+	envVals   map[string]any
+	aliasVals map[string]map[string]any
+	secrets   *secretsFile
+}
+
+type secretsFile struct {
+	values  map[string]any
+	strings []string
+}
+
+func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec, error) {
+	in := b.in
+	spec := manifest.ReleaseSpec{
+		Name:   p.inst.Name,
+		Chart:  manifest.ChartRef{Path: p.inst.Dir},
+		Labels: map[string]string{ModuleLabel: p.module},
+		Source: in.ConfigFile,
+	}
+	if p.service != nil {
+		spec.Source = in.Env.ReleaseChart
+	}
+	// -f <env file>: the whole file, as the deployer passes it.
+	vals := manifest.CopyValues(b.envVals)
+	// -f <secrets file>: only for cluster-configs, as the deployer does.
+	if p.inst.Name == ClusterConfigsChart && in.Env.SecretsFile != "" {
+		sec, err := b.readSecrets(ctx)
+		if err != nil {
+			return spec, err
+		}
+		vals = manifest.MergeValues(vals, manifest.CopyValues(sec.values))
+		spec.SecretValues = sec.strings
+	}
+	// -f <alias>-values.yaml.
+	if p.inst.AliasValues != "" {
+		av, err := b.alias(p.inst.AliasValues)
+		if err != nil {
+			return spec, err
+		}
+		vals = manifest.MergeValues(vals, manifest.CopyValues(av))
+	}
+	// --set name=<instance>, --set image.tag=<tag>,
+	// --set initContainers.dbMigration.image.tag=<tag>: parsed by Helm's own
+	// --set parser so that the values are typed exactly as Helm types them.
+	var sets []string
+	if p.service != nil {
+		sets = append(sets, "name="+p.inst.Name)
+		if p.service.Tag != "" {
+			sets = append(sets, "image.tag="+p.service.Tag, "initContainers.dbMigration.image.tag="+p.service.Tag)
+			spec.Images = []string{p.service.Ref}
+		} else {
+			spec.KeepLiveImageTag = true
+		}
+	}
+	for _, s := range sets {
+		if err := strvals.ParseInto(s, vals); err != nil {
+			return spec, &manifest.Error{File: spec.Source, Release: spec.Name, Msg: fmt.Sprintf("--set %s: %v", s, err)}
+		}
+	}
+	spec.Values = vals
+	ns, err := b.namespace(p, vals)
+	if err != nil {
+		return spec, err
+	}
+	spec.Namespace = ns
+	return spec, nil
+}
+
+// namespace is what the chart's templates render as .Values.namespace (the
+// common chart merges the values under the instance's name over the top
+// level), else the chart's own default, else digitops.yaml's namespace, else
+// DefaultNamespace.
+func (b *builder) namespace(p planned, vals map[string]any) (string, error) {
+	pick := func(m map[string]any, file string) (string, error) {
+		v, ok := m["namespace"]
+		if !ok || v == nil {
+			return "", nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", &manifest.Error{File: file, Release: p.inst.Name, Msg: fmt.Sprintf("namespace: want a string, got %v", v)}
+		}
+		return s, nil
+	}
+	if sec, ok := vals[p.inst.Name].(map[string]any); ok {
+		if ns, err := pick(sec, b.in.Env.EnvFile); ns != "" || err != nil {
+			return ns, err
+		}
+	}
+	if ns, err := pick(vals, b.in.Env.EnvFile); ns != "" || err != nil {
+		return ns, err
+	}
+	chartValues := filepath.Join(p.inst.Dir, "values.yaml")
+	cv, err := manifest.ReadValuesFile(chartValues, relTo(b.in.RepoDir, chartValues))
+	if err != nil {
+		return "", err
+	}
+	if ns, err := pick(cv, relTo(b.in.RepoDir, chartValues)); ns != "" || err != nil {
+		return ns, err
+	}
+	if b.in.Env.Namespace != "" {
+		return b.in.Env.Namespace, nil
+	}
+	return DefaultNamespace, nil
+}
+
+func (b *builder) alias(path string) (map[string]any, error) {
+	if v, ok := b.aliasVals[path]; ok {
+		return v, nil
+	}
+	v, err := manifest.ReadValuesFile(path, relTo(b.in.RepoDir, path))
+	if err != nil {
+		return nil, err
+	}
+	b.aliasVals[path] = v
+	return v, nil
+}
+
+func (b *builder) readSecrets(ctx context.Context) (*secretsFile, error) {
+	if b.secrets != nil {
+		return b.secrets, nil
+	}
+	in := b.in
+	path, err := manifest.RepoPath(in.RepoDir, in.Env.SecretsFile)
+	if err != nil {
+		return nil, &manifest.Error{File: in.ConfigFile, Line: in.Env.Line, Msg: "secretsFile: " + err.Error()}
+	}
+	var sf secretsFile
+	if in.Decrypter != nil {
+		sf.values, sf.strings, err = in.Decrypter.DecryptValues(ctx, path, in.Env.SecretsFile, in.Secrets)
+	} else {
+		sf.values, sf.strings, err = readPlainSecrets(path, in.Env.SecretsFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.secrets = &sf
+	return b.secrets, nil
+}
+
+// readPlainSecrets reads a plain secrets file when no Decrypter is set.
+func readPlainSecrets(path, name string) (map[string]any, []string, error) {
+	v, err := manifest.ReadValuesFile(path, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := v["sops"]; ok {
+		return nil, nil, &manifest.Error{File: name, Msg: "the file is SOPS-encrypted but this build reads plain secrets only (no decrypter)"}
+	}
+	return v, manifest.StringLeaves(v), nil
+}
+
+// relTo returns path relative to the repository, for messages.
+func relTo(repo, path string) string {
+	if r, err := filepath.Rel(repo, path); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return path
+}
