@@ -7,7 +7,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	"github.com/go-git/go-git/v5/plumbing/transport/server"
+	gitserver "github.com/go-git/go-git/v5/plumbing/transport/server"
 )
 
 // installLocal registers localScheme with go-git once. go-git's own file://
@@ -16,13 +16,13 @@ import (
 // A private scheme keeps go-git's global "file" transport untouched for
 // other users in the process.
 var installLocal = sync.OnceFunc(func() {
-	client.InstallProtocol(localScheme, server.NewClient(localLoader{}))
+	client.InstallProtocol(localScheme, gitserver.NewClient(localLoader{}))
 })
 
 // localLoader opens a local repository, bare or with a work tree.
 type localLoader struct{}
 
-// Load implements server.Loader.
+// Load implements gitserver.Loader.
 func (localLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
 	repo, err := gogit.PlainOpenWithOptions(ep.Path, &gogit.PlainOpenOptions{EnableDotGitCommonDir: true})
 	if err != nil {
