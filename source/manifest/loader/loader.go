@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/helmfile"
 	"github.com/digitops/digitops/source/manifest/native"
 )
 
@@ -25,7 +26,8 @@ type Options struct {
 // DefaultLayouts returns a reader for every layout digitops supports.
 func DefaultLayouts() map[string]manifest.Layout {
 	return map[string]manifest.Layout{
-		manifest.LayoutNative: native.Layout{},
+		manifest.LayoutNative:   native.Layout{},
+		manifest.LayoutHelmfile: helmfile.Layout{},
 	}
 }
 

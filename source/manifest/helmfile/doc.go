@@ -1,0 +1,36 @@
+// Package helmfile reads the helmfile layout: DIGIT's helmfile deployment
+// (deploy-as-code/digit-helmfile.yaml and the sub-helmfiles it lists) turned
+// into digitops ReleaseSpecs.
+//
+// # What it reads
+//
+// The root helmfile named by `helmfile:` in digitops.yaml, its `helmfiles:`
+// (depth first, in order, each relative to its parent), and in each file the
+// `releases`, `templates` (YAML anchors, merge keys and `inherit`),
+// `environments` (the one named by `helmfileEnvironment`, "default" when
+// unset), top-level `values`, `repositories` and `commonLabels`.
+//
+// # Templating
+//
+// Files ending in .gotmpl are rendered once per `---` part, as helmfile v1
+// does. Every other file (DIGIT's .yaml, written for helmfile v0.14x) is
+// rendered in two passes as v0 did: a lenient first pass to find the
+// environment, then a strict pass with .Values and .Environment. Release
+// fields and inline values are then rendered once more per release with
+// .Release, which is what makes the escaped {{`{{ .Release.Name }}`}} form
+// work. The functions are sprig's plus helmfile's toYaml, fromYaml,
+// required, requiredEnv, env, readFile, readDir, tpl, get, getOrNil,
+// setValueAtPath, isFile and isDir; exec and the vals secret functions fail.
+//
+// # What it refuses
+//
+// Every helmfile feature digitops cannot honour (hooks, patches,
+// transformers, kubeContext, bases, exec, …) fails with an error naming the
+// feature and the file; none is silently ignored. Helm action flags that
+// digitops's own sync policy decides (wait, timeout, atomic, force, …) are
+// accepted and logged. SUPPORTED.md lists the subset.
+//
+// A release with `installed: false` (or a false `condition`) is not desired:
+// digitops plans no release for it, and with prune on, a live release of that
+// name that digitops installed earlier is uninstalled.
+package helmfile

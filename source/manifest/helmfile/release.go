@@ -1,0 +1,481 @@
+package helmfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// rawRelease is a release as written, after the file's own templating and
+// before the per-release one.
+type rawRelease struct {
+	line               int
+	name, namespace    string
+	chart, version     string
+	needs              []lineString
+	installed          bool
+	installedTemplate  *string
+	condition          string
+	labels             map[string]string
+	values             []valueItem
+	secrets            []lineString
+	set                []setEntry
+	missingFileHandler string
+}
+
+type lineString struct {
+	s    string
+	line int
+}
+
+// valueItem is one entry of values: (or valuesTemplate:): a file or an
+// inline mapping.
+type valueItem struct {
+	file   string
+	inline map[string]any
+	line   int
+}
+
+// parseRelease reads a release node: merge keys and inherit resolved, every
+// key checked.
+func (l *loader) parseRelease(st *state, n *yaml.Node) (*rawRelease, error) {
+	r := &rawRelease{line: n.Line, installed: true}
+	fs, err := fields(n)
+	if err != nil {
+		return nil, &manifest.Error{File: st.name, Line: n.Line, Msg: "release: " + err.Error()}
+	}
+	// The name first, for the messages.
+	for _, f := range fs {
+		if f.key == "name" {
+			r.name, _ = str(f.val)
+		}
+	}
+	fail := func(line int, format string, args ...any) error {
+		return &manifest.Error{File: st.name, Line: line, Release: r.name, Msg: fmt.Sprintf(format, args...)}
+	}
+	fs, err = l.inherit(st, fs)
+	if err != nil {
+		return nil, fail(n.Line, "inherit: %v", err)
+	}
+	for _, f := range fs {
+		switch {
+		case releaseKeys[f.key]:
+		case actionKeys[f.key]:
+			l.noEffect(st.name, r.name, f.key)
+			continue
+		case unsupportedKeys[f.key] != "":
+			return nil, fail(f.line, "unsupported helmfile feature: %s", unsupportedKeys[f.key])
+		default:
+			return nil, fail(f.line, "unknown release key %q", f.key)
+		}
+		if err := r.set1(f); err != nil {
+			return nil, fail(f.line, "%s: %v", f.key, err)
+		}
+	}
+	if r.name == "" {
+		return nil, fail(n.Line, "release without a name")
+	}
+	return r, nil
+}
+
+// set1 decodes one release field.
+func (r *rawRelease) set1(f field) error {
+	var err error
+	switch f.key {
+	case "name":
+		r.name, err = str(f.val)
+	case "namespace":
+		r.namespace, err = str(f.val)
+	case "chart":
+		r.chart, err = str(f.val)
+	case "version":
+		r.version, err = str(f.val)
+	case "condition":
+		r.condition, err = str(f.val)
+	case "missingFileHandler":
+		r.missingFileHandler, err = handler(f.val)
+	case "installed":
+		r.installed, err = boolean(f.val)
+	case "installedTemplate":
+		var s string
+		s, err = str(f.val)
+		r.installedTemplate = &s
+	case "labels":
+		r.labels, err = strMap(f.val)
+	case "needs":
+		for _, it := range items(f.val) {
+			s, err := str(it)
+			if err != nil {
+				return err
+			}
+			r.needs = append(r.needs, lineString{s, it.Line})
+		}
+	case "secrets":
+		for _, it := range items(f.val) {
+			s, err := str(it)
+			if err != nil {
+				return err
+			}
+			r.secrets = append(r.secrets, lineString{s, it.Line})
+		}
+	case "values", "valuesTemplate":
+		for _, it := range items(f.val) {
+			switch it.Kind {
+			case yaml.ScalarNode:
+				r.values = append(r.values, valueItem{file: it.Value, line: it.Line})
+			case yaml.MappingNode:
+				v, err := nodeValues(it, "")
+				if err != nil {
+					return err
+				}
+				r.values = append(r.values, valueItem{inline: v, line: it.Line})
+			default:
+				return fmt.Errorf("want a file name or a mapping, got %s", kindName(it))
+			}
+		}
+	case "set":
+		for _, it := range items(f.val) {
+			s, err := setItem(it)
+			if err != nil {
+				return err
+			}
+			r.set = append(r.set, s)
+		}
+	}
+	return err
+}
+
+func setItem(n *yaml.Node) (setEntry, error) {
+	s := setEntry{line: n.Line}
+	fs, err := fields(n)
+	if err != nil {
+		return s, err
+	}
+	for _, f := range fs {
+		switch f.key {
+		case "name":
+			s.name, err = str(f.val)
+		case "value":
+			s.value, err = str(f.val)
+		case "file":
+			s.file, err = str(f.val)
+		case "values":
+			s.values, err = strList(f.val)
+			if s.values == nil {
+				s.values = []string{}
+			}
+		default:
+			err = fmt.Errorf("unknown key %q (want name, value, values or file)", f.key)
+		}
+		if err != nil {
+			return s, err
+		}
+	}
+	if s.name == "" {
+		return s, errors.New("each entry needs a name")
+	}
+	return s, nil
+}
+
+// inherit adds the fields of the templates named by `inherit:` that the
+// release does not set itself.
+func (l *loader) inherit(st *state, fs []field) ([]field, error) {
+	var inh *yaml.Node
+	for _, f := range fs {
+		if f.key == "inherit" {
+			inh = f.val
+		}
+	}
+	if inh == nil {
+		return fs, nil
+	}
+	have := map[string]bool{}
+	for _, f := range fs {
+		have[f.key] = true
+	}
+	out := fs
+	for _, it := range items(inh) {
+		var name string
+		except := map[string]bool{}
+		ifs, err := fields(it)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range ifs {
+			switch f.key {
+			case "template":
+				name, err = str(f.val)
+			case "except":
+				var ks []string
+				ks, err = strList(f.val)
+				for _, k := range ks {
+					except[k] = true
+				}
+			default:
+				err = fmt.Errorf("unknown key %q (want template and except)", f.key)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		t, ok := st.templates[name]
+		if !ok {
+			return nil, fmt.Errorf("no template named %q in templates:", name)
+		}
+		tfs, err := fields(t)
+		if err != nil {
+			return nil, fmt.Errorf("template %q: %w", name, err)
+		}
+		for _, f := range tfs {
+			if !have[f.key] && !except[f.key] {
+				have[f.key] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// maxReleasePasses bounds the per-release template passes (helmfile's 6).
+const maxReleasePasses = 6
+
+// renderRelease renders the release's fields and inline values with
+// .Release, until they no longer change.
+func (l *loader) renderRelease(st *state, r *rawRelease) error {
+	vals := st.env.merged()
+	for pass := 0; pass < maxReleasePasses; pass++ {
+		prev := r.clone()
+		data := releaseData{
+			Environment: st.env.envData(),
+			Release:     releaseInfo{Name: prev.name, Namespace: prev.namespace, Chart: prev.chart, Labels: prev.labels},
+			Values:      vals,
+			StateValues: &vals,
+		}
+		rs := func(what, s string, line int) (string, error) {
+			if !strings.Contains(s, "{{") {
+				return s, nil
+			}
+			rd := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
+			out, err := rd.render(s, data, line-1)
+			var me *manifest.Error
+			if errors.As(err, &me) {
+				me.Release = r.name
+				me.Msg = what + ": " + me.Msg
+			}
+			return out, err
+		}
+		var err error
+		if r.name, err = rs("name", r.name, r.line); err != nil {
+			return err
+		}
+		if r.chart, err = rs("chart", r.chart, r.line); err != nil {
+			return err
+		}
+		if r.namespace, err = rs("namespace", r.namespace, r.line); err != nil {
+			return err
+		}
+		if r.version, err = rs("version", r.version, r.line); err != nil {
+			return err
+		}
+		if r.installedTemplate != nil {
+			s, err := rs("installedTemplate", *r.installedTemplate, r.line)
+			if err != nil {
+				return err
+			}
+			r.installedTemplate = &s
+		}
+		for k, v := range r.labels {
+			if r.labels[k], err = rs("labels."+k, v, r.line); err != nil {
+				return err
+			}
+		}
+		for i := range r.needs {
+			if r.needs[i].s, err = rs("needs", r.needs[i].s, r.needs[i].line); err != nil {
+				return err
+			}
+		}
+		for i := range r.secrets {
+			if r.secrets[i].s, err = rs("secrets", r.secrets[i].s, r.secrets[i].line); err != nil {
+				return err
+			}
+		}
+		for i, s := range r.set {
+			if r.set[i].name, err = rs("set", s.name, s.line); err != nil {
+				return err
+			}
+			if r.set[i].value, err = rs("set", s.value, s.line); err != nil {
+				return err
+			}
+			if r.set[i].file, err = rs("set", s.file, s.line); err != nil {
+				return err
+			}
+			for j, v := range s.values {
+				if r.set[i].values[j], err = rs("set", v, s.line); err != nil {
+					return err
+				}
+			}
+		}
+		for i, v := range r.values {
+			if v.inline == nil {
+				if r.values[i].file, err = rs("values", v.file, v.line); err != nil {
+					return err
+				}
+				continue
+			}
+			y, err := sigsyaml.Marshal(v.inline)
+			if err != nil || !strings.Contains(string(y), "{{") {
+				continue
+			}
+			out, err := rs("values", string(y), v.line)
+			if err != nil {
+				return err
+			}
+			m, err := manifest.ParseValues([]byte(out), st.name)
+			if err != nil {
+				var me *manifest.Error
+				if errors.As(err, &me) {
+					me.Line, me.Release, me.Msg = v.line, r.name, "values (after templating): "+me.Msg
+				}
+				return err
+			}
+			r.values[i].inline = m
+		}
+		if reflect.DeepEqual(prev, r) {
+			return nil
+		}
+	}
+	return &manifest.Error{File: st.name, Line: r.line, Release: r.name, Msg: "release templates still change after 6 passes (recursive references)"}
+}
+
+func (r *rawRelease) clone() *rawRelease {
+	c := *r
+	c.needs = append([]lineString(nil), r.needs...)
+	c.secrets = append([]lineString(nil), r.secrets...)
+	c.values = append([]valueItem(nil), r.values...)
+	c.set = nil
+	if r.set != nil {
+		c.set = make([]setEntry, len(r.set))
+	}
+	for i, s := range r.set {
+		c.set[i] = s
+		if s.values != nil {
+			c.set[i].values = append([]string{}, s.values...)
+		}
+	}
+	if r.labels != nil {
+		c.labels = make(map[string]string, len(r.labels))
+		for k, v := range r.labels {
+			c.labels[k] = v
+		}
+	}
+	if r.installedTemplate != nil {
+		s := *r.installedTemplate
+		c.installedTemplate = &s
+	}
+	return &c
+}
+
+// desired says whether the release is to be installed: installed,
+// installedTemplate and condition all true.
+func (r *rawRelease) desired(st *state) (bool, error) {
+	ok := r.installed
+	if r.installedTemplate != nil {
+		b, err := strconv.ParseBool(strings.TrimSpace(*r.installedTemplate))
+		if err != nil {
+			return false, &manifest.Error{File: st.name, Line: r.line, Release: r.name, Msg: fmt.Sprintf("installedTemplate: want true or false, got %q", *r.installedTemplate)}
+		}
+		ok = ok && b
+	}
+	if r.condition != "" && ok {
+		v, err := get(r.condition, st.env.merged())
+		if err != nil {
+			return false, nil // helmfile: an absent condition key disables the release
+		}
+		b, isBool := v.(bool)
+		if !isBool {
+			return false, &manifest.Error{File: st.name, Line: r.line, Release: r.name, Msg: fmt.Sprintf("condition %q: the value is %v, want true or false", r.condition, v)}
+		}
+		ok = b
+	}
+	return ok, nil
+}
+
+// spec builds the ReleaseSpec of a desired, selected release: chart, values
+// (files and inline, then secrets, then set, as helm -f ... --set would).
+func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, labels map[string]string) (manifest.ReleaseSpec, error) {
+	spec := manifest.ReleaseSpec{Name: r.name, Namespace: ns, Labels: labels, Source: st.name}
+	chart, err := l.chart(st, r)
+	if err != nil {
+		return spec, err
+	}
+	spec.Chart = chart
+	h := r.missingFileHandler
+	vals := st.env.merged()
+	data := releaseData{
+		Environment: st.env.envData(),
+		Release:     releaseInfo{Name: r.name, Namespace: ns, Chart: r.chart, Labels: r.labels},
+		Values:      vals,
+		StateValues: &vals,
+	}
+	out := map[string]any{}
+	for _, v := range r.values {
+		m := v.inline
+		if m == nil {
+			if m, err = l.valuesFiles(ctx, st, v.file, v.line, h, r.name, data); err != nil {
+				return spec, err
+			}
+		}
+		out = manifest.MergeValues(out, manifest.CopyValues(m))
+	}
+	var secrets []string
+	for _, s := range r.secrets {
+		v, ss, err := l.secretsFile(ctx, st, s.s, s.line, h, r.name)
+		if err != nil {
+			return spec, err
+		}
+		out = manifest.MergeValues(out, v)
+		secrets = append(secrets, ss...)
+	}
+	if err := l.applySet(st, out, r.set, r.name); err != nil {
+		return spec, err
+	}
+	// Environment secrets reach a release only through templating: mask
+	// those that did.
+	if len(st.env.secrets) > 0 {
+		in := map[string]bool{}
+		for _, s := range stringLeaves(out, nil) {
+			in[s] = true
+		}
+		for _, s := range st.env.secrets {
+			if in[s] {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	spec.Values = out
+	spec.SecretValues = dedupe(secrets)
+	return spec, nil
+}
+
+func dedupe(in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	out := in[:0:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,340 @@
+package helmfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// environmentData is .Environment in templates.
+type environmentData struct {
+	Name        string
+	KubeContext string
+	Values      map[string]any
+	Defaults    map[string]any
+}
+
+// stateData is the data of a helmfile's own templates.
+type stateData struct {
+	Environment environmentData
+	Namespace   string
+	Values      map[string]any
+	StateValues *map[string]any
+}
+
+// releaseInfo is .Release in release templates.
+type releaseInfo struct {
+	Name        string
+	Namespace   string
+	Chart       string
+	Labels      map[string]string
+	KubeContext string
+}
+
+// releaseData is the data of release fields and .gotmpl values files.
+type releaseData struct {
+	Environment environmentData
+	Release     releaseInfo
+	Values      map[string]any
+	StateValues *map[string]any
+	Namespace   string
+}
+
+// renderer renders helmfile templates for one file.
+type renderer struct {
+	// repoDir bounds readFile and readDir.
+	repoDir string
+	// baseDir is where relative paths in readFile start: the helmfile's dir.
+	baseDir string
+	// file is the repository-relative file name for errors.
+	file string
+	// lenient is helmfile's first pass: missing keys are empty, required and
+	// readFile never fail, and errors are tolerated by the caller.
+	lenient bool
+}
+
+// tmplName is the template's name, fixed so that errors parse reliably.
+const tmplName = "helmfile"
+
+var tmplErr = regexp.MustCompile(`^template: ` + tmplName + `:(\d+)(?::\d+)?: (?:executing "` + tmplName + `" at <[^>]*>: )?(.*)$`)
+
+// render executes text as a template. lineOffset is added to template line
+// numbers (the line where text starts in the file, minus one). It returns
+// the partial output along with an execution error.
+func (r *renderer) render(text string, data any, lineOffset int) (string, error) {
+	t := template.New(tmplName).Funcs(r.funcs())
+	if r.lenient {
+		t = t.Option("missingkey=zero")
+	} else {
+		t = t.Option("missingkey=error")
+	}
+	if _, err := t.Parse(text); err != nil {
+		return "", r.templateError(err, lineOffset)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return buf.String(), r.templateError(err, lineOffset)
+	}
+	out := buf.String()
+	if r.lenient {
+		out = strings.ReplaceAll(out, "<no value>", "")
+	}
+	return out, nil
+}
+
+// templateError turns a text/template error into a manifest.Error with the
+// file's line.
+func (r *renderer) templateError(err error, lineOffset int) error {
+	var me *manifest.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	msg := err.Error()
+	line := 0
+	if m := tmplErr.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		line += lineOffset
+		msg = m[2]
+	}
+	return &manifest.Error{File: r.file, Line: line, Msg: "template: " + msg}
+}
+
+// errUnsupportedFunc is what exec and the secret-reference functions return.
+func unsupportedFunc(name, why string) func(...any) (any, error) {
+	return func(...any) (any, error) {
+		return nil, fmt.Errorf("the template function %s is not supported by digitops: %s", name, why)
+	}
+}
+
+func (r *renderer) funcs() template.FuncMap {
+	f := sprig.TxtFuncMap()
+	f["sprigGet"] = f["get"]
+	f["env"] = os.Getenv
+	f["requiredEnv"] = r.requiredEnv
+	f["required"] = r.required
+	f["toYaml"] = toYaml
+	f["fromYaml"] = fromYaml
+	f["readFile"] = r.readFile
+	f["readDir"] = r.readDir
+	f["isFile"] = r.isFile
+	f["isDir"] = r.isDir
+	f["get"] = get
+	f["getOrNil"] = getOrNil
+	f["setValueAtPath"] = setValueAtPath
+	f["tpl"] = r.tpl
+	f["exec"] = unsupportedFunc("exec", "a reconciler must not run commands from the repository; commit the output or use readFile")
+	f["envExec"] = unsupportedFunc("envExec", "a reconciler must not run commands from the repository")
+	f["fetchSecretValue"] = unsupportedFunc("fetchSecretValue", "vals secret references are not supported; use SOPS secrets files")
+	f["expandSecretRefs"] = unsupportedFunc("expandSecretRefs", "vals secret references are not supported; use SOPS secrets files")
+	return f
+}
+
+func (r *renderer) requiredEnv(name string) (string, error) {
+	if v := os.Getenv(name); v != "" || r.lenient {
+		return v, nil
+	}
+	return "", fmt.Errorf("required environment variable %s is not set", name)
+}
+
+func (r *renderer) required(msg string, v any) (any, error) {
+	if r.lenient {
+		return v, nil
+	}
+	if v == nil {
+		return nil, errors.New(msg)
+	}
+	if s, ok := v.(string); ok && s == "" {
+		return nil, errors.New(msg)
+	}
+	return v, nil
+}
+
+// path resolves a template's file argument inside the repository.
+func (r *renderer) path(name string) (string, error) {
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(r.baseDir, p)
+	}
+	rel, err := filepath.Rel(r.repoDir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%q is outside the repository", name)
+	}
+	return p, nil
+}
+
+func (r *renderer) readFile(name string) (string, error) {
+	p, err := r.path(name)
+	if err == nil {
+		var b []byte
+		if b, err = os.ReadFile(p); err == nil {
+			return string(b), nil
+		}
+	}
+	if r.lenient {
+		return "", nil
+	}
+	return "", fmt.Errorf("readFile: %w", err)
+}
+
+func (r *renderer) readDir(name string) ([]string, error) {
+	p, err := r.path(name)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		if r.lenient {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("readDir: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			out = append(out, filepath.Join(name, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+func (r *renderer) isFile(name string) (bool, error) {
+	p, err := r.path(name)
+	if err != nil {
+		return false, err
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular(), nil
+}
+
+func (r *renderer) isDir(name string) (bool, error) {
+	p, err := r.path(name)
+	if err != nil {
+		return false, err
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir(), nil
+}
+
+// tpl renders text as a nested template with data.
+func (r *renderer) tpl(text string, data any) (string, error) {
+	t := template.New("tpl").Funcs(r.funcs())
+	if !r.lenient {
+		t = t.Option("missingkey=error")
+	}
+	if _, err := t.Parse(text); err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+func toYaml(v any) (string, error) {
+	b, err := sigsyaml.Marshal(v)
+	return string(b), err
+}
+
+func fromYaml(s string) (map[string]any, error) {
+	m := map[string]any{}
+	if err := sigsyaml.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("fromYaml: %w", err)
+	}
+	return m, nil
+}
+
+// errNoValue is get's "no such key"; getOrNil turns it into nil.
+var errNoValue = errors.New("no value")
+
+// get returns the value at a dotted path: get PATH OBJ or get PATH DEFAULT OBJ.
+func get(path string, args ...any) (any, error) {
+	var def, obj any
+	hasDef := false
+	switch len(args) {
+	case 1:
+		obj = args[0]
+	case 2:
+		def, obj, hasDef = args[0], args[1], true
+	default:
+		return nil, fmt.Errorf("get: want get PATH [DEFAULT] OBJECT, got %d arguments", len(args)+1)
+	}
+	if path == "" {
+		return obj, nil
+	}
+	for _, k := range strings.Split(path, ".") {
+		next, ok := lookup(obj, k)
+		if !ok {
+			if hasDef {
+				return def, nil
+			}
+			return nil, fmt.Errorf("get %q: %w for key %q", path, errNoValue, k)
+		}
+		obj = next
+	}
+	return obj, nil
+}
+
+func lookup(obj any, key string) (any, bool) {
+	switch m := obj.(type) {
+	case map[string]any:
+		v, ok := m[key]
+		return v, ok
+	case *map[string]any:
+		if m == nil {
+			return nil, false
+		}
+		v, ok := (*m)[key]
+		return v, ok
+	case map[any]any:
+		v, ok := m[key]
+		return v, ok
+	}
+	rv := reflect.ValueOf(obj)
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() == reflect.Struct {
+		f := rv.FieldByName(key)
+		if f.IsValid() && f.CanInterface() {
+			return f.Interface(), true
+		}
+	}
+	return nil, false
+}
+
+func getOrNil(path string, obj any) (any, error) {
+	v, err := get(path, obj)
+	if errors.Is(err, errNoValue) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// setValueAtPath sets a dotted path in values; every map on the way must
+// already exist.
+func setValueAtPath(path string, value any, values map[string]any) (map[string]any, error) {
+	keys := strings.Split(path, ".")
+	cur := values
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := cur[k].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("setValueAtPath %q: %q is not a map", path, k)
+		}
+		cur = next
+	}
+	cur[keys[len(keys)-1]] = value
+	return values, nil
+}
