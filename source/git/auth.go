@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,7 +188,7 @@ func (a Auth) sshAuth(ep endpoint, timeout time.Duration) (transport.AuthMethod,
 		if port == 0 {
 			port = 22
 		}
-		auth.hostKeyAlgorithms = algos(net.JoinHostPort(tep.Host, strconv.Itoa(port)))
+		auth.hostKeyAlgorithms = preferred(algos(net.JoinHostPort(tep.Host, strconv.Itoa(port))))
 	}
 	return auth, nil
 }
@@ -198,9 +199,8 @@ func (a Auth) sshAuth(ep endpoint, timeout time.Duration) (transport.AuthMethod,
 type sshAuth struct {
 	*gitssh.PublicKeys
 	timeout time.Duration
-	// hostKeyAlgorithms restricts negotiation to the key types known_hosts
-	// lists for the host, so a host with several keys is not refused
-	// because it offered an unlisted type first.
+	// hostKeyAlgorithms puts the key types known_hosts lists for the host
+	// first, so a host with several keys shows the one we can check.
 	hostKeyAlgorithms []string
 }
 
@@ -215,6 +215,23 @@ func (s *sshAuth) ClientConfig() (*ssh.ClientConfig, error) {
 		cfg.HostKeyAlgorithms = s.hostKeyAlgorithms
 	}
 	return cfg, nil
+}
+
+// preferred returns known followed by the other supported host key
+// algorithms: a preference, not a restriction, so that a server offering
+// only another key type is refused by the callback with a clear
+// "does not match" error rather than a negotiation failure.
+func preferred(known []string) []string {
+	if len(known) == 0 {
+		return nil
+	}
+	out := append([]string(nil), known...)
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // knownHostsCallback turns known_hosts content into a host key callback whose
