@@ -1,0 +1,151 @@
+package sops
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/getsops/sops/v3/cmd/sops/formats"
+	"github.com/getsops/sops/v3/decrypt"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// MetadataKey is the top-level key of a SOPS-encrypted file.
+const MetadataKey = "sops"
+
+// PlaceholderPrefix starts every placeholder of SecretsPlaceholder mode.
+const PlaceholderPrefix = "sops-placeholder-"
+
+// Decrypter reads secrets files: plain YAML, or SOPS-encrypted YAML (or
+// JSON) that it decrypts in memory. The zero value is ready to use.
+type Decrypter struct{}
+
+var _ manifest.Decrypter = Decrypter{}
+
+// encrypted matches one SOPS-encrypted value.
+var encrypted = regexp.MustCompile(`^ENC\[AES256_GCM,data:.*\]$`)
+
+// DecryptValues implements manifest.Decrypter.
+//
+// A file without a top-level sops: block is plain: its values are returned
+// as they are, and all its string leaves as secrets. A SOPS file is
+// decrypted in memory (mode SecretsDecrypt or empty), or, in mode
+// SecretsPlaceholder, not decrypted at all: each encrypted value becomes
+// Placeholder(ciphertext), and only the file's unencrypted string leaves are
+// returned as secrets (the placeholders reveal nothing and must stay
+// visible so that a plan shows which secrets changed).
+func (Decrypter) DecryptValues(ctx context.Context, path, name, mode string) (map[string]any, []string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, &manifest.Error{File: name, Msg: "secrets file does not exist"}
+		}
+		return nil, nil, &manifest.Error{File: name, Msg: err.Error()}
+	}
+	return DecryptData(ctx, data, name, mode)
+}
+
+// DecryptData is DecryptValues on the file's contents; name is the file's
+// name in errors and decides the format (.json is JSON, anything else YAML).
+func DecryptData(ctx context.Context, data []byte, name, mode string) (map[string]any, []string, error) {
+	vals, err := manifest.ParseValues(data, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta, isSops := vals[MetadataKey]
+	if !isSops {
+		return vals, manifest.StringLeaves(vals), nil
+	}
+	switch mode {
+	case manifest.SecretsPlaceholder:
+		delete(vals, MetadataKey)
+		placeholders(vals)
+		var secrets []string
+		for _, s := range manifest.StringLeaves(vals) {
+			if !IsPlaceholder(s) {
+				secrets = append(secrets, s)
+			}
+		}
+		return vals, secrets, nil
+	case "", manifest.SecretsDecrypt:
+	default:
+		return nil, nil, &manifest.Error{File: name, Msg: fmt.Sprintf("unknown secrets mode %q (want %s or %s)", mode, manifest.SecretsDecrypt, manifest.SecretsPlaceholder)}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	format := formats.Yaml
+	if formats.IsJSONFile(name) {
+		format = formats.Json
+	}
+	clear, err := decrypt.DataWithFormat(data, format)
+	if err != nil {
+		recipients := Recipients(meta)
+		if isDataKeyError(err) {
+			return nil, nil, &MissingKeyError{File: name, Recipients: recipients, Err: err}
+		}
+		return nil, nil, &manifest.Error{File: name, Msg: "cannot decrypt the SOPS file: " + oneLine(err.Error())}
+	}
+	out, err := manifest.ParseValues(clear, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, manifest.StringLeaves(out), nil
+}
+
+// Placeholder returns the stable placeholder of one encrypted value: the
+// prefix and the first 12 hex digits of the SHA-256 of the ciphertext. It
+// changes when, and only when, the ciphertext changes (note that `sops edit`
+// re-encrypts every value of a file, with fresh IVs).
+func Placeholder(ciphertext string) string {
+	sum := sha256.Sum256([]byte(ciphertext))
+	return PlaceholderPrefix + hex.EncodeToString(sum[:])[:12]
+}
+
+// IsPlaceholder says whether s is a placeholder; apply refuses them.
+func IsPlaceholder(s string) bool {
+	return strings.HasPrefix(s, PlaceholderPrefix)
+}
+
+// placeholders replaces every encrypted leaf by its placeholder, in place.
+func placeholders(v map[string]any) {
+	var walk func(x any) any
+	walk = func(x any) any {
+		switch t := x.(type) {
+		case map[string]any:
+			for k, c := range t {
+				t[k] = walk(c)
+			}
+		case []any:
+			for i, c := range t {
+				t[i] = walk(c)
+			}
+		case string:
+			if encrypted.MatchString(t) {
+				return Placeholder(t)
+			}
+		}
+		return x
+	}
+	walk(v)
+}
+
+// isDataKeyError says whether sops failed because no master key could
+// decrypt the data key (as opposed to a corrupt file or a MAC mismatch).
+func isDataKeyError(err error) bool {
+	var ue interface{ UserError() string }
+	return errors.As(err, &ue) && strings.Contains(err.Error(), "data key")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
