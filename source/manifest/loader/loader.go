@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/digit"
 	"github.com/digitops/digitops/source/manifest/helmfile"
 	"github.com/digitops/digitops/source/manifest/native"
+	"github.com/digitops/digitops/source/manifest/sops"
 )
 
 // Options says what to load.
@@ -28,6 +30,7 @@ func DefaultLayouts() map[string]manifest.Layout {
 	return map[string]manifest.Layout{
 		manifest.LayoutNative:   native.Layout{},
 		manifest.LayoutHelmfile: helmfile.Layout{},
+		manifest.LayoutDigit:    digit.Layout{},
 	}
 }
 
@@ -93,7 +96,7 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 		secrets = manifest.SecretsDecrypt
 	}
 	cfgName := rel(repo, cfg.Path)
-	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets})
+	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{}})
 	if err != nil {
 		return nil, err
 	}
