@@ -296,6 +296,11 @@ func (c *Client) obtain(ctx context.Context, repo *gogit.Repository, t target) (
 // reclone fetches t into a fresh repository and swaps it in on success; the
 // old repository stays in place when this fails too.
 func (c *Client) reclone(ctx context.Context, t target) (checkout, error) {
+	if leftovers, _ := filepath.Glob(filepath.Join(c.dir, "repo.new-*")); len(leftovers) > 0 {
+		for _, dir := range leftovers { // from an interrupted earlier attempt
+			_ = os.RemoveAll(dir)
+		}
+	}
 	fresh, err := os.MkdirTemp(c.dir, "repo.new-")
 	if err != nil {
 		return checkout{}, err

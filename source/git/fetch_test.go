@@ -3,6 +3,8 @@ package git
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,6 +239,23 @@ func TestFetch_cancelledContext(t *testing.T) {
 	_, _, err := c.Fetch(ctx, "")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
+	}
+}
+
+func TestFetch_timeoutOnHangingServer(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	defer hang.CloseClientConnections()
+	c := newTestClient(t, Options{URL: hang.URL + "/repo.git", Timeout: 300 * time.Millisecond})
+	start := time.Now()
+	_, _, err := c.Fetch(context.Background(), "")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error = %v, want a deadline", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("fetch took %v despite a 300ms timeout", d)
 	}
 }
 
