@@ -102,7 +102,13 @@ func (l *loader) loadFile(ctx context.Context, abs string, env *envState) (*stat
 	if err != nil {
 		return nil, &manifest.Error{File: name, Msg: "cannot read helmfile: " + err.Error()}
 	}
-	content := strings.ReplaceAll(string(data), "\r\n", "\n")
+	return l.loadContent(ctx, abs, string(data), env)
+}
+
+// loadContent renders and parses the content of the helmfile at abs.
+func (l *loader) loadContent(ctx context.Context, abs, content string, env *envState) (*state, error) {
+	name := l.rel(abs)
+	content = strings.ReplaceAll(content, "\r\n", "\n")
 	st := &state{name: name, dir: filepath.Dir(abs), env: env, templates: map[string]*yaml.Node{}, repositories: map[string]string{}}
 	v1 := strings.HasSuffix(abs, ".gotmpl")
 	for _, p := range splitParts(content) {

@@ -68,6 +68,8 @@ type renderer struct {
 // tmplName is the template's name, fixed so that errors parse reliably.
 const tmplName = "helmfile"
 
+var tmplPos = regexp.MustCompile(tmplName + `:\d+`)
+
 var tmplErr = regexp.MustCompile(`^template: ` + tmplName + `:(\d+)(?::\d+)?: (?:executing "` + tmplName + `" at <[^>]*>: )?(.*)$`)
 
 // render executes text as a template. lineOffset is added to template line
@@ -83,8 +85,8 @@ func (r *renderer) render(text string, data any, lineOffset int) (string, error)
 	if _, err := t.Parse(text); err != nil {
 		return "", r.templateError(err, lineOffset)
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	buf := &limitedBuffer{max: maxRendered}
+	if err := t.Execute(buf, data); err != nil {
 		return buf.String(), r.templateError(err, lineOffset)
 	}
 	out := buf.String()
@@ -108,6 +110,11 @@ func (r *renderer) templateError(err error, lineOffset int) error {
 		line += lineOffset
 		msg = m[2]
 	}
+	// Other positions in the message ("started at helmfile:4") get file lines.
+	msg = tmplPos.ReplaceAllStringFunc(msg, func(s string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(s, tmplName+":"))
+		return "line " + strconv.Itoa(n+lineOffset)
+	})
 	return &manifest.Error{File: r.file, Line: line, Msg: "template: " + msg}
 }
 
@@ -121,6 +128,16 @@ func unsupportedFunc(name, why string) func(...any) (any, error) {
 func (r *renderer) funcs() template.FuncMap {
 	f := sprig.TxtFuncMap()
 	f["sprigGet"] = f["get"]
+	// Bounded versions of sprig's generators, so that a template cannot
+	// exhaust memory.
+	f["until"] = func(n int) ([]int, error) { return bounded(0, n, 1) }
+	f["untilStep"] = bounded
+	f["repeat"] = func(n int, s string) (string, error) {
+		if n < 0 || n*len(s) > maxRendered {
+			return "", fmt.Errorf("repeat: result over %d bytes", maxRendered)
+		}
+		return strings.Repeat(s, n), nil
+	}
 	f["env"] = os.Getenv
 	f["requiredEnv"] = r.requiredEnv
 	f["required"] = r.required
@@ -236,8 +253,8 @@ func (r *renderer) tpl(text string, data any) (string, error) {
 	if _, err := t.Parse(text); err != nil {
 		return "", err
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	buf := &limitedBuffer{max: maxRendered}
+	if err := t.Execute(buf, data); err != nil {
 		return "", err
 	}
 	return buf.String(), nil
@@ -337,4 +354,34 @@ func setValueAtPath(path string, value any, values map[string]any) (map[string]a
 	}
 	cur[keys[len(keys)-1]] = value
 	return values, nil
+}
+
+// maxRendered bounds what one template may produce.
+const maxRendered = 16 << 20
+
+// maxSeq bounds until and untilStep.
+const maxSeq = 100_000
+
+func bounded(start, stop, step int) ([]int, error) {
+	if step == 0 || (stop-start)/step > maxSeq {
+		return nil, fmt.Errorf("until: more than %d steps", maxSeq)
+	}
+	var out []int
+	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// limitedBuffer fails writes past max bytes.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, fmt.Errorf("the rendered template exceeds %d bytes", b.max)
+	}
+	return b.Buffer.Write(p)
 }

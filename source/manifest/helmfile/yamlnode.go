@@ -40,12 +40,20 @@ func isNull(n *yaml.Node) bool {
 // `<<: [*x, *y]`) resolved: explicit keys win over merged ones, and an
 // earlier merged mapping wins over a later one.
 func fields(n *yaml.Node) ([]field, error) {
-	return fieldsDepth(n, 0)
+	budget := maxMerges
+	return fieldsDepth(n, 0, &budget)
 }
 
-func fieldsDepth(n *yaml.Node, depth int) ([]field, error) {
+// maxMerges bounds the mappings one fields call visits, so that merge keys
+// of merge keys cannot blow up (a "billion laughs" of aliases).
+const maxMerges = 10_000
+
+func fieldsDepth(n *yaml.Node, depth int, budget *int) ([]field, error) {
 	if depth > maxMergeDepth {
 		return nil, fmt.Errorf("merge keys nested more than %d deep", maxMergeDepth)
+	}
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("more than %d merged mappings", maxMerges)
 	}
 	n = deref(n)
 	if isNull(n) {
@@ -81,7 +89,7 @@ func fieldsDepth(n *yaml.Node, depth int) ([]field, error) {
 			srcs = []*yaml.Node{m}
 		}
 		for _, s := range srcs {
-			fs, err := fieldsDepth(s, depth+1)
+			fs, err := fieldsDepth(s, depth+1, budget)
 			if err != nil {
 				return nil, fmt.Errorf("merge key: %w", err)
 			}

@@ -1,0 +1,209 @@
+package helmfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// chartFiles is a minimal chart at charts/app.
+var chartFiles = map[string]string{
+	"charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+}
+
+// writeRepo writes files (path -> content) into a new repository with a
+// digitops.yaml whose environment "test" reads helmfile.yaml.
+func writeRepo(t *testing.T, files map[string]string, extraEnv string) string {
+	t.Helper()
+	repo := t.TempDir()
+	all := map[string]string{
+		"digitops.yaml": "environments:\n  - name: test\n    layout: helmfile\n    helmfile: helmfile.yaml\n" + extraEnv,
+	}
+	for k, v := range chartFiles {
+		all[k] = v
+	}
+	for k, v := range files {
+		all[k] = v
+	}
+	for name, content := range all {
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return repo
+}
+
+func TestReleases_badInputs(t *testing.T) {
+	tests := []struct {
+		name string
+		// files are the repository's files besides digitops.yaml and
+		// charts/app; helmfile.yaml is the root helmfile.
+		files map[string]string
+		// env is appended to the environment entry of digitops.yaml.
+		env string
+		// want are substrings the error must contain.
+		want []string
+	}{
+		{
+			name:  "unsupported release hooks",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    hooks:\n      - events: [presync]\n"},
+			want:  []string{`helmfile.yaml:4: release "a": unsupported helmfile feature: hooks run commands`},
+		},
+		{
+			name:  "unsupported kustomize patches",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    strategicMergePatches: []\n"},
+			want:  []string{`helmfile.yaml:4: release "a": unsupported helmfile feature: strategicMergePatches`},
+		},
+		{
+			name:  "unsupported kubeContext",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    kubeContext: other\n"},
+			want:  []string{`unsupported helmfile feature: kubeContext is not supported`},
+		},
+		{
+			name:  "unsupported bases",
+			files: map[string]string{"helmfile.yaml": "bases:\n  - common.yaml\nreleases: []\n"},
+			want:  []string{`helmfile.yaml:1: unsupported helmfile feature: bases are not supported`},
+		},
+		{
+			name:  "exec in a template",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    version: {{ exec \"git\" (list \"describe\") }}\n"},
+			want:  []string{`helmfile.yaml:4: template: error calling exec: the template function exec is not supported by digitops`},
+		},
+		{
+			name:  "helmDefaults kubeContext",
+			files: map[string]string{"helmfile.yaml": "helmDefaults:\n  kubeContext: x\nreleases: []\n"},
+			want:  []string{`helmfile.yaml:2: unsupported helmfile feature: helmDefaults.kubeContext`},
+		},
+		{
+			name:  "unknown top-level key",
+			files: map[string]string{"helmfile.yaml": "relases: []\n"},
+			want:  []string{`helmfile.yaml:1: unknown helmfile key "relases"`},
+		},
+		{
+			name:  "unknown release key",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    valeus: []\n"},
+			want:  []string{`helmfile.yaml:4: release "a": unknown release key "valeus"`},
+		},
+		{
+			name:  "missing values file, missingFileHandler Error",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    missingFileHandler: Error\n    values:\n      - values/a.yaml\n"},
+			want:  []string{`helmfile.yaml:6: release "a": values file "values/a.yaml" does not exist (looked for values/a.yaml); set missingFileHandler: Warn to skip it`},
+		},
+		{
+			name:  "bad missingFileHandler",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    missingFileHandler: Ignore\n"},
+			want:  []string{`missingFileHandler: want Error, Warn, Info or Debug, got "Ignore"`},
+		},
+		{
+			name:  "needs an unknown release",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    needs: [nope]\n"},
+			want:  []string{`helmfile.yaml:4: release "a": needs "nope", which is not a release of any helmfile of this environment`},
+		},
+		{
+			name:  "needs in another namespace",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    needs: [other/b]\n  - name: b\n    namespace: egov\n    chart: ./charts/app\n"},
+			want:  []string{`needs "other/b", but release "b" is in namespace "egov"`},
+		},
+		{
+			name:  "needs cycle",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    needs: [b]\n  - name: b\n    chart: ./charts/app\n    needs: [a]\n"},
+			want:  []string{`needs cycle: a -> b -> a`},
+		},
+		{
+			name:  "template error with its line",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ .Values.missing }}\n"},
+			want:  []string{`helmfile.yaml:5: template: map has no entry for key "missing"`},
+		},
+		{
+			name:  "template syntax error with its line",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n\n    chart: {{ .Values.x \n"},
+			want:  []string{`helmfile.yaml:5: template: unclosed action started at line 4`},
+		},
+		{
+			name:  "required",
+			files: map[string]string{"helmfile.yaml": "values:\n  - db: {password: \"\"}\nreleases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - pw: {{ .Values.db.password | required \"db.password is required\" }}\n"},
+			want:  []string{`helmfile.yaml:7: template: error calling required: db.password is required`},
+		},
+		{
+			name:  "release template error",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/{{`{{ .Release.Nme }}`}}\n"},
+			want:  []string{`release "a": chart: template: can't evaluate field Nme`},
+		},
+		{
+			name:  "invalid YAML after templating",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n   chart: x\n"},
+			want:  []string{`helmfile.yaml:1: invalid YAML (after templating): did not find expected '-' indicator`},
+		},
+		{
+			name:  "missing sub-helmfile",
+			files: map[string]string{"helmfile.yaml": "helmfiles:\n  - path: sub/helmfile.yaml\n"},
+			want:  []string{`helmfile.yaml:2: helmfiles: "sub/helmfile.yaml" does not exist`},
+		},
+		{
+			name:  "helmfiles cycle",
+			files: map[string]string{"helmfile.yaml": "helmfiles:\n  - sub.yaml\n", "sub.yaml": "helmfiles:\n  - helmfile.yaml\n"},
+			want:  []string{`helmfiles: cycle: helmfile.yaml -> sub.yaml -> helmfile.yaml`},
+		},
+		{
+			name:  "chart neither local nor of a repository",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: stable/app\n"},
+			want:  []string{`release "a": chart "stable/app" does not exist: no stable/app/Chart.yaml in the repository (it is neither a chart directory nor <repository>/<chart> of a repository in repositories:)`},
+		},
+		{
+			name:  "chart leaves the repository",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ../../app\n"},
+			want:  []string{`release "a": chart: path "../../app" leaves the repository`},
+		},
+		{
+			name:  "readFile outside the repository",
+			files: map[string]string{"helmfile.yaml": "values:\n  - x: {{ readFile \"/etc/passwd\" | quote }}\n"},
+			want:  []string{`helmfile.yaml:2: template: error calling readFile: readFile: "/etc/passwd" is outside the repository`},
+		},
+		{
+			name:  "repository credentials",
+			files: map[string]string{"helmfile.yaml": "repositories:\n  - name: r\n    url: https://charts.example.org\n    username: u\n"},
+			want:  []string{`helmfile.yaml:4: unsupported helmfile feature: repository username is not supported`},
+		},
+		{
+			name:  "undefined environment",
+			files: map[string]string{"helmfile.yaml": "environments:\n  default: {}\nreleases: []\n"},
+			env:   "    helmfileEnvironment: prod\n",
+			want:  []string{`helmfile.yaml: environment "prod" is not defined in environments:`},
+		},
+		{
+			name:  "bad selector",
+			files: map[string]string{"helmfile.yaml": "releases: []\n"},
+			env:   "    selector: [tier]\n",
+			want:  []string{`selector "tier": term "tier" is not key=value or key!=value`},
+		},
+		{
+			name:  "SOPS secrets without a decrypter",
+			files: map[string]string{"helmfile.yaml": "environments:\n  default:\n    secrets: [s.yaml]\n", "s.yaml": "a: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.9.0\n"},
+			want:  []string{`s.yaml: the file is SOPS-encrypted and no SOPS decrypter is configured`},
+		},
+		{
+			name:  "duplicate release across helmfiles",
+			files: map[string]string{"helmfile.yaml": "helmfiles: [sub.yaml]\nreleases:\n  - name: a\n    chart: ./charts/app\n", "sub.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n"},
+			want:  []string{`release "a": duplicate release name`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := writeRepo(t, tt.files, tt.env)
+			rels, err := loadEnv(t, repo, "test", nil)
+			if err == nil {
+				t.Fatalf("no error; releases: %+v", rels)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n  %v\ndoes not contain\n  %s", err, w)
+				}
+			}
+		})
+	}
+}
