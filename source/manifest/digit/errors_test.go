@@ -1,0 +1,211 @@
+package digit_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/digit"
+	"github.com/digitops/digitops/source/manifest/loader"
+	"github.com/digitops/digitops/source/manifest/sops/sopstest"
+)
+
+const (
+	exRelease = "config-as-code/product-release-charts/DEMO/release-chart-v1.0.0.yaml"
+	exEnvFile = "deploy-as-code/helm/environments/demo.yaml"
+	exCharts  = "deploy-as-code/helm/charts"
+)
+
+// TestLoad_badInputs loads a copy of the example with one thing broken and
+// checks the message.
+func TestLoad_badInputs(t *testing.T) {
+	tests := []struct {
+		name   string            // the case
+		env    string            // environment of digitops.yaml to load
+		write  map[string]string // files to (over)write in the copy, by path
+		remove []string          // paths to remove from the copy
+		want   string            // the error message must contain this
+	}{
+		{
+			name:  "release chart YAML syntax",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: core\n    services: [a\n"},
+			want:  exRelease + ":2: invalid YAML",
+		},
+		{
+			name:  "bad image reference",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: core\n    services:\n      - example/Accounts:1.0\n"},
+			want:  exRelease + `:4: bad image reference "example/Accounts:1.0"`,
+		},
+		{
+			name:  "image digest",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: core\n    services:\n      - example/accounts@sha256:" + strings.Repeat("a", 64) + "\n"},
+			want:  exRelease + ":4: bad image reference",
+		},
+		{
+			name:  "unknown dependency",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: core\n    dependencies: [nope]\n    services: [example/accounts:1.0]\n"},
+			want:  exRelease + `:3: module "core" depends on unknown module "nope" (modules: core)`,
+		},
+		{
+			name: "dependency cycle",
+			env:  "demo",
+			write: map[string]string{exRelease: "modules:\n" +
+				"  - name: a\n    dependencies: [b]\n    services: [example/accounts:1.0]\n" +
+				"  - name: b\n    dependencies: [c]\n    services: [example/catalog:1.0]\n" +
+				"  - name: c\n    dependencies: [a]\n    services: [example/portal:1.0]\n"},
+			want: exRelease + ":2: module dependency cycle: a -> b -> c -> a",
+		},
+		{
+			name:  "duplicate module",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: a\n    services: [cache]\n  - name: a\n    services: [example/catalog:1.0]\n"},
+			want:  exRelease + `:4: module "a" is declared twice (first on line 2)`,
+		},
+		{
+			name:  "no modules",
+			env:   "demo",
+			write: map[string]string{exRelease: "version: v1\n"},
+			want:  exRelease + ":1: no modules",
+		},
+		{
+			name:  "service without a chart",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: a\n    services:\n      - cache\n      - example/nochart:1.0\n"},
+			want:  exRelease + `:5: service example/nochart:1.0: no chart or <alias>-values.yaml named "nochart" under ` + exCharts,
+		},
+		{
+			name:  "two tags for one service",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: a\n    services:\n      - example/catalog:1.0\n      - example/catalog-db:1.1\n"},
+			want:  exRelease + `:5: release "catalog": listed twice with different tags: example/catalog-db:1.1 here and example/catalog:1.0 on line 4`,
+		},
+		{
+			name:  "unknown selected module",
+			env:   "demo",
+			write: map[string]string{"digitops.yaml": strings.Replace(readExample(t, "digitops.yaml"), "clusterConfigs: true\n    cluster", "clusterConfigs: true\n    modules: [m_nope]\n    cluster", 1)},
+			want:  `digitops.yaml:7: modules: unknown module(s) "m_nope" in ` + exRelease + " (it has: backbone, core, m_grievance, m_portal)",
+		},
+		{
+			name:  "env file YAML syntax",
+			env:   "demo",
+			write: map[string]string{exEnvFile: "global:\n  domain: [x\n"},
+			want:  exEnvFile + ":1: invalid YAML",
+		},
+		{
+			name:  "namespace not a string",
+			env:   "demo",
+			write: map[string]string{exEnvFile: "accounts:\n  namespace: [a, b]\n"},
+			want:  exEnvFile + `: release "accounts": namespace: want a string`,
+		},
+		{
+			name:   "no cluster-configs chart",
+			env:    "demo",
+			remove: []string{exCharts + "/cluster-configs"},
+			want:   `digitops.yaml:7: environment "demo": clusterConfigs is true but ` + exCharts + " has no cluster-configs chart",
+		},
+		{
+			name:   "values.yaml without Chart.yaml",
+			env:    "demo",
+			remove: []string{exCharts + "/core/catalog/Chart.yaml"},
+			want:   exRelease + `:14: release "catalog": ` + exCharts + "/core/catalog has a values.yaml but no Chart.yaml",
+		},
+		{
+			name:  "name defined twice",
+			env:   "demo",
+			write: map[string]string{exCharts + "/other/catalog/values.yaml": "{}\n", exCharts + "/other/catalog/Chart.yaml": "apiVersion: v2\nname: catalog\nversion: 0.1.0\n"},
+			want:  exRelease + `:14: release "catalog": the name is defined more than once in the charts dir: ` + exCharts + "/core/catalog, " + exCharts + "/other/catalog",
+		},
+		{
+			name:   "missing env file",
+			env:    "demo",
+			remove: []string{exEnvFile},
+			want:   `digitops.yaml:7: environment "demo": envFile: "` + exEnvFile + `" is not a file in the repository`,
+		},
+		{
+			name:  "charts dir outside the repository",
+			env:   "demo",
+			write: map[string]string{"digitops.yaml": strings.Replace(readExample(t, "digitops.yaml"), "chartsDir: "+exCharts+"\n    envFile: "+exEnvFile+"\n    secretsFile: deploy-as-code/helm/environments/demo-secrets.yaml", "chartsDir: ../charts\n    envFile: "+exEnvFile+"\n    secretsFile: deploy-as-code/helm/environments/demo-secrets.yaml", 1)},
+			want:  `digitops.yaml:7: environment "demo": chartsDir: path "../charts" leaves the repository`,
+		},
+		{
+			name: "encrypted secrets without a key",
+			env:  "demo-sops",
+			want: "deploy-as-code/helm/environments/demo-secrets.enc.yaml: cannot decrypt: no key at hand for any of its recipients: age age1",
+		},
+	}
+	ensureExampleSecrets(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sopstest.IsolateKeys(t)
+			repo := t.TempDir()
+			if err := os.CopyFS(repo, os.DirFS(exampleDir(t))); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range tt.remove {
+				if err := os.RemoveAll(filepath.Join(repo, p)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for p, data := range tt.write {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(repo, p), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env, err := loader.Environment(context.Background(), loader.Options{RepoDir: repo}, tt.env)
+			if err == nil {
+				t.Fatalf("loaded %d releases, want an error containing %q", len(env.Releases), tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func readExample(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(exampleDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestLayout_plainSecretsWithoutDecrypter: with no Decrypter, plain secrets
+// work and a SOPS file is refused.
+func TestLayout_plainSecretsWithoutDecrypter(t *testing.T) {
+	ensureExampleSecrets(t)
+	cfg, err := manifest.ReadConfig(filepath.Join(exampleDir(t), "digitops.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		env  string // environment to load
+		want string // error message part; empty for success
+	}{
+		{env: "demo"},
+		{env: "demo-sops", want: "demo-secrets.enc.yaml: the file is SOPS-encrypted but this build reads plain secrets only"},
+	} {
+		ec, err := cfg.Environment(tt.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = digit.Layout{}.Releases(context.Background(), manifest.LayoutInput{RepoDir: exampleDir(t), ConfigFile: "digitops.yaml", Env: ec})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.env, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: err = %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
