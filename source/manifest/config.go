@@ -60,6 +60,16 @@ type SyncConfig struct {
 	Timeout         time.Duration `yaml:"timeout"`
 	MaxPrunePercent *int          `yaml:"maxPrunePercent"`
 	HistoryMax      int           `yaml:"historyMax"`
+	Wait            *bool         `yaml:"wait"`
+	Remediation     *Remediation  `yaml:"remediation"`
+}
+
+// Remediation says what to do when a Helm action fails.
+type Remediation struct {
+	// RollbackFailedUpgrade rolls back to the last deployed revision.
+	RollbackFailedUpgrade *bool `yaml:"rollbackFailedUpgrade"`
+	// UninstallFailedInstall uninstalls a failed install.
+	UninstallFailedInstall *bool `yaml:"uninstallFailedInstall"`
 }
 
 // NativeRelease is one release of the native layout.
@@ -192,6 +202,17 @@ func (e EnvironmentConfig) Policy() SyncPolicy {
 	}
 	if s.HistoryMax > 0 {
 		p.HistoryMax = s.HistoryMax
+	}
+	if s.Wait != nil {
+		p.Wait = *s.Wait
+	}
+	if r := s.Remediation; r != nil {
+		if r.RollbackFailedUpgrade != nil {
+			p.RemediateFailedUpgrade = *r.RollbackFailedUpgrade
+		}
+		if r.UninstallFailedInstall != nil {
+			p.RemediateFailedInstall = *r.UninstallFailedInstall
+		}
 	}
 	return p
 }

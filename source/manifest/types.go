@@ -80,6 +80,13 @@ type SyncPolicy struct {
 	MaxPrunePercent int
 	// HistoryMax is the number of Helm revisions kept per release.
 	HistoryMax int
+	// Wait makes Helm wait for the release's objects to be ready.
+	Wait bool
+	// RemediateFailedUpgrade rolls a failed upgrade back to the last
+	// deployed revision.
+	RemediateFailedUpgrade bool
+	// RemediateFailedInstall uninstalls a failed install.
+	RemediateFailedInstall bool
 }
 
 // DefaultSyncPolicy is the policy of an environment that sets none.
@@ -92,6 +99,10 @@ func DefaultSyncPolicy() SyncPolicy {
 		Timeout:         5 * time.Minute,
 		MaxPrunePercent: 30,
 		HistoryMax:      10,
+		Wait:            true,
+
+		RemediateFailedUpgrade: true,
+		RemediateFailedInstall: true,
 	}
 }
 

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/loader"
+)
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, s streams) int {
+	root := newRootCommand(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if err != nil {
+		fmt.Fprintf(s.err, "digitops: error: %s\n", strings.TrimSpace(err.Error()))
+	}
+	return code
+}
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	repo       string
+	ref        string
+	config     string
+	env        string
+	kubeconfig string
+	context    string
+	output     string
+	secrets    string
+	verbose    bool
+}
+
+func newRootCommand(s streams) *cobra.Command {
+	opts := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "digitops",
+		Short: "GitOps for Helm-based platforms such as DIGIT",
+		Long: `digitops reads environment repositories (DIGIT-DevOps layouts, helmfile, or its
+own digitops.yaml), plans Helm releases against a live cluster and applies them
+in dependency order.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&opts.repo, "repo", ".", "environment repository: a local path")
+	pf.StringVar(&opts.ref, "ref", "", "Git reference to check out (branch, tag, sha1:COMMIT)")
+	pf.StringVar(&opts.config, "config", "", "configuration file (default digitops.yaml at the repository root)")
+	pf.StringVarP(&opts.env, "env", "e", "", "environment name from the configuration")
+	pf.StringVar(&opts.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
+	pf.StringVar(&opts.context, "context", "", "kubeconfig context (default: the environment's, else the current one)")
+	pf.StringVarP(&opts.output, "output", "o", "text", "output format: text, json or markdown")
+	pf.StringVar(&opts.secrets, "secrets", manifest.SecretsDecrypt, "secrets handling: decrypt or placeholder")
+	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "log Helm's debug output")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		level := slog.LevelInfo
+		if opts.verbose {
+			level = slog.LevelDebug
+		}
+		logger := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level}))
+		slog.SetDefault(logger)
+		klog.SetSlogLogger(logger)
+		return nil
+	}
+	root.AddCommand(
+		newApplyCommand(opts, s),
+		newPlanCommand(opts, s),
+		newVersionCommand(s),
+	)
+	return root
+}
+
+// loadEnvironment loads the environment named by --env.
+func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environment, error) {
+	if o.env == "" {
+		cfg, _, err := loader.Config(loader.Options{RepoDir: o.repo, ConfigPath: o.config})
+		if err != nil {
+			return nil, err
+		}
+		if len(cfg.Environments) != 1 {
+			names := make([]string, len(cfg.Environments))
+			for i, e := range cfg.Environments {
+				names[i] = e.Name
+			}
+			return nil, fmt.Errorf("%s has %d environments (%s): pick one with --env", cfg.Path, len(names), strings.Join(names, ", "))
+		}
+		o.env = cfg.Environments[0].Name
+	}
+	if fi, err := os.Stat(o.repo); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("repository %q is not a directory", o.repo)
+	}
+	return loader.Environment(ctx, loader.Options{RepoDir: o.repo, ConfigPath: o.config, Secrets: o.secrets}, o.env)
+}
+
+// cluster connects to the environment's cluster; flags win over the
+// environment's cluster block.
+func (o *globalOptions) cluster(env *manifest.Environment) (*reconciler.Cluster, error) {
+	opts := reconciler.ClusterOptions{Kubeconfig: env.Cluster.Kubeconfig, Context: env.Cluster.Context}
+	if o.kubeconfig != "" {
+		opts.Kubeconfig = o.kubeconfig
+	}
+	if o.context != "" {
+		opts.Context = o.context
+	}
+	return reconciler.NewClusterFromKubeconfig(opts)
+}

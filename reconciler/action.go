@@ -1,0 +1,47 @@
+package reconciler
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// ActionRunner carries out one kind of step.
+type ActionRunner interface {
+	// Name is the action this runner carries out.
+	Name() Action
+	// Run acts on the step and returns the revision it left deployed.
+	Run(ctx context.Context, step *Step) (revision int, err error)
+}
+
+// helmEnv is what every Helm action needs.
+type helmEnv struct {
+	cluster     *Cluster
+	log         *slog.Logger
+	environment string
+	policy      manifest.SyncPolicy
+}
+
+func (h helmEnv) config(namespace string) *action.Configuration {
+	return h.cluster.actionConfig(namespace, h.log)
+}
+
+// labels are the release labels digitops records on every revision it writes.
+func (h helmEnv) labels(step *Step) map[string]string {
+	return map[string]string{
+		LabelEnvironment:  h.environment,
+		LabelChartDigest:  step.Desired.ChartDigest,
+		LabelValuesDigest: step.Desired.ValuesDigest,
+	}
+}
+
+func (h helmEnv) timeout() time.Duration {
+	if h.policy.Timeout > 0 {
+		return h.policy.Timeout
+	}
+	return 5 * time.Minute
+}

@@ -1,0 +1,86 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"helm.sh/helm/v3/pkg/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// LiveRelease is what the cluster says about the newest revision of one Helm
+// release, read from the labels of its storage Secret (no decoding).
+type LiveRelease struct {
+	Name      string
+	Namespace string
+	// Version is the newest revision.
+	Version int
+	// Status is that revision's status.
+	Status release.Status
+	// Modified is when that revision was last written.
+	Modified time.Time
+	// Environment is the owning environment, empty when digitops does not own it.
+	Environment string
+	// ChartDigest and ValuesDigest are what digitops recorded when it wrote
+	// the revision.
+	ChartDigest  string
+	ValuesDigest string
+	// LastDeployed is the newest revision with status deployed, 0 if none.
+	LastDeployed int
+}
+
+// Key identifies a release in a cluster.
+func (l LiveRelease) Key() string { return l.Namespace + "/" + l.Name }
+
+// LiveState is the live Helm releases of a cluster, by namespace/name.
+type LiveState map[string]LiveRelease
+
+var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+
+// ReadLiveState lists every Helm release of the cluster in one metadata-only
+// request and keeps the newest revision of each.
+func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
+	list, err := c.Metadata.Resource(secretsResource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil {
+		return nil, fmt.Errorf("unable to list Helm releases: %w", err)
+	}
+	state := LiveState{}
+	for _, item := range list.Items {
+		l := item.Labels
+		version, err := strconv.Atoi(l["version"])
+		if err != nil || l["name"] == "" {
+			continue
+		}
+		key := item.Namespace + "/" + l["name"]
+		cur, seen := state[key]
+		status := release.Status(l["status"])
+		deployed := cur.LastDeployed
+		if status == release.StatusDeployed && version > deployed {
+			deployed = version
+		}
+		if seen && cur.Version > version {
+			cur.LastDeployed = deployed
+			state[key] = cur
+			continue
+		}
+		modified := item.CreationTimestamp.Time
+		if s, err := strconv.ParseInt(l["modifiedAt"], 10, 64); err == nil {
+			modified = time.Unix(s, 0)
+		}
+		state[key] = LiveRelease{
+			Name:         l["name"],
+			Namespace:    item.Namespace,
+			Version:      version,
+			Status:       status,
+			Modified:     modified,
+			Environment:  l[LabelEnvironment],
+			ChartDigest:  l[LabelChartDigest],
+			ValuesDigest: l[LabelValuesDigest],
+			LastDeployed: deployed,
+		}
+	}
+	return state, nil
+}
