@@ -176,6 +176,11 @@ func TestReleases_badInputs(t *testing.T) {
 			want:  []string{`helmfile.yaml: environment "prod" is not defined in environments:`},
 		},
 		{
+			name:  "helmfile lock file",
+			files: map[string]string{"helmfile.yaml": "releases: []\n", "helmfile.lock": "version: v0.150.0\n"},
+			want:  []string{`helmfile.yaml: unsupported helmfile feature: the lock file helmfile.lock pins chart versions`},
+		},
+		{
 			name:  "bad selector",
 			files: map[string]string{"helmfile.yaml": "releases: []\n"},
 			env:   "    selector: [tier]\n",

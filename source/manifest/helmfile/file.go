@@ -102,7 +102,17 @@ func (l *loader) loadFile(ctx context.Context, abs string, env *envState) (*stat
 	if err != nil {
 		return nil, &manifest.Error{File: name, Msg: "cannot read helmfile: " + err.Error()}
 	}
+	// helmfile deps writes <name>.lock beside the file and then deploys the
+	// versions it pins, not those written in the file.
+	if lock := strings.TrimSuffix(abs, filepath.Ext(abs)) + ".lock"; fileExists(lock) {
+		return nil, &manifest.Error{File: name, Msg: fmt.Sprintf("unsupported helmfile feature: the lock file %s pins chart versions; write the versions in the helmfile", l.rel(lock))}
+	}
 	return l.loadContent(ctx, abs, string(data), env)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // loadContent renders and parses the content of the helmfile at abs.
