@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // DefaultTimeout bounds each network operation when Options.Timeout is zero.
@@ -68,7 +69,8 @@ type Snapshot struct {
 type Client struct {
 	opts     Options
 	ep       endpoint
-	dir      string // <CacheDir>/<cacheKey>
+	auth     transport.AuthMethod // nil: anonymous or URL credentials
+	dir      string               // <CacheDir>/<cacheKey>
 	secrets  []string
 	log      *slog.Logger
 	fetchMu  sync.Mutex
@@ -104,12 +106,14 @@ func New(opts Options) (*Client, error) {
 	if ep.local {
 		installLocal()
 	}
-	if _, err := opts.Auth.transportAuth(ep, opts.Timeout); err != nil {
+	auth, err := opts.Auth.transportAuth(ep, opts.Timeout)
+	if err != nil {
 		return nil, sanitizeError(fmt.Errorf("git source %s: %w", ep.display, err), secrets)
 	}
 	c := &Client{
 		opts:    opts,
 		ep:      ep,
+		auth:    auth,
 		dir:     filepath.Join(opts.CacheDir, ep.cacheKey()),
 		secrets: secrets,
 		log:     opts.Logger.With("url", ep.display),
@@ -262,16 +266,12 @@ func (c *Client) obtain(ctx context.Context, repo *gogit.Repository, t target) (
 	if t.pinned || c.ep.local {
 		depth = 0 // a pinned commit may be deep in history; local is cheap
 	}
-	auth, err := c.opts.Auth.transportAuth(c.ep, c.opts.Timeout)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	err = c.remote(repo).FetchContext(ctx, &gogit.FetchOptions{
+	err := c.remote(repo).FetchContext(ctx, &gogit.FetchOptions{
 		RefSpecs: specs,
 		Depth:    depth,
-		Auth:     auth,
+		Auth:     c.auth,
 		Tags:     gogit.NoTags,
 		Force:    true,
 	})
@@ -326,14 +326,10 @@ func (c *Client) reclone(ctx context.Context, t target) (checkout, error) {
 // lsRemote lists the remote's references, with peeled tags, without
 // fetching any object.
 func (c *Client) lsRemote(ctx context.Context) ([]*plumbing.Reference, error) {
-	auth, err := c.opts.Auth.transportAuth(c.ep, c.opts.Timeout)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	rem := gogit.NewRemote(nil, &config.RemoteConfig{Name: "origin", URLs: []string{c.ep.url}})
-	refs, err := rem.ListContext(ctx, &gogit.ListOptions{Auth: auth, PeelingOption: gogit.AppendPeeled})
+	refs, err := rem.ListContext(ctx, &gogit.ListOptions{Auth: c.auth, PeelingOption: gogit.AppendPeeled})
 	if err != nil {
 		return nil, fmt.Errorf("unable to list remote references: %w", err)
 	}

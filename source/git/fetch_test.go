@@ -395,3 +395,25 @@ func truncatePacks(t *testing.T, dir string) {
 		}
 	}
 }
+
+func TestClient_concurrentUse(t *testing.T) {
+	s := startHTTP(t, "", "")
+	up, url := s.repo(t, "repo.git")
+	up.commit("c1", map[string]string{"a": "1"}, nil)
+	c := newTestClient(t, Options{URL: url})
+	done := make(chan error)
+	for range 3 {
+		go func() {
+			_, _, err := c.Fetch(context.Background(), "")
+			done <- err
+		}()
+	}
+	for range 100 {
+		c.LastGood()
+	}
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
