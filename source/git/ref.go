@@ -21,8 +21,9 @@ type Reference struct {
 	// SemVer is a Masterminds semver constraint (">=1.0.0 <2.0.0"); the
 	// highest tag that parses as a version and matches is used.
 	SemVer string
-	// Commit is a full 40-hex commit SHA-1. With Branch also set, that
-	// branch is fetched and must contain the commit.
+	// Commit is a full 40-hex commit SHA-1. With Branch also set, only that
+	// branch is fetched to find it and the revision is labelled with the
+	// branch; that the branch contains the commit is not checked.
 	Commit string
 	// Name is a reference name: a full one ("refs/pull/7/head") or a short
 	// one resolved as git does (refs/<n>, refs/tags/<n>, refs/heads/<n>).
