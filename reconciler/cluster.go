@@ -107,7 +107,9 @@ type restGetter struct {
 
 var _ genericclioptions.RESTClientGetter = (*restGetter)(nil)
 
-func (g *restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.cluster.Config), nil }
+func (g *restGetter) ToRESTConfig() (*rest.Config, error) {
+	return rest.CopyConfig(g.cluster.Config), nil
+}
 
 func (g *restGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
 	return g.cluster.discovery, nil

@@ -37,8 +37,8 @@ type EnvironmentConfig struct {
 	Namespace      string   `yaml:"namespace"`
 
 	// helmfile layout
-	Helmfile            string `yaml:"helmfile"`
-	HelmfileEnvironment string `yaml:"helmfileEnvironment"`
+	Helmfile            string   `yaml:"helmfile"`
+	HelmfileEnvironment string   `yaml:"helmfileEnvironment"`
 	Selector            []string `yaml:"selector"`
 
 	// native layout

@@ -8,7 +8,6 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-
 // ReadValuesFile reads a YAML values file the way `helm -f` does. name is the
 // file's name in errors (relative to the repository).
 func ReadValuesFile(path, name string) (map[string]any, error) {

@@ -17,5 +17,5 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{- define "common.image" -}}
-{{ .Values.global.containerRegistry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{ .Values.global.containerRegistry | default "egovio" }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}
 {{- end -}}
