@@ -1,0 +1,37 @@
+# digitops — the two commands a new machine needs are `make demo` and `make test`.
+SHELL := bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin/digitops
+TESTENV_BUILD := hack/testenv/build.sh --extras
+
+.PHONY: all build test unit lint testenv demo bench clean
+
+all: build
+
+build: ## build bin/digitops
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/digitops
+
+testenv: ## build the control-plane binaries once (cached, keyed by version)
+	@$(TESTENV_BUILD) >/dev/null && $(TESTENV_BUILD)
+
+lint: ## gofmt check + go vet
+	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/testenv/'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit: ## tests that need no control plane
+	$(GO) test -short ./...
+
+test: testenv lint ## unit and control-plane tests (CI runs this)
+	CI=$${CI:-} $(GO) test -timeout 60m ./...
+
+demo: testenv build ## the main job on a local control plane
+	./hack/demo.sh
+
+bench: testenv build ## benchmarks against helmfile, the deployer's way and the floor
+	$(GO) run ./bench/cmd/bench -out docs/benchmarks.md
+
+clean:
+	rm -rf bin .demo

@@ -1,0 +1,132 @@
+// Command demo runs digitops's main job on a local control plane: it starts
+// kube-apiserver, etcd, the controllers, the scheduler and kwok (so pods
+// become Ready on a fake node), turns examples/quickstart into a Git
+// repository, and applies it with bin/digitops. It keeps the cluster up until
+// Ctrl-C, then stops every process it started.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/digitops/digitops/internal/testenv"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	dir := flag.String("dir", ".demo", "working directory for the cluster and the repository")
+	example := flag.String("example", "examples/quickstart", "example repository to deploy")
+	exit := flag.Bool("exit", false, "stop after the apply instead of waiting for Ctrl-C")
+	flag.Parse()
+
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(abs); err != nil {
+		return err
+	}
+	fmt.Println("==> starting a local control plane (kube-apiserver, etcd, controllers, scheduler, kwok)")
+	start := time.Now()
+	env, err := testenv.Start(ctx, testenv.Options{Extras: true, Dir: filepath.Join(abs, "cluster")})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("==> stopping the control plane")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: stopping:", err)
+		}
+	}()
+	fmt.Printf("    ready in %s\n", time.Since(start).Round(time.Millisecond))
+
+	repo := filepath.Join(abs, "repo")
+	if err := makeRepo(*example, repo); err != nil {
+		return err
+	}
+	fmt.Printf("==> %s is now a Git repository at %s\n", *example, repo)
+
+	fmt.Println("==> digitops apply")
+	apply := exec.CommandContext(ctx, "bin/digitops", "apply", "--repo", repo, "--env", "dev", "--kubeconfig", env.Kubeconfig)
+	apply.Stdout, apply.Stderr = os.Stdout, os.Stderr
+	if err := apply.Run(); err != nil {
+		return fmt.Errorf("digitops apply: %w", err)
+	}
+	fmt.Println("==> digitops plan (nothing should change)")
+	plan := exec.CommandContext(ctx, "bin/digitops", "plan", "--repo", repo, "--env", "dev", "--kubeconfig", env.Kubeconfig)
+	plan.Stdout, plan.Stderr = os.Stdout, os.Stderr
+	if err := plan.Run(); err != nil {
+		return fmt.Errorf("digitops plan: %w", err)
+	}
+	kubectl := filepath.Join(env.BinDir, "kubectl")
+	fmt.Printf(`
+Deployed. Look around:
+  export KUBECONFIG=%s
+  %s get deploy,pods,svc,cm -n egov
+  %s get secrets -n egov -l owner=helm --show-labels     # Helm's record, with digitops's digests
+  bin/digitops plan --repo %s --env dev                   # edit %s/digitops.yaml and plan again
+`, env.Kubeconfig, kubectl, kubectl, repo, repo)
+	if *exit {
+		return nil
+	}
+	fmt.Println("\nPress Ctrl-C to stop the control plane.")
+	<-ctx.Done()
+	return nil
+}
+
+// makeRepo copies the example to dst and commits it.
+func makeRepo(src, dst string) error {
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		return err
+	}
+	r, err := git.PlainInit(dst, false)
+	if err != nil {
+		return err
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.AddGlob("."); err != nil {
+		return err
+	}
+	_, err = wt.Commit("quickstart environment", &git.CommitOptions{
+		Author: &object.Signature{Name: "digitops demo", Email: "demo@digitops.invalid", When: time.Now()},
+	})
+	return err
+}
