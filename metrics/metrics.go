@@ -1,0 +1,204 @@
+package metrics
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Sync results, the values of digitops_sync_total's result label.
+const (
+	// SyncSuccess: the environment was loaded, planned and every step that
+	// acted succeeded (including a plan with nothing to do).
+	SyncSuccess = "success"
+	// SyncFailure: fetch, load, plan or at least one release failed.
+	SyncFailure = "failure"
+	// SyncUnchanged: the cheap check found the revision and the cluster
+	// unchanged since the last successful sync; nothing was loaded.
+	SyncUnchanged = "unchanged"
+	// SyncSuspended: the environment is suspended.
+	SyncSuspended = "suspended"
+	// SyncStandby: planned, not applied, because this replica is not the leader.
+	SyncStandby = "standby"
+)
+
+// Fetch results.
+const (
+	FetchSuccess = "success"
+	FetchFailure = "failure"
+)
+
+// Recorder records the daemon's metrics. Its methods are safe for
+// concurrent use.
+type Recorder struct {
+	syncTotal      *prometheus.CounterVec
+	syncDuration   *prometheus.HistogramVec
+	lastSuccess    *prometheus.GaugeVec
+	releaseDrifted *prometheus.GaugeVec
+	driftDetected  *prometheus.CounterVec
+	releaseActions *prometheus.CounterVec
+	fetchTotal     *prometheus.CounterVec
+	fetchDuration  *prometheus.HistogramVec
+	revisionInfo   *prometheus.GaugeVec
+	commitToDeploy *prometheus.HistogramVec
+
+	mu        sync.Mutex
+	revisions map[string]string // environment → revision in revisionInfo
+	drifted   map[string]bool   // environment/namespace/release → last gauge value
+}
+
+// New creates the metrics and registers them with reg.
+func New(reg prometheus.Registerer) *Recorder {
+	r := &Recorder{
+		syncTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_sync_total",
+			Help: "Syncs of an environment, by result (success, failure, unchanged, suspended, standby).",
+		}, []string{"environment", "result"}),
+		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "digitops_sync_duration_seconds",
+			Help:    "Duration of a sync of an environment, from fetch to the end of apply.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800},
+		}, []string{"environment"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "digitops_last_successful_sync_timestamp_seconds",
+			Help: "Unix time of the end of the last successful sync of an environment.",
+		}, []string{"environment"}),
+		releaseDrifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "digitops_release_drifted",
+			Help: "1 when the live objects of a release differ from what digitops deployed, else 0.",
+		}, []string{"environment", "release", "namespace"}),
+		driftDetected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_drift_detected_total",
+			Help: "Times drift was found on a release that was in sync before.",
+		}, []string{"environment", "release"}),
+		releaseActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_release_actions_total",
+			Help: "Helm actions digitops took on a release, by action and result.",
+		}, []string{"environment", "release", "action", "result"}),
+		fetchTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_source_fetch_total",
+			Help: "Fetches of an environment's Git source, by result.",
+		}, []string{"environment", "result"}),
+		fetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "digitops_source_fetch_duration_seconds",
+			Help:    "Duration of a fetch of an environment's Git source.",
+			Buckets: []float64{0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60},
+		}, []string{"environment"}),
+		revisionInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "digitops_source_revision_info",
+			Help: "The source revision an environment was last synced from (value always 1).",
+		}, []string{"environment", "revision"}),
+		commitToDeploy: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "digitops_commit_to_deploy_seconds",
+			Help:    "Time from a commit's committer time to the end of the sync that applied it.",
+			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600},
+		}, []string{"environment"}),
+		revisions: map[string]string{},
+		drifted:   map[string]bool{},
+	}
+	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected,
+		r.releaseActions, r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy)
+	return r
+}
+
+// Sync records the end of one sync of env.
+func (r *Recorder) Sync(env, result string, d time.Duration, end time.Time) {
+	r.syncTotal.WithLabelValues(env, result).Inc()
+	r.syncDuration.WithLabelValues(env).Observe(d.Seconds())
+	if result == SyncSuccess || result == SyncUnchanged {
+		r.lastSuccess.WithLabelValues(env).Set(float64(end.UnixNano()) / 1e9)
+	}
+}
+
+// Fetch records one fetch of env's source; err nil is a success.
+func (r *Recorder) Fetch(env string, d time.Duration, err error) {
+	result := FetchSuccess
+	if err != nil {
+		result = FetchFailure
+	}
+	r.fetchTotal.WithLabelValues(env, result).Inc()
+	r.fetchDuration.WithLabelValues(env).Observe(d.Seconds())
+}
+
+// Revision records the revision env was synced from, replacing the series
+// of the previous one.
+func (r *Recorder) Revision(env, revision string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.revisions[env]; ok {
+		if old == revision {
+			return
+		}
+		r.revisionInfo.DeleteLabelValues(env, old)
+	}
+	r.revisions[env] = revision
+	r.revisionInfo.WithLabelValues(env, revision).Set(1)
+}
+
+// CommitToDeploy records the time from a commit to its deployment.
+func (r *Recorder) CommitToDeploy(env string, d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	r.commitToDeploy.WithLabelValues(env).Observe(d.Seconds())
+}
+
+// Drift sets the drift gauge of a release and counts a detection when
+// the release was not drifted before (as far as this Recorder knows).
+func (r *Recorder) Drift(env, release, namespace string, drifted bool) {
+	v := 0.0
+	if drifted {
+		v = 1
+	}
+	key := env + "\x00" + namespace + "\x00" + release
+	r.mu.Lock()
+	before := r.drifted[key]
+	r.drifted[key] = drifted
+	r.mu.Unlock()
+	r.releaseDrifted.WithLabelValues(env, release, namespace).Set(v)
+	if drifted && !before {
+		r.driftDetected.WithLabelValues(env, release).Inc()
+	}
+}
+
+// ReleaseAction counts one Helm action on a release.
+func (r *Recorder) ReleaseAction(env, release, action, result string) {
+	r.releaseActions.WithLabelValues(env, release, action, result).Inc()
+}
+
+// ForgetRelease deletes every series of a release that no longer exists.
+func (r *Recorder) ForgetRelease(env, release string) {
+	m := prometheus.Labels{"environment": env, "release": release}
+	r.releaseDrifted.DeletePartialMatch(m)
+	r.driftDetected.DeletePartialMatch(m)
+	r.releaseActions.DeletePartialMatch(m)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key := range r.drifted {
+		if e, rest, _ := strings.Cut(key, "\x00"); e == env && strings.HasSuffix(rest, "\x00"+release) {
+			delete(r.drifted, key)
+		}
+	}
+}
+
+// ForgetEnvironment deletes every series of an environment that is no
+// longer served.
+func (r *Recorder) ForgetEnvironment(env string) {
+	m := prometheus.Labels{"environment": env}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.releaseActions,
+		r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy} {
+		v.DeletePartialMatch(m)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.revisions, env)
+	for key := range r.drifted {
+		if strings.HasPrefix(key, env+"\x00") {
+			delete(r.drifted, key)
+		}
+	}
+}
