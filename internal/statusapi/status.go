@@ -1,0 +1,114 @@
+package statusapi
+
+import "time"
+
+// Phases of an environment or a release, worst first.
+const (
+	PhaseFailing   = "failing"
+	PhaseDrifted   = "drifted"
+	PhaseOutOfSync = "out-of-sync"
+	PhaseSuspended = "suspended"
+	PhasePending   = "pending"
+	PhaseInSync    = "in-sync"
+)
+
+// Status is the body of GET /api/v1/status.
+type Status struct {
+	// Leader is true when this replica applies (always true without
+	// leader election).
+	Leader bool `json:"leader"`
+	// Ready mirrors /readyz.
+	Ready bool `json:"ready"`
+	// Sources are the Git sources the daemon watches.
+	Sources []Source `json:"sources"`
+	// Environments are sorted by name.
+	Environments []Environment `json:"environments"`
+}
+
+// Source is one watched repository and reference.
+type Source struct {
+	// URL is the repository without credentials.
+	URL string `json:"url"`
+	// Ref is the reference as configured ("" is the remote HEAD).
+	Ref string `json:"ref,omitempty"`
+	// Revision is the last fetched revision.
+	Revision string `json:"revision,omitempty"`
+	// Environments are the environments read from this source.
+	Environments []string `json:"environments"`
+	// Error is the last discovery error (the configuration file could not
+	// be read), empty when none.
+	Error string `json:"error,omitempty"`
+}
+
+// Environment is the state of one environment.
+type Environment struct {
+	Name string `json:"name"`
+	// Source is the repository URL it is read from.
+	Source string `json:"source"`
+	// Phase sums the environment up (one of the Phase constants).
+	Phase string `json:"phase"`
+	// Revision is the revision of the last sync that loaded the environment.
+	Revision string `json:"revision,omitempty"`
+	// CommitTime is that revision's committer time.
+	CommitTime *time.Time `json:"commitTime,omitempty"`
+	// Suspended is true when the whole environment is suspended.
+	Suspended bool `json:"suspended"`
+	// LastSync is the last sync attempt, nil before the first.
+	LastSync *Sync `json:"lastSync,omitempty"`
+	// LastSuccess is when the last successful sync ended.
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	// LastError is the error of the last failed sync (masked), cleared by a
+	// successful one.
+	LastError string `json:"lastError,omitempty"`
+	// Releases are the environment's releases in plan order.
+	Releases []Release `json:"releases"`
+}
+
+// Sync is one sync attempt.
+type Sync struct {
+	Started  time.Time `json:"started"`
+	Duration string    `json:"duration"`
+	// Result is a metrics sync result: success, failure, unchanged,
+	// suspended, standby.
+	Result string `json:"result"`
+	// Revision is the revision the sync ran against.
+	Revision string `json:"revision,omitempty"`
+	// Summary counts the plan's actions, nil when nothing was planned.
+	Summary map[string]int `json:"summary,omitempty"`
+}
+
+// Release is the state of one release.
+type Release struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Phase sums the release up (one of the Phase constants).
+	Phase string `json:"phase"`
+	// Action and Reason are the last plan's decision.
+	Action string `json:"action"`
+	Reason string `json:"reason,omitempty"`
+	// Outcome is the last apply's outcome for this release, if it acted.
+	Outcome string `json:"outcome,omitempty"`
+	// Revision is the live Helm revision.
+	Revision int `json:"revision,omitempty"`
+	// Suspended is true when this release is suspended.
+	Suspended bool `json:"suspended"`
+	// Error is the last action's error (masked).
+	Error string `json:"error,omitempty"`
+	// Drift lists what differs between the live objects and the release;
+	// values of Secrets are masked.
+	Drift []DriftItem `json:"drift,omitempty"`
+}
+
+// DriftItem is one difference between a live object and its release.
+type DriftItem struct {
+	// Object is kind/namespace/name.
+	Object string `json:"object"`
+	// Path is the field path inside the object.
+	Path string `json:"path,omitempty"`
+	// Kind is changed, added, removed or missing.
+	Kind   string `json:"kind"`
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// Manager is the field manager that made the change, when known.
+	Manager string `json:"manager,omitempty"`
+}
