@@ -43,6 +43,9 @@ type Result struct {
 	Started     time.Time       `json:"started"`
 	Duration    time.Duration   `json:"duration"`
 	Releases    []ReleaseResult `json:"releases"`
+	// APIRequests counts the API requests made while applying, by verb
+	// (see [Cluster.Requests]).
+	APIRequests Requests `json:"apiRequests"`
 }
 
 // Failed returns the results that failed.
@@ -93,6 +96,7 @@ type Applier struct {
 // releases that have not started.
 func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Plan) *Result {
 	start := time.Now()
+	before := a.Cluster.Requests()
 	log := a.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -110,6 +114,13 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 		concurrency = 1
 	}
 	sem := make(chan struct{}, concurrency)
+	gates := make(map[string]*readyGate, len(plan.Steps))
+	for i := range plan.Steps {
+		if plan.Steps[i].Action == ActionNone {
+			st := &plan.Steps[i]
+			gates[st.Release.Name] = &readyGate{check: func(ctx context.Context) error { return base.liveReady(ctx, st) }}
+		}
+	}
 	done := make(map[string]chan struct{}, len(plan.Steps))
 	results := make([]ReleaseResult, len(plan.Steps))
 	for _, st := range plan.Steps {
@@ -122,7 +133,7 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 			defer wg.Done()
 			step := &plan.Steps[i]
 			defer close(done[step.Release.Name])
-			res := a.runStep(ctx, log, step, runners, sem, done, results, plan)
+			res := a.runStep(ctx, log, step, runners, sem, done, gates, results, plan)
 			results[i] = res
 			if a.Progress != nil {
 				a.Progress.Finished(res)
@@ -130,10 +141,10 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 		}(i)
 	}
 	wg.Wait()
-	return &Result{Environment: env.Name, Revision: plan.Revision, Started: start, Duration: time.Since(start), Releases: results}
+	return &Result{Environment: env.Name, Revision: plan.Revision, Started: start, Duration: time.Since(start), Releases: results, APIRequests: a.Cluster.Requests().Since(before)}
 }
 
-func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, runners map[Action]ActionRunner, sem chan struct{}, done map[string]chan struct{}, results []ReleaseResult, plan *Plan) ReleaseResult {
+func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, runners map[Action]ActionRunner, sem chan struct{}, done map[string]chan struct{}, gates map[string]*readyGate, results []ReleaseResult, plan *Plan) ReleaseResult {
 	res := ReleaseResult{Name: step.Release.Name, Namespace: step.Release.Namespace, Action: step.Action, Reason: step.Reason}
 	if step.Live != nil {
 		res.RevisionBefore = step.Live.Version
@@ -157,6 +168,18 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 		}
 	}
 	runner, acts := runners[step.Action]
+	if acts {
+		// Needs this sync did not act on must be ready too; the ones it
+		// acted on passed their readiness gate when they succeeded.
+		for _, need := range step.Release.Needs {
+			if g, ok := gates[need]; ok {
+				if err := g.wait(ctx); err != nil {
+					res.Outcome, res.Error = OutcomeSkipped, MaskSecrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)
+					return res
+				}
+			}
+		}
+	}
 	if !acts {
 		if step.Action == ActionSkip {
 			res.Outcome = OutcomeSkipped
@@ -194,6 +217,19 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 	res.RevisionAfter = rev
 	l.Info("done", "revision", rev, "duration", res.Duration)
 	return res
+}
+
+// readyGate checks once, for every release that needs it, that an unchanged
+// release is ready.
+type readyGate struct {
+	once  sync.Once
+	check func(ctx context.Context) error
+	err   error
+}
+
+func (g *readyGate) wait(ctx context.Context) error {
+	g.once.Do(func() { g.err = g.check(ctx) })
+	return g.err
 }
 
 // resultOf finds the result of the named release; the caller has waited for

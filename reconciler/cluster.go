@@ -29,8 +29,9 @@ type Cluster struct {
 	discovery discovery.CachedDiscoveryInterface
 	mapper    meta.RESTMapper
 
-	mu      sync.Mutex
-	getters map[string]*restGetter
+	mu       sync.Mutex
+	getters  map[string]*restGetter
+	requests *requestCounter
 }
 
 // ClusterOptions locate a cluster through a kubeconfig.
@@ -62,6 +63,8 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		cfg.QPS = 50
 		cfg.Burst = 100
 	}
+	requests := newRequestCounter()
+	cfg.Wrap(requests.wrap)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("unable to create Kubernetes client: %w", err)
@@ -83,6 +86,7 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		discovery: cached,
 		mapper:    mapper,
 		getters:   map[string]*restGetter{},
+		requests:  requests,
 	}, nil
 }
 

@@ -6,18 +6,23 @@ import (
 	"fmt"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// Install installs a release that is not in the cluster.
+// Install installs a release that is not in the cluster, then waits for the
+// objects it deployed to be ready (when the policy waits; Helm's own wait is
+// off, the readiness gate replaces it).
 //
 // On success the release exists at revision 1 (or the next revision after an
-// uninstalled-with-history one) with status deployed and digitops's labels.
-// On failure, when the policy asks for remediation, the failed release is
-// uninstalled so that the next sync starts clean; the error is returned either
-// way. The caller must have checked that no live release of that name is
-// deployed or pending.
+// uninstalled-with-history one) with status deployed, digitops's labels, and
+// ready objects. On failure (Helm's error, or not ready within the timeout,
+// which marks the revision failed), when the policy asks for remediation, the
+// failed release is uninstalled so that the next attempt or sync starts clean;
+// while the policy's Retries allow, the install is tried again after a pause.
+// The last error is returned. The caller must have checked that no live
+// release of that name is deployed or pending.
 type Install struct{ helmEnv }
 
 var _ ActionRunner = Install{}
@@ -28,13 +33,39 @@ func (Install) Name() Action { return ActionInstall }
 // Run implements ActionRunner.
 func (a Install) Run(ctx context.Context, step *Step) (int, error) {
 	spec := step.Release
+	// A failed or uninstalled-with-history release must be cleared first so
+	// that install can reuse the name.
+	clear := step.Live != nil
+	for attempt := 0; ; attempt++ {
+		rev, err := a.attempt(ctx, step, clear)
+		if err == nil {
+			return rev, nil
+		}
+		clear = true
+		if a.policy.RemediateFailedInstall {
+			if uerr := a.uninstall(spec.Namespace, spec.Name); uerr != nil {
+				return 0, errors.Join(err, fmt.Errorf("remediation: %w", uerr))
+			}
+			clear = false
+			err = fmt.Errorf("%w (uninstalled)", err)
+		}
+		if attempt >= a.policy.Retries || ctx.Err() != nil {
+			return 0, err
+		}
+		a.log.Warn("install failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", MaskSecrets(err.Error(), spec.SecretValues))
+		if perr := pause(ctx, attempt); perr != nil {
+			return 0, err
+		}
+	}
+}
+
+// attempt runs one Helm install (after clearing what is left of the release
+// when clear is set) and the readiness gate.
+func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, error) {
+	spec := step.Release
 	cfg := a.config(spec.Namespace)
-	if step.Live != nil {
-		// A failed or uninstalled-with-history release: clear it first so
-		// that install can reuse the name.
-		un := action.NewUninstall(cfg)
-		un.Timeout = a.timeout()
-		if _, err := un.Run(spec.Name); err != nil {
+	if clear {
+		if err := a.uninstall(spec.Namespace, spec.Name); err != nil {
 			return 0, fmt.Errorf("unable to clear failed release %q before install: %w", spec.Name, err)
 		}
 	}
@@ -43,19 +74,23 @@ func (a Install) Run(ctx context.Context, step *Step) (int, error) {
 	inst.Namespace = spec.Namespace
 	inst.CreateNamespace = true
 	inst.Timeout = a.timeout()
-	inst.Wait = a.policy.Wait
 	inst.Labels = a.labels(step)
 	rel, err := inst.RunWithContext(ctx, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
-		err = fmt.Errorf("unable to install release %q: %w", spec.Name, err)
-		if a.policy.RemediateFailedInstall {
-			un := action.NewUninstall(a.config(spec.Namespace))
-			un.Timeout = a.timeout()
-			if _, uerr := un.Run(spec.Name); uerr != nil {
-				err = errors.Join(err, fmt.Errorf("remediation: unable to uninstall failed release %q: %w", spec.Name, uerr))
-			}
-		}
-		return 0, err
+		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
+	}
+	if err := a.waitReady(ctx, rel); err != nil {
+		return 0, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))
 	}
 	return rel.Version, nil
+}
+
+// uninstall removes a release and its history.
+func (a Install) uninstall(namespace, name string) error {
+	un := action.NewUninstall(a.config(namespace))
+	un.Timeout = a.timeout()
+	if _, err := un.Run(name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+		return fmt.Errorf("unable to uninstall release %q: %w", name, err)
+	}
+	return nil
 }

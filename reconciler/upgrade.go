@@ -11,12 +11,17 @@ import (
 )
 
 // Upgrade upgrades a deployed (or failed) release to the desired chart and
-// values, which replace the previous values entirely.
+// values, which replace the previous values entirely, then waits for the
+// objects it deployed to be ready (when the policy waits; Helm's own wait is
+// off, the readiness gate replaces it).
 //
-// On success a new revision is deployed with digitops's labels. On failure,
-// when the policy asks for remediation and a deployed revision exists, the
-// release is rolled back to it; the error is returned either way. The caller
-// must have checked that the release exists and is not pending.
+// On success a new revision is deployed with digitops's labels and its objects
+// are ready. On failure (Helm's error, or not ready within the timeout, which
+// marks the revision failed), when the policy asks for remediation and a
+// deployed revision existed, the release is rolled back to it; then, while the
+// policy's Retries allow, the upgrade is tried again after a pause. The last
+// error is returned. The caller must have checked that the release exists and
+// is not pending.
 type Upgrade struct{ helmEnv }
 
 var _ ActionRunner = Upgrade{}
@@ -27,37 +32,66 @@ func (Upgrade) Name() Action { return ActionUpgrade }
 // Run implements ActionRunner.
 func (a Upgrade) Run(ctx context.Context, step *Step) (int, error) {
 	spec := step.Release
-	up := action.NewUpgrade(a.config(spec.Namespace))
+	target := 0
+	if step.Live != nil {
+		target = step.Live.LastDeployed
+	}
+	for attempt := 0; ; attempt++ {
+		rev, err := a.attempt(ctx, step)
+		if err == nil {
+			return rev, nil
+		}
+		if a.policy.RemediateFailedUpgrade && target > 0 {
+			to, rerr := a.rollback(spec, target)
+			if rerr != nil {
+				return 0, errors.Join(err, rerr)
+			}
+			err = fmt.Errorf("%w (rolled back to revision %d)", err, target)
+			target = to
+		}
+		if attempt >= a.policy.Retries || ctx.Err() != nil {
+			return 0, err
+		}
+		a.log.Warn("upgrade failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", MaskSecrets(err.Error(), spec.SecretValues))
+		if perr := pause(ctx, attempt); perr != nil {
+			return 0, err
+		}
+	}
+}
+
+// attempt runs one Helm upgrade and the readiness gate.
+func (a Upgrade) attempt(ctx context.Context, step *Step) (int, error) {
+	spec := step.Release
+	cfg := a.config(spec.Namespace)
+	up := action.NewUpgrade(cfg)
 	up.Namespace = spec.Namespace
 	up.ResetValues = true
 	up.Timeout = a.timeout()
-	up.Wait = a.policy.Wait
 	up.MaxHistory = a.policy.HistoryMax
 	up.Labels = a.labels(step)
 	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
-		err = fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
-		if a.policy.RemediateFailedUpgrade && step.Live != nil && step.Live.LastDeployed > 0 {
-			if rerr := a.rollback(spec, step.Live.LastDeployed); rerr != nil {
-				err = errors.Join(err, rerr)
-			} else {
-				err = fmt.Errorf("%w (rolled back to revision %d)", err, step.Live.LastDeployed)
-			}
-		}
-		return 0, err
+		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
+	}
+	if err := a.waitReady(ctx, rel); err != nil {
+		return 0, markFailed(cfg, rel, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err))
 	}
 	return rel.Version, nil
 }
 
-// rollback restores revision to.
-func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) error {
-	rb := action.NewRollback(a.config(spec.Namespace))
+// rollback restores revision to and returns the revision it wrote.
+func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) (int, error) {
+	cfg := a.config(spec.Namespace)
+	rb := action.NewRollback(cfg)
 	rb.Version = to
 	rb.Timeout = a.timeout()
-	rb.Wait = a.policy.Wait
 	rb.MaxHistory = a.policy.HistoryMax
 	if err := rb.Run(spec.Name); err != nil {
-		return fmt.Errorf("remediation: unable to roll release %q back to revision %d: %w", spec.Name, to, err)
+		return 0, fmt.Errorf("remediation: unable to roll release %q back to revision %d: %w", spec.Name, to, err)
 	}
-	return nil
+	a.log.Info("rolled back", "release", spec.Name, "namespace", spec.Namespace, "revision", to)
+	if d, err := cfg.Releases.Deployed(spec.Name); err == nil {
+		return d.Version, nil
+	}
+	return to, nil
 }

@@ -62,6 +62,9 @@ type SyncConfig struct {
 	HistoryMax      int           `yaml:"historyMax"`
 	Wait            *bool         `yaml:"wait"`
 	Remediation     *Remediation  `yaml:"remediation"`
+	// DriftAllowManagers and DriftIgnore tune drift detection.
+	DriftAllowManagers []string          `yaml:"driftAllowManagers"`
+	DriftIgnore        []DriftIgnoreRule `yaml:"driftIgnore"`
 }
 
 // Remediation says what to do when a Helm action fails.
@@ -70,6 +73,8 @@ type Remediation struct {
 	RollbackFailedUpgrade *bool `yaml:"rollbackFailedUpgrade"`
 	// UninstallFailedInstall uninstalls a failed install.
 	UninstallFailedInstall *bool `yaml:"uninstallFailedInstall"`
+	// Retries is how many more times a failed action is tried in one sync.
+	Retries int `yaml:"retries"`
 }
 
 // NativeRelease is one release of the native layout.
@@ -206,12 +211,17 @@ func (e EnvironmentConfig) Policy() SyncPolicy {
 	if s.Wait != nil {
 		p.Wait = *s.Wait
 	}
+	p.DriftAllowManagers = append(p.DriftAllowManagers, s.DriftAllowManagers...)
+	p.DriftIgnore = append(p.DriftIgnore, s.DriftIgnore...)
 	if r := s.Remediation; r != nil {
 		if r.RollbackFailedUpgrade != nil {
 			p.RemediateFailedUpgrade = *r.RollbackFailedUpgrade
 		}
 		if r.UninstallFailedInstall != nil {
 			p.RemediateFailedInstall = *r.UninstallFailedInstall
+		}
+		if r.Retries > 0 {
+			p.Retries = r.Retries
 		}
 	}
 	return p

@@ -87,6 +87,29 @@ type SyncPolicy struct {
 	RemediateFailedUpgrade bool
 	// RemediateFailedInstall uninstalls a failed install.
 	RemediateFailedInstall bool
+	// Retries is how many more times a failed install or upgrade is tried
+	// in the same sync (after its remediation, with a growing pause); 0
+	// means once.
+	Retries int
+	// DriftAllowManagers are field managers (globs) whose changes are not
+	// drift, in addition to the reconciler's defaults (controllers, HPA, VPA).
+	DriftAllowManagers []string
+	// DriftIgnore are fields (or whole objects) drift detection skips.
+	DriftIgnore []DriftIgnoreRule
+}
+
+// DriftIgnoreRule makes drift detection skip fields of some objects.
+type DriftIgnoreRule struct {
+	// Release, Kind, Namespace and Name select objects; empty matches all,
+	// and Name may be a glob.
+	Release   string `yaml:"release,omitempty" json:"release,omitempty"`
+	Kind      string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	Name      string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Paths are JSON pointers (e.g. /spec/replicas); a token may be `*`
+	// (any) or a list-item selector like `name=app`. A rule without paths
+	// ignores the whole object, deletion included.
+	Paths []string `yaml:"paths,omitempty" json:"paths,omitempty"`
 }
 
 // DefaultSyncPolicy is the policy of an environment that sets none.

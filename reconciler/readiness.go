@@ -1,0 +1,352 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+// readinessInterval is the pause between two readiness polls.
+const readinessInterval = time.Second
+
+// ObjectRef names one object a release deployed.
+type ObjectRef struct {
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+}
+
+// String names the object for humans: "Deployment egov/egov-user".
+func (o ObjectRef) String() string {
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
+}
+
+// ManifestObjects lists the objects of a rendered release manifest (the
+// release's Manifest: hooks are not in it), in install order. An object
+// without a namespace gets namespace; cluster-scoped objects are told apart
+// when they are read.
+func ManifestObjects(manifest, namespace string) ([]ObjectRef, error) {
+	docs := releaseutil.SplitManifests(manifest)
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	var out []ObjectRef
+	for _, k := range keys {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(docs[k]), &head); err != nil {
+			return nil, fmt.Errorf("unable to parse release manifest: %w", err)
+		}
+		if head.Kind == "" || head.Metadata.Name == "" {
+			continue
+		}
+		ns := head.Metadata.Namespace
+		if ns == "" {
+			ns = namespace
+		}
+		out = append(out, ObjectRef{APIVersion: head.APIVersion, Kind: head.Kind, Namespace: ns, Name: head.Metadata.Name})
+	}
+	return out, nil
+}
+
+// Readiness is how far one object is from ready.
+type Readiness struct {
+	// Ready means the object is ready for what depends on it.
+	Ready bool
+	// Failed means it will not become ready without a change (a Deployment
+	// past its progress deadline, a failed Job); waiting stops.
+	Failed bool
+	// Message says what is missing.
+	Message string
+}
+
+var ready = Readiness{Ready: true}
+
+func notReady(format string, args ...any) Readiness {
+	return Readiness{Message: fmt.Sprintf(format, args...)}
+}
+
+func replicasOf(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// DeploymentReadiness is kstatus's rule: the controller has observed the
+// newest generation and every desired replica is updated and available, with
+// no old replica left.
+func DeploymentReadiness(d *appsv1.Deployment) Readiness {
+	if d.Generation > d.Status.ObservedGeneration {
+		return notReady("generation %d not yet observed", d.Generation)
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return Readiness{Failed: true, Message: "progress deadline exceeded: " + c.Message}
+		}
+	}
+	if d.Spec.Paused {
+		return ready
+	}
+	want := replicasOf(d.Spec.Replicas)
+	s := d.Status
+	switch {
+	case s.UpdatedReplicas < want:
+		return notReady("%d of %d replicas updated", s.UpdatedReplicas, want)
+	case s.Replicas > s.UpdatedReplicas:
+		return notReady("%d old replicas pending termination", s.Replicas-s.UpdatedReplicas)
+	case s.AvailableReplicas < want:
+		return notReady("%d of %d replicas available", s.AvailableReplicas, want)
+	}
+	return ready
+}
+
+// StatefulSetReadiness: observed, every replica ready, and a rolling update
+// (without partition) finished.
+func StatefulSetReadiness(s *appsv1.StatefulSet) Readiness {
+	if s.Generation > s.Status.ObservedGeneration {
+		return notReady("generation %d not yet observed", s.Generation)
+	}
+	if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+		return ready
+	}
+	want := replicasOf(s.Spec.Replicas)
+	partition := int32(0)
+	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		partition = *ru.Partition
+	}
+	st := s.Status
+	switch {
+	case st.ReadyReplicas < want:
+		return notReady("%d of %d replicas ready", st.ReadyReplicas, want)
+	case st.UpdatedReplicas < want-partition:
+		return notReady("%d of %d replicas updated", st.UpdatedReplicas, want-partition)
+	case partition == 0 && st.UpdateRevision != "" && st.CurrentRevision != st.UpdateRevision:
+		return notReady("rolling update to %s in progress", st.UpdateRevision)
+	}
+	return ready
+}
+
+// DaemonSetReadiness: observed, and the pod is updated and available on every
+// node that should run it.
+func DaemonSetReadiness(d *appsv1.DaemonSet) Readiness {
+	if d.Generation > d.Status.ObservedGeneration {
+		return notReady("generation %d not yet observed", d.Generation)
+	}
+	if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+		return ready
+	}
+	s := d.Status
+	switch {
+	case s.UpdatedNumberScheduled < s.DesiredNumberScheduled:
+		return notReady("%d of %d pods updated", s.UpdatedNumberScheduled, s.DesiredNumberScheduled)
+	case s.NumberAvailable < s.DesiredNumberScheduled:
+		return notReady("%d of %d pods available", s.NumberAvailable, s.DesiredNumberScheduled)
+	}
+	return ready
+}
+
+// JobReadiness: a Job is ready when it is complete (unlike kstatus, for which
+// a running Job is current: what depends on a migration Job needs it done).
+func JobReadiness(j *batchv1.Job) Readiness {
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return ready
+		case batchv1.JobFailed:
+			return Readiness{Failed: true, Message: "job failed: " + c.Message}
+		}
+	}
+	completions := int32(1)
+	if j.Spec.Completions != nil {
+		completions = *j.Spec.Completions
+	}
+	return notReady("%d of %d completions", j.Status.Succeeded, completions)
+}
+
+// readinessOf reads one object and says how ready it is. Kinds without a
+// readiness rule are ready once they exist.
+func (c *Cluster) readinessOf(ctx context.Context, o ObjectRef) (Readiness, error) {
+	gv, err := schema.ParseGroupVersion(o.APIVersion)
+	if err != nil {
+		return Readiness{}, fmt.Errorf("object %s: %w", o, err)
+	}
+	get := metav1.GetOptions{}
+	var r Readiness
+	switch (schema.GroupKind{Group: gv.Group, Kind: o.Kind}) {
+	case schema.GroupKind{Group: "apps", Kind: "Deployment"}:
+		var d *appsv1.Deployment
+		if d, err = c.Clientset.AppsV1().Deployments(o.Namespace).Get(ctx, o.Name, get); err == nil {
+			r = DeploymentReadiness(d)
+		}
+	case schema.GroupKind{Group: "apps", Kind: "StatefulSet"}:
+		var s *appsv1.StatefulSet
+		if s, err = c.Clientset.AppsV1().StatefulSets(o.Namespace).Get(ctx, o.Name, get); err == nil {
+			r = StatefulSetReadiness(s)
+		}
+	case schema.GroupKind{Group: "apps", Kind: "DaemonSet"}:
+		var d *appsv1.DaemonSet
+		if d, err = c.Clientset.AppsV1().DaemonSets(o.Namespace).Get(ctx, o.Name, get); err == nil {
+			r = DaemonSetReadiness(d)
+		}
+	case schema.GroupKind{Group: "batch", Kind: "Job"}:
+		var j *batchv1.Job
+		if j, err = c.Clientset.BatchV1().Jobs(o.Namespace).Get(ctx, o.Name, get); err == nil {
+			r = JobReadiness(j)
+		}
+	default:
+		var m *meta.RESTMapping
+		m, err = c.mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: o.Kind}, gv.Version)
+		if meta.IsNoMatchError(err) {
+			// A CRD installed by this very release may not be discovered yet.
+			meta.MaybeResetRESTMapper(c.mapper)
+			return notReady("kind %s not yet served", o.Kind), nil
+		}
+		if err != nil {
+			return Readiness{}, fmt.Errorf("object %s: %w", o, err)
+		}
+		ns := o.Namespace
+		if m.Scope.Name() == meta.RESTScopeNameRoot {
+			ns = ""
+		}
+		if _, err = c.Metadata.Resource(m.Resource).Namespace(ns).Get(ctx, o.Name, get); err == nil {
+			r = ready
+		}
+	}
+	if apierrors.IsNotFound(err) {
+		return notReady("not found"), nil
+	}
+	if err != nil {
+		return Readiness{}, fmt.Errorf("unable to read %s: %w", o, err)
+	}
+	return r, nil
+}
+
+// WaitReady polls the objects until every one is ready, one fails, or timeout
+// passes. Objects found ready are not read again. The error names the
+// objects that are not ready and why.
+func (c *Cluster) WaitReady(ctx context.Context, objs []ObjectRef, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pending := objs
+	for {
+		var still []string
+		var left []ObjectRef
+		for _, o := range pending {
+			r, err := c.readinessOf(wctx, o)
+			if err != nil && wctx.Err() == nil {
+				// A transient read error: try again next round.
+				r = notReady("%v", err)
+			}
+			if r.Failed {
+				return fmt.Errorf("%s: %s", o, r.Message)
+			}
+			if !r.Ready {
+				left = append(left, o)
+				if r.Message == "" {
+					r.Message = "not read"
+				}
+				still = append(still, o.String()+": "+r.Message)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		pending = left
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("not ready after %s: %s", timeout, strings.Join(still, "; "))
+		case <-time.After(readinessInterval):
+		}
+	}
+}
+
+// waitReady is the readiness gate after an install or upgrade: when the
+// policy asks to wait, it waits for the objects rel deployed. Helm's own wait
+// is always off, so this is the one wait both for the action and for the
+// releases that need this one.
+func (h helmEnv) waitReady(ctx context.Context, rel *release.Release) error {
+	if !h.policy.Wait {
+		return nil
+	}
+	objs, err := ManifestObjects(rel.Manifest, rel.Namespace)
+	if err != nil {
+		return fmt.Errorf("release %q: %w", rel.Name, err)
+	}
+	start := time.Now()
+	if err := h.cluster.WaitReady(ctx, objs, h.timeout()); err != nil {
+		return fmt.Errorf("release %q is not ready: %w", rel.Name, err)
+	}
+	h.log.Debug("ready", "release", rel.Name, "namespace", rel.Namespace, "revision", rel.Version, "objects", len(objs), "duration", time.Since(start))
+	return nil
+}
+
+// liveReady waits for the objects of a live release digitops did not act on
+// in this sync (unchanged), before a release that needs it starts. It costs
+// one read of the release and one per object not yet ready.
+func (h helmEnv) liveReady(ctx context.Context, step *Step) error {
+	if !h.policy.Wait || step.Live == nil {
+		return nil
+	}
+	rel, err := h.config(step.Release.Namespace).Releases.Get(step.Release.Name, step.Live.Version)
+	if err != nil {
+		return fmt.Errorf("unable to read release %q: %w", step.Release.Name, err)
+	}
+	return h.waitReady(ctx, rel)
+}
+
+// markFailed records on the revision Helm wrote that it did not become ready,
+// as Helm's own wait would have, so that the next sync retries it.
+func markFailed(cfg *action.Configuration, rel *release.Release, cause error) error {
+	rel.SetStatus(release.StatusFailed, "digitops: "+cause.Error())
+	if err := cfg.Releases.Update(rel); err != nil {
+		return errors.Join(cause, fmt.Errorf("unable to mark release %q failed: %w", rel.Name, err))
+	}
+	return cause
+}
+
+// pause waits before retry attempt (1s, 2s, 4s ... at most 30s), or until ctx
+// is done.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Second << min(attempt, 5)
+	d = min(d, 30*time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
