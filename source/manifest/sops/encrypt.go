@@ -11,23 +11,32 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/pgp"
 	"github.com/getsops/sops/v3/version"
 )
 
-// EncryptAge encrypts a plain YAML document for the given age recipients, in
-// memory, as `sops encrypt --age <recipients>` does (every value encrypted).
-// digitops uses it to write test fixtures and example files.
-func EncryptAge(plain []byte, recipients ...string) ([]byte, error) {
+// Encrypt encrypts a plain YAML document for the given recipients (age
+// recipients and PGP fingerprints, the latter looked up in the GnuPG
+// keyring), in memory, as `sops encrypt --age ... --pgp ...` does (every
+// value encrypted). digitops uses it to write test fixtures and examples.
+func Encrypt(plain []byte, recipients ...Recipient) ([]byte, error) {
 	if len(recipients) == 0 {
-		return nil, errors.New("no age recipients")
+		return nil, errors.New("no recipients")
 	}
 	var group sopsapi.KeyGroup
 	for _, r := range recipients {
-		k, err := age.MasterKeyFromRecipient(r)
-		if err != nil {
-			return nil, fmt.Errorf("age recipient %q: %w", r, err)
+		switch r.Type {
+		case "age":
+			k, err := age.MasterKeyFromRecipient(r.ID)
+			if err != nil {
+				return nil, fmt.Errorf("age recipient %q: %w", r.ID, err)
+			}
+			group = append(group, keys.MasterKey(k))
+		case "pgp":
+			group = append(group, keys.MasterKey(pgp.NewMasterKeyFromFingerprint(r.ID)))
+		default:
+			return nil, fmt.Errorf("recipient %s: only age and pgp recipients can encrypt here", r)
 		}
-		group = append(group, keys.MasterKey(k))
 	}
 	store := common.StoreForFormat(formats.Yaml, config.NewStoresConfig())
 	branches, err := store.LoadPlainFile(plain)
@@ -46,4 +55,13 @@ func EncryptAge(plain []byte, recipients ...string) ([]byte, error) {
 		return nil, err
 	}
 	return store.EmitEncryptedFile(tree)
+}
+
+// EncryptAge is Encrypt for age recipients only.
+func EncryptAge(plain []byte, recipients ...string) ([]byte, error) {
+	rs := make([]Recipient, len(recipients))
+	for i, r := range recipients {
+		rs[i] = Recipient{Type: "age", ID: r}
+	}
+	return Encrypt(plain, rs...)
 }
