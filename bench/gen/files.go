@@ -1,0 +1,194 @@
+package gen
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+func chartYAML(s Service) string {
+	return fmt.Sprintf(`apiVersion: v2
+name: %s
+description: DIGIT-style service chart (%s), generated for the benchmarks.
+type: application
+version: 0.1.0
+appVersion: "2.9"
+dependencies:
+  - name: common
+    version: 0.1.0
+    repository: file://../../common
+`, s.Name, s.Name)
+}
+
+// chartValues is the service chart's values.yaml: every default the common
+// templates read, as DIGIT's charts carry them.
+func chartValues(s Service) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Defaults of %s; the environment file's %q section is merged over them.
+global:
+  containerRegistry: egovio
+  domain: bench.digit.example
+labels:
+  group: %s
+replicas: 1
+httpPort: 8080
+image:
+  repository: %s
+  tag: latest
+  pullPolicy: IfNotPresent
+initContainers:
+  dbMigration:
+    enabled: %t
+    schemaTable: %s_schema
+    image:
+      pullPolicy: IfNotPresent
+      tag: latest
+memory_limits: 512Mi
+memory_requests: 256Mi
+cpu_requests: 50m
+java-args: -Xmx256m -Xms256m
+heap: -Xmx192m -Xms192m
+ingress:
+  enabled: %t
+  zuul: true
+  context: %s
+config: {}
+env: |
+`, s.Name, s.Name, s.Module, s.Name, s.DBMigration, strings.ReplaceAll(s.Name, "-", "_"), s.Ingress, s.Name)
+	for _, host := range []string{"egov-mdms-service", "egov-user", "egov-idgen", "egov-persister", "egov-workflow-v2", "egov-localization"} {
+		key := strings.ToUpper(strings.ReplaceAll(host, "-", "_"))
+		fmt.Fprintf(&b, `  - name: %s_HOST
+    valueFrom:
+      configMapKeyRef:
+        name: egov-service-host
+        key: %s
+        optional: true
+`, key, host)
+	}
+	b.WriteString(`  - name: SPRING_KAFKA_BOOTSTRAP_SERVERS
+    valueFrom:
+      configMapKeyRef:
+        name: egov-config
+        key: kafka-brokers
+        optional: true
+  - name: APP_TIMEZONE
+    value: {{ index .Values "global" "timezone" | default "UTC" | quote }}
+`)
+	return b.String()
+}
+
+// envFile is the environment file: global values, then one section per
+// service, keyed by service name.
+func envFile(r *Repo, opts Options) string {
+	var b strings.Builder
+	b.WriteString("# Environment overrides for the benchmark environment, keyed by service name (plus global).\n")
+	if opts.DisableAnnotationTimestamp {
+		b.WriteString("disableAnnotationTimestamp: true\n")
+	}
+	b.WriteString(`global:
+  containerRegistry: egovio
+  domain: bench.digit.example
+  timezone: Asia/Kolkata
+`)
+	for i, s := range r.Services {
+		fmt.Fprintf(&b, `%s:
+  replicas: 1
+  memory_limits: %dMi
+  heap: "-Xmx%dm -Xms%dm"
+  config:
+    log-level: INFO
+    tracer-enabled: "true"
+    page-size: "%d"
+    cache-ttl-seconds: "%d"
+    kafka-topic: save-%s
+    notify-on-create: "%t"
+`, s.Name, 512+64*(i%4), 192+32*(i%4), 192+32*(i%4), 20+i%5*10, 300+i%7*60, s.Name, i%2 == 0)
+	}
+	return b.String()
+}
+
+func releaseChart(r *Repo) string {
+	var b strings.Builder
+	b.WriteString("# Product release chart of the benchmark environment: modules, their\n# dependencies and the image of each service.\nversion: v1.0.0\nmodules:\n")
+	for _, m := range r.Modules {
+		fmt.Fprintf(&b, "  - name: %s\n", m.Name)
+		if len(m.Dependencies) > 0 {
+			b.WriteString("    dependencies:\n")
+			for _, d := range m.Dependencies {
+				fmt.Fprintf(&b, "      - %s\n", d)
+			}
+		}
+		b.WriteString("    services:\n")
+		for _, name := range m.Services {
+			s, _ := r.Service(name)
+			fmt.Fprintf(&b, "      - %s/%s:%s\n", imageOrg, s.Name, s.Tag)
+		}
+	}
+	return b.String()
+}
+
+// helmfile is the same desired state in DIGIT's helmfile layout: the same
+// charts, the whole environment file as values, and the deployer's --set
+// values.
+func helmfile(r *Repo) string {
+	modules := map[string]Module{}
+	for _, m := range r.Modules {
+		modules[m.Name] = m
+	}
+	rel := func(p string) string { return "./" + strings.TrimPrefix(p, path.Dir(Helmfile)+"/") }
+	var b strings.Builder
+	fmt.Fprintf(&b, `# The benchmark environment in the helmfile layout: the same releases,
+# values and needs as the release chart says.
+templates:
+  service: &service
+    namespace: %s
+    values:
+      - %s
+
+releases:
+`, Namespace, rel(EnvFile))
+	for _, s := range r.Services {
+		fmt.Fprintf(&b, "  - name: %s\n    <<: *service\n    chart: %s\n    labels:\n      module: %s\n", s.Name, rel(s.Chart), s.Module)
+		var needs []string
+		for _, d := range modules[s.Module].Dependencies {
+			for _, n := range modules[d].Services {
+				needs = append(needs, Namespace+"/"+n)
+			}
+		}
+		if len(needs) > 0 {
+			b.WriteString("    needs:\n")
+			for _, n := range needs {
+				fmt.Fprintf(&b, "      - %s\n", n)
+			}
+		}
+		fmt.Fprintf(&b, `    set:
+      - name: name
+        value: %s
+      - name: image.tag
+        value: %s
+      - name: initContainers.dbMigration.image.tag
+        value: %s
+`, s.Name, s.Tag, s.Tag)
+	}
+	return b.String()
+}
+
+func digitopsYAML() string {
+	return fmt.Sprintf(`# Generated by digitops's bench/gen: one environment per layout, the same
+# desired state in each.
+environments:
+  - name: %s
+    layout: digit
+    chartsDir: %s
+    envFile: %s
+    releaseChart: %s
+    namespace: %s
+    sync: {prune: true, drift: correct, wait: false}
+  - name: %s
+    layout: helmfile
+    helmfile: %s
+    helmfileEnvironment: default
+    namespace: %s
+    sync: {prune: true, drift: correct, wait: false}
+`, DigitEnvironment, ChartsDir, EnvFile, ReleaseChart, Namespace, HelmfileEnvironment, Helmfile, Namespace)
+}
