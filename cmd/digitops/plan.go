@@ -47,7 +47,7 @@ func newPlanCommand(g *globalOptions, s streams) *cobra.Command {
 
 // makePlan loads the environment, reads the cluster and plans.
 func makePlan(ctx context.Context, g *globalOptions, forcePrune bool) (*manifest.Environment, *reconciler.Plan, *reconciler.Cluster, error) {
-	env, err := g.loadEnvironment(ctx)
+	env, revision, err := g.loadEnvironment(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -60,7 +60,7 @@ func makePlan(ctx context.Context, g *globalOptions, forcePrune bool) (*manifest
 		return nil, nil, nil, fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context)", err)
 	}
 	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
-	plan, err := planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: forcePrune})
+	plan, err := planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: forcePrune, Revision: revision})
 	if err != nil {
 		return nil, nil, nil, err
 	}

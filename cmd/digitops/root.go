@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -74,8 +73,8 @@ in dependency order.`,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&opts.repo, "repo", ".", "environment repository: a local path")
-	pf.StringVar(&opts.ref, "ref", "", "Git reference to check out (branch, tag, sha1:COMMIT)")
+	pf.StringVar(&opts.repo, "repo", ".", "environment repository: a local directory or a Git URL (https://, ssh://, git@host:path, file://)")
+	pf.StringVar(&opts.ref, "ref", "", "Git reference: a branch, tag, semver:RANGE, sha1:COMMIT or refs/NAME (fetches --repo with go-git)")
 	pf.StringVar(&opts.config, "config", "", "configuration file (default digitops.yaml at the repository root)")
 	pf.StringVarP(&opts.env, "env", "e", "", "environment name from the configuration")
 	pf.StringVar(&opts.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
@@ -101,26 +100,33 @@ in dependency order.`,
 	return root
 }
 
-// loadEnvironment loads the environment named by --env.
-func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environment, error) {
+// loadEnvironment checks out --repo at --ref and loads the environment named
+// by --env (or the only one). It returns the revision it read.
+func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environment, string, error) {
+	dir, revision, err := o.checkout(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	opts := loader.Options{RepoDir: dir, ConfigPath: o.config, Secrets: o.secrets}
 	if o.env == "" {
-		cfg, _, err := loader.Config(loader.Options{RepoDir: o.repo, ConfigPath: o.config})
+		cfg, _, err := loader.Config(opts)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if len(cfg.Environments) != 1 {
 			names := make([]string, len(cfg.Environments))
 			for i, e := range cfg.Environments {
 				names[i] = e.Name
 			}
-			return nil, fmt.Errorf("%s has %d environments (%s): pick one with --env", cfg.Path, len(names), strings.Join(names, ", "))
+			return nil, "", fmt.Errorf("%s has %d environments (%s): pick one with --env", cfg.Path, len(names), strings.Join(names, ", "))
 		}
 		o.env = cfg.Environments[0].Name
 	}
-	if fi, err := os.Stat(o.repo); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("repository %q is not a directory", o.repo)
+	env, err := loader.Environment(ctx, opts, o.env)
+	if err != nil {
+		return nil, "", err
 	}
-	return loader.Environment(ctx, loader.Options{RepoDir: o.repo, ConfigPath: o.config, Secrets: o.secrets}, o.env)
+	return env, revision, nil
 }
 
 // cluster connects to the environment's cluster; flags win over the

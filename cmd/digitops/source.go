@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	gogit "github.com/go-git/go-git/v5"
+
+	"github.com/digitops/digitops/source/git"
+)
+
+// isRemote says whether --repo names a Git URL rather than a local directory.
+func isRemote(repo string) bool {
+	// git's scp-like syntax: user@host:path.
+	scpLike, _ := regexp.MatchString(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`, repo)
+	return strings.Contains(repo, "://") || scpLike
+}
+
+// checkout resolves --repo and --ref into a local directory and the revision
+// it holds. A local directory without --ref is read as it is (uncommitted
+// changes included, like terraform plan); a URL, or a local repository with
+// --ref, is fetched with source/git into the cache.
+func (o *globalOptions) checkout(ctx context.Context) (dir, revision string, err error) {
+	if !isRemote(o.repo) && o.ref == "" {
+		fi, err := os.Stat(o.repo)
+		if err != nil || !fi.IsDir() {
+			return "", "", fmt.Errorf("repository %q is not a directory or a Git URL (https://, ssh://, git@host:path, file://)", o.repo)
+		}
+		return o.repo, localRevision(o.repo), nil
+	}
+	cache, err := cacheDir("git")
+	if err != nil {
+		return "", "", err
+	}
+	auth, err := git.AuthFromEnv(os.LookupEnv)
+	if err != nil {
+		return "", "", err
+	}
+	url := o.repo
+	if !isRemote(url) {
+		if url, err = filepath.Abs(url); err != nil {
+			return "", "", err
+		}
+	}
+	client, err := git.New(git.Options{URL: url, Ref: git.ParseRef(o.ref), CacheDir: cache, Auth: auth})
+	if err != nil {
+		return "", "", err
+	}
+	snap, _, err := client.Fetch(ctx, "")
+	if err != nil {
+		return "", "", err
+	}
+	return snap.Dir, snap.Revision, nil
+}
+
+// localRevision describes the HEAD of a local repository, or "" when the
+// directory is not one.
+func localRevision(dir string) string {
+	r, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	head, err := r.Head()
+	if err != nil {
+		return ""
+	}
+	name := head.Name().Short()
+	if head.Name() == "HEAD" {
+		name = "HEAD"
+	}
+	return fmt.Sprintf("%s@sha1:%s", name, head.Hash())
+}
+
+// cacheDir returns digitops's cache directory for kind.
+func cacheDir(kind string) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory: set XDG_CACHE_HOME: %w", err)
+	}
+	dir := filepath.Join(base, "digitops", kind)
+	return dir, os.MkdirAll(dir, 0o755)
+}
