@@ -104,10 +104,11 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 	log = log.With("environment", env.Name, "revision", plan.Revision)
 	base := helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy}
 	runners := map[Action]ActionRunner{
-		ActionInstall:   Install{base},
-		ActionUpgrade:   Upgrade{base},
-		ActionUninstall: Uninstall{base},
-		ActionUnlock:    Unlock{helmEnv: base, install: Install{base}, upgrade: Upgrade{base}},
+		ActionInstall:      Install{base},
+		ActionUpgrade:      Upgrade{base},
+		ActionUninstall:    Uninstall{base},
+		ActionCorrectDrift: CorrectClusterDrift{base},
+		ActionUnlock:       Unlock{helmEnv: base, install: Install{base}, upgrade: Upgrade{base}},
 	}
 	concurrency := env.Policy.Concurrency
 	if concurrency < 1 {

@@ -21,6 +21,8 @@ type Plan struct {
 	Steps []Step
 	// Notes are plan-wide remarks (e.g. a refused prune).
 	Notes []string
+	// APIRequests is the number of API requests drift detection made.
+	APIRequests int
 }
 
 // Step is the decision for one release.
@@ -35,6 +37,9 @@ type Step struct {
 	Live *LiveRelease
 	// Desired carries the digests.
 	Desired Desired
+	// Drift is what changed in the cluster since the release was deployed
+	// (set when the release is otherwise unchanged and drift is not off).
+	Drift []DriftItem
 
 	chart *chart.Chart
 }
@@ -88,6 +93,12 @@ type Planner struct {
 	Charts ChartSource
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Drift, when set, checks unchanged releases for drift; nil (offline
+	// plans) does not look.
+	Drift *DriftDetector
+	// SkipRenderCheck turns off the double render that notes
+	// nondeterministic charts.
+	SkipRenderCheck bool
 }
 
 // PlanOptions adjust one plan.
@@ -135,7 +146,9 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			PendingTimeout: env.Policy.Timeout,
 		})
 		plan.Steps = append(plan.Steps, Step{Release: spec, Action: st.Action, Reason: st.Reason, Live: lr, Desired: desired, chart: c})
+		p.checkDrift(ctx, env, &plan.Steps[len(plan.Steps)-1], plan)
 	}
+	p.noteNondeterminism(ctx, plan)
 	prunes := pruneSteps(env, live, wanted)
 	if len(prunes) > 0 {
 		owned := len(prunes)

@@ -1,0 +1,706 @@
+package reconciler
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// compareOptions say how to judge differences between a deployed object and
+// its live state.
+type compareOptions struct {
+	// own are the field managers whose writes are the release's own.
+	own []string
+	// allowed are the field managers (globs) whose changes are not drift.
+	allowed []string
+	// ignore are the ignore rules that apply to this release.
+	ignore []manifest.DriftIgnoreRule
+	// secrets are values masked wherever they appear.
+	secrets []string
+}
+
+func newCompareOptions(spec manifest.ReleaseSpec, policy manifest.SyncPolicy) compareOptions {
+	opts := compareOptions{
+		own:     helmManagers(),
+		allowed: append(DefaultDriftAllowManagers(), policy.DriftAllowManagers...),
+		secrets: spec.SecretValues,
+	}
+	for _, r := range policy.DriftIgnore {
+		if r.Release == "" || r.Release == spec.Name {
+			opts.ignore = append(opts.ignore, r)
+		}
+	}
+	return opts
+}
+
+// finding is a drift item with what correcting it needs.
+type finding struct {
+	DriftItem
+	// loc is where the field is in the live object: map keys (string) and
+	// list indices (int). For a removed list item the last index is -1
+	// (append).
+	loc []any
+	// desired is the value the release deployed (changed, removed).
+	desired any
+}
+
+// fieldOwner is one entry of an object's managedFields.
+type fieldOwner struct {
+	manager string
+	time    time.Time
+	set     *fieldpath.Set
+}
+
+// ignoredMetadata is never compared (nor is status): metadata the apiserver
+// maintains.
+var ignoredMetadata = []string{
+	"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp",
+	"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
+}
+
+// compareObject compares an object as the release deployed it with its live
+// state and returns the drift, judged by managedFields:
+//
+//   - a field the chart sets whose live value differs is drift when a field
+//     manager other than Helm and the allowed ones owns it; a value that
+//     differs while only Helm owns it is the apiserver's (defaulting,
+//     normalisation, a mutating webhook acting on Helm's request);
+//   - a field the chart does not set is drift when such a manager owns it;
+//   - a field the chart sets that is gone is drift when anyone but Helm and
+//     the allowed managers wrote the object;
+//   - status and server-maintained metadata are never compared.
+//
+// An object without managedFields is compared by value only: changed and
+// removed fields are drift, with no manager named.
+func compareObject(desired, live *unstructured.Unstructured, opts compareOptions) []finding {
+	d := normalizeDesired(desired.Object)
+	l := runtime.DeepCopyJSON(live.Object)
+	for _, obj := range []map[string]any{d, l} {
+		delete(obj, "status")
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			for _, k := range ignoredMetadata {
+				delete(md, k)
+			}
+			if ann, ok := md["annotations"].(map[string]any); ok {
+				delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+			}
+		}
+	}
+	w := &walker{opts: opts, owners: fieldOwners(live), secret: isSecret(desired)}
+	w.hasFields = len(live.GetManagedFields()) > 0
+	w.object = objectName(desired)
+	w.walk(d, l, nil, nil, nil)
+	out := w.found[:0]
+	for _, f := range w.found {
+		if !ignored(opts.ignore, desired, f.Path) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// diffRendered compares two renders of the same object and returns the paths
+// that differ (every difference, no ownership).
+func diffRendered(a, b *unstructured.Unstructured) []string {
+	w := &walker{raw: true}
+	w.walk(normalizeDesired(a.Object), normalizeDesired(b.Object), nil, nil, nil)
+	paths := make([]string, len(w.found))
+	for i, f := range w.found {
+		paths[i] = f.Path
+	}
+	return paths
+}
+
+// normalizeDesired copies a manifest object into the shape the apiserver
+// stores: a Secret's stringData becomes data.
+func normalizeDesired(obj map[string]any) map[string]any {
+	d := runtime.DeepCopyJSON(obj)
+	if d["kind"] == "Secret" && d["apiVersion"] == "v1" {
+		if sd, ok := d["stringData"].(map[string]any); ok {
+			data, _ := d["data"].(map[string]any)
+			if data == nil {
+				data = map[string]any{}
+			}
+			for k, v := range sd {
+				if s, ok := v.(string); ok {
+					data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+				}
+			}
+			d["data"] = data
+			delete(d, "stringData")
+		}
+	}
+	return d
+}
+
+func fieldOwners(live *unstructured.Unstructured) []fieldOwner {
+	var out []fieldOwner
+	for _, mf := range live.GetManagedFields() {
+		if mf.Subresource == "status" || mf.FieldsV1 == nil {
+			continue
+		}
+		set := &fieldpath.Set{}
+		if err := set.FromJSON(bytes.NewReader(mf.FieldsV1.Raw)); err != nil {
+			continue
+		}
+		var t time.Time
+		if mf.Time != nil {
+			t = mf.Time.Time
+		}
+		out = append(out, fieldOwner{manager: mf.Manager, time: t, set: set})
+	}
+	// Newest first, so the most recent writer is named first.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].time.After(out[j].time) })
+	return out
+}
+
+func isSecret(u *unstructured.Unstructured) bool {
+	return u.GetKind() == "Secret" && u.GetAPIVersion() == "v1"
+}
+
+// objectName is Kind/namespace/name, or Kind/name for cluster-scoped objects.
+func objectName(u *unstructured.Unstructured) string {
+	if u.GetNamespace() == "" {
+		return u.GetKind() + "/" + u.GetName()
+	}
+	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+}
+
+// walker walks a desired and a live object side by side.
+type walker struct {
+	opts      compareOptions
+	owners    []fieldOwner
+	hasFields bool
+	secret    bool
+	object    string
+	// raw reports every difference, without ownership.
+	raw   bool
+	found []finding
+}
+
+func with[T any](s []T, v T) []T {
+	out := make([]T, len(s), len(s)+1)
+	copy(out, s)
+	return append(out, v)
+}
+
+func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
+	if d == nil {
+		return
+	}
+	switch dv := d.(type) {
+	case map[string]any:
+		lv, ok := l.(map[string]any)
+		if !ok {
+			w.changed(d, l, tokens, fp, loc)
+			return
+		}
+		for _, k := range sortedKeys(dv) {
+			t, p, c := with(tokens, escapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k))
+			sub, has := lv[k]
+			if !has {
+				w.removed(dv[k], t, c)
+				continue
+			}
+			w.walk(dv[k], sub, t, p, c)
+		}
+		for _, k := range sortedKeys(lv) {
+			if _, has := dv[k]; !has {
+				w.added(lv[k], with(tokens, escapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k)))
+			}
+		}
+	case []any:
+		lv, ok := l.([]any)
+		if !ok {
+			w.changed(d, l, tokens, fp, loc)
+			return
+		}
+		keys := w.listKeys(fp, dv, lv)
+		if keys == nil {
+			if !valuesEqual(dv, lv) {
+				w.changed(d, l, tokens, fp, loc)
+			}
+			return
+		}
+		matched := make([]bool, len(lv))
+		for _, item := range dv {
+			di, _ := item.(map[string]any)
+			li := matchItem(keys, di, lv, matched)
+			if li < 0 {
+				w.removed(item, with(tokens, keyToken(keys, di)), with(loc, any(-1)))
+				continue
+			}
+			matched[li] = true
+			litem := lv[li].(map[string]any)
+			w.walk(di, litem, with(tokens, keyToken(keys, litem)), with(fp, keyElement(keys, litem)), with(loc, any(li)))
+		}
+		for i, item := range lv {
+			if matched[i] {
+				continue
+			}
+			if li, ok := item.(map[string]any); ok {
+				w.added(item, with(tokens, keyToken(keys, li)), with(fp, keyElement(keys, li)), with(loc, any(i)))
+			}
+		}
+	default:
+		if !valuesEqual(d, l) {
+			w.changed(d, l, tokens, fp, loc)
+		}
+	}
+}
+
+// listKeys returns the key fields of a list of maps, learned from the
+// managedFields (`k:{...}` elements), else "name" when every item has one;
+// nil means the list is compared as a whole.
+func (w *walker) listKeys(fp fieldpath.Path, d, l []any) []string {
+	for _, o := range w.owners {
+		s := descend(o.set, fp)
+		if s == nil {
+			continue
+		}
+		var keys []string
+		find := func(pe fieldpath.PathElement) {
+			if keys == nil && pe.Key != nil {
+				for _, f := range *pe.Key {
+					keys = append(keys, f.Name)
+				}
+			}
+		}
+		s.Members.Iterate(find)
+		s.Children.Iterate(find)
+		if keys != nil {
+			return keys
+		}
+	}
+	if len(d)+len(l) == 0 {
+		return nil
+	}
+	for _, list := range [][]any{d, l} {
+		for _, item := range list {
+			m, ok := item.(map[string]any)
+			if !ok {
+				return nil
+			}
+			if _, ok := m["name"]; !ok {
+				return nil
+			}
+		}
+	}
+	return []string{"name"}
+}
+
+// matchItem finds the live item whose key fields equal the desired item's;
+// a key field the desired item leaves out (a server default, like a port's
+// protocol) matches any value.
+func matchItem(keys []string, d map[string]any, live []any, taken []bool) int {
+	if d == nil {
+		return -1
+	}
+	for i, item := range live {
+		l, ok := item.(map[string]any)
+		if !ok || taken[i] {
+			continue
+		}
+		match, some := true, false
+		for _, k := range keys {
+			dv, has := d[k]
+			if !has {
+				continue
+			}
+			some = true
+			if !valuesEqual(dv, l[k]) {
+				match = false
+				break
+			}
+		}
+		if match && some {
+			return i
+		}
+	}
+	return -1
+}
+
+func keyToken(keys []string, item map[string]any) string {
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if v, ok := item[k]; ok {
+			parts = append(parts, k+"="+scalarString(v))
+		}
+	}
+	return escapeToken(strings.Join(parts, ","))
+}
+
+func keyElement(keys []string, item map[string]any) fieldpath.PathElement {
+	fl := value.FieldList{}
+	for _, k := range keys {
+		if v, ok := item[k]; ok {
+			fl = append(fl, value.Field{Name: k, Value: value.NewValueInterface(v)})
+		}
+	}
+	fl.Sort()
+	return fieldpath.PathElement{Key: &fl}
+}
+
+// descend returns the child set of s at p, nil when s has nothing there.
+func descend(s *fieldpath.Set, p fieldpath.Path) *fieldpath.Set {
+	for _, pe := range p {
+		c, ok := s.Children.Get(pe)
+		if !ok {
+			return nil
+		}
+		s = c
+	}
+	return s
+}
+
+// touches reports whether s owns p or anything under it.
+func touches(s *fieldpath.Set, p fieldpath.Path) bool {
+	if len(p) == 0 {
+		return !s.Empty()
+	}
+	parent := descend(s, p[:len(p)-1])
+	if parent == nil {
+		return false
+	}
+	last := p[len(p)-1]
+	if parent.Members.Has(last) {
+		return true
+	}
+	c, ok := parent.Children.Get(last)
+	return ok && !c.Empty()
+}
+
+// ownersOf splits the managers that own p (or part of it) into foreign ones
+// (drift) and whether an own or allowed manager is among them.
+func (w *walker) ownersOf(p fieldpath.Path) (foreign []string, allowed, own bool) {
+	seen := map[string]bool{}
+	for _, o := range w.owners {
+		if !touches(o.set, p) {
+			continue
+		}
+		switch {
+		case matchManager(w.opts.allowed, o.manager):
+			allowed = true
+		case matchManager(w.opts.own, o.manager):
+			own = true
+		case !seen[o.manager]:
+			seen[o.manager] = true
+			foreign = append(foreign, o.manager)
+		}
+	}
+	return foreign, allowed, own
+}
+
+func (w *walker) changed(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
+	if w.raw {
+		w.add(DriftChanged, tokens, loc, d, l, "")
+		return
+	}
+	if !w.hasFields {
+		w.add(DriftChanged, tokens, loc, d, l, "")
+		return
+	}
+	foreign, allowed, _ := w.ownersOf(fp)
+	if allowed || len(foreign) == 0 {
+		return
+	}
+	w.add(DriftChanged, tokens, loc, d, l, strings.Join(foreign, ","))
+}
+
+func (w *walker) removed(d any, tokens []string, loc []any) {
+	if isEmptyValue(d) {
+		return
+	}
+	if w.raw || !w.hasFields {
+		w.add(DriftRemoved, tokens, loc, d, nil, "")
+		return
+	}
+	// Only a foreign writer can have removed a field Helm set; name the
+	// most recent one.
+	for _, o := range w.owners {
+		if !matchManager(w.opts.allowed, o.manager) && !matchManager(w.opts.own, o.manager) {
+			w.add(DriftRemoved, tokens, loc, d, nil, o.manager)
+			return
+		}
+	}
+}
+
+func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
+	if w.raw {
+		w.add(DriftAdded, tokens, loc, nil, l, "")
+		return
+	}
+	if !w.hasFields {
+		return // no telling a default from an edit
+	}
+	foreign, allowed, own := w.ownersOf(fp)
+	if len(foreign) == 0 {
+		return
+	}
+	if !allowed && !own {
+		w.add(DriftAdded, tokens, loc, nil, l, strings.Join(foreign, ","))
+		return
+	}
+	// Shared with Helm or an allowed manager: look deeper for the part the
+	// foreign manager owns.
+	switch lv := l.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(lv) {
+			w.added(lv[k], with(tokens, escapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k)))
+		}
+	case []any:
+		keys := w.listKeys(fp, nil, lv)
+		for i, item := range lv {
+			if li, ok := item.(map[string]any); ok && keys != nil {
+				w.added(item, with(tokens, keyToken(keys, li)), with(fp, keyElement(keys, li)), with(loc, any(i)))
+			}
+		}
+	}
+}
+
+func (w *walker) add(kind string, tokens []string, loc []any, d, l any, manager string) {
+	f := finding{
+		DriftItem: DriftItem{
+			Object:  MaskSecrets(w.object, w.opts.secrets),
+			Path:    MaskSecrets("/"+strings.Join(tokens, "/"), w.opts.secrets),
+			Kind:    kind,
+			Manager: manager,
+		},
+		loc:     loc,
+		desired: d,
+	}
+	if kind != DriftAdded {
+		f.Before = w.show(tokens, d)
+	}
+	if kind != DriftRemoved {
+		f.After = w.show(tokens, l)
+	}
+	w.found = append(w.found, f)
+}
+
+// show renders a value for a drift item, masked for Secret data and secret
+// values.
+func (w *walker) show(tokens []string, v any) string {
+	if v == nil {
+		return ""
+	}
+	s := scalarString(v)
+	if w.secret && len(tokens) > 0 && (tokens[0] == "data" || tokens[0] == "stringData") {
+		return Mask(s)
+	}
+	s = MaskSecrets(s, w.opts.secrets)
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return "null"
+	case map[string]any, []any:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// valuesEqual compares values as the apiserver would have stored them:
+// numbers by value, and quantities ("0.5" and "500m") by amount.
+func valuesEqual(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(nonNull(x)) != len(nonNull(y)) {
+			return false
+		}
+		for k, v := range x {
+			if v == nil {
+				continue
+			}
+			if !valuesEqual(v, y[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !valuesEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if a == b {
+		return true
+	}
+	fa, aNum := number(a)
+	fb, bNum := number(b)
+	if aNum && bNum {
+		return fa == fb
+	}
+	_, aStr := a.(string)
+	_, bStr := b.(string)
+	if (aStr || aNum) && (bStr || bNum) && (aStr || bStr) {
+		qa, errA := resource.ParseQuantity(scalarString(a))
+		qb, errB := resource.ParseQuantity(scalarString(b))
+		return errA == nil && errB == nil && qa.Cmp(qb) == 0
+	}
+	return false
+}
+
+func nonNull(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if v != nil {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// isEmptyValue reports values the apiserver drops when it stores an object
+// (null, "", false, 0, {} and [] — recursively), which are not drift when
+// missing.
+func isEmptyValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return !x
+	case map[string]any:
+		for _, e := range x {
+			if !isEmptyValue(e) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		return len(x) == 0
+	}
+	if f, ok := number(v); ok {
+		return f == 0
+	}
+	return false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// escapeToken escapes a JSON pointer token (RFC 6901).
+func escapeToken(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// ignored reports whether an ignore rule covers the field at p of obj (p ""
+// is the whole object).
+func ignored(rules []manifest.DriftIgnoreRule, obj *unstructured.Unstructured, p string) bool {
+	for _, r := range rules {
+		if r.Kind != "" && !strings.EqualFold(r.Kind, obj.GetKind()) {
+			continue
+		}
+		if r.Namespace != "" && r.Namespace != obj.GetNamespace() {
+			continue
+		}
+		if r.Name != "" {
+			if ok, _ := path.Match(r.Name, obj.GetName()); !ok && r.Name != obj.GetName() {
+				continue
+			}
+		}
+		if len(r.Paths) == 0 {
+			return true
+		}
+		for _, rp := range r.Paths {
+			if p != "" && pointerCovers(rp, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pointerCovers reports whether the rule pointer is p or a prefix of it,
+// token by token, `*` matching any one token.
+func pointerCovers(rule, p string) bool {
+	if rule == "/" || rule == "" {
+		return true
+	}
+	rt := strings.Split(strings.TrimPrefix(rule, "/"), "/")
+	pt := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(rt) > len(pt) {
+		return false
+	}
+	for i, t := range rt {
+		if t != "*" && t != pt[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// helmOwnership adds the labels and annotations Helm puts on every object it
+// installs, so that a re-created object still belongs to its release.
+func helmOwnership(u *unstructured.Unstructured, release, namespace string) {
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels["app.kubernetes.io/managed-by"] = "Helm"
+	u.SetLabels(labels)
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann["meta.helm.sh/release-name"] = release
+	ann["meta.helm.sh/release-namespace"] = namespace
+	u.SetAnnotations(ann)
+}
