@@ -1,0 +1,143 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// RenderOptions adjust one render.
+type RenderOptions struct {
+	// Cluster, when set, supplies the capabilities (Kubernetes version and
+	// API versions) templates see; nil renders with Helm's defaults, as
+	// `helm template` does.
+	Cluster *Cluster
+	// IsUpgrade renders as for an upgrade (.Release.IsUpgrade).
+	IsUpgrade bool
+	// Hooks appends the chart's hooks after the manifest, each with its
+	// "# Source:" line, as `helm template` prints them.
+	Hooks bool
+}
+
+// Render renders a release as `helm template` would: the chart with the
+// release's values, no cluster writes and no release storage. It returns
+// the manifest; with opts.Hooks, the hooks follow it.
+func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts RenderOptions) (string, error) {
+	cfg := &action.Configuration{Log: func(string, ...any) {}}
+	inst := action.NewInstall(cfg)
+	inst.DryRun = true
+	inst.ClientOnly = true
+	inst.Replace = true
+	inst.IncludeCRDs = true
+	inst.IsUpgrade = opts.IsUpgrade
+	inst.ReleaseName = spec.Name
+	inst.Namespace = spec.Namespace
+	if opts.Cluster != nil {
+		kv, apis, err := opts.Cluster.capabilities()
+		if err != nil {
+			return "", err
+		}
+		inst.KubeVersion = kv
+		inst.APIVersions = apis
+	}
+	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
+	if err != nil {
+		return "", fmt.Errorf("unable to render release %q: %w", spec.Name, err)
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(rel.Manifest))
+	b.WriteString("\n")
+	if opts.Hooks {
+		for _, h := range rel.Hooks {
+			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, strings.TrimSpace(h.Manifest))
+		}
+	}
+	return b.String(), nil
+}
+
+// capabilities reads the cluster's Kubernetes version and API versions.
+func (c *Cluster) capabilities() (*chartutil.KubeVersion, chartutil.VersionSet, error) {
+	v, err := c.discovery.ServerVersion()
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to read the Kubernetes version: %w", err)
+	}
+	apis, err := action.GetVersionSet(c.discovery)
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to read the cluster's API versions: %w", err)
+	}
+	return &chartutil.KubeVersion{Version: v.GitVersion, Major: v.Major, Minor: v.Minor}, apis, nil
+}
+
+// ReadRelease reads one revision of a release from Helm's storage; version 0
+// means the newest revision. It returns driver.ErrReleaseNotFound (wrapped)
+// when there is none.
+func ReadRelease(ctx context.Context, c *Cluster, namespace, name string, version int) (*release.Release, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg := c.actionConfig(namespace, slog.New(slog.DiscardHandler))
+	var (
+		rel *release.Release
+		err error
+	)
+	if version > 0 {
+		rel, err = cfg.Releases.Get(name, version)
+	} else {
+		rel, err = cfg.Releases.Last(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to read release %q: %w", name, err)
+	}
+	return rel, nil
+}
+
+// Chart returns the chart the step would deploy, nil for an uninstall.
+func (s *Step) Chart() *chart.Chart { return s.chart }
+
+// Manifests are the old and new rendered manifests of one step.
+type Manifests struct {
+	// Old is the manifest of the live deployed revision; empty for an
+	// install.
+	Old string
+	// New is the manifest the step would deploy; empty for an uninstall.
+	New string
+}
+
+// RenderStep returns what a step changes, as manifests: for an install the
+// render alone, for an upgrade the deployed revision's manifest and the
+// render, for an uninstall the deployed manifest alone. cluster may be nil
+// (offline): then nothing is read from the cluster. Steps that change
+// nothing return empty Manifests without rendering.
+func RenderStep(ctx context.Context, cluster *Cluster, step *Step) (Manifests, error) {
+	var m Manifests
+	switch step.Action {
+	case ActionInstall, ActionUpgrade, ActionUninstall, ActionCorrectDrift:
+	default:
+		return m, nil
+	}
+	if cluster != nil && step.Live != nil && step.Live.LastDeployed > 0 {
+		rel, err := ReadRelease(ctx, cluster, step.Release.Namespace, step.Release.Name, step.Live.LastDeployed)
+		if err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			return m, err
+		}
+		if rel != nil {
+			m.Old = rel.Manifest
+		}
+	}
+	if step.Action == ActionUninstall || step.chart == nil {
+		return m, nil
+	}
+	var err error
+	m.New, err = Render(ctx, step.Release, step.chart, RenderOptions{Cluster: cluster, IsUpgrade: m.Old != ""})
+	return m, err
+}
