@@ -135,6 +135,12 @@ func TestLoad_badInputs(t *testing.T) {
 			want:  `digitops.yaml:7: environment "demo": chartsDir: path "../charts" leaves the repository`,
 		},
 		{
+			name:  "modules without a release chart",
+			env:   "demo",
+			write: map[string]string{"digitops.yaml": strings.Replace(readExample(t, "digitops.yaml"), "    releaseChart: "+exRelease+"\n    clusterConfigs: true\n    cluster", "    modules: [core]\n    clusterConfigs: true\n    cluster", 1)},
+			want:  `digitops.yaml:7: environment "demo": modules are chosen from a releaseChart, and none is set`,
+		},
+		{
 			name: "encrypted secrets without a key",
 			env:  "demo-sops",
 			want: "deploy-as-code/helm/environments/demo-secrets.enc.yaml: cannot decrypt: no key at hand for any of its recipients: age age1",

@@ -85,6 +85,9 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 			return nil, err
 		}
 	}
+	if rc == nil && len(env.Modules) > 0 {
+		return nil, cfgErr("modules are chosen from a releaseChart, and none is set")
+	}
 	envVals, err := manifest.ReadValuesFile(envPath, env.EnvFile)
 	if err != nil {
 		return nil, err
