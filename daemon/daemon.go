@@ -1,0 +1,335 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/digitops/digitops/metrics"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/git"
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// Defaults of Options.
+const (
+	DefaultListen        = ":8080"
+	DefaultInterval      = time.Minute
+	DefaultDriftInterval = 5 * time.Minute
+	DefaultShutdownGrace = 30 * time.Second
+	DefaultDebounce      = 2 * time.Second
+	DefaultJitter        = 0.1
+	// MaxWebhookBody is the largest webhook body accepted (413 beyond).
+	MaxWebhookBody = 1 << 20
+)
+
+// SourceOptions is one watched repository.
+type SourceOptions struct {
+	// URL is a Git URL (https, ssh, file://), a local Git repository, or a
+	// local directory that is not a Git repository (read as it is).
+	URL string
+	// Ref is the --ref syntax of git.ParseRef; empty follows the remote HEAD.
+	Ref string
+	// ConfigPath is the digitops.yaml inside the repository; empty means the
+	// repository root's.
+	ConfigPath string
+	// Environments limits the environments served; empty serves all of
+	// the configuration's. Named environments get a loop (and a status)
+	// even while the configuration cannot be read.
+	Environments []string
+	// Auth are the Git credentials.
+	Auth git.Auth
+}
+
+// WebhookSecrets are the shared secrets of the webhook receivers; a
+// receiver without a secret answers 404.
+type WebhookSecrets struct {
+	// GitHub is the secret of /hooks/github (X-Hub-Signature-256).
+	GitHub string
+	// GitLab is the token of /hooks/gitlab (X-Gitlab-Token).
+	GitLab string
+	// Generic is the secret of /hooks/generic (X-Signature-256).
+	Generic string
+}
+
+// ClusterFunc connects to the cluster an environment targets.
+type ClusterFunc func(ctx context.Context, ref manifest.ClusterRef) (*reconciler.Cluster, error)
+
+// Options configure a Daemon.
+type Options struct {
+	// Sources are the repositories to watch; at least one.
+	Sources []SourceOptions
+	// Listen is the HTTP address; DefaultListen when empty.
+	Listen string
+	// Listener, when set, is used instead of Listen (tests).
+	Listener net.Listener
+	// CacheDir holds Git caches and the suspension file. Required.
+	CacheDir string
+	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
+	Secrets string
+	// Cluster connects to clusters; nil uses kubeconfigs (KubeconfigOverride
+	// and ContextOverride win over the environment's cluster block).
+	Cluster            ClusterFunc
+	KubeconfigOverride string
+	ContextOverride    string
+	// Registry receives the metrics; a new one when nil. Go and process
+	// collectors are added to it.
+	Registry *prometheus.Registry
+	// Webhooks are the receivers' secrets.
+	Webhooks WebhookSecrets
+	// APIToken, when set, is required as "Authorization: Bearer" on the
+	// suspend and resume endpoints.
+	APIToken string
+	// LeaderElection, when set, makes only the leader apply.
+	LeaderElection *LeaderElection
+	// Interval is the loop interval of an environment until its policy is
+	// known, and the discovery interval of a source; DefaultInterval when zero.
+	Interval time.Duration
+	// DriftInterval is how often an environment is fully planned even when
+	// neither its revision nor its live releases changed (this is when drift
+	// is looked for); DefaultDriftInterval when zero.
+	DriftInterval time.Duration
+	// Jitter spreads every wait by ±Jitter of it; DefaultJitter when zero,
+	// none when negative.
+	Jitter float64
+	// Debounce gathers webhook pushes arriving close together into one
+	// sync; DefaultDebounce when zero.
+	Debounce time.Duration
+	// ShutdownGrace is how long in-flight Helm actions may run after the
+	// daemon is asked to stop; DefaultShutdownGrace when zero.
+	ShutdownGrace time.Duration
+	// Logger receives the logs; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Daemon runs sync loops and serves the HTTP API. Build it with New, run
+// it with Run.
+type Daemon struct {
+	opts     Options
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics.Recorder
+	sources  []*source
+	suspends *suspensions
+	leading  atomic.Bool
+	ready    atomic.Bool
+	planner  *reconciler.Planner
+
+	mu       sync.Mutex
+	envs     map[string]*envLoop            // by environment name
+	clusters map[string]*reconciler.Cluster // by kubeconfig and context
+	handler  http.Handler
+}
+
+// New validates opts and prepares the sources. It does no network I/O.
+func New(opts Options) (*Daemon, error) {
+	if len(opts.Sources) == 0 {
+		return nil, errors.New("daemon: no source to watch")
+	}
+	if opts.CacheDir == "" {
+		return nil, errors.New("daemon: CacheDir is required")
+	}
+	if opts.Listen == "" {
+		opts.Listen = DefaultListen
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.DriftInterval <= 0 {
+		opts.DriftInterval = DefaultDriftInterval
+	}
+	if opts.Jitter == 0 {
+		opts.Jitter = DefaultJitter
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("unable to create cache directory %q: %w", opts.CacheDir, err)
+	}
+	d := &Daemon{
+		opts:     opts,
+		log:      opts.Logger,
+		registry: opts.Registry,
+		metrics:  metrics.New(opts.Registry),
+		envs:     map[string]*envLoop{},
+		clusters: map[string]*reconciler.Cluster{},
+		planner:  &reconciler.Planner{Charts: reconciler.LocalCharts{}},
+	}
+	var err error
+	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {
+		return nil, err
+	}
+	for _, so := range opts.Sources {
+		s, err := newSource(so, filepath.Join(opts.CacheDir, "git"), d.log)
+		if err != nil {
+			return nil, err
+		}
+		d.sources = append(d.sources, s)
+	}
+	d.leading.Store(opts.LeaderElection == nil)
+	d.handler = d.routes()
+	return d, nil
+}
+
+// Handler is the daemon's HTTP API (also served by Run).
+func (d *Daemon) Handler() http.Handler { return d.handler }
+
+// Run syncs and serves until ctx is cancelled, then stops taking work,
+// lets in-flight Helm actions finish for up to ShutdownGrace, and returns.
+// The actors (HTTP server, sync loops, leader elector) run in one group: the
+// first to return stops the others.
+func (d *Daemon) Run(ctx context.Context) error {
+	var g run.Group
+	{ // the caller's cancellation
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			<-ctx.Done()
+			return nil
+		}, func(error) { cancel() })
+	}
+	{ // the HTTP server
+		ln := d.opts.Listener
+		srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if ln == nil {
+				var err error
+				if ln, err = net.Listen("tcp", d.opts.Listen); err != nil {
+					return fmt.Errorf("unable to listen on %q: %w", d.opts.Listen, err)
+				}
+			}
+			d.log.Info("serving", "address", ln.Addr().String())
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+	}
+	{ // the sync loops
+		work, stop := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error {
+			return d.runSources(work)
+		}, func(error) { stop() })
+	}
+	if le := d.opts.LeaderElection; le != nil {
+		elect, stop := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error {
+			return d.runElection(elect, le)
+		}, func(error) { stop() })
+	}
+	return g.Run()
+}
+
+// runSources runs every source (and through it every environment loop)
+// until work is cancelled. Helm actions get a context that outlives work by
+// the shutdown grace period.
+func (d *Daemon) runSources(work context.Context) error {
+	applyCtx, cancelApply := context.WithCancel(context.WithoutCancel(work))
+	defer cancelApply()
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-work.Done():
+		case <-done:
+			return
+		}
+		d.log.Info("stopping: no new work; waiting for in-flight actions", "grace", d.opts.ShutdownGrace)
+		t := time.NewTimer(d.opts.ShutdownGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			d.log.Warn("shutdown grace period over: cancelling in-flight actions")
+			cancelApply()
+		case <-done:
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, s := range d.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runSource(work, applyCtx, s)
+		}()
+	}
+	wg.Wait()
+	close(done)
+	return nil
+}
+
+// environment returns the loop of the named environment.
+func (d *Daemon) environment(name string) (*envLoop, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l, ok := d.envs[name]
+	return l, ok
+}
+
+// loops returns the environment loops sorted by name.
+func (d *Daemon) loops() []*envLoop {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*envLoop, 0, len(d.envs))
+	for _, l := range d.envs {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// cluster returns the (shared) client of the cluster ref names.
+func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (*reconciler.Cluster, error) {
+	if d.opts.KubeconfigOverride != "" {
+		ref.Kubeconfig = d.opts.KubeconfigOverride
+	}
+	if d.opts.ContextOverride != "" {
+		ref.Context = d.opts.ContextOverride
+	}
+	key := ref.Kubeconfig + "\x00" + ref.Context
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.clusters[key]; ok {
+		return c, nil
+	}
+	var c *reconciler.Cluster
+	var err error
+	switch {
+	case d.opts.Cluster != nil:
+		c, err = d.opts.Cluster(ctx, ref)
+	case ref.KubeconfigSecret != nil:
+		err = fmt.Errorf("cluster.kubeconfigSecret (%s/%s) is not supported by the daemon yet: mount the kubeconfig and use cluster.kubeconfig", ref.KubeconfigSecret.Namespace, ref.KubeconfigSecret.Name)
+	default:
+		c, err = reconciler.NewClusterFromKubeconfig(reconciler.ClusterOptions{Kubeconfig: ref.Kubeconfig, Context: ref.Context})
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.clusters[key] = c
+	return c, nil
+}

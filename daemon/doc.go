@@ -1,0 +1,58 @@
+// Package daemon is digitops serve: it keeps many environments, in many
+// clusters, in sync with their Git repositories from one process.
+//
+// # Shape
+//
+// [Daemon.Run] runs a group of actors (github.com/oklog/run): the HTTP
+// server, the sync loops and, with leader election, the elector. The first
+// to return stops the others. Each watched repository is a source with one
+// Git client, shared by every environment read from it; each environment
+// has its own loop, so a failing or slow environment never holds up another.
+//
+// # One sync
+//
+// A loop wakes on its interval (the environment's sync.interval, spread by
+// ±10% jitter), on a webhook push (debounced) or on a resume. It fetches
+// (one ls-remote when nothing moved), then:
+//
+//   - when the revision is the one of the last sync, that sync left nothing
+//     to do, the live Helm releases of the environment (one metadata-only
+//     list) are as it left them, and DriftInterval has not elapsed, it stops
+//     there: result "unchanged". Nothing is loaded, rendered or planned.
+//     Drift inside the objects of a release does not show in Helm's
+//     records, so drift is looked for at DriftInterval (default 5m), not at
+//     every interval;
+//   - otherwise it loads the environment, reads the live state, plans,
+//     marks the steps of suspended releases as skips, and — when this
+//     replica leads — applies.
+//
+// A fetch failure keeps the last good revision: the environment is still
+// synced from it, the failure is counted and shown.
+//
+// # Readiness
+//
+// /readyz answers 200 once at least one environment has been loaded and
+// planned since start, and stays so (a Git outage later does not make the
+// replica unready): one broken environment must not keep a Deployment
+// from rolling out.
+//
+// # Suspend and resume
+//
+// POST /api/v1/environments/{env}/suspend|resume and
+// .../releases/{release}/suspend|resume. A suspended environment is not
+// synced at all; a suspended release is planned as a skip. Suspensions are
+// saved in CacheDir/suspended.json and survive a restart.
+//
+// # Shutdown
+//
+// When Run's context is cancelled no new sync starts; a sync in progress
+// keeps its Helm actions running for up to ShutdownGrace (their context is
+// cancelled only then), so a release is not left pending-install or
+// pending-upgrade when it can be helped.
+//
+// # Leader election
+//
+// With Options.LeaderElection only the holder of the Lease applies; other
+// replicas plan and serve status and metrics (sync result "standby"). A
+// replica that loses the Lease stops (Kubernetes restarts it).
+package daemon

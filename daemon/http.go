@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/digitops/digitops/internal/statusapi"
+)
+
+// routes builds the HTTP API:
+//
+//	GET  /                      status page
+//	GET  /metrics               Prometheus metrics
+//	GET  /healthz, /readyz      probes
+//	GET  /api/v1/status         statusapi.Status as JSON
+//	POST /api/v1/environments/{env}/suspend|resume
+//	POST /api/v1/environments/{env}/releases/{release}/suspend|resume
+//	POST /hooks/github|gitlab|generic
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "no environment loaded yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, d.Status())
+	})
+	for _, verb := range []string{"suspend", "resume"} {
+		on := verb == "suspend"
+		mux.HandleFunc("POST /api/v1/environments/{env}/"+verb, d.authorized(func(w http.ResponseWriter, r *http.Request) {
+			d.setSuspended(w, r.PathValue("env"), "", on)
+		}))
+		mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/"+verb, d.authorized(func(w http.ResponseWriter, r *http.Request) {
+			d.setSuspended(w, r.PathValue("env"), r.PathValue("release"), on)
+		}))
+	}
+	for _, rc := range receivers {
+		mux.HandleFunc("POST /hooks/"+rc.name, d.hookHandler(rc))
+	}
+	mux.HandleFunc("GET /{$}", d.servePage)
+	return mux
+}
+
+// authorized requires the API token, when one is configured.
+func (d *Daemon) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if d.opts.APIToken != "" {
+			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(d.opts.APIToken)) != 1 {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+// setSuspended suspends or resumes an environment or a release and wakes
+// the environment's loop so the status shows it at once.
+func (d *Daemon) setSuspended(w http.ResponseWriter, env, release string, on bool) {
+	l, ok := d.environment(env)
+	if !ok {
+		http.Error(w, "no environment "+env, http.StatusNotFound)
+		return
+	}
+	if err := d.suspends.set(env, release, on); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	verb := "resumed"
+	if on {
+		verb = "suspended"
+	}
+	d.log.Info(verb, "environment", env, "release", release)
+	wake(l.wake)
+	writeJSON(w, http.StatusOK, l.snapshot())
+}
+
+// Status returns the state of every environment.
+func (d *Daemon) Status() statusapi.Status {
+	st := statusapi.Status{Leader: d.leading.Load(), Ready: d.ready.Load(), Sources: []statusapi.Source{}, Environments: []statusapi.Environment{}}
+	for _, s := range d.sources {
+		s.mu.Lock()
+		st.Sources = append(st.Sources, statusapi.Source{URL: s.url, Ref: s.opts.Ref, Revision: s.snap.Revision, Environments: append([]string{}, s.names...), Error: s.err})
+		s.mu.Unlock()
+	}
+	for _, l := range d.loops() {
+		st.Environments = append(st.Environments, l.snapshot())
+	}
+	return st
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,332 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/metrics"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/git"
+	"github.com/digitops/digitops/source/manifest/loader"
+)
+
+// envLoop syncs one environment, on its interval and when woken.
+type envLoop struct {
+	d    *Daemon
+	src  *source
+	name string
+	log  *slog.Logger
+	wake chan struct{}
+
+	// Owned by the loop goroutine.
+	commit      string              // commit of the last load
+	deployed    string              // commit of the last successful sync
+	settled     bool                // the last sync left nothing to do
+	fingerprint string              // live releases after the last full sync
+	lastFull    time.Time           // end of the last full sync
+	cluster     *reconciler.Cluster // from the last load
+	interval    time.Duration
+	releases    map[string]string // name → namespace, in the metrics
+
+	mu     sync.Mutex
+	status statusapi.Environment
+}
+
+func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
+	return &envLoop{
+		d:        d,
+		src:      s,
+		name:     name,
+		log:      d.log.With("environment", name),
+		wake:     make(chan struct{}, 1),
+		interval: d.opts.Interval,
+		releases: map[string]string{},
+		status:   statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
+	}
+}
+
+// run syncs until ctx is cancelled. Helm actions run under applyCtx, which
+// outlives ctx by the shutdown grace period.
+func (l *envLoop) run(ctx, applyCtx context.Context) {
+	for {
+		l.sync(ctx, applyCtx)
+		t := time.NewTimer(jittered(l.interval, l.d.opts.Jitter))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-l.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sync is one pass: fetch, cheap check, load, plan, apply, record.
+func (l *envLoop) sync(ctx, applyCtx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	start := time.Now()
+	if l.d.suspends.environment(l.name) {
+		l.finish(start, metrics.SyncSuspended, nil)
+		return
+	}
+	fetchStart := time.Now()
+	snap, _, fetchErr := l.src.fetch(ctx, l.commit)
+	l.d.metrics.Fetch(l.name, time.Since(fetchStart), fetchErr)
+	if fetchErr != nil {
+		if ctx.Err() != nil {
+			return // stopping: not a failure
+		}
+		if snap.Dir == "" {
+			l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to fetch the source: %w", fetchErr))
+			return
+		}
+		l.log.Warn("fetch failed; syncing the last good revision", "revision", snap.Revision, "error", fetchErr)
+	}
+	if fetchErr == nil && l.unchanged(ctx, snap) {
+		l.finish(start, metrics.SyncUnchanged, nil)
+		return
+	}
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets}, l.name)
+	if err != nil {
+		l.commit, l.settled = "", false
+		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to load environment %q at %s: %w", l.name, snap.Revision, err))
+		return
+	}
+	if env.Policy.Interval > 0 {
+		l.interval = env.Policy.Interval
+	}
+	if l.cluster, err = l.d.cluster(ctx, env.Cluster); err != nil {
+		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err))
+		return
+	}
+	live, err := reconciler.ReadLiveState(ctx, l.cluster)
+	if err != nil {
+		l.finish(start, metrics.SyncFailure, err)
+		return
+	}
+	plan, err := l.d.planner.Plan(ctx, env, live, reconciler.PlanOptions{Revision: snap.Revision})
+	if err != nil {
+		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to plan %q: %w", l.name, err))
+		return
+	}
+	suspended := l.d.suspends.releases(l.name)
+	skipSuspended(plan, suspended)
+	l.d.ready.Store(true)
+
+	leader := l.d.leading.Load()
+	changes := plan.Summary().Changes()
+	var result *reconciler.Result
+	if leader && changes > 0 {
+		applier := &reconciler.Applier{Cluster: l.cluster, Log: l.log}
+		result = applier.Apply(applyCtx, env, plan)
+		readCtx := ctx
+		if readCtx.Err() != nil {
+			readCtx = applyCtx
+		}
+		if after, err := reconciler.ReadLiveState(readCtx, l.cluster); err == nil {
+			live = after
+		}
+	}
+	outcome := l.record(plan, result, suspended, leader)
+	l.commit = snap.Commit
+	l.fingerprint = fingerprint(live, l.name, l.releases)
+	l.lastFull = time.Now()
+	l.settled = outcome.settled && fetchErr == nil
+
+	var syncErr error
+	result2 := metrics.SyncSuccess
+	switch {
+	case outcome.err != nil:
+		result2, syncErr = metrics.SyncFailure, outcome.err
+	case fetchErr != nil:
+		result2, syncErr = metrics.SyncFailure, fmt.Errorf("unable to fetch the source (synced the last good revision): %w", fetchErr)
+	case !leader && changes > 0:
+		result2 = metrics.SyncStandby
+	}
+	if result2 == metrics.SyncSuccess && l.deployed != snap.Commit {
+		if l.deployed != "" && !snap.CommitTime.IsZero() {
+			l.d.metrics.CommitToDeploy(l.name, time.Since(snap.CommitTime))
+		}
+		l.deployed = snap.Commit
+	}
+	l.d.metrics.Revision(l.name, snap.Revision)
+	l.mu.Lock()
+	l.status.Revision = snap.Revision
+	if !snap.CommitTime.IsZero() {
+		ct := snap.CommitTime
+		l.status.CommitTime = &ct
+	}
+	l.mu.Unlock()
+	l.finishPlanned(start, result2, syncErr, plan)
+}
+
+// unchanged is the cheap check: the revision is the one of the last sync,
+// which left nothing to do, the drift interval has not elapsed, and the
+// live releases (names, revisions, statuses) are as that sync left them.
+// It costs one metadata-only list of Helm release Secrets.
+func (l *envLoop) unchanged(ctx context.Context, snap git.Snapshot) bool {
+	if !l.settled || l.cluster == nil || snap.Commit != l.commit || time.Since(l.lastFull) >= l.d.opts.DriftInterval {
+		return false
+	}
+	if l.d.suspends.changedSince(l.name, l.lastFull) {
+		return false
+	}
+	live, err := reconciler.ReadLiveState(ctx, l.cluster)
+	if err != nil {
+		return false
+	}
+	return fingerprint(live, l.name, l.releases) == l.fingerprint
+}
+
+// syncOutcome is what record found in a plan and its result.
+type syncOutcome struct {
+	// settled: nothing is left to do (no failure, no pending skip, no
+	// planned change left unapplied).
+	settled bool
+	// err summarises release failures.
+	err error
+}
+
+// record updates metrics and the release status from a plan and the
+// result of applying it (nil when nothing was applied).
+func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspended map[string]bool, leader bool) syncOutcome {
+	out := syncOutcome{settled: true}
+	results := map[string]reconciler.ReleaseResult{}
+	if result != nil {
+		for _, rr := range result.Releases {
+			results[rr.Namespace+"/"+rr.Name] = rr
+		}
+		out.err = result.Err()
+	}
+	seen := map[string]string{}
+	releases := make([]statusapi.Release, 0, len(plan.Steps))
+	for i := range plan.Steps {
+		step := &plan.Steps[i]
+		name, ns := step.Release.Name, step.Release.Namespace
+		rr, applied := results[ns+"/"+name]
+		items := stepDrift(step, step.Release.SecretValues)
+		drifted := step.Action == reconciler.ActionCorrectDrift || len(items) > 0
+		st := statusapi.Release{
+			Name:      name,
+			Namespace: ns,
+			Action:    string(step.Action),
+			Reason:    reconciler.MaskSecrets(step.Reason, step.Release.SecretValues),
+			Suspended: suspended[name],
+			Drift:     items,
+		}
+		if step.Live != nil {
+			st.Revision = step.Live.Version
+		}
+		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted}
+		if applied {
+			facts.Outcome = rr.Outcome
+			st.Outcome, st.Error = string(rr.Outcome), rr.Error
+			if rr.RevisionAfter > 0 {
+				st.Revision = rr.RevisionAfter
+			}
+			if acts(step.Action) {
+				l.d.metrics.ReleaseAction(l.name, name, string(step.Action), string(rr.Outcome))
+			}
+		}
+		st.Phase = releasePhase(facts)
+		// A pending release (another operation in progress) is re-planned
+		// when its live status changes or at the drift interval.
+		if st.Phase != statusapi.PhaseInSync && st.Phase != statusapi.PhaseSuspended && st.Phase != statusapi.PhasePending {
+			out.settled = false
+		}
+		if step.Action == reconciler.ActionUninstall {
+			if applied && rr.Outcome == reconciler.OutcomeSucceeded {
+				continue // gone: its series are forgotten below
+			}
+		} else {
+			l.d.metrics.Drift(l.name, name, ns, drifted && !(applied && rr.Outcome == reconciler.OutcomeSucceeded))
+		}
+		seen[name] = ns
+		releases = append(releases, st)
+	}
+	if !leader && plan.Summary().Changes() > 0 {
+		out.settled = false
+	}
+	for name := range l.releases {
+		if _, ok := seen[name]; !ok {
+			l.d.metrics.ForgetRelease(l.name, name)
+		}
+	}
+	l.releases = seen
+	l.mu.Lock()
+	l.status.Releases = releases
+	l.status.Suspended = false
+	l.mu.Unlock()
+	return out
+}
+
+// acts reports whether an action runs a Helm operation.
+func acts(a reconciler.Action) bool {
+	return a != reconciler.ActionNone && a != reconciler.ActionSkip
+}
+
+// finish records a sync that did not plan.
+func (l *envLoop) finish(start time.Time, result string, err error) {
+	l.finishPlanned(start, result, err, nil)
+}
+
+// finishPlanned records the end of a sync in the metrics, the status and
+// the log.
+func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan *reconciler.Plan) {
+	end := time.Now()
+	d := end.Sub(start)
+	l.d.metrics.Sync(l.name, result, d, end)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sync := &statusapi.Sync{Started: start, Duration: d.Round(time.Millisecond).String(), Result: result, Revision: l.status.Revision}
+	if plan != nil {
+		s := plan.Summary()
+		sync.Summary = map[string]int{"install": s.Install, "upgrade": s.Upgrade, "correct": s.Correct, "unlock": s.Unlock,
+			"rollback": s.Rollback, "uninstall": s.Uninstall, "skip": s.Skip, "unchanged": s.Unchanged}
+	}
+	l.status.LastSync = sync
+	l.status.Suspended = result == metrics.SyncSuspended
+	switch {
+	case err != nil:
+		l.status.LastError = err.Error()
+		l.log.Error("sync failed", "revision", l.status.Revision, "duration", d, "error", err)
+	case result == metrics.SyncSuccess || result == metrics.SyncUnchanged:
+		l.status.LastError = ""
+		l.status.LastSuccess = &end
+	}
+	if result != metrics.SyncUnchanged {
+		l.log.Info("synced", "revision", l.status.Revision, "result", result, "duration", d)
+	}
+	l.status.Phase = environmentPhase(l.status)
+}
+
+// snapshot returns a copy of the status.
+func (l *envLoop) snapshot() statusapi.Environment {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.status
+	st.Releases = append([]statusapi.Release(nil), l.status.Releases...)
+	for i := range st.Releases {
+		st.Releases[i].Suspended = st.Releases[i].Suspended || l.d.suspends.release(l.name, st.Releases[i].Name)
+	}
+	st.Suspended = l.d.suspends.environment(l.name)
+	st.Phase = environmentPhase(st)
+	return st
+}
+
+// skipSuspended turns the steps of suspended releases into skips.
+func skipSuspended(plan *reconciler.Plan, suspended map[string]bool) {
+	for i := range plan.Steps {
+		if suspended[plan.Steps[i].Release.Name] {
+			plan.Steps[i].Action = reconciler.ActionSkip
+			plan.Steps[i].Reason = "suspended"
+		}
+	}
+}

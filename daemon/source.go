@@ -1,0 +1,272 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/digitops/digitops/source/git"
+	"github.com/digitops/digitops/source/manifest/loader"
+)
+
+// fetcher is what a source needs from source/git.
+type fetcher interface {
+	Fetch(ctx context.Context, lastObserved string) (git.Snapshot, bool, error)
+}
+
+var _ fetcher = (*git.Client)(nil)
+
+// coalesceWindow: fetches of one source closer together than this share one
+// result (environments of one repository woken by the same push).
+const coalesceWindow = time.Second
+
+// source is one watched repository and reference, shared by the
+// environments read from it.
+type source struct {
+	opts    SourceOptions
+	url     string // sanitized
+	fetcher fetcher
+	poke    chan struct{} // wakes discovery and, through it, the loops
+
+	mu        sync.Mutex
+	fetchedAt time.Time
+	snap      git.Snapshot
+	names     []string // environments discovered
+	err       string   // last discovery error
+	loops     map[string]*envLoop
+	debounce  *time.Timer
+}
+
+func newSource(opts SourceOptions, cacheDir string, log *slog.Logger) (*source, error) {
+	s := &source{opts: opts, poke: make(chan struct{}, 1), loops: map[string]*envLoop{}}
+	client, err := git.New(git.Options{URL: opts.URL, Ref: git.ParseRef(opts.Ref), CacheDir: cacheDir, Auth: opts.Auth, Logger: log})
+	switch {
+	case errors.Is(err, git.ErrNotGitRepository):
+		abs, aerr := filepath.Abs(opts.URL)
+		if aerr != nil {
+			return nil, aerr
+		}
+		s.fetcher, s.url = dirSource{dir: abs}, abs
+	case err != nil:
+		return nil, err
+	default:
+		s.fetcher, s.url = client, git.SanitizeURL(opts.URL)
+	}
+	return s, nil
+}
+
+// fetch brings the source up to date, sharing the result with fetches made
+// less than coalesceWindow ago. changed is relative to last.
+func (s *source) fetch(ctx context.Context, last string) (git.Snapshot, bool, error) {
+	s.mu.Lock()
+	if !s.fetchedAt.IsZero() && time.Since(s.fetchedAt) < coalesceWindow && s.snap.Dir != "" {
+		snap := s.snap
+		s.mu.Unlock()
+		return snap, snap.Commit != last, nil
+	}
+	s.mu.Unlock()
+	snap, _, err := s.fetcher.Fetch(ctx, last)
+	if err != nil {
+		return snap, false, err
+	}
+	s.mu.Lock()
+	s.snap, s.fetchedAt = snap, time.Now()
+	s.mu.Unlock()
+	return snap, snap.Commit != last, nil
+}
+
+// trigger asks for a sync of every environment of the source after the
+// debounce delay; triggers within the delay are merged.
+func (s *source) trigger(delay time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetchedAt = time.Time{} // the remote has moved: do not reuse
+	if s.debounce != nil {
+		s.debounce.Stop()
+	}
+	s.debounce = time.AfterFunc(delay, func() {
+		s.mu.Lock()
+		s.fetchedAt = time.Time{}
+		loops := make([]*envLoop, 0, len(s.loops))
+		for _, l := range s.loops {
+			loops = append(loops, l)
+		}
+		s.mu.Unlock()
+		wake(s.poke)
+		for _, l := range loops {
+			wake(l.wake)
+		}
+	})
+}
+
+// wake sends on a buffered wake-up channel without blocking.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// discover returns the environments the source serves at snap.
+func (s *source) discover(snap git.Snapshot) ([]string, error) {
+	if len(s.opts.Environments) > 0 {
+		return s.opts.Environments, nil
+	}
+	cfg, _, err := loader.Config(loader.Options{RepoDir: snap.Dir, ConfigPath: s.opts.ConfigPath})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(cfg.Environments))
+	for _, e := range cfg.Environments {
+		names = append(names, e.Name)
+	}
+	return names, nil
+}
+
+// runSource discovers the source's environments at every new revision and
+// keeps one loop running per environment until work is cancelled.
+func (d *Daemon) runSource(work, applyCtx context.Context, s *source) {
+	log := d.log.With("source", s.url)
+	var wg sync.WaitGroup
+	stops := map[string]context.CancelFunc{}
+	var observed string
+	for {
+		var names []string
+		var err error
+		if len(s.opts.Environments) > 0 {
+			names = s.opts.Environments
+		} else {
+			var snap git.Snapshot
+			snap, _, err = s.fetch(work, observed)
+			if err == nil {
+				observed = snap.Commit
+				names, err = s.discover(snap)
+			}
+		}
+		if err != nil && work.Err() == nil {
+			log.Error("unable to discover environments", "error", err)
+		}
+		if err == nil {
+			d.reconcileLoops(work, applyCtx, s, names, stops, &wg)
+		}
+		s.mu.Lock()
+		s.err = ""
+		if err != nil {
+			s.err = err.Error()
+		}
+		s.mu.Unlock()
+		t := time.NewTimer(jittered(d.opts.Interval, d.opts.Jitter))
+		select {
+		case <-work.Done():
+			t.Stop()
+			wg.Wait()
+			return
+		case <-s.poke:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// reconcileLoops starts a loop for every new name and stops the loops of
+// names that are gone. A name already served by another source is refused.
+func (d *Daemon) reconcileLoops(work, applyCtx context.Context, s *source, names []string, stops map[string]context.CancelFunc, wg *sync.WaitGroup) {
+	want := map[string]bool{}
+	for _, name := range names {
+		want[name] = true
+		if _, running := stops[name]; running {
+			continue
+		}
+		d.mu.Lock()
+		_, taken := d.envs[name]
+		l := newEnvLoop(d, s, name)
+		if !taken {
+			d.envs[name] = l
+		}
+		d.mu.Unlock()
+		if taken {
+			d.log.Error("environment is served by another source; ignored", "environment", name, "source", s.url)
+			continue
+		}
+		ctx, stop := context.WithCancel(work)
+		stops[name] = stop
+		s.mu.Lock()
+		s.loops[name] = l
+		s.names = append(s.names, name)
+		s.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.run(ctx, applyCtx)
+		}()
+	}
+	for name, stop := range stops {
+		if want[name] {
+			continue
+		}
+		d.log.Info("environment removed from the configuration", "environment", name, "source", s.url)
+		stop()
+		delete(stops, name)
+		d.mu.Lock()
+		delete(d.envs, name)
+		d.mu.Unlock()
+		s.mu.Lock()
+		delete(s.loops, name)
+		s.names = sortedKeys(s.loops)
+		s.mu.Unlock()
+		d.metrics.ForgetEnvironment(name)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// dirSource reads a plain directory as it is. Its revision is a digest of
+// the paths, sizes and modification times of its files, so an edit shows as
+// a new revision.
+type dirSource struct{ dir string }
+
+func (s dirSource) Fetch(ctx context.Context, last string) (git.Snapshot, bool, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.dir, path)
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", rel, fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		return git.Snapshot{}, false, fmt.Errorf("unable to read directory %q: %w", s.dir, err)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))[:12]
+	snap := git.Snapshot{URL: s.dir, Revision: "dir:" + digest, Commit: "dir:" + digest, Dir: s.dir}
+	return snap, snap.Commit != last, nil
+}

@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// suspensions records what is suspended, in memory and in a JSON file so
+// that a restart keeps it. With several replicas each keeps its own file:
+// send suspend and resume to every replica (or to the leader, which is the
+// only one that applies).
+type suspensions struct {
+	path string
+
+	mu      sync.Mutex
+	state   suspendFile
+	changed map[string]time.Time // environment → last change
+}
+
+// suspendFile is the file's content.
+type suspendFile struct {
+	// Environments are suspended as a whole.
+	Environments []string `json:"environments"`
+	// Releases are suspended releases, by environment.
+	Releases map[string][]string `json:"releases"`
+}
+
+func loadSuspensions(path string) (*suspensions, error) {
+	s := &suspensions{path: path, state: suspendFile{Releases: map[string][]string{}}, changed: map[string]time.Time{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to read suspensions %q: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &s.state); err != nil {
+		return nil, fmt.Errorf("unable to parse suspensions %q: %w", path, err)
+	}
+	if s.state.Releases == nil {
+		s.state.Releases = map[string][]string{}
+	}
+	return s, nil
+}
+
+// environment reports whether env is suspended.
+func (s *suspensions) environment(env string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return contains(s.state.Environments, env)
+}
+
+// release reports whether a release of env is suspended.
+func (s *suspensions) release(env, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return contains(s.state.Releases[env], name)
+}
+
+// releases returns the suspended releases of env.
+func (s *suspensions) releases(env string) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for _, r := range s.state.Releases[env] {
+		out[r] = true
+	}
+	return out
+}
+
+// changedSince reports whether env's suspensions changed after t.
+func (s *suspensions) changedSince(env string, t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed[env].After(t)
+}
+
+// set suspends (on) or resumes (!on) env, or one release of it when
+// release is not empty, and saves the file.
+func (s *suspensions) set(env, release string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if release == "" {
+		s.state.Environments = toggle(s.state.Environments, env, on)
+	} else {
+		s.state.Releases[env] = toggle(s.state.Releases[env], release, on)
+		if len(s.state.Releases[env]) == 0 {
+			delete(s.state.Releases, env)
+		}
+	}
+	s.changed[env] = time.Now()
+	data, err := json.MarshalIndent(s.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("unable to save suspensions: %w", err)
+	}
+	return os.Rename(tmp, s.path)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// toggle adds v to (on) or removes it from a sorted set.
+func toggle(list []string, v string, on bool) []string {
+	out := make([]string, 0, len(list)+1)
+	for _, x := range list {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	if on {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
