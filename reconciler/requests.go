@@ -71,7 +71,7 @@ func newRequestCounter() *requestCounter { return &requestCounter{counts: Reques
 
 // wrap is a rest.Config WrapTransport.
 func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return countingTransport{next: rt, counter: c}
+	return requestCountingTransport{next: rt, counter: c}
 }
 
 func (c *requestCounter) add(verb string) {
@@ -90,12 +90,12 @@ func (c *requestCounter) snapshot() Requests {
 	return out
 }
 
-type countingTransport struct {
+type requestCountingTransport struct {
 	next    http.RoundTripper
 	counter *requestCounter
 }
 
-func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t requestCountingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.counter.add(req.Method)
 	return t.next.RoundTrip(req)
 }
