@@ -99,6 +99,9 @@ type Planner struct {
 	// SkipRenderCheck turns off the double render that notes
 	// nondeterministic charts.
 	SkipRenderCheck bool
+	// Cluster reads live release values (image tags a release chart leaves
+	// out); nil (offline plans) uses the chart default.
+	Cluster *Cluster
 }
 
 // PlanOptions adjust one plan.
@@ -138,6 +141,14 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		if l, ok := live[key]; ok {
 			lr = &l
 		}
+		spec, note, err := keepLiveImageTag(ctx, p.Cluster, spec, lr)
+		if err != nil {
+			return nil, err
+		}
+		if note != "" {
+			plan.Notes = append(plan.Notes, note)
+		}
+		desired.ValuesDigest = ValuesDigest(spec.Values)
 		st := DetermineReleaseState(StateInput{
 			Environment:    env.Name,
 			Desired:        desired,

@@ -1,0 +1,76 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// keepLiveImageTag resolves ReleaseSpec.KeepLiveImageTag: a service the
+// release chart lists without a tag keeps the tag of the live release (read
+// from the values Helm stored for it), else the chart default. It returns the
+// spec to plan with and a note for the plan, or "".
+func keepLiveImageTag(ctx context.Context, cluster *Cluster, spec manifest.ReleaseSpec, live *LiveRelease) (manifest.ReleaseSpec, string, error) {
+	if !spec.KeepLiveImageTag {
+		return spec, "", nil
+	}
+	if live == nil || cluster == nil || live.LastDeployed == 0 {
+		return spec, fmt.Sprintf("release %q: the release chart names no image tag and nothing is deployed; the chart default applies", spec.Name), nil
+	}
+	rel, err := ReadRelease(ctx, cluster, spec.Namespace, spec.Name, live.LastDeployed)
+	if err != nil {
+		return spec, "", fmt.Errorf("release %q: unable to read the live image tag: %w", spec.Name, err)
+	}
+	stored := chartutil.Values(rel.Config)
+	values := manifest.CopyValues(spec.Values)
+	if values == nil {
+		values = map[string]any{}
+	}
+	kept := ""
+	// The values a DIGIT release chart's tag sets together.
+	for _, path := range []string{"image.tag", "initContainers.dbMigration.image.tag"} {
+		v, err := stored.PathValue(path)
+		if err != nil || v == nil {
+			continue
+		}
+		setPath(values, path, v)
+		if kept == "" {
+			kept = fmt.Sprint(v)
+		}
+	}
+	spec.Values = values
+	if kept == "" {
+		return spec, fmt.Sprintf("release %q: the release chart names no image tag and the live release sets none; the chart default applies", spec.Name), nil
+	}
+	return spec, fmt.Sprintf("release %q: the release chart names no image tag; keeping the live tag %s", spec.Name, kept), nil
+}
+
+// setPath sets a dotted path in values, creating maps on the way.
+func setPath(values map[string]any, path string, v any) {
+	m := values
+	keys := splitPath(path)
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = v
+}
+
+func splitPath(path string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(path); i++ {
+		if path[i] == '.' {
+			out = append(out, path[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, path[start:])
+}
