@@ -32,8 +32,9 @@ type envLoop struct {
 	interval    time.Duration
 	releases    map[string]string // name → namespace, in the metrics
 
-	mu     sync.Mutex
-	status statusapi.Environment
+	mu        sync.Mutex
+	status    statusapi.Environment
+	attempted string // revision of the sync in progress or last done
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
@@ -78,6 +79,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	}
 	fetchStart := time.Now()
 	snap, _, fetchErr := l.src.fetch(ctx, l.commit)
+	l.attempt(snap.Revision)
 	l.d.metrics.Fetch(l.name, time.Since(fetchStart), fetchErr)
 	if fetchErr != nil {
 		if ctx.Err() != nil {
@@ -124,7 +126,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	changes := plan.Summary().Changes()
 	var result *reconciler.Result
 	if leader && changes > 0 {
-		applier := &reconciler.Applier{Cluster: l.cluster, Log: l.log}
+		applier := &reconciler.Applier{Cluster: l.cluster, Log: l.d.log} // it adds environment and revision
 		result = applier.Apply(applyCtx, env, plan)
 		readCtx := ctx
 		if readCtx.Err() != nil {
@@ -285,7 +287,7 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 	l.d.metrics.Sync(l.name, result, d, end)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	sync := &statusapi.Sync{Started: start, Duration: d.Round(time.Millisecond).String(), Result: result, Revision: l.status.Revision}
+	sync := &statusapi.Sync{Started: start, Duration: d.Round(time.Millisecond).String(), Result: result, Revision: l.attempted}
 	if plan != nil {
 		s := plan.Summary()
 		sync.Summary = map[string]int{"install": s.Install, "upgrade": s.Upgrade, "correct": s.Correct, "unlock": s.Unlock,
@@ -296,15 +298,22 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 	switch {
 	case err != nil:
 		l.status.LastError = err.Error()
-		l.log.Error("sync failed", "revision", l.status.Revision, "duration", d, "error", err)
+		l.log.Error("sync failed", "revision", l.attempted, "duration", d, "error", err)
 	case result == metrics.SyncSuccess || result == metrics.SyncUnchanged:
 		l.status.LastError = ""
 		l.status.LastSuccess = &end
 	}
 	if result != metrics.SyncUnchanged {
-		l.log.Info("synced", "revision", l.status.Revision, "result", result, "duration", d)
+		l.log.Info("synced", "revision", l.attempted, "result", result, "duration", d)
 	}
 	l.status.Phase = environmentPhase(l.status)
+}
+
+// attempt records the revision a sync is working on.
+func (l *envLoop) attempt(revision string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.attempted = revision
 }
 
 // snapshot returns a copy of the status.
