@@ -1,0 +1,154 @@
+package reconciler_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/releaseutil"
+
+	"github.com/digitops/digitops/internal/testenv"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/loader"
+)
+
+// repoWith copies the quickstart into a temporary repository and replaces its
+// digitops.yaml by config.
+func repoWith(t *testing.T, config string) string {
+	t.Helper()
+	repo := t.TempDir()
+	copyTree(t, "../examples/quickstart", repo)
+	writeConfig(t, repo, config)
+	return repo
+}
+
+func writeConfig(t *testing.T, repo, config string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(repo, "digitops.yaml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startCluster starts a control plane for the test and a Cluster on it.
+func startCluster(t *testing.T, extras bool) (*testenv.Env, *reconciler.Cluster) {
+	t.Helper()
+	env := testenv.ForTest(t, testenv.Options{Extras: extras})
+	cluster, err := reconciler.NewCluster(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, cluster
+}
+
+// syncRun is one sync the way the CLI and the daemon run it: load, read the
+// live state, plan, apply. It stops at the first error, so a load or plan
+// error never reaches the cluster.
+type syncRun struct {
+	// Repo is the repository checkout.
+	Repo string
+	// Policy, when set, adjusts the loaded policy.
+	Policy func(p *manifest.SyncPolicy)
+	// ForcePrune lifts the prune guard.
+	ForcePrune bool
+	// Progress receives step events.
+	Progress reconciler.Progress
+}
+
+func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconciler.Plan, *reconciler.Result, error) {
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: s.Repo}, "dev")
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Policy != nil {
+		s.Policy(&env.Policy)
+	}
+	live, err := reconciler.ReadLiveState(ctx, cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
+	plan, err := planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: s.ForcePrune})
+	if err != nil {
+		return nil, nil, err
+	}
+	res := (&reconciler.Applier{Cluster: cluster, Progress: s.Progress}).Apply(ctx, env, plan)
+	return plan, res, nil
+}
+
+// mustRun runs the sync and fails the test on a load or plan error (not on
+// failed releases: the caller looks at the result).
+func (s syncRun) mustRun(t *testing.T, ctx context.Context, cluster *reconciler.Cluster) (*reconciler.Plan, *reconciler.Result) {
+	t.Helper()
+	plan, res, err := s.run(ctx, cluster)
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	return plan, res
+}
+
+// noWait is a policy for control planes without controllers: nothing
+// becomes ready, so the readiness gate is off.
+func noWait(p *manifest.SyncPolicy) { p.Wait = false }
+
+// resultOf returns the result of the named release.
+func resultOf(t *testing.T, res *reconciler.Result, name string) reconciler.ReleaseResult {
+	t.Helper()
+	for _, r := range res.Releases {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no result for release %s", name)
+	return reconciler.ReleaseResult{}
+}
+
+// progressLog records step events with their time.
+type progressLog struct {
+	mu       sync.Mutex
+	started  map[string]time.Time
+	finished map[string]time.Time
+	// onStart, if set, runs in Started (synchronously, before the release acts).
+	onStart func(step *reconciler.Step)
+}
+
+var _ reconciler.Progress = (*progressLog)(nil)
+
+func newProgressLog() *progressLog {
+	return &progressLog{started: map[string]time.Time{}, finished: map[string]time.Time{}}
+}
+
+func (p *progressLog) Started(step *reconciler.Step) {
+	p.mu.Lock()
+	p.started[step.Release.Name] = time.Now()
+	p.mu.Unlock()
+	if p.onStart != nil {
+		p.onStart(step)
+	}
+}
+
+func (p *progressLog) Finished(res reconciler.ReleaseResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished[res.Name] = time.Now()
+}
+
+// helmStatuses reads a release's history through Helm's own storage, oldest
+// first; an empty list when the release does not exist.
+func helmStatuses(t *testing.T, cluster *reconciler.Cluster, namespace, name string) []string {
+	t.Helper()
+	rels, err := action.NewHistory(reconciler.ActionConfigForTest(cluster, namespace)).Run(name)
+	if err != nil {
+		return nil
+	}
+	releaseutil.SortByRevision(rels)
+	out := make([]string, len(rels))
+	for i, r := range rels {
+		out[i] = r.Info.Status.String()
+	}
+	return out
+}
