@@ -1,16 +1,23 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 type applyOptions struct {
-	forcePrune bool
+	planFlags
+	yes bool
 }
 
 func newApplyCommand(g *globalOptions, s streams) *cobra.Command {
@@ -18,29 +25,58 @@ func newApplyCommand(g *globalOptions, s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Install, upgrade and prune releases so the cluster matches Git",
+		Long: `apply prints the plan, asks for confirmation on a terminal (--yes skips it),
+then carries out the plan in dependency order with live progress: one line per
+release (waiting for dependencies, applying, ready, failed). Without a terminal
+it prints one key=value line per event instead, for CI logs.
+
+The exit code is 1 when any release failed; the failed releases are named.`,
 		Example: `  # Apply the dev environment of a local repository to the current cluster
   digitops apply --repo ./envs --env dev
+
+  # From CI, without a prompt, one release only
+  digitops apply --env egov-demo --release egov-user --yes
 
   # Against a named kubeconfig context
   digitops apply --env egov-demo --kubeconfig ~/.kube/egov --context egov-demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			env, plan, cluster, err := makePlan(ctx, g, o.forcePrune)
+			if g.secrets == manifest.SecretsPlaceholder {
+				return errors.New("apply needs the real secrets: drop --secrets=placeholder (and provide the SOPS key)")
+			}
+			p, err := makePlan(ctx, g, o.planFlags)
 			if err != nil {
 				return err
 			}
-			if err := printPlan(s.out, "text", env, plan); err != nil {
+			tty := isTerminal(s.out)
+			if o.diff {
+				p.renderDiffs(ctx)
+			}
+			if err := printPlanText(s.out, p, tty); err != nil {
 				return err
 			}
-			if plan.Summary().Changes() == 0 {
+			if p.plan.Summary().Changes() == 0 {
+				fmt.Fprintln(s.out, "Nothing to do: the cluster matches Git.")
 				return nil
 			}
-			applier := &reconciler.Applier{Cluster: cluster, Log: slog.Default()}
-			result := applier.Apply(ctx, env, plan)
-			printResult(s.out, result)
+			if isTerminal(s.in) && !o.yes {
+				ok, err := confirm(s.in, s.out, p.env.Name)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return &exitError{code: 1, err: errors.New("apply cancelled: nothing was changed")}
+				}
+			}
+			fmt.Fprintln(s.out)
+			prog := newProgress(s.out, tty, p.plan, time.Now)
+			applier := &reconciler.Applier{Cluster: p.cluster, Log: slog.Default(), Progress: prog}
+			result := applier.Apply(ctx, p.env, p.plan)
+			prog.stop()
+			printApplySummary(s.out, result)
 			if err := result.Err(); err != nil {
-				return err
+				return fmt.Errorf("%w (see the errors above; `digitops status` shows the releases' state)", err)
 			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted: %w", ctx.Err())
@@ -48,6 +84,36 @@ func newApplyCommand(g *globalOptions, s streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.forcePrune, "force-prune", false, "allow pruning more than the environment's maxPrunePercent")
+	o.add(cmd)
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply without asking for confirmation")
 	return cmd
+}
+
+// confirm asks the user to type yes.
+func confirm(in io.Reader, out io.Writer, env string) (bool, error) {
+	fmt.Fprintf(out, "\nApply these changes to %s? Only 'yes' will be accepted: ", env)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return false, fmt.Errorf("unable to read the confirmation: %w (pass --yes to skip it)", err)
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+// printApplySummary prints the failures in full and one summary line.
+func printApplySummary(w io.Writer, r *reconciler.Result) {
+	var ok, failed, skipped int
+	for _, rr := range r.Releases {
+		switch rr.Outcome {
+		case reconciler.OutcomeSucceeded:
+			ok++
+		case reconciler.OutcomeFailed:
+			failed++
+			fmt.Fprintf(w, "\nfailed: %s/%s (%s): %s\n", rr.Namespace, rr.Name, rr.Action, rr.Error)
+		case reconciler.OutcomeSkipped:
+			if rr.Error != "" {
+				skipped++
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nApply: %d succeeded, %d failed, %d skipped in %s\n", ok, failed, skipped, r.Duration.Round(time.Millisecond))
 }

@@ -1,15 +1,54 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
-	"time"
 
+	"golang.org/x/term"
+
+	"github.com/digitops/digitops/internal/diff"
 	"github.com/digitops/digitops/reconciler"
-	"github.com/digitops/digitops/source/manifest"
 )
+
+// isTerminal says whether w is a terminal (colours, live progress, prompts).
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
+}
+
+// driftOf returns the drift the planner found on a step.
+func driftOf(st *reconciler.Step) []reconciler.DriftItem { return st.Drift }
+
+// stepDiff is what one step changes in rendered objects.
+type stepDiff struct {
+	objects []diff.Object
+	err     error
+}
+
+// renderDiffs renders every step that changes something and diffs it
+// against the live deployed manifest.
+func (p *planned) renderDiffs(ctx context.Context) {
+	p.diffs = map[int]stepDiff{}
+	for i := range p.plan.Steps {
+		st := &p.plan.Steps[i]
+		switch st.Action {
+		case reconciler.ActionInstall, reconciler.ActionUpgrade, reconciler.ActionUninstall:
+		default:
+			continue
+		}
+		m, err := reconciler.RenderStep(ctx, p.cluster, st)
+		if err != nil {
+			p.diffs[i] = stepDiff{err: fmt.Errorf("%s", reconciler.MaskSecrets(err.Error(), st.Release.SecretValues))}
+			continue
+		}
+		objs, err := diff.Manifests(m.Old, m.New, diff.Options{Secrets: st.Release.SecretValues})
+		p.diffs[i] = stepDiff{objects: objs, err: err}
+	}
+}
 
 // planJSON is the contract of `plan -o json` (DESIGN.md).
 type planJSON struct {
@@ -21,63 +60,196 @@ type planJSON struct {
 }
 
 type planReleaseJSON struct {
-	Name      string   `json:"name"`
-	Namespace string   `json:"namespace"`
-	Action    string   `json:"action"`
-	Reason    string   `json:"reason"`
-	Drift     []string `json:"drift"`
+	Name      string                 `json:"name"`
+	Namespace string                 `json:"namespace"`
+	Action    string                 `json:"action"`
+	Reason    string                 `json:"reason"`
+	Drift     []reconciler.DriftItem `json:"drift"`
 }
 
-func printPlan(w io.Writer, format string, env *manifest.Environment, plan *reconciler.Plan) error {
+func printPlan(w io.Writer, format string, p *planned, color bool) error {
 	switch format {
 	case "json":
-		out := planJSON{Environment: env.Name, Revision: plan.Revision, Summary: plan.Summary(), Notes: plan.Notes, Releases: []planReleaseJSON{}}
-		for _, st := range plan.Steps {
-			out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: []string{}})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printPlanJSON(w, p)
+	case "markdown", "md":
+		return printPlanMarkdown(w, p)
 	case "text", "":
-		s := plan.Summary()
-		fmt.Fprintf(w, "Environment %s", env.Name)
-		if plan.Revision != "" {
-			fmt.Fprintf(w, " at %s", plan.Revision)
-		}
-		fmt.Fprintln(w)
-		for _, st := range plan.Steps {
-			if st.Action == reconciler.ActionNone {
-				continue
-			}
-			fmt.Fprintf(w, "  %-10s %s/%s: %s\n", st.Action, st.Release.Namespace, st.Release.Name, st.Reason)
-		}
-		for _, n := range plan.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
-		}
-		fmt.Fprintf(w, "Plan: %d to install, %d to upgrade, %d drifted, %d to unlock, %d to prune, %d skipped, %d unchanged\n",
-			s.Install, s.Upgrade, s.Correct, s.Unlock, s.Uninstall, s.Skip, s.Unchanged)
-		return nil
+		return printPlanText(w, p, color)
 	default:
-		return fmt.Errorf("unknown output format %q (want text or json)", format)
+		return fmt.Errorf("unknown output format %q: use -o text, json or markdown", format)
 	}
 }
 
-func printResult(w io.Writer, r *reconciler.Result) {
-	for _, rr := range r.Releases {
-		if rr.Outcome == reconciler.OutcomeUnchanged {
+func printPlanJSON(w io.Writer, p *planned) error {
+	out := planJSON{Environment: p.env.Name, Revision: p.plan.Revision, Summary: p.plan.Summary(), Notes: p.plan.Notes, Releases: []planReleaseJSON{}}
+	for i := range p.plan.Steps {
+		st := &p.plan.Steps[i]
+		d := driftOf(st)
+		if d == nil {
+			d = []reconciler.DriftItem{}
+		}
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// summaryLine is "Plan: 2 to install, 3 to upgrade, 1 drifted, 1 to prune, 33 unchanged".
+func summaryLine(s reconciler.Summary) string {
+	parts := []string{
+		fmt.Sprintf("%d to install", s.Install),
+		fmt.Sprintf("%d to upgrade", s.Upgrade),
+		fmt.Sprintf("%d drifted", s.Correct),
+		fmt.Sprintf("%d to prune", s.Uninstall),
+	}
+	if s.Unlock > 0 {
+		parts = append(parts, fmt.Sprintf("%d to unlock", s.Unlock))
+	}
+	if s.Rollback > 0 {
+		parts = append(parts, fmt.Sprintf("%d to roll back", s.Rollback))
+	}
+	if s.Skip > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped", s.Skip))
+	}
+	parts = append(parts, fmt.Sprintf("%d unchanged", s.Unchanged))
+	return "Plan: " + strings.Join(parts, ", ")
+}
+
+// symbol marks an action in text and markdown.
+func symbol(a reconciler.Action) string {
+	switch a {
+	case reconciler.ActionInstall:
+		return "+"
+	case reconciler.ActionUninstall:
+		return "-"
+	case reconciler.ActionCorrectDrift:
+		return "!"
+	case reconciler.ActionSkip:
+		return "?"
+	case reconciler.ActionNone:
+		return " "
+	}
+	return "~"
+}
+
+// shown says whether a step appears in the detail of a plan.
+func shown(st *reconciler.Step) bool {
+	return st.Action != reconciler.ActionNone || len(driftOf(st)) > 0
+}
+
+func printPlanText(w io.Writer, p *planned, color bool) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Environment %s", p.env.Name)
+	if p.plan.Revision != "" {
+		fmt.Fprintf(&b, " at %s", p.plan.Revision)
+	}
+	b.WriteString("\n")
+	for i := range p.plan.Steps {
+		st := &p.plan.Steps[i]
+		if !shown(st) {
 			continue
 		}
-		line := fmt.Sprintf("  %-9s %-10s %s/%s", rr.Outcome, rr.Action, rr.Namespace, rr.Name)
-		if rr.RevisionAfter > 0 {
-			line += fmt.Sprintf(" revision %d", rr.RevisionAfter)
+		head := fmt.Sprintf("%s %s %s/%s: %s", symbol(st.Action), st.Action, st.Release.Namespace, st.Release.Name, st.Reason)
+		if color {
+			head = "\x1b[1m" + head + "\x1b[0m"
 		}
-		if rr.Duration > 0 {
-			line += fmt.Sprintf(" in %s", rr.Duration.Round(time.Millisecond))
+		b.WriteString("\n" + head + "\n")
+		for _, d := range driftOf(st) {
+			fmt.Fprintf(&b, "    drift: %s\n", d)
 		}
-		if rr.Error != "" {
-			line += ": " + rr.Error
+		if sd, ok := p.diffs[i]; ok {
+			if sd.err != nil {
+				fmt.Fprintf(&b, "    (no diff: %v)\n", sd.err)
+			} else if len(sd.objects) == 0 {
+				b.WriteString("    (no change in rendered objects)\n")
+			} else if err := diff.Write(&b, sd.objects, diff.Style{Color: color, Indent: "    "}); err != nil {
+				return err
+			}
 		}
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
-	fmt.Fprintf(w, "Applied in %s\n", r.Duration.Round(time.Millisecond))
+	for _, n := range p.plan.Notes {
+		fmt.Fprintf(&b, "\nnote: %s\n", n)
+	}
+	b.WriteString("\n" + summaryLine(p.plan.Summary()) + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func printPlanMarkdown(w io.Writer, p *planned) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### digitops plan: `%s`", p.env.Name)
+	if p.plan.Revision != "" {
+		fmt.Fprintf(&b, " at `%s`", p.plan.Revision)
+	}
+	fmt.Fprintf(&b, "\n\n**%s**\n\n", summaryLine(p.plan.Summary()))
+	for _, n := range p.plan.Notes {
+		fmt.Fprintf(&b, "> %s\n\n", n)
+	}
+	var rows []int
+	for i := range p.plan.Steps {
+		if shown(&p.plan.Steps[i]) {
+			rows = append(rows, i)
+		}
+	}
+	if len(rows) == 0 {
+		b.WriteString("No changes: the cluster matches Git.\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	b.WriteString("| Release | Namespace | Action | Reason |\n|---|---|---|---|\n")
+	for _, i := range rows {
+		st := &p.plan.Steps[i]
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", st.Release.Name, st.Release.Namespace, st.Action, mdCell(st.Reason))
+	}
+	for _, i := range rows {
+		st := &p.plan.Steps[i]
+		var body strings.Builder
+		for _, d := range driftOf(st) {
+			fmt.Fprintf(&body, "drift: %s\n", d)
+		}
+		counts := ""
+		if sd, ok := p.diffs[i]; ok {
+			switch {
+			case sd.err != nil:
+				fmt.Fprintf(&body, "(no diff: %v)\n", sd.err)
+			default:
+				if err := diff.Write(&body, sd.objects, diff.Style{}); err != nil {
+					return err
+				}
+				a, c, r := diff.Count(sd.objects)
+				counts = fmt.Sprintf(" (%d added, %d changed, %d removed)", a, c, r)
+			}
+		}
+		fmt.Fprintf(&b, "\n<details><summary><code>%s/%s</code>: %s, %s%s</summary>\n\n", st.Release.Namespace, st.Release.Name, st.Action, htmlEscape(st.Reason), counts)
+		if body.Len() > 0 {
+			fence := codeFence(body.String())
+			fmt.Fprintf(&b, "%sdiff\n%s%s\n\n", fence, body.String(), fence)
+		}
+		b.WriteString("</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// codeFence returns a backtick fence longer than any run of backticks in s.
+func codeFence(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+func mdCell(s string) string {
+	return strings.ReplaceAll(htmlEscape(s), "|", "\\|")
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }

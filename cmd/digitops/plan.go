@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,9 +11,26 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
+// planFlags are the flags plan and apply share.
+type planFlags struct {
+	forcePrune bool
+	releases   []string
+	selectors  []string
+	offline    bool
+	diff       bool
+}
+
+func (f *planFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.forcePrune, "force-prune", false, "allow pruning more than the environment's maxPrunePercent")
+	fl.StringSliceVar(&f.releases, "release", nil, "only this release (repeatable)")
+	fl.StringSliceVarP(&f.selectors, "selector", "l", nil, "only releases whose labels match key=value[,key!=value] (name and namespace are implicit labels; repeat for OR)")
+	fl.BoolVar(&f.diff, "diff", true, "render changed releases and show what changes in their objects")
+}
+
 type planOptions struct {
+	planFlags
 	detailedExitCode bool
-	forcePrune       bool
 }
 
 func newPlanCommand(g *globalOptions, s streams) *cobra.Command {
@@ -20,49 +38,184 @@ func newPlanCommand(g *globalOptions, s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change, without changing anything",
+		Long: `plan loads the environment from Git, reads the Helm releases of its cluster and
+prints, for every release that would change, why and a diff of its rendered
+objects (Secret data and secret values masked). Nothing is written.
+
+With --offline no cluster is read at all: every release shows as an install and
+its diff is the full render, which checks that every chart renders.`,
 		Example: `  # What would change in the dev environment of the current repository
   digitops plan --env dev
 
-  # As JSON, with exit code 2 when something would change (for CI)
-  digitops plan --repo ./DIGIT-DevOps --env egov-demo -o json --detailed-exitcode`,
+  # One release, then the releases of one module
+  digitops plan --env egov-demo --release egov-user
+  digitops plan --env egov-demo --selector module=pgr
+
+  # For CI: markdown for a pull-request comment, exit code 2 when something changes
+  digitops plan --repo ./DIGIT-DevOps --env egov-demo -o markdown --detailed-exitcode
+
+  # From Git alone, no cluster (does everything render?)
+  digitops plan --env egov-demo --offline -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, plan, _, err := makePlan(cmd.Context(), g, o.forcePrune)
+			ctx := cmd.Context()
+			p, err := makePlan(ctx, g, o.planFlags)
 			if err != nil {
 				return err
 			}
-			if err := printPlan(s.out, g.output, env, plan); err != nil {
+			if g.output != "json" && o.diff {
+				p.renderDiffs(ctx)
+			}
+			if err := printPlan(s.out, g.output, p, isTerminal(s.out)); err != nil {
 				return err
 			}
-			if o.detailedExitCode && plan.Summary().Changes() > 0 {
+			if o.detailedExitCode && p.plan.Summary().Changes() > 0 {
 				return &exitError{code: 2}
 			}
 			return nil
 		},
 	}
+	o.add(cmd)
+	cmd.Flags().BoolVar(&o.offline, "offline", false, "plan from Git alone: read no cluster, show every release as an install")
 	cmd.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
-	cmd.Flags().BoolVar(&o.forcePrune, "force-prune", false, "allow pruning more than the environment's maxPrunePercent")
 	return cmd
 }
 
-// makePlan loads the environment, reads the cluster and plans.
-func makePlan(ctx context.Context, g *globalOptions, forcePrune bool) (*manifest.Environment, *reconciler.Plan, *reconciler.Cluster, error) {
+// planned is a plan with what it was made from.
+type planned struct {
+	env  *manifest.Environment
+	plan *reconciler.Plan
+	// cluster is nil offline.
+	cluster *reconciler.Cluster
+	offline bool
+	// diffs are the rendered changes by step index (after renderDiffs).
+	diffs map[int]stepDiff
+}
+
+// makePlan loads the environment, reads the cluster (unless offline), plans
+// and keeps the steps the filters select.
+func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, error) {
 	env, revision, err := g.loadEnvironment(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	cluster, err := g.cluster(env)
+	sel, err := newFilter(f.releases, f.selectors)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context)", err)
+	p := &planned{env: env, offline: f.offline}
+	live := reconciler.LiveState{}
+	if !f.offline {
+		if p.cluster, err = g.cluster(env); err != nil {
+			return nil, err
+		}
+		if live, err = reconciler.ReadLiveState(ctx, p.cluster); err != nil {
+			return nil, fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context, or plan with --offline)", err)
+		}
 	}
 	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
-	plan, err := planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: forcePrune, Revision: revision})
-	if err != nil {
-		return nil, nil, nil, err
+	if p.cluster != nil && env.Policy.Drift != manifest.DriftOff {
+		if planner.Drift, err = reconciler.NewDriftDetector(p.cluster); err != nil {
+			return nil, err
+		}
 	}
-	return env, plan, cluster, nil
+	p.plan, err = planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision})
+	if err != nil {
+		return nil, err
+	}
+	if f.offline {
+		p.plan.Notes = append(p.plan.Notes, "offline: planned from Git alone, no cluster was read; every release shows as an install")
+	}
+	if !sel.empty() {
+		kept := p.plan.Steps[:0]
+		for _, st := range p.plan.Steps {
+			if sel.match(st.Release) {
+				kept = append(kept, st)
+			}
+		}
+		if len(kept) == 0 {
+			return nil, fmt.Errorf("no release matches %s; the environment has: %s", sel, strings.Join(releaseNames(env), ", "))
+		}
+		p.plan.Steps = kept
+	}
+	return p, nil
+}
+
+func releaseNames(env *manifest.Environment) []string {
+	names := make([]string, len(env.Releases))
+	for i, r := range env.Releases {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// filter selects releases by name and by label selectors.
+type filter struct {
+	names map[string]bool
+	// any is a list of selectors, each a list of terms that must all hold.
+	any  [][]selTerm
+	text []string
+}
+
+type selTerm struct {
+	key, value string
+	negate     bool
+}
+
+func newFilter(names, selectors []string) (*filter, error) {
+	f := &filter{names: map[string]bool{}}
+	for _, n := range names {
+		f.names[n] = true
+		f.text = append(f.text, "--release "+n)
+	}
+	for _, s := range selectors {
+		var terms []selTerm
+		for _, part := range strings.Split(s, ",") {
+			t := selTerm{}
+			k, v, ok := strings.Cut(part, "!=")
+			if ok {
+				t.negate = true
+			} else if k, v, ok = strings.Cut(part, "="); !ok {
+				return nil, fmt.Errorf("invalid selector %q: want key=value or key!=value, e.g. --selector tier=core,name=egov-user", s)
+			}
+			t.key, t.value = strings.TrimSpace(k), strings.TrimSpace(v)
+			terms = append(terms, t)
+		}
+		f.any = append(f.any, terms)
+		f.text = append(f.text, "--selector "+s)
+	}
+	return f, nil
+}
+
+func (f *filter) empty() bool { return len(f.names) == 0 && len(f.any) == 0 }
+
+func (f *filter) String() string { return strings.Join(f.text, " ") }
+
+// match says whether the release is selected: its name is one of the names
+// (when any are given) and one of the selectors holds (when any are given).
+func (f *filter) match(r manifest.ReleaseSpec) bool {
+	if len(f.names) > 0 && !f.names[r.Name] {
+		return false
+	}
+	if len(f.any) == 0 {
+		return true
+	}
+	labels := map[string]string{}
+	for k, v := range r.Labels {
+		labels[k] = v
+	}
+	labels["name"], labels["namespace"] = r.Name, r.Namespace
+	for _, terms := range f.any {
+		ok := true
+		for _, t := range terms {
+			if (labels[t.key] == t.value) == t.negate {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -96,6 +96,7 @@ in dependency order.`,
 		newApplyCommand(opts, s),
 		newPlanCommand(opts, s),
 		newVersionCommand(s),
+		newRenderCommand(opts, s),
 	)
 	return root
 }
