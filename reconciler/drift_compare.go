@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,8 +80,9 @@ var ignoredMetadata = []string{
 //     differs while only Helm owns it is the apiserver's (defaulting,
 //     normalisation, a mutating webhook acting on Helm's request);
 //   - a field the chart does not set is drift when such a manager owns it;
-//   - a field the chart sets that is gone is drift when anyone but Helm and
-//     the allowed managers wrote the object;
+//   - a field the chart sets that is gone is drift (unless its value is
+//     empty, which the apiserver drops); managedFields do not say who
+//     removed it;
 //   - status and server-maintained metadata are never compared.
 //
 // An object without managedFields is compared by value only: changed and
@@ -230,6 +232,14 @@ func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 		}
 		keys := w.listKeys(fp, dv, lv)
 		if keys == nil {
+			if len(dv) == len(lv) && allMaps(dv) && allMaps(lv) {
+				// No key known: compare maps item by item, so that server
+				// defaults inside items are not drift.
+				for i := range dv {
+					w.walk(dv[i], lv[i], with(tokens, strconv.Itoa(i)), with(fp, fieldpath.PathElement{Index: &i}), with(loc, any(i)))
+				}
+				return
+			}
 			if !valuesEqual(dv, lv) {
 				w.changed(d, l, tokens, fp, loc)
 			}
@@ -260,6 +270,15 @@ func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 			w.changed(d, l, tokens, fp, loc)
 		}
 	}
+}
+
+func allMaps(l []any) bool {
+	for _, item := range l {
+		if _, ok := item.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // listKeys returns the key fields of a list of maps, learned from the
@@ -424,18 +443,9 @@ func (w *walker) removed(d any, tokens []string, loc []any) {
 	if isEmptyValue(d) {
 		return
 	}
-	if w.raw || !w.hasFields {
-		w.add(DriftRemoved, tokens, loc, d, nil, "")
-		return
-	}
-	// Only a foreign writer can have removed a field Helm set; name the
-	// most recent one.
-	for _, o := range w.owners {
-		if !matchManager(w.opts.allowed, o.manager) && !matchManager(w.opts.own, o.manager) {
-			w.add(DriftRemoved, tokens, loc, d, nil, o.manager)
-			return
-		}
-	}
+	// managedFields keep no trace of who removed a field (the remover owns
+	// nothing afterwards), so no manager is named.
+	w.add(DriftRemoved, tokens, loc, d, nil, "")
 }
 
 func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {

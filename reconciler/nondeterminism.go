@@ -112,4 +112,3 @@ func renderedName(u *unstructured.Unstructured, namespace string) string {
 	}
 	return objectName(u)
 }
-
