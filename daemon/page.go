@@ -42,8 +42,13 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 // revision, last sync and error, and every release with its phase and
 // drift items. It refreshes itself every 10 seconds.
 func (d *Daemon) servePage(w http.ResponseWriter, _ *http.Request) {
+	renderPage(w, d.Status())
+}
+
+// renderPage writes the status page of st.
+func renderPage(w http.ResponseWriter, st statusapi.Status) {
 	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, d.Status()); err != nil {
+	if err := pageTemplate.Execute(&buf, st); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -187,11 +187,12 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "not a push event; ignored"})
 			return
 		}
-		triggered := []string{}
+		triggered, matched := []string{}, 0
 		for _, s := range d.sources {
 			if !s.matches(p) {
 				continue
 			}
+			matched++
 			s.trigger(d.opts.Debounce)
 			s.mu.Lock()
 			triggered = append(triggered, s.names...)
@@ -199,10 +200,10 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 		}
 		d.log.Info("webhook push", "receiver", rc.name, "ref", p.Ref, "triggered", triggered)
 		code := http.StatusAccepted
-		if len(triggered) == 0 {
+		if matched == 0 {
 			code = http.StatusOK
 		}
-		writeJSON(w, code, map[string]any{"triggered": triggered})
+		writeJSON(w, code, map[string]any{"sources": matched, "triggered": triggered})
 	}
 }
 

@@ -1,0 +1,100 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/reconciler"
+)
+
+func TestReleasePhase(t *testing.T) {
+	tests := []struct {
+		name  string       // what the case shows
+		facts releaseFacts // the input
+		want  string       // the phase
+	}{
+		{"unchanged", releaseFacts{Action: reconciler.ActionNone}, statusapi.PhaseInSync},
+		{"upgraded", releaseFacts{Action: reconciler.ActionUpgrade, Outcome: reconciler.OutcomeSucceeded}, statusapi.PhaseInSync},
+		{"upgrade failed", releaseFacts{Action: reconciler.ActionUpgrade, Outcome: reconciler.OutcomeFailed}, statusapi.PhaseFailing},
+		{"upgrade not applied (standby)", releaseFacts{Action: reconciler.ActionUpgrade}, statusapi.PhaseOutOfSync},
+		{"skipped after a failed need", releaseFacts{Action: reconciler.ActionInstall, Outcome: reconciler.OutcomeSkipped}, statusapi.PhaseOutOfSync},
+		{"drift found, corrected", releaseFacts{Action: reconciler.ActionCorrectDrift, Drifted: true, Outcome: reconciler.OutcomeSucceeded}, statusapi.PhaseInSync},
+		{"drift found, warn only", releaseFacts{Action: reconciler.ActionNone, Drifted: true}, statusapi.PhaseDrifted},
+		{"drift correction failed", releaseFacts{Action: reconciler.ActionCorrectDrift, Drifted: true, Outcome: reconciler.OutcomeFailed}, statusapi.PhaseFailing},
+		{"another operation in progress", releaseFacts{Action: reconciler.ActionSkip}, statusapi.PhasePending},
+		{"suspended wins", releaseFacts{Action: reconciler.ActionSkip, Suspended: true, Drifted: true}, statusapi.PhaseSuspended},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := releasePhase(tt.facts); got != tt.want {
+				t.Errorf("releasePhase(%+v) = %s, want %s", tt.facts, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentPhase(t *testing.T) {
+	synced := &statusapi.Sync{Result: "success"}
+	rel := func(phases ...string) []statusapi.Release {
+		out := make([]statusapi.Release, len(phases))
+		for i, p := range phases {
+			out[i] = statusapi.Release{Phase: p}
+		}
+		return out
+	}
+	tests := []struct {
+		name string                // what the case shows
+		env  statusapi.Environment // the input
+		want string                // the phase
+	}{
+		{"never synced", statusapi.Environment{}, statusapi.PhasePending},
+		{"all in sync", statusapi.Environment{LastSync: synced, Releases: rel("in-sync", "in-sync")}, statusapi.PhaseInSync},
+		{"worst release wins", statusapi.Environment{LastSync: synced, Releases: rel("in-sync", "drifted", "out-of-sync")}, statusapi.PhaseDrifted},
+		{"failing beats drifted", statusapi.Environment{LastSync: synced, Releases: rel("drifted", "failing")}, statusapi.PhaseFailing},
+		{"a sync error is failing", statusapi.Environment{LastSync: synced, LastError: "boom", Releases: rel("in-sync")}, statusapi.PhaseFailing},
+		{"suspended environment", statusapi.Environment{Suspended: true, LastError: "boom"}, statusapi.PhaseSuspended},
+		{"a suspended release leaves the rest in sync", statusapi.Environment{LastSync: synced, Releases: rel("suspended", "in-sync")}, statusapi.PhaseInSync},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := environmentPhase(tt.env); got != tt.want {
+				t.Errorf("environmentPhase = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	live := reconciler.LiveState{
+		"egov/a":  {Name: "a", Namespace: "egov", Version: 1, Status: "deployed", Environment: "dev"},
+		"egov/b":  {Name: "b", Namespace: "egov", Version: 4, Status: "deployed"},
+		"other/c": {Name: "c", Namespace: "other", Version: 9, Status: "deployed", Environment: "prod"},
+	}
+	names := map[string]string{"a": "egov", "b": "egov"}
+	base := fingerprint(live, "dev", names)
+	other := live["other/c"]
+	other.Version = 10
+	live["other/c"] = other
+	if fingerprint(live, "dev", names) != base {
+		t.Error("a release of another environment changed the fingerprint")
+	}
+	b := live["egov/b"]
+	b.Status = "pending-upgrade"
+	live["egov/b"] = b
+	if fingerprint(live, "dev", names) == base {
+		t.Error("a declared release's status change did not change the fingerprint")
+	}
+}
+
+func TestJittered(t *testing.T) {
+	for range 100 {
+		got := jittered(time.Minute, 0.1)
+		if got < 54*time.Second || got > 66*time.Second {
+			t.Fatalf("jittered(1m, 0.1) = %s, outside ±10%%", got)
+		}
+	}
+	if got := jittered(time.Minute, -1); got != time.Minute {
+		t.Errorf("no jitter: %s", got)
+	}
+}
