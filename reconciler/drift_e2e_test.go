@@ -260,6 +260,12 @@ func TestDrift_warnThenCorrect(t *testing.T) {
 
 	makeDrift(t, ctx, cs)
 
+	// off: not looked at, no request made.
+	plan = planDrift(t, ctx, cluster, driftEnv(t, ctx, repo, manifest.DriftOff), true)
+	if s := plan.Summary(); s.Changes() != 0 || len(driftByRelease(plan)) != 0 || plan.APIRequests != 0 {
+		t.Errorf("drift off: plan = %+v, drift %v, %d requests; want nothing", s, driftByRelease(plan), plan.APIRequests)
+	}
+
 	// warn: reported, named, masked, not corrected.
 	plan = planDrift(t, ctx, cluster, env, true)
 	if s := plan.Summary(); s.Changes() != 0 {
