@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/digitops/digitops/internal/testenv"
+)
+
+// gitRepoFrom copies src into a new Git repository with one commit on the
+// branch main and returns its directory and commit.
+func gitRepoFrom(t *testing.T, src string) (string, string) {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := gogit.PlainInitWithOptions(dst, &gogit.PlainInitOptions{InitOptions: gogit.InitOptions{DefaultBranch: "refs/heads/main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := r.Worktree()
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	h, err := wt.Commit("environment", &gogit.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.invalid", When: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst, h.String()
+}
+
+// TestPlan_gitURLAndRef: --repo takes a Git URL and --ref a branch; the plan
+// names the revision it was made from.
+func TestPlan_gitURLAndRef(t *testing.T) {
+	env := testenv.ForTest(t, testenv.Options{})
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir, commit := gitRepoFrom(t, "../../examples/quickstart")
+	// Uncommitted changes in the directory must not be read through a URL.
+	if err := os.WriteFile(filepath.Join(dir, "digitops.yaml"), []byte("broken: ["), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--repo", "file://" + dir, "--ref", "main"},
+		{"--repo", dir, "--ref", "sha1:" + commit},
+	} {
+		var out, errOut bytes.Buffer
+		argv := append([]string{"plan", "--env", "dev", "-o", "json", "--kubeconfig", env.Kubeconfig}, args...)
+		if code := run(context.Background(), argv, streams{in: strings.NewReader(""), out: &out, err: &errOut}); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+		}
+		var got struct {
+			Revision string
+			Summary  struct{ Install int }
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		if !strings.HasSuffix(got.Revision, "sha1:"+commit) {
+			t.Errorf("%v: revision = %q, want it to end in sha1:%s", args, got.Revision, commit)
+		}
+		if got.Summary.Install != 4 {
+			t.Errorf("%v: %d installs, want 4", args, got.Summary.Install)
+		}
+	}
+}
