@@ -2,6 +2,7 @@ package reconciler_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,10 +54,14 @@ type syncRun struct {
 	Repo string
 	// Policy, when set, adjusts the loaded policy.
 	Policy func(p *manifest.SyncPolicy)
+	// Adjust, when set, changes the loaded environment.
+	Adjust func(env *manifest.Environment)
 	// ForcePrune lifts the prune guard.
 	ForcePrune bool
 	// Progress receives step events.
 	Progress reconciler.Progress
+	// Log receives the applier's log; nil discards it.
+	Log *slog.Logger
 }
 
 func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconciler.Plan, *reconciler.Result, error) {
@@ -67,6 +72,9 @@ func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconci
 	if s.Policy != nil {
 		s.Policy(&env.Policy)
 	}
+	if s.Adjust != nil {
+		s.Adjust(env)
+	}
 	live, err := reconciler.ReadLiveState(ctx, cluster)
 	if err != nil {
 		return nil, nil, err
@@ -76,7 +84,7 @@ func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconci
 	if err != nil {
 		return nil, nil, err
 	}
-	res := (&reconciler.Applier{Cluster: cluster, Progress: s.Progress}).Apply(ctx, env, plan)
+	res := (&reconciler.Applier{Cluster: cluster, Progress: s.Progress, Log: s.Log}).Apply(ctx, env, plan)
 	return plan, res, nil
 }
 
