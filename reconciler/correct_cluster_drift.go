@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -117,7 +118,7 @@ func applyFindings(obj *unstructured.Unstructured, findings []finding) error {
 		case len(f.loc) > 0 && f.loc[len(f.loc)-1] == -1:
 			appends = append(appends, f)
 		default:
-			if err := setAt(obj.Object, f.loc, deepCopyValue(f.desired)); err != nil {
+			if err := setAt(obj.Object, f.loc, runtime.DeepCopyJSONValue(f.desired)); err != nil {
 				return err
 			}
 		}
@@ -135,7 +136,7 @@ func applyFindings(obj *unstructured.Unstructured, findings []finding) error {
 			return err
 		}
 		l, _ := list.([]any)
-		if err := setAt(obj.Object, parent, append(l, deepCopyValue(f.desired))); err != nil {
+		if err := setAt(obj.Object, parent, append(l, runtime.DeepCopyJSONValue(f.desired))); err != nil {
 			return err
 		}
 	}
@@ -222,26 +223,4 @@ func deleteAt(obj map[string]any, loc []any) error {
 		return setAt(obj, parentLoc, append(append([]any{}, l[:k]...), l[k+1:]...))
 	}
 	return nil
-}
-
-func deepCopyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return unstructuredCopy(x)
-	case []any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = deepCopyValue(x[i])
-		}
-		return out
-	}
-	return v
-}
-
-func unstructuredCopy(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = deepCopyValue(v)
-	}
-	return out
 }
