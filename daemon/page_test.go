@@ -133,7 +133,10 @@ func TestPage_chromium(t *testing.T) {
 	// The screenshot: the drifted badge colour is on screen, and so is the
 	// failing one; a colour not used by this status is not.
 	dir := t.TempDir()
-	shot := filepath.Join(dir, "out.png")
+	if keep := os.Getenv("DIGITOPS_SCREENSHOT_DIR"); keep != "" {
+		dir = keep // keep the screenshot (CI artifact)
+	}
+	shot := filepath.Join(dir, "status-page.png")
 	runChromium(t, bin, srv.URL, "--screenshot="+shot)
 	f, err := os.Open(shot)
 	if err != nil {
