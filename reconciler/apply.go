@@ -94,6 +94,12 @@ type Applier struct {
 // the policy's concurrency. A release whose needs failed is skipped; its
 // siblings go on. Apply returns a Result for every step; a cancelled ctx stops
 // releases that have not started.
+//
+// When the policy waits, a release starts only once what it needs is Ready:
+// an install or upgrade passes its readiness gate before it counts as
+// succeeded, and a need this sync leaves unchanged is checked (one read of
+// the release, one per object not yet ready) the first time a release that
+// needs it is about to act, so a sync where nothing acts reads nothing.
 func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Plan) *Result {
 	start := time.Now()
 	before := a.Cluster.Requests()

@@ -15,7 +15,10 @@
 // Run method. [Applier.Apply] walks the plan as a DAG: a release starts when
 // everything it needs has succeeded, independent releases run in parallel up
 // to the environment's concurrency, and a failed release stops its dependants,
-// not its siblings.
+// not its siblings. With the policy's Wait, digitops's readiness gate
+// (kstatus-style rules for Deployments, StatefulSets, DaemonSets and Jobs, see
+// [DeploymentReadiness]) replaces Helm's wait: it is the one wait both for the
+// action's success and for the releases that need it.
 //
 // # Recording
 //

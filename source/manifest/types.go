@@ -80,7 +80,10 @@ type SyncPolicy struct {
 	MaxPrunePercent int
 	// HistoryMax is the number of Helm revisions kept per release.
 	HistoryMax int
-	// Wait makes Helm wait for the release's objects to be ready.
+	// Wait makes digitops wait, after installing or upgrading a release,
+	// for the objects it deployed to be ready (Deployments, StatefulSets,
+	// DaemonSets, Jobs; others once they exist), within Timeout, and before
+	// the releases that need it start. Helm's own wait is not used.
 	Wait bool
 	// RemediateFailedUpgrade rolls a failed upgrade back to the last
 	// deployed revision.
