@@ -1,0 +1,36 @@
+// Package harness runs digitops's benchmarks: the same DIGIT-shaped
+// environment (bench/gen), the same scenarios and the same real control
+// plane (internal/testenv) for every tool, measured the same way.
+//
+// # Tools
+//
+//   - digitops: `digitops apply` of the digit-layout environment.
+//   - helmfile: `helmfile sync` of the helmfile layout, driving the helm v3
+//     CLI (helmfile apply/diff need the helm-diff plugin, which cannot be
+//     installed here, so they are not measured).
+//   - deployer: DIGIT's Go deployer's way, `helm template | kubectl apply`
+//     per service, in release-chart order.
+//   - floor: one server-side apply of every rendered object of the scenario
+//     (plus a Helm-shaped release Secret per release), with no discovery,
+//     no rendering and no reads: the work the API server cannot be spared.
+//
+// Every tool runs as a child process, so its wall time, peak RSS and CPU
+// time come from wait4's rusage (peak RSS is that of the largest single
+// process of the tree, not a sum).
+//
+// # Scenarios
+//
+// For each run a fresh control plane is started and a fresh copy of the
+// repository generated, then: cold (install all), noop (nothing changed),
+// image (one service's tag changed), drift (one Deployment scaled by hand,
+// as `kubectl scale` would, then a sync; whether the tool put it back is
+// recorded). Tools are interleaved run by run so that the load of a shared
+// machine falls on all of them alike.
+//
+// # Measurements
+//
+// Around each tool run the harness reads kube-apiserver's own /metrics
+// (apiserver_request_total, by verb, dry-run counted apart, leases left out
+// since the API server renews its own) and the CPU time of the
+// kube-apiserver and etcd processes from /proc/<pid>/stat.
+package harness

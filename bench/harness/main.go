@@ -1,0 +1,223 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/digitops/digitops/internal/testenv"
+)
+
+// Peer versions bench/peers.sh builds.
+const (
+	HelmVersion     = "v3.22.0"
+	HelmfileVersion = "v1.8.0"
+)
+
+// Report markers: bench replaces what lies between them.
+const (
+	beginMarker = "<!-- bench:begin -->"
+	endMarker   = "<!-- bench:end -->"
+)
+
+// Main is the bench command.
+type Main struct {
+	// Services is the environment size of the main configuration.
+	Services int
+	// Runs is the number of fresh clusters per tool (main configuration).
+	Runs int
+	// Big is the size of the large configuration (cold once, no-op
+	// Runs times); 0 skips it.
+	Big int
+	// BigTools are the tools of the large configuration.
+	BigTools string
+	// Tools are the tools of the main configuration; empty means all.
+	Tools string
+	// Out is the Markdown file to write the results into.
+	Out string
+	// WorkDir keeps workspaces and logs; empty means a temporary dir.
+	WorkDir string
+	// Bins are the programs.
+	Bins Binaries
+	// Log receives progress.
+	Log *slog.Logger
+}
+
+// DefaultPeersDir is where bench/peers.sh puts helm and helmfile.
+func DefaultPeersDir() string {
+	root := os.Getenv("DIGITOPS_TESTENV_DIR")
+	if root == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache")
+		}
+		root = filepath.Join(cache, "digitops", "testenv")
+	}
+	return filepath.Join(root, "peers")
+}
+
+// DefaultBinaries finds the programs where the Makefile and bench/peers.sh
+// put them; self runs this program's child commands.
+func DefaultBinaries(repoRoot string, self []string) Binaries {
+	peers := DefaultPeersDir()
+	b := Binaries{
+		Digitops: filepath.Join(repoRoot, "bin", "digitops"),
+		Helm:     filepath.Join(peers, "helm-"+HelmVersion, "helm"),
+		Helmfile: filepath.Join(peers, "helmfile-"+HelmfileVersion, "helmfile"),
+		Self:     self,
+	}
+	if dir, err := testenv.BinDir(false); err == nil {
+		b.Kubectl = filepath.Join(dir, "kubectl")
+	}
+	return b
+}
+
+// ParseFlags reads the command line.
+func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	m.Bins = DefaultBinaries(".", []string{self})
+	fs.IntVar(&m.Services, "services", 40, "services in the main configuration")
+	fs.IntVar(&m.Runs, "runs", 3, "fresh clusters per tool (and no-op repeats at -big)")
+	fs.IntVar(&m.Big, "big", 500, "services in the large configuration (cold once, then no-op -runs times); 0 skips it")
+	fs.StringVar(&m.BigTools, "big-tools", "digitops,floor", "tools of the large configuration")
+	fs.StringVar(&m.Tools, "tools", "", "tools of the main configuration (comma-separated; empty: all that are built)")
+	fs.StringVar(&m.Out, "out", "", "Markdown file to write the results into (between its bench markers); empty: stdout")
+	fs.StringVar(&m.WorkDir, "workdir", "", "keep workspaces and logs here (default: a temporary dir, removed)")
+	fs.StringVar(&m.Bins.Digitops, "digitops", m.Bins.Digitops, "digitops binary")
+	fs.StringVar(&m.Bins.Helm, "helm", m.Bins.Helm, "helm v3 binary")
+	fs.StringVar(&m.Bins.Helmfile, "helmfile", m.Bins.Helmfile, "helmfile binary")
+	fs.StringVar(&m.Bins.Kubectl, "kubectl", m.Bins.Kubectl, "kubectl binary")
+	return fs.Parse(args)
+}
+
+// Run runs the configurations and writes the report.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Log == nil {
+		m.Log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range []*string{&m.Bins.Digitops, &m.Bins.Helm, &m.Bins.Helmfile, &m.Bins.Kubectl} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
+	start := time.Now()
+	loadBefore := loadAvg()
+	var all []*Results
+	main := Config{Services: m.Services, Runs: m.Runs, Tools: split(m.Tools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log}
+	r, err := Run(ctx, main)
+	if err != nil {
+		return err
+	}
+	all = append(all, r)
+	if m.Big > 0 {
+		big := Config{Services: m.Big, Runs: 1, Repeat: m.Runs, Scenarios: []string{ScenarioCold, ScenarioNoop},
+			Tools: split(m.BigTools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log}
+		r, err := Run(ctx, big)
+		if err != nil {
+			return err
+		}
+		all = append(all, r)
+	}
+	var buf bytes.Buffer
+	writeReport(ctx, &buf, m, all, start, loadBefore)
+	if m.Out == "" {
+		_, err := os.Stdout.Write(buf.Bytes())
+		return err
+	}
+	return spliceInto(m.Out, buf.String())
+}
+
+func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results, start time.Time, loadBefore string) {
+	fmt.Fprintf(buf, "Measured %s, in %s. Load average before: %s; after: %s.\n\n",
+		start.UTC().Format("2006-01-02 15:04 MST"), time.Since(start).Round(time.Second), loadBefore, loadAvg())
+	fmt.Fprintf(buf, "Machine: %s, %d CPUs, %s, %s/%s.\n\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(buf, "Versions: digitops %s; helm %s; helmfile %s; kube-apiserver and kubectl %s, etcd %s; %s.\n\n",
+		version(ctx, m.Bins.Digitops, "version"), HelmVersion, HelmfileVersion, testenv.KubernetesVersion, testenv.EtcdVersion, runtime.Version())
+	for _, r := range all {
+		fmt.Fprintf(buf, "### %d services (%d run(s) per tool, %s)\n\n", r.Config.Services, r.Config.Runs, r.Elapsed.Round(time.Second))
+		_ = r.WriteTable(buf)
+		buf.WriteString("\n")
+		_ = r.WriteRatios(buf)
+		buf.WriteString("\n")
+	}
+}
+
+// spliceInto replaces the text between the markers of path, or writes the
+// whole file when it has none.
+func spliceInto(path, text string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	if i < 0 || j < i {
+		return os.WriteFile(path, []byte(beginMarker+"\n"+text+endMarker+"\n"), 0o644)
+	}
+	return os.WriteFile(path, []byte(s[:i+len(beginMarker)]+"\n"+text+s[j:]), 0o644)
+}
+
+func split(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(l, "MemTotal: %d kB", &kb); err == nil {
+			return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))
+		}
+	}
+	return "unknown RAM"
+}
+
+func version(ctx context.Context, bin string, args ...string) string {
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
