@@ -303,7 +303,7 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 		l.status.LastError = ""
 		l.status.LastSuccess = &end
 	}
-	if result != metrics.SyncUnchanged {
+	if err == nil && result != metrics.SyncUnchanged {
 		l.log.Info("synced", "revision", l.attempted, "result", result, "duration", d)
 	}
 	l.status.Phase = environmentPhase(l.status)
@@ -321,7 +321,7 @@ func (l *envLoop) snapshot() statusapi.Environment {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.status
-	st.Releases = append([]statusapi.Release(nil), l.status.Releases...)
+	st.Releases = append(make([]statusapi.Release, 0, len(l.status.Releases)), l.status.Releases...)
 	for i := range st.Releases {
 		st.Releases[i].Suspended = st.Releases[i].Suspended || l.d.suspends.release(l.name, st.Releases[i].Name)
 	}

@@ -97,6 +97,7 @@ in dependency order.`,
 		newPlanCommand(opts, s),
 		newVersionCommand(s),
 		newRenderCommand(opts, s),
+		newServeCommand(opts, s), newSuspendCommand(s, true), newSuspendCommand(s, false),
 	)
 	return root
 }

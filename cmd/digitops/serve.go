@@ -1,0 +1,203 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/digitops/digitops/daemon"
+	"github.com/digitops/digitops/source/git"
+)
+
+type serveOptions struct {
+	listen          string
+	cacheDir        string
+	interval        time.Duration
+	driftInterval   time.Duration
+	shutdownGrace   time.Duration
+	logFormat       string
+	leaderElect     bool
+	leaseNamespace  string
+	leaseName       string
+	githubSecret    string
+	gitlabSecret    string
+	genericSecret   string
+	apiTokenFile    string
+	environmentList []string
+}
+
+func newServeCommand(g *globalOptions, s streams) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Keep every environment of a repository in sync, continuously",
+		Long: `serve watches the repository and keeps each of its environments in sync, one
+loop per environment. It serves /metrics, /healthz, /readyz, /api/v1/status,
+webhook receivers under /hooks/ (github, gitlab, generic) and a status page at /.
+
+Webhook secrets come from files or from the environment variables
+DIGITOPS_GITHUB_WEBHOOK_SECRET, DIGITOPS_GITLAB_WEBHOOK_TOKEN and
+DIGITOPS_WEBHOOK_SECRET; the API token (for suspend and resume) from
+--api-token-file or DIGITOPS_API_TOKEN. Git credentials come from the
+DIGITOPS_GIT_* environment variables.`,
+		Example: `  # Serve every environment of a Git repository
+  digitops serve --repo https://github.com/egovernments/DIGIT-DevOps --ref master
+
+  # Two replicas, only one applies
+  digitops serve --repo https://git.example.org/envs.git --leader-elect --leader-election-namespace digitops`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := newLogger(s, o.logFormat, g.verbose)
+			opts, err := o.daemonOptions(g, logger)
+			if err != nil {
+				return err
+			}
+			d, err := daemon.New(opts)
+			if err != nil {
+				return err
+			}
+			return d.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", daemon.DefaultListen, "HTTP address for metrics, probes, status, webhooks")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "Git caches and the suspension file (default the user cache dir)")
+	f.DurationVar(&o.interval, "interval", daemon.DefaultInterval, "loop interval until an environment's sync.interval is known; discovery interval")
+	f.DurationVar(&o.driftInterval, "drift-interval", daemon.DefaultDriftInterval, "plan fully (looking for drift) at least this often even when nothing changed")
+	f.DurationVar(&o.shutdownGrace, "shutdown-grace", daemon.DefaultShutdownGrace, "how long in-flight Helm actions may run after SIGTERM")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "apply only while holding a Lease (for several replicas)")
+	f.StringVar(&o.leaseNamespace, "leader-election-namespace", "", "namespace of the Lease (default $POD_NAMESPACE, else digitops-system)")
+	f.StringVar(&o.leaseName, "leader-election-name", "digitops", "name of the Lease")
+	f.StringVar(&o.githubSecret, "github-webhook-secret-file", "", "file holding the GitHub webhook secret")
+	f.StringVar(&o.gitlabSecret, "gitlab-webhook-token-file", "", "file holding the GitLab webhook token")
+	f.StringVar(&o.genericSecret, "webhook-secret-file", "", "file holding the generic webhook HMAC secret")
+	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token required by suspend and resume")
+	return cmd
+}
+
+// daemonOptions turns the flags into daemon.Options.
+func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (daemon.Options, error) {
+	cache := o.cacheDir
+	if cache == "" {
+		var err error
+		if cache, err = cacheDir("serve"); err != nil {
+			return daemon.Options{}, err
+		}
+	}
+	auth, err := git.AuthFromEnv(os.LookupEnv)
+	if err != nil {
+		return daemon.Options{}, err
+	}
+	url := g.repo
+	if !isRemote(url) {
+		if url, err = filepath.Abs(url); err != nil {
+			return daemon.Options{}, err
+		}
+	}
+	src := daemon.SourceOptions{URL: url, Ref: g.ref, ConfigPath: g.config, Auth: auth}
+	if g.env != "" {
+		src.Environments = strings.Split(g.env, ",")
+	}
+	opts := daemon.Options{
+		Sources:            []daemon.SourceOptions{src},
+		Listen:             o.listen,
+		CacheDir:           cache,
+		Secrets:            g.secrets,
+		KubeconfigOverride: g.kubeconfig,
+		ContextOverride:    g.context,
+		Interval:           o.interval,
+		DriftInterval:      o.driftInterval,
+		ShutdownGrace:      o.shutdownGrace,
+		Logger:             logger,
+	}
+	secrets := []struct {
+		file, env string
+		dst       *string
+	}{
+		{o.githubSecret, "DIGITOPS_GITHUB_WEBHOOK_SECRET", &opts.Webhooks.GitHub},
+		{o.gitlabSecret, "DIGITOPS_GITLAB_WEBHOOK_TOKEN", &opts.Webhooks.GitLab},
+		{o.genericSecret, "DIGITOPS_WEBHOOK_SECRET", &opts.Webhooks.Generic},
+		{o.apiTokenFile, "DIGITOPS_API_TOKEN", &opts.APIToken},
+	}
+	for _, sc := range secrets {
+		if *sc.dst, err = secretFrom(sc.file, sc.env); err != nil {
+			return daemon.Options{}, err
+		}
+	}
+	if o.leaderElect {
+		le, err := o.leaderElection(g)
+		if err != nil {
+			return daemon.Options{}, err
+		}
+		opts.LeaderElection = le
+	}
+	return opts, nil
+}
+
+// leaderElection connects to the cluster holding the Lease: the one the
+// daemon runs in, else the --kubeconfig/--context one.
+func (o *serveOptions) leaderElection(g *globalOptions) (*daemon.LeaderElection, error) {
+	var cfg *rest.Config
+	var err error
+	if g.kubeconfig == "" && g.context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		rules.ExplicitPath = g.kubeconfig
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: g.context}).ClientConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to configure the leader election client: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ns := o.leaseNamespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	if ns == "" {
+		ns = "digitops-system"
+	}
+	return &daemon.LeaderElection{Client: client, Namespace: ns, Name: o.leaseName, Identity: os.Getenv("POD_NAME")}, nil
+}
+
+// secretFrom reads a secret from file, else from the environment variable.
+func secretFrom(file, env string) (string, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("unable to read secret file: %w", err)
+		}
+		return strings.TrimSpace(string(data)), nil
+	}
+	return os.Getenv(env), nil
+}
+
+// newLogger builds the daemon's logger and routes klog into it.
+func newLogger(s streams, format string, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(s.err, hopts)
+	if format == "json" {
+		h = slog.NewJSONHandler(s.err, hopts)
+	}
+	logger := slog.New(h)
+	slog.SetDefault(logger)
+	klog.SetSlogLogger(logger)
+	return logger
+}

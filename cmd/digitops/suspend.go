@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digitops/digitops/internal/statusapi"
+)
+
+type serverOptions struct {
+	server string
+	token  string
+}
+
+// newSuspendCommand builds suspend (on) or resume (!on).
+func newSuspendCommand(s streams, on bool) *cobra.Command {
+	o := &serverOptions{}
+	verb, short := "suspend", "Stop syncing an environment, or one release of it, in a running daemon"
+	if !on {
+		verb, short = "resume", "Resume syncing a suspended environment or release"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " ENVIRONMENT [RELEASE]",
+		Short: short,
+		Example: fmt.Sprintf(`  digitops %[1]s egov-demo --server http://digitops.digitops-system:8080
+  digitops %[1]s egov-demo egov-user --server http://localhost:8080`, verb),
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/api/v1/environments/" + url.PathEscape(args[0])
+			if len(args) == 2 {
+				path += "/releases/" + url.PathEscape(args[1])
+			}
+			env, err := o.post(cmd, path+"/"+verb)
+			if err != nil {
+				return err
+			}
+			what := args[0]
+			if len(args) == 2 {
+				what = args[0] + "/" + args[1]
+			}
+			fmt.Fprintf(s.out, "%s: %sed (environment phase %s)\n", what, strings.TrimSuffix(verb, "e"), env.Phase)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.server, "server", "http://localhost:8080", "URL of the digitops daemon")
+	cmd.Flags().StringVar(&o.token, "token", os.Getenv("DIGITOPS_API_TOKEN"), "API token (default $DIGITOPS_API_TOKEN)")
+	return cmd
+}
+
+// post sends an API request and decodes the environment it returns.
+func (o *serverOptions) post(cmd *cobra.Command, path string) (statusapi.Environment, error) {
+	var env statusapi.Environment
+	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimSuffix(o.server, "/")+path, nil)
+	if err != nil {
+		return env, err
+	}
+	if o.token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.token)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return env, fmt.Errorf("unable to reach the daemon at %q: %w", o.server, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return env, fmt.Errorf("daemon answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return env, fmt.Errorf("unable to read the daemon's answer: %w", err)
+	}
+	return env, nil
+}
