@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -30,12 +31,14 @@ func (h helmEnv) config(namespace string) *action.Configuration {
 	return h.cluster.actionConfig(namespace, h.log)
 }
 
-// labels are the release labels digitops records on every revision it writes.
-func (h helmEnv) labels(step *Step) map[string]string {
+// labels are the release labels digitops records on the revision it is about
+// to write, which will be number revision.
+func (h helmEnv) labels(step *Step, revision int) map[string]string {
 	return map[string]string{
 		LabelEnvironment:  h.environment,
 		LabelChartDigest:  step.Desired.ChartDigest,
 		LabelValuesDigest: step.Desired.ValuesDigest,
+		LabelRevision:     strconv.Itoa(revision),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
 
@@ -158,10 +159,43 @@ func TestApply_installNoOpAndUpgradeOne(t *testing.T) {
 		t.Errorf("egov-user replicas after upgrade = %d, want 3", got)
 	}
 
+	// 4. Someone runs `helm upgrade --reuse-values --set replicas=5` by hand:
+	// Helm carries digitops's labels over, but the revision label gives it
+	// away, and the next sync restores Git's state.
+	manual := action.NewUpgrade(reconciler.ActionConfigForTest(cluster, "egov"))
+	manual.Namespace = "egov"
+	manual.ReuseValues = true
+	userChart, err := reconciler.LocalCharts{}.Load(ctx, manifest.ChartRef{Path: filepath.Join(repo, "charts/services/egov-user")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manual.RunWithContext(ctx, "egov-user", userChart, map[string]any{"replicas": 5}); err != nil {
+		t.Fatalf("manual helm upgrade: %v", err)
+	}
+	plan, _ = syncOnce(t, ctx, cluster, repo)
+	if s := plan.Summary(); s.Upgrade != 1 || s.Changes() != 1 {
+		t.Fatalf("plan after a manual helm upgrade = %+v, want 1 upgrade", s)
+	}
+	for _, st := range plan.Steps {
+		if st.Action == reconciler.ActionUpgrade && !strings.Contains(st.Reason, "written outside digitops") {
+			t.Errorf("upgrade reason = %q, want it to say the revision was written outside digitops", st.Reason)
+		}
+	}
+	dep, _ = cs.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+	if got := *dep.Spec.Replicas; got != 3 {
+		t.Errorf("egov-user replicas after the correcting sync = %d, want 3", got)
+	}
+	want["egov-user"] = 4
+	assertRevisions(t, revisions(t, ctx, cluster), want)
+	plan, _ = syncOnce(t, ctx, cluster, repo)
+	if s := plan.Summary(); s.Changes() != 0 {
+		t.Errorf("plan after the correcting sync = %+v, want no changes", s)
+	}
+
 	// Helm's own history agrees.
 	hist := helmHistory(t, cluster, "egov", "egov-user")
-	if len(hist) != 2 || hist[0] != "superseded" || hist[1] != "deployed" {
-		t.Errorf("helm history of egov-user = %v, want [superseded deployed]", hist)
+	if len(hist) != 4 || hist[0] != "superseded" || hist[3] != "deployed" {
+		t.Errorf("helm history of egov-user = %v, want [superseded superseded superseded deployed]", hist)
 	}
 }
 

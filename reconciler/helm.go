@@ -19,6 +19,11 @@ const (
 	LabelChartDigest = "digitops.io/chart-digest"
 	// LabelValuesDigest is a digest of the values that were deployed.
 	LabelValuesDigest = "digitops.io/values-digest"
+	// LabelRevision is the revision digitops wrote. Helm copies custom
+	// labels into the next revision, so a revision written by anyone else
+	// (a manual helm upgrade or rollback) carries a stale number and is
+	// recognised as not digitops's.
+	LabelRevision = "digitops.io/revision"
 )
 
 // actionConfig returns a Helm action configuration for namespace, with the

@@ -49,11 +49,7 @@ func (a Install) Run(ctx context.Context, step *Step) (int, error) {
 			clear = false
 			err = fmt.Errorf("%w (uninstalled)", err)
 		}
-		if attempt >= a.policy.Retries || ctx.Err() != nil {
-			return 0, err
-		}
-		a.log.Warn("install failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", MaskSecrets(err.Error(), spec.SecretValues))
-		if perr := pause(ctx, attempt); perr != nil {
+		if !a.again(ctx, spec, attempt, err) {
 			return 0, err
 		}
 	}
@@ -74,7 +70,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	inst.Namespace = spec.Namespace
 	inst.CreateNamespace = true
 	inst.Timeout = a.timeout()
-	inst.Labels = a.labels(step)
+	inst.Labels = a.labels(step, 1)
 	rel, err := inst.RunWithContext(ctx, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)

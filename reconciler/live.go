@@ -28,6 +28,8 @@ type LiveRelease struct {
 	// the revision.
 	ChartDigest  string
 	ValuesDigest string
+	// WrittenRevision is the revision digitops recorded writing, 0 if unknown.
+	WrittenRevision int
 	// LastDeployed is the newest revision with status deployed, 0 if none.
 	LastDeployed int
 }
@@ -70,16 +72,18 @@ func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
 		if s, err := strconv.ParseInt(l["modifiedAt"], 10, 64); err == nil {
 			modified = time.Unix(s, 0)
 		}
+		written, _ := strconv.Atoi(l[LabelRevision])
 		state[key] = LiveRelease{
-			Name:         l["name"],
-			Namespace:    item.Namespace,
-			Version:      version,
-			Status:       status,
-			Modified:     modified,
-			Environment:  l[LabelEnvironment],
-			ChartDigest:  l[LabelChartDigest],
-			ValuesDigest: l[LabelValuesDigest],
-			LastDeployed: deployed,
+			WrittenRevision: written,
+			Name:            l["name"],
+			Namespace:       item.Namespace,
+			Version:         version,
+			Status:          status,
+			Modified:        modified,
+			Environment:     l[LabelEnvironment],
+			ChartDigest:     l[LabelChartDigest],
+			ValuesDigest:    l[LabelValuesDigest],
+			LastDeployed:    deployed,
 		}
 	}
 	return state, nil

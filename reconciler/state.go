@@ -82,6 +82,9 @@ func DetermineReleaseState(in StateInput) ReleaseState {
 	if live.Environment == "" {
 		return ReleaseState{ActionUpgrade, "adopting a release digitops did not install"}
 	}
+	if live.WrittenRevision != 0 && live.WrittenRevision != live.Version {
+		return ReleaseState{ActionUpgrade, fmt.Sprintf("revision %d was written outside digitops (a manual helm upgrade or rollback?)", live.Version)}
+	}
 	chartChanged := live.ChartDigest != in.Desired.ChartDigest
 	valuesChanged := live.ValuesDigest != in.Desired.ValuesDigest
 	switch {

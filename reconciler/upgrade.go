@@ -37,7 +37,7 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (int, error) {
 		target = step.Live.LastDeployed
 	}
 	for attempt := 0; ; attempt++ {
-		rev, err := a.attempt(ctx, step)
+		rev, err := a.attempt(ctx, step, attempt)
 		if err == nil {
 			return rev, nil
 		}
@@ -49,18 +49,14 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (int, error) {
 			err = fmt.Errorf("%w (rolled back to revision %d)", err, target)
 			target = to
 		}
-		if attempt >= a.policy.Retries || ctx.Err() != nil {
-			return 0, err
-		}
-		a.log.Warn("upgrade failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", MaskSecrets(err.Error(), spec.SecretValues))
-		if perr := pause(ctx, attempt); perr != nil {
+		if !a.again(ctx, spec, attempt, err) {
 			return 0, err
 		}
 	}
 }
 
-// attempt runs one Helm upgrade and the readiness gate.
-func (a Upgrade) attempt(ctx context.Context, step *Step) (int, error) {
+// attempt runs one Helm upgrade (the n-th, from 0) and the readiness gate.
+func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
 	spec := step.Release
 	cfg := a.config(spec.Namespace)
 	up := action.NewUpgrade(cfg)
@@ -68,7 +64,17 @@ func (a Upgrade) attempt(ctx context.Context, step *Step) (int, error) {
 	up.ResetValues = true
 	up.Timeout = a.timeout()
 	up.MaxHistory = a.policy.HistoryMax
-	up.Labels = a.labels(step)
+	next := 1
+	if step.Live != nil {
+		next = step.Live.Version + 1
+	}
+	if n > 0 {
+		// Earlier attempts and their rollbacks wrote revisions of their own.
+		if last, err := cfg.Releases.Last(spec.Name); err == nil {
+			next = last.Version + 1
+		}
+	}
+	up.Labels = a.labels(step, next)
 	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
