@@ -1,0 +1,30 @@
+package reconciler
+
+import (
+	"fmt"
+
+	"github.com/digitops/digitops/source/chartrepo"
+)
+
+// NewPlanner returns the Planner the CLI and the daemon use: local charts
+// with file:// dependencies, remote charts cached by digest under
+// chartCacheDir, and, when cluster is not nil, drift detection and the live
+// image tags of services a release chart lists without one. A nil cluster
+// gives an offline planner: no drift, chart default tags.
+//
+// Keep one Planner per cluster and reuse it: its drift detector remembers the
+// manifests of deployed revisions between syncs.
+func NewPlanner(cluster *Cluster, chartCacheDir string) (*Planner, error) {
+	p := &Planner{
+		Charts:  LocalCharts{Remote: &chartrepo.Cache{Dir: chartCacheDir}},
+		Cluster: cluster,
+	}
+	if cluster != nil {
+		d, err := NewDriftDetector(cluster)
+		if err != nil {
+			return nil, fmt.Errorf("unable to set up drift detection: %w", err)
+		}
+		p.Drift = d
+	}
+	return p, nil
+}
