@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // readinessInterval is the pause between two readiness polls.
@@ -336,6 +338,17 @@ func markFailed(cfg *action.Configuration, rel *release.Release, cause error) er
 		return errors.Join(cause, fmt.Errorf("unable to mark release %q failed: %w", rel.Name, err))
 	}
 	return cause
+}
+
+// again says whether a failed attempt (counted from 0) at an action on spec
+// is tried again under the policy's Retries; if so, it logs the failure and
+// pauses first.
+func (h helmEnv) again(ctx context.Context, spec manifest.ReleaseSpec, attempt int, err error) bool {
+	if attempt >= h.policy.Retries || ctx.Err() != nil {
+		return false
+	}
+	h.log.Warn("failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", MaskSecrets(err.Error(), spec.SecretValues))
+	return pause(ctx, attempt) == nil
 }
 
 // pause waits before retry attempt (1s, 2s, 4s ... at most 30s), or until ctx
