@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -29,7 +30,7 @@ values files). It reads no cluster.
 
 render is the operator's debugging tool and prints what the charts render,
 Secret data and values from secrets files included; pass --mask-secrets to
-hide the values of the secrets file. (plan never shows them.)`,
+hide the values of the secrets file (plain and base64). (plan never shows them.)`,
 		Example: `  # The manifests of one release
   digitops render --env egov-demo --release egov-user
 
@@ -74,7 +75,7 @@ hide the values of the secrets file. (plan never shows them.)`,
 					}
 				}
 				if o.maskSecrets {
-					text = reconciler.MaskSecrets(text, spec.SecretValues)
+					text = reconciler.MaskSecrets(text, withBase64(spec.SecretValues))
 				}
 				fmt.Fprintf(&b, "---\n# Release: %s/%s\n%s", spec.Namespace, spec.Name, text)
 			}
@@ -90,4 +91,13 @@ hide the values of the secrets file. (plan never shows them.)`,
 	cmd.Flags().BoolVar(&o.values, "values", false, "print the merged values of each release instead of its manifests")
 	cmd.Flags().BoolVar(&o.maskSecrets, "mask-secrets", false, "replace the values of the secrets file by a short hash")
 	return cmd
+}
+
+// withBase64 returns the values and their base64 encodings (Secret data).
+func withBase64(values []string) []string {
+	out := append([]string(nil), values...)
+	for _, v := range values {
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	return out
 }

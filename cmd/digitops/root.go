@@ -97,6 +97,9 @@ in dependency order.`,
 		newPlanCommand(opts, s),
 		newVersionCommand(s),
 		newRenderCommand(opts, s),
+		newStatusCommand(opts, s),
+		newSetImageCommand(opts, s),
+		newCompletionCommand(s),
 		newServeCommand(opts, s), newSuspendCommand(s, true), newSuspendCommand(s, false),
 	)
 	return root

@@ -269,3 +269,14 @@ func knownHostsCallback(content []byte) (ssh.HostKeyCallback, func(string) []str
 	}
 	return cb, db.HostKeyAlgorithms, nil
 }
+
+// Method returns the go-git auth method for pushing to or pulling from
+// rawURL with these credentials (nil for anonymous or local access).
+func (a Auth) Method(rawURL string) (transport.AuthMethod, error) {
+	ep, err := parseEndpoint(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	m, err := a.transportAuth(ep, 30*time.Second)
+	return m, sanitizeError(err, append(a.secrets(), ep.secrets()...))
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/digitops/digitops/internal/testenv"
+)
+
+// Planted secret values: they must never appear in plan output.
+const (
+	planted1 = "planted-password-one"
+	planted2 = "planted-password-two"
+)
+
+// quickstartRepo copies the quickstart and adds a release rendering a Secret
+// from a value; with wait off (no controllers) and prune on.
+func quickstartRepo(t *testing.T) string {
+	t.Helper()
+	repo := t.TempDir()
+	copyTree(t, "../../examples/quickstart", repo)
+	files := map[string]string{
+		"charts/services/db-secret/Chart.yaml": "apiVersion: v2\nname: db-secret\nversion: 0.1.0\n",
+		"charts/services/db-secret/templates/secret.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+stringData:
+  username: egov
+  password: {{ .Values.password | quote }}
+`,
+	}
+	for p, c := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	editConfig(t, repo,
+		"      timeout: 2m\n", "      timeout: 2m\n      wait: false\n      prune: true\n      maxPrunePercent: 50\n",
+		"        needs: [egov-user, egov-mdms-service]\n", "        needs: [egov-user, egov-mdms-service]\n      - name: db-secret\n        namespace: egov\n        chart: charts/services/db-secret\n        needs: [pgr-services]\n        values:\n          password: "+planted1+"\n")
+	return repo
+}
+
+// editConfig replaces old by new (pairs) in the repository's digitops.yaml.
+func editConfig(t *testing.T, repo string, pairs ...string) {
+	t.Helper()
+	path := filepath.Join(repo, "digitops.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(s, pairs[i]) {
+			t.Fatalf("digitops.yaml has no %q", pairs[i])
+		}
+		s = strings.Replace(s, pairs[i], pairs[i+1], 1)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPlan_liveCluster walks one environment through install, no-op and a
+// change of every kind (values upgrade, masked Secret change, drift made by
+// another field manager, prune) on the real control plane, with golden
+// text, JSON and markdown plans, the apply progress lines and the
+// --detailed-exitcode codes.
+func TestPlan_liveCluster(t *testing.T) {
+	env := testenv.ForTest(t, testenv.Options{})
+	ctx := testContext(t)
+	repo := quickstartRepo(t)
+	common := []string{"--repo", repo, "--kubeconfig", env.Kubeconfig}
+
+	// 1. Everything to install: exit code 2.
+	r := runCLI(t, ctx, append([]string{"plan", "-o", "json", "--detailed-exitcode"}, common...)...)
+	if r.code != 2 {
+		t.Fatalf("plan before install: exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	assertGolden(t, "plan-install.json", r.out)
+
+	// 2. Apply (no terminal: no prompt, plain progress lines).
+	r = runCLI(t, ctx, append([]string{"apply", "--diff=false"}, common...)...)
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d; stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+	assertGolden(t, "apply-install.txt", r.out)
+	assertNoSecret(t, "apply", r.out+r.stderr, planted1)
+
+	// 3. Nothing to do: exit code 0.
+	r = runCLI(t, ctx, append([]string{"plan", "--detailed-exitcode"}, common...)...)
+	if r.code != 0 {
+		t.Fatalf("plan after apply: exit %d, want 0; stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+	assertGolden(t, "plan-nochange.txt", r.out)
+
+	// 4. A change of every kind.
+	editConfig(t, repo,
+		"          - replicas: 2\n", "          - replicas: 3\n",
+		"password: "+planted1, "password: "+planted2)
+	editConfig(t, repo,
+		"      - name: pgr-services\n        namespace: egov\n        chart: charts/services/pgr-services\n        values: [environments/dev.yaml]\n        needs: [egov-user, egov-mdms-service]\n", "",
+		"        needs: [pgr-services]\n", "")
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	patch := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"egov-mdms-service","namespace":"egov"},"spec":{"replicas":5}}`)
+	force := true
+	if _, err := cs.AppsV1().Deployments("egov").Patch(ctx, "egov-mdms-service", types.ApplyPatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit", Force: &force}); err != nil {
+		t.Fatalf("make drift: %v", err)
+	}
+
+	for _, tc := range []struct {
+		// format is the -o value; golden the file it is compared with.
+		format, golden string
+	}{
+		{"text", "plan-changes.txt"},
+		{"json", "plan-changes.json"},
+		{"markdown", "plan-changes.md"},
+	} {
+		r = runCLI(t, ctx, append([]string{"plan", "-o", tc.format, "--detailed-exitcode"}, common...)...)
+		if r.code != 2 {
+			t.Fatalf("plan -o %s: exit %d, want 2; stderr:\n%s", tc.format, r.code, r.stderr)
+		}
+		assertGolden(t, tc.golden, r.out)
+		assertNoSecret(t, "plan -o "+tc.format, r.out+r.stderr, planted1, planted2)
+	}
+
+	// 5. Filters: one release; an unknown one is an error naming the releases.
+	r = runCLI(t, ctx, append([]string{"plan", "--release", "egov-user", "--diff=false"}, common...)...)
+	if r.code != 0 || !strings.Contains(r.out, "egov/egov-user: values changed") || strings.Contains(r.out, "db-secret") {
+		t.Errorf("plan --release egov-user: exit %d\n%s%s", r.code, r.out, r.stderr)
+	}
+	r = runCLI(t, ctx, append([]string{"plan", "--selector", "name=nope"}, common...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "no release matches --selector name=nope; the environment has: ") {
+		t.Errorf("plan --selector name=nope: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestPlan_offline plans from Git alone (no cluster, no kubeconfig): every
+// release is an install whose diff is the full render, with the Secrets of
+// the DIGIT example masked.
+func TestPlan_offline(t *testing.T) {
+	ctx := testContext(t)
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	// Copies, so that the revision (the checkout's HEAD) is not in the output.
+	digit, quickstart := t.TempDir(), t.TempDir()
+	copyTree(t, "../../examples/digit", digit)
+	copyTree(t, "../../examples/quickstart", quickstart)
+	for _, tc := range []struct {
+		// args select the environment; golden is the expected output.
+		args   []string
+		golden string
+	}{
+		{[]string{"--repo", digit, "--env", "demo", "--selector", "name=cluster-configs"}, "plan-offline-digit.txt"},
+		{[]string{"--repo", digit, "--env", "demo", "-o", "markdown", "--release", "cluster-configs"}, "plan-offline-digit.md"},
+		{[]string{"--repo", quickstart, "-o", "json"}, "plan-offline-quickstart.json"},
+	} {
+		r := runCLI(t, ctx, append([]string{"plan", "--offline", "--detailed-exitcode"}, tc.args...)...)
+		if r.code != 2 {
+			t.Fatalf("%v: exit %d, want 2; stderr:\n%s", tc.args, r.code, r.stderr)
+		}
+		assertGolden(t, tc.golden, r.out)
+		assertNoSecret(t, tc.golden, r.out, "demo-db-password", "sms-demo-password")
+	}
+	r := runCLI(t, ctx, "plan", "--offline", "--repo", quickstart, "-o", "yaml")
+	if r.code != 1 || !strings.Contains(r.stderr, "use -o text, json or markdown") {
+		t.Errorf("-o yaml: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestRender_offline: render prints what helm template would, with the
+// layering applied; --mask-secrets hides the secrets file's values.
+func TestRender_offline(t *testing.T) {
+	ctx := testContext(t)
+	r := runCLI(t, ctx, "render", "--repo", "../../examples/digit", "--env", "demo", "--release", "cluster-configs", "--mask-secrets")
+	if r.code != 0 {
+		t.Fatalf("render: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	assertGolden(t, "render-cluster-configs.yaml", r.out)
+	encoded := base64.StdEncoding.EncodeToString([]byte("demo-db-password"))
+	assertNoSecret(t, "render --mask-secrets", r.out, "demo-db-password", encoded)
+	r = runCLI(t, ctx, "render", "--repo", "../../examples/digit", "--env", "demo", "--release", "cluster-configs")
+	if !strings.Contains(r.out, encoded) {
+		t.Errorf("render without --mask-secrets should show the secret values (it is the debugging tool)")
+	}
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+)
+
+type statusOptions struct {
+	server string
+}
+
+func newStatusCommand(g *globalOptions, s streams) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the releases of an environment: revision, chart, images, state, drift",
+		Long: `status shows, per release, the live Helm revision, the chart, the image tags
+the release deployed, its state (deployed, failed, pending-*, drifted, not
+installed) and its drift.
+
+With --server it asks a running daemon (GET URL/api/v1/status) about every
+environment it serves; without, it reads the environment's cluster directly.`,
+		Example: `  # Straight from the cluster
+  digitops status --env egov-demo
+
+  # From the daemon, as JSON
+  digitops status --server http://digitops.digitops-system:8080 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.server != "" {
+				return statusFromServer(cmd.Context(), s.out, g.output, o.server)
+			}
+			return statusFromCluster(cmd.Context(), s.out, g)
+		},
+	}
+	cmd.Flags().StringVar(&o.server, "server", "", "daemon URL (e.g. http://localhost:8080): read its status API instead of the cluster")
+	return cmd
+}
+
+func statusFromServer(ctx context.Context, w io.Writer, format, server string) error {
+	url := strings.TrimSuffix(server, "/") + "/api/v1/status"
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("invalid --server %q: %w", server, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("unable to reach the daemon: %w (is `digitops serve` running at %s?)", err, server)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the daemon answered %s for %s", resp.Status, url)
+	}
+	var st statusapi.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return fmt.Errorf("unable to read the daemon's status: %w", err)
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	var b strings.Builder
+	for _, e := range st.Environments {
+		fmt.Fprintf(&b, "Environment %s: %s", e.Name, e.Phase)
+		if e.Revision != "" {
+			fmt.Fprintf(&b, " at %s", e.Revision)
+		}
+		if e.LastSync != nil {
+			fmt.Fprintf(&b, ", last sync %s (%s)", e.LastSync.Started.Format(time.RFC3339), e.LastSync.Result)
+		}
+		b.WriteString("\n")
+		if e.LastError != "" {
+			fmt.Fprintf(&b, "  error: %s\n", e.LastError)
+		}
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  RELEASE\tNAMESPACE\tPHASE\tREVISION\tLAST ACTION")
+		for _, r := range e.Releases {
+			action := r.Action
+			if r.Outcome != "" {
+				action += " (" + r.Outcome + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", r.Name, r.Namespace, r.Phase, r.Revision, action)
+		}
+		tw.Flush()
+		for _, r := range e.Releases {
+			for _, d := range r.Drift {
+				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, reconciler.DriftItem(d))
+			}
+			if r.Error != "" {
+				fmt.Fprintf(&b, "  error %s: %s\n", r.Name, r.Error)
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// releaseStatus is one release as status prints it.
+type releaseStatus struct {
+	Name      string                 `json:"name"`
+	Namespace string                 `json:"namespace"`
+	State     string                 `json:"state"`
+	Revision  int                    `json:"revision"`
+	Chart     string                 `json:"chart"`
+	Images    []string               `json:"images"`
+	Drift     []reconciler.DriftItem `json:"drift"`
+	Error     string                 `json:"error,omitempty"`
+}
+
+func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error {
+	env, _, err := g.loadEnvironment(ctx)
+	if err != nil {
+		return err
+	}
+	cluster, err := g.cluster(env)
+	if err != nil {
+		return err
+	}
+	live, err := reconciler.ReadLiveState(ctx, cluster)
+	if err != nil {
+		return fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context)", err)
+	}
+	detector, err := reconciler.NewDriftDetector(cluster)
+	if err != nil {
+		return err
+	}
+	specs := append([]manifest.ReleaseSpec(nil), env.Releases...)
+	wanted := map[string]bool{}
+	for _, sp := range specs {
+		wanted[sp.Namespace+"/"+sp.Name] = true
+	}
+	var orphans []string
+	for key, l := range live {
+		if l.Environment == env.Name && !wanted[key] {
+			orphans = append(orphans, key)
+		}
+	}
+	sort.Strings(orphans)
+	for _, key := range orphans {
+		specs = append(specs, manifest.ReleaseSpec{Name: live[key].Name, Namespace: live[key].Namespace})
+	}
+	var out []releaseStatus
+	for _, sp := range specs {
+		rs := releaseStatus{Name: sp.Name, Namespace: sp.Namespace, State: "not installed", Images: []string{}, Drift: []reconciler.DriftItem{}}
+		l, ok := live[sp.Namespace+"/"+sp.Name]
+		if ok {
+			rs.Revision, rs.State = l.Version, string(l.Status)
+			rel, err := reconciler.ReadRelease(ctx, cluster, sp.Namespace, sp.Name, l.Version)
+			switch {
+			case errors.Is(err, driver.ErrReleaseNotFound):
+			case err != nil:
+				rs.Error = reconciler.MaskSecrets(err.Error(), sp.SecretValues)
+			default:
+				rs.Chart = rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version
+				rs.Images = manifestImages(rel.Manifest)
+			}
+			if l.Status == release.StatusDeployed && wanted[sp.Namespace+"/"+sp.Name] {
+				items, err := detector.Detect(ctx, sp, &l, env.Policy)
+				if err != nil {
+					rs.Error = reconciler.MaskSecrets(err.Error(), sp.SecretValues)
+				} else if len(items) > 0 {
+					rs.Drift, rs.State = items, "drifted"
+				}
+			}
+			if !wanted[sp.Namespace+"/"+sp.Name] {
+				rs.State += " (no longer in Git)"
+			}
+		}
+		out = append(out, rs)
+	}
+	if g.output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"environment": env.Name, "releases": out})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Environment %s\n", env.Name)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tNAMESPACE\tSTATE\tREVISION\tCHART\tIMAGES")
+	for _, r := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.Name, r.Namespace, r.State, r.Revision, r.Chart, strings.Join(r.Images, ","))
+	}
+	tw.Flush()
+	for _, r := range out {
+		for _, d := range r.Drift {
+			fmt.Fprintf(&b, "drift %s: %s\n", r.Name, d)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(&b, "error %s: %s\n", r.Name, r.Error)
+		}
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// manifestImages returns the images of every container and init container
+// of the pod templates (and pods) in a manifest, sorted and unique.
+func manifestImages(manifest string) []string {
+	seen := map[string]bool{}
+	dec := yaml.NewDecoder(strings.NewReader(manifest))
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			break
+		}
+		for _, spec := range podSpecs(obj) {
+			for _, field := range []string{"containers", "initContainers"} {
+				list, _ := spec[field].([]any)
+				for _, c := range list {
+					if m, ok := c.(map[string]any); ok {
+						if img, ok := m["image"].(string); ok && img != "" {
+							seen[img] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for img := range seen {
+		out = append(out, img)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// podSpecs returns the pod specs of an object: a Pod's spec, a workload's
+// spec.template.spec, a CronJob's spec.jobTemplate.spec.template.spec.
+func podSpecs(obj map[string]any) []map[string]any {
+	get := func(m map[string]any, keys ...string) map[string]any {
+		for _, k := range keys {
+			next, ok := m[k].(map[string]any)
+			if !ok {
+				return nil
+			}
+			m = next
+		}
+		return m
+	}
+	var out []map[string]any
+	if obj["kind"] == "Pod" {
+		if s := get(obj, "spec"); s != nil {
+			out = append(out, s)
+		}
+	}
+	for _, path := range [][]string{{"spec", "template", "spec"}, {"spec", "jobTemplate", "spec", "template", "spec"}} {
+		if s := get(obj, path...); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
