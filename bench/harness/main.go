@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,11 @@ type Main struct {
 	BigTools string
 	// Tools are the tools of the main configuration; empty means all.
 	Tools string
+	// SlowTools run SlowRuns times instead of Runs in the main
+	// configuration (the deployer's way spawns two processes per service).
+	SlowTools string
+	// SlowRuns is the number of runs of SlowTools.
+	SlowRuns int
 	// Out is the Markdown file to write the results into.
 	Out string
 	// WorkDir keeps workspaces and logs; empty means a temporary dir.
@@ -93,6 +99,8 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&m.Big, "big", 500, "services in the large configuration (cold once, then no-op -runs times); 0 skips it")
 	fs.StringVar(&m.BigTools, "big-tools", "digitops,floor", "tools of the large configuration")
 	fs.StringVar(&m.Tools, "tools", "", "tools of the main configuration (comma-separated; empty: all that are built)")
+	fs.StringVar(&m.SlowTools, "slow-tools", "", "tools of the main configuration that run -slow-runs times only")
+	fs.IntVar(&m.SlowRuns, "slow-runs", 1, "runs of the -slow-tools")
 	fs.StringVar(&m.Out, "out", "", "Markdown file to write the results into (between its bench markers); empty: stdout")
 	fs.StringVar(&m.WorkDir, "workdir", "", "keep workspaces and logs here (default: a temporary dir, removed)")
 	fs.StringVar(&m.Bins.Digitops, "digitops", m.Bins.Digitops, "digitops binary")
@@ -118,9 +126,25 @@ func (m *Main) Run(ctx context.Context) error {
 	loadBefore := loadAvg()
 	var all []*Results
 	main := Config{Services: m.Services, Runs: m.Runs, Tools: split(m.Tools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log}
+	slow := split(m.SlowTools)
+	if len(slow) > 0 {
+		if len(main.Tools) == 0 {
+			main.Tools = []string{ToolDigitops, ToolHelmfile, ToolDeployer, ToolFloor}
+		}
+		main.Tools = slices.DeleteFunc(main.Tools, func(t string) bool { return slices.Contains(slow, t) })
+	}
 	r, err := Run(ctx, main)
 	if err != nil {
 		return err
+	}
+	if len(slow) > 0 {
+		sc := main
+		sc.Tools, sc.Runs = slow, m.SlowRuns
+		rs, err := Run(ctx, sc)
+		if err != nil {
+			return err
+		}
+		r.merge(rs)
 	}
 	all = append(all, r)
 	if m.Big > 0 {
@@ -148,7 +172,7 @@ func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results
 	fmt.Fprintf(buf, "Versions: digitops %s; helm %s; helmfile %s; kube-apiserver and kubectl %s, etcd %s; %s.\n\n",
 		version(ctx, m.Bins.Digitops, "version"), HelmVersion, HelmfileVersion, testenv.KubernetesVersion, testenv.EtcdVersion, runtime.Version())
 	for _, r := range all {
-		fmt.Fprintf(buf, "### %d services (%d run(s) per tool, %s)\n\n", r.Config.Services, r.Config.Runs, r.Elapsed.Round(time.Second))
+		fmt.Fprintf(buf, "### %d services (took %s; runs per tool in the table)\n\n", r.Config.Services, r.Elapsed.Round(time.Second))
 		_ = r.WriteTable(buf)
 		buf.WriteString("\n")
 		_ = r.WriteRatios(buf)

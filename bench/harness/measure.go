@@ -79,29 +79,23 @@ type procUsage struct {
 	CPU    time.Duration `json:"cpu"`
 }
 
-// runMeasured runs cmd to completion under the harness's measure child
-// (self), and returns the usage it reports. The command's output goes to
-// logPath.
+// runMeasured runs cmd to completion under the rusage launcher, and returns
+// the usage it reports. The command's output goes to logPath.
 //
 // Why a launcher: a process started from a big one inherits the big one's
 // peak RSS (Linux records the old address space's high-water mark at
 // exec, and Go's os/exec shares its address space until then), so wait4
 // here would report at least the harness's own size. The small launcher
-// starts the tool afresh and reports wait4's rusage of it.
-func runMeasured(ctx context.Context, self []string, cmd *exec.Cmd, logPath string) (procUsage, error) {
+// (bench/cmd/rusage) starts the tool afresh and reports wait4's rusage.
+func runMeasured(ctx context.Context, launcher string, cmd *exec.Cmd, logPath string) (procUsage, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return procUsage{}, err
 	}
 	defer log.Close()
 	usagePath := logPath + ".usage.json"
-	args := append(append(append([]string{}, self[1:]...), childMeasure, usagePath, cmd.Path), cmd.Args[1:]...)
-	run := exec.CommandContext(ctx, self[0], args...)
+	run := exec.CommandContext(ctx, launcher, append([]string{usagePath, cmd.Path}, cmd.Args[1:]...)...)
 	run.Env = cmd.Env
-	if run.Env == nil {
-		run.Env = os.Environ()
-	}
-	run.Env = append(run.Env, childEnv+"=1")
 	run.Stdout, run.Stderr = log, log
 	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	run.Cancel = func() error { return syscall.Kill(-run.Process.Pid, syscall.SIGKILL) }
@@ -117,28 +111,15 @@ func runMeasured(ctx context.Context, self []string, cmd *exec.Cmd, logPath stri
 	return u, ctx.Err()
 }
 
-// runMeasure is the measure child: it runs argv, writes wait4's usage of it
-// to usagePath as JSON, and fails when argv fails.
-func runMeasure(ctx context.Context, usagePath string, argv []string) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	start := time.Now()
-	runErr := cmd.Run()
-	u := procUsage{Wall: time.Since(start)}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			u.MaxRSS = ru.Maxrss * 1024
-			u.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+// buildLauncher builds bench/cmd/rusage into dir.
+func buildLauncher(ctx context.Context, dir string) (string, error) {
+	out := filepath.Join(dir, "rusage")
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/digitops/digitops/bench/cmd/rusage")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("unable to build the rusage launcher: %w: %s", err, b)
 	}
-	b, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(usagePath, b, 0o644); err != nil {
-		return err
-	}
-	return runErr
+	return out, nil
 }
 
 // tail returns the last n bytes of a file, for error messages.

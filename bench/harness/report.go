@@ -29,6 +29,20 @@ type Stat struct {
 	Note string
 }
 
+// merge adds the tools and samples of o, a run of other tools on the same
+// number of services.
+func (r *Results) merge(o *Results) {
+	r.Tools = append(r.Tools, o.Tools...)
+	for t, why := range o.Skipped {
+		r.Skipped[t] = why
+	}
+	for t, m := range o.Samples {
+		r.Samples[t] = m
+	}
+	r.Elapsed += o.Elapsed
+	r.Config.Runs = max(r.Config.Runs, o.Config.Runs)
+}
+
 // Stat summarises the samples of tool in scenario sc; ok is false when
 // there are none.
 func (r *Results) Stat(tool, sc string) (Stat, bool) {

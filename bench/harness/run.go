@@ -81,7 +81,7 @@ type workspace struct {
 	imageService          string
 	driftService          string
 	images                int
-	self                  []string
+	launcher              string
 }
 
 func (ws *workspace) coldObject(kind, name string) *unstructured.Unstructured {
@@ -176,6 +176,13 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		defer os.RemoveAll(d)
 		cfg.WorkDir = d
 	}
+	if cfg.Bins.Rusage == "" {
+		l, err := buildLauncher(ctx, cfg.WorkDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Bins.Rusage = l
+	}
 	tools, skipped := cfg.tools()
 	res := &Results{Config: cfg, Tools: toolNames(tools), Skipped: skipped, Samples: map[string]map[string][]Sample{}}
 	for run := 1; run <= cfg.Runs; run++ {
@@ -218,7 +225,7 @@ func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sam
 	if err != nil {
 		return nil, err
 	}
-	ws := &workspace{dir: dir, self: cfg.Bins.Self, repo: filepath.Join(dir, "repo"), kubeconfig: env.Kubeconfig, cs: cs,
+	ws := &workspace{dir: dir, launcher: cfg.Bins.Rusage, repo: filepath.Join(dir, "repo"), kubeconfig: env.Kubeconfig, cs: cs,
 		genOpts: gen.Options{Dir: filepath.Join(dir, "repo"), Services: cfg.Services, Tags: map[string]string{}}}
 	if ws.generated, err = gen.Generate(ctx, ws.genOpts); err != nil {
 		return nil, err
@@ -304,7 +311,7 @@ func runScenario(ctx context.Context, ws *workspace, cp *controlPlane, t tool, s
 	if err != nil {
 		return nil, err
 	}
-	u, runErr := runMeasured(ctx, ws.self, cmd, filepath.Join(ws.dir, fmt.Sprintf("%s-%d.log", sc, time.Now().UnixNano())))
+	u, runErr := runMeasured(ctx, ws.launcher, cmd, filepath.Join(ws.dir, fmt.Sprintf("%s-%d.log", sc, time.Now().UnixNano())))
 	after, err := cp.snapshot(ctx)
 	if err != nil {
 		return nil, err

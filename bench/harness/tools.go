@@ -37,6 +37,8 @@ type Binaries struct {
 	// Self runs the harness's own child commands (floor, deployer): the
 	// program and its leading arguments.
 	Self []string
+	// Rusage is the bench/cmd/rusage launcher; empty means build it.
+	Rusage string
 }
 
 // tool is one way of syncing an environment.
@@ -166,15 +168,14 @@ const (
 	childEnv      = "DIGITOPS_BENCH_CHILD"
 	childFloor    = "floor"
 	childDeployer = "deployer"
-	childMeasure  = "measure"
 )
 
 // IsChild reports whether this process was started as one of the harness's
 // child commands; then RunChild must be called with the arguments.
 func IsChild() bool { return os.Getenv(childEnv) != "" }
 
-// RunChild runs a child command: "floor KUBECONFIG FILE...", "deployer
-// REPO KUBECONFIG HELM KUBECTL" or "measure USAGEFILE PROGRAM ARGS...".
+// RunChild runs a child command: "floor KUBECONFIG FILE..." or "deployer
+// REPO KUBECONFIG HELM KUBECTL".
 func RunChild(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("unable to run a child command: none given")
@@ -182,8 +183,6 @@ func RunChild(ctx context.Context, args []string) error {
 	switch {
 	case args[0] == childFloor && len(args) >= 3:
 		return runFloor(ctx, args[1], args[2:])
-	case args[0] == childMeasure && len(args) >= 3:
-		return runMeasure(ctx, args[1], args[2:])
 	case args[0] == childDeployer && len(args) == 5:
 		return runDeployer(ctx, args[1], args[2], args[3], args[4])
 	}
