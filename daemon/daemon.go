@@ -126,11 +126,10 @@ type Daemon struct {
 	suspends *suspensions
 	leading  atomic.Bool
 	ready    atomic.Bool
-	planner  *reconciler.Planner
 
 	mu       sync.Mutex
-	envs     map[string]*envLoop            // by environment name
-	clusters map[string]*reconciler.Cluster // by kubeconfig and context
+	envs     map[string]*envLoop  // by environment name
+	clusters map[string]connected // by kubeconfig and context
 	handler  http.Handler
 }
 
@@ -176,8 +175,7 @@ func New(opts Options) (*Daemon, error) {
 		registry: opts.Registry,
 		metrics:  metrics.New(opts.Registry),
 		envs:     map[string]*envLoop{},
-		clusters: map[string]*reconciler.Cluster{},
-		planner:  &reconciler.Planner{Charts: reconciler.LocalCharts{}},
+		clusters: map[string]connected{},
 	}
 	var err error
 	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {
@@ -303,8 +301,15 @@ func (d *Daemon) loops() []*envLoop {
 	return out
 }
 
-// cluster returns the (shared) client of the cluster ref names.
-func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (*reconciler.Cluster, error) {
+// connected is a cluster client and the planner that plans against it
+// (drift detection and live image tags read that cluster).
+type connected struct {
+	cluster *reconciler.Cluster
+	planner *reconciler.Planner
+}
+
+// cluster returns the (shared) client and planner of the cluster ref names.
+func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (connected, error) {
 	if d.opts.KubeconfigOverride != "" {
 		ref.Kubeconfig = d.opts.KubeconfigOverride
 	}
@@ -328,8 +333,13 @@ func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (*reconci
 		c, err = reconciler.NewClusterFromKubeconfig(reconciler.ClusterOptions{Kubeconfig: ref.Kubeconfig, Context: ref.Context})
 	}
 	if err != nil {
-		return nil, err
+		return connected{}, err
 	}
-	d.clusters[key] = c
-	return c, nil
+	p, err := reconciler.NewPlanner(c, filepath.Join(d.opts.CacheDir, "charts"))
+	if err != nil {
+		return connected{}, err
+	}
+	cc := connected{cluster: c, planner: p}
+	d.clusters[key] = cc
+	return cc, nil
 }

@@ -6,9 +6,21 @@ import (
 )
 
 // stepDrift returns the drift items the plan found on a step, with every
-// secret value masked.
+// secret value masked (again: the reconciler masks Secret data already).
 func stepDrift(step *reconciler.Step, secrets []string) []statusapi.DriftItem {
-	_ = step
-	_ = secrets
-	return nil
+	if len(step.Drift) == 0 {
+		return nil
+	}
+	out := make([]statusapi.DriftItem, len(step.Drift))
+	for i, it := range step.Drift {
+		out[i] = statusapi.DriftItem{
+			Object:  it.Object,
+			Path:    it.Path,
+			Kind:    it.Kind,
+			Before:  reconciler.MaskSecrets(it.Before, secrets),
+			After:   reconciler.MaskSecrets(it.After, secrets),
+			Manager: it.Manager,
+		}
+	}
+	return out
 }

@@ -383,3 +383,5 @@ func TestDaemon_unchangedIsCheap(t *testing.T) {
 		t.Errorf("phase = %s", e.Phase)
 	}
 }
+
+func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }

@@ -104,16 +104,18 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	if env.Policy.Interval > 0 {
 		l.interval = env.Policy.Interval
 	}
-	if l.cluster, err = l.d.cluster(ctx, env.Cluster); err != nil {
+	conn, err := l.d.cluster(ctx, env.Cluster)
+	if err != nil {
 		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err))
 		return
 	}
+	l.cluster = conn.cluster
 	live, err := reconciler.ReadLiveState(ctx, l.cluster)
 	if err != nil {
 		l.finish(start, metrics.SyncFailure, err)
 		return
 	}
-	plan, err := l.d.planner.Plan(ctx, env, live, reconciler.PlanOptions{Revision: snap.Revision})
+	plan, err := conn.planner.Plan(ctx, env, live, reconciler.PlanOptions{Revision: snap.Revision})
 	if err != nil {
 		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to plan %q: %w", l.name, err))
 		return

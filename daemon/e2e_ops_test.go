@@ -1,0 +1,239 @@
+package daemon_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/digitops/digitops/daemon"
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/internal/testenv"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+)
+
+func clusterOf(tenv *testenv.Env) daemon.ClusterFunc {
+	return func(context.Context, manifest.ClusterRef) (*reconciler.Cluster, error) {
+		return reconciler.NewCluster(tenv.Config)
+	}
+}
+
+// withSync adds a line to the quickstart's sync block.
+func withSync(t *testing.T, g *gitRepo, line string) string {
+	t.Helper()
+	cfg := g.read("digitops.yaml")
+	out := strings.Replace(cfg, "      wait: false\n", "      wait: false\n      "+line+"\n", 1)
+	if out == cfg {
+		t.Fatal("sync block not found")
+	}
+	return out
+}
+
+// A manual edit shows as drift (warn: gauge 1, items on the status), and
+// drift: correct puts it back (gauge 0).
+func TestDaemon_drift(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	g := quickstartRepo(t)
+	g.commit("drift warn", map[string]string{"digitops.yaml": withSync(t, g, "drift: warn")})
+	r := startDaemon(t, daemon.Options{
+		Sources:       []daemon.SourceOptions{{URL: g.dir}},
+		Cluster:       clusterOf(tenv),
+		Interval:      time.Hour,
+		DriftInterval: 200 * time.Millisecond,
+		Debounce:      50 * time.Millisecond,
+		Webhooks:      daemon.WebhookSecrets{GitHub: webhookSecret},
+	})
+	waitFor(t, 2*time.Minute, "dev in sync", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
+	const gauge = `digitops_release_drifted{environment="dev",namespace="egov",release="egov-user"}`
+	if v, ok := metricValue(t, r, gauge); !ok || v != 0 {
+		t.Fatalf("drift gauge before the edit = %v (present %v), want 0", v, ok)
+	}
+
+	ctx := context.Background()
+	cs := kubernetes.NewForConfigOrDie(tenv.Config)
+	_, err := cs.AppsV1().Deployments("egov").Patch(ctx, "egov-user", types.MergePatchType, []byte(`{"spec":{"replicas":5}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // past the drift interval
+	githubPush(t, r, g.dir, webhookSecret)
+	waitFor(t, 20*time.Second, "drift gauge 1", func() bool { v, _ := metricValue(t, r, gauge); return v == 1 })
+	var user statusapi.Release
+	for _, rel := range r.env(t, "dev").Releases {
+		if rel.Name == "egov-user" {
+			user = rel
+		}
+	}
+	if user.Phase != statusapi.PhaseDrifted || len(user.Drift) == 0 {
+		t.Fatalf("egov-user after the edit: %+v, want drifted with items", user)
+	}
+	if !strings.Contains(user.Drift[0].Path, "replicas") || user.Drift[0].Manager != "kubectl-edit" {
+		t.Errorf("drift item = %+v, want /spec/replicas by kubectl-edit", user.Drift[0])
+	}
+	if r.env(t, "dev").Phase != statusapi.PhaseDrifted {
+		t.Errorf("environment phase = %s, want drifted", r.env(t, "dev").Phase)
+	}
+	if v, _ := metricValue(t, r, `digitops_drift_detected_total{environment="dev",release="egov-user"}`); v != 1 {
+		t.Errorf("drift_detected_total = %v, want 1", v)
+	}
+
+	// drift: correct puts the replicas back and the gauge to 0.
+	g.commit("drift correct", map[string]string{"digitops.yaml": strings.Replace(g.read("digitops.yaml"), "drift: warn", "drift: correct", 1)})
+	githubPush(t, r, g.dir, webhookSecret)
+	waitFor(t, 20*time.Second, "drift corrected", func() bool {
+		v, _ := metricValue(t, r, gauge)
+		return v == 0 && r.env(t, "dev").Phase == statusapi.PhaseInSync
+	})
+	dep, err := cs.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 2 {
+		t.Errorf("replicas after correction = %d, want 2", *dep.Spec.Replicas)
+	}
+}
+
+// With the Git server gone, the last good revision is kept, the fetch
+// failure is counted and shown, and the daemon stays ready.
+func TestDaemon_gitDown(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	g := quickstartRepo(t)
+	r := startDaemon(t, daemon.Options{
+		Sources:  []daemon.SourceOptions{{URL: g.dir}},
+		Cluster:  clusterOf(tenv),
+		Interval: time.Hour,
+		Debounce: 50 * time.Millisecond,
+		Webhooks: daemon.WebhookSecrets{GitHub: webhookSecret},
+	})
+	waitFor(t, 2*time.Minute, "dev in sync", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
+	revision := r.env(t, "dev").Revision
+
+	moved := g.dir + ".away"
+	if err := os.Rename(g.dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(moved, g.dir)
+	githubPush(t, r, g.dir, webhookSecret)
+	waitFor(t, 20*time.Second, "a fetch failure", func() bool {
+		v, _ := metricValue(t, r, `digitops_source_fetch_total{environment="dev",result="failure"}`)
+		return v >= 1
+	})
+	waitFor(t, 10*time.Second, "the failure on the status", func() bool { return r.env(t, "dev").LastError != "" })
+	e := r.env(t, "dev")
+	if e.Revision != revision {
+		t.Errorf("revision = %q, want the last good %q", e.Revision, revision)
+	}
+	if !strings.Contains(e.LastError, "fetch") {
+		t.Errorf("lastError = %q, want a fetch error", e.LastError)
+	}
+	if code, _ := r.get(t, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d with Git down, want 200", code)
+	}
+	for _, rel := range e.Releases {
+		if rel.Revision != 1 {
+			t.Errorf("%s at revision %d, want untouched 1", rel.Name, rel.Revision)
+		}
+	}
+}
+
+// Stopping the daemon in the middle of a sync lets the in-flight Helm
+// actions finish: no release is left pending-*.
+func TestDaemon_shutdownMidSync(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	g := quickstartRepo(t)
+	cluster, err := reconciler.NewCluster(tenv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startDaemon(t, daemon.Options{
+		Sources:       []daemon.SourceOptions{{URL: g.dir}},
+		Cluster:       clusterOf(tenv),
+		Interval:      time.Hour,
+		ShutdownGrace: 20 * time.Second,
+	})
+	ctx := context.Background()
+	waitFor(t, 2*time.Minute, "a first release written", func() bool {
+		live, err := reconciler.ReadLiveState(ctx, cluster)
+		return err == nil && len(live) > 0
+	})
+	stopped := time.Now()
+	r.stop()
+	t.Logf("stopped in %s", time.Since(stopped).Round(time.Millisecond))
+	if time.Since(stopped) > 25*time.Second {
+		t.Errorf("stop took %s, more than the grace period", time.Since(stopped))
+	}
+	live, err := reconciler.ReadLiveState(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range live {
+		switch l.Status {
+		case release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback:
+			t.Errorf("%s left %s", l.Name, l.Status)
+		}
+	}
+	if len(live) == 4 {
+		t.Log("the whole sync finished within the grace period")
+	}
+}
+
+// Two daemons with leader election: only the leader applies; when it
+// stops, the other takes over.
+func TestDaemon_leaderElection(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	g := quickstartRepo(t)
+	cs := kubernetes.NewForConfigOrDie(tenv.Config)
+	start := func(id string) *running {
+		return startDaemon(t, daemon.Options{
+			Sources:  []daemon.SourceOptions{{URL: g.dir}},
+			Cluster:  clusterOf(tenv),
+			Interval: 500 * time.Millisecond,
+			LeaderElection: &daemon.LeaderElection{
+				Client: cs, Namespace: "default", Name: "digitops-test", Identity: id,
+				LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
+			},
+		})
+	}
+	a, b := start("a"), start("b")
+	waitFor(t, 2*time.Minute, "a leader in sync", func() bool {
+		return (a.status(t).Leader && a.env(t, "dev").Phase == statusapi.PhaseInSync) ||
+			(b.status(t).Leader && b.env(t, "dev").Phase == statusapi.PhaseInSync)
+	})
+	leader, standby := a, b
+	if b.status(t).Leader {
+		leader, standby = b, a
+	}
+	if standby.status(t).Leader {
+		t.Fatal("both daemons lead")
+	}
+	actions := func(r *running) float64 {
+		_, body := r.get(t, "/metrics")
+		n := 0.0
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, "digitops_release_actions_total{") {
+				var v float64
+				if _, err := fmtSscan(line[strings.LastIndex(line, " ")+1:], &v); err == nil {
+					n += v
+				}
+			}
+		}
+		return n
+	}
+	time.Sleep(2 * time.Second) // several standby passes
+	if n := actions(standby); n != 0 {
+		t.Errorf("the standby took %v Helm actions", n)
+	}
+	if n := actions(leader); n != 4 {
+		t.Errorf("the leader took %v Helm actions, want 4 installs", n)
+	}
+	leader.stop()
+	waitFor(t, 30*time.Second, "the standby takes over", func() bool { return standby.status(t).Leader })
+}
