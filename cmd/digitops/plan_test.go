@@ -104,6 +104,13 @@ func TestPlan_liveCluster(t *testing.T) {
 	}
 	assertGolden(t, "plan-nochange.txt", r.out)
 
+	// status straight from the cluster: revision, chart, images, state.
+	r = runCLI(t, ctx, append([]string{"status"}, common...)...)
+	if r.code != 0 {
+		t.Fatalf("status: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	assertGolden(t, "status.txt", r.out)
+
 	// 4. A change of every kind.
 	editConfig(t, repo,
 		"          - replicas: 2\n", "          - replicas: 3\n",
@@ -132,6 +139,10 @@ func TestPlan_liveCluster(t *testing.T) {
 		}
 		assertGolden(t, tc.golden, r.out)
 		assertNoSecret(t, "plan -o "+tc.format, r.out+r.stderr, planted1, planted2)
+	}
+	r = runCLI(t, ctx, append([]string{"status", "-o", "json"}, common...)...)
+	if r.code != 0 || !strings.Contains(r.out, `"manager": "kubectl-edit"`) || !strings.Contains(r.out, `"state": "drifted"`) {
+		t.Errorf("status -o json after drift: exit %d\n%s%s", r.code, r.out, r.stderr)
 	}
 
 	// 5. Filters: one release; an unknown one is an error naming the releases.
