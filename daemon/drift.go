@@ -13,14 +13,9 @@ func stepDrift(step *reconciler.Step, secrets []string) []statusapi.DriftItem {
 	}
 	out := make([]statusapi.DriftItem, len(step.Drift))
 	for i, it := range step.Drift {
-		out[i] = statusapi.DriftItem{
-			Object:  it.Object,
-			Path:    it.Path,
-			Kind:    it.Kind,
-			Before:  reconciler.MaskSecrets(it.Before, secrets),
-			After:   reconciler.MaskSecrets(it.After, secrets),
-			Manager: it.Manager,
-		}
+		it.Before = reconciler.MaskSecrets(it.Before, secrets)
+		it.After = reconciler.MaskSecrets(it.After, secrets)
+		out[i] = it
 	}
 	return out
 }

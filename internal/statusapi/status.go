@@ -1,6 +1,10 @@
 package statusapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/digitops/digitops/reconciler"
+)
 
 // Phases of an environment or a release, worst first.
 const (
@@ -99,16 +103,6 @@ type Release struct {
 	Drift []DriftItem `json:"drift,omitempty"`
 }
 
-// DriftItem is one difference between a live object and its release.
-type DriftItem struct {
-	// Object is kind/namespace/name.
-	Object string `json:"object"`
-	// Path is the field path inside the object.
-	Path string `json:"path,omitempty"`
-	// Kind is changed, added, removed or missing.
-	Kind   string `json:"kind"`
-	Before string `json:"before,omitempty"`
-	After  string `json:"after,omitempty"`
-	// Manager is the field manager that made the change, when known.
-	Manager string `json:"manager,omitempty"`
-}
+// DriftItem is one difference between a live object and its release, as
+// the reconciler finds it (Secret data and secret values masked).
+type DriftItem = reconciler.DriftItem
