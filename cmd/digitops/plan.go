@@ -113,11 +113,16 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 			return nil, fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context, or plan with --offline)", err)
 		}
 	}
-	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
-	if p.cluster != nil && env.Policy.Drift != manifest.DriftOff {
-		if planner.Drift, err = reconciler.NewDriftDetector(p.cluster); err != nil {
-			return nil, err
-		}
+	chartCache, err := cacheDir("charts")
+	if err != nil {
+		return nil, err
+	}
+	planner, err := reconciler.NewPlanner(p.cluster, chartCache)
+	if err != nil {
+		return nil, err
+	}
+	if env.Policy.Drift == manifest.DriftOff {
+		planner.Drift = nil
 	}
 	p.plan, err = planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/chartrepo"
 )
 
 type renderOptions struct {
@@ -50,7 +51,11 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 			if err != nil {
 				return err
 			}
-			charts := reconciler.LocalCharts{}
+			chartCache, err := cacheDir("charts")
+			if err != nil {
+				return err
+			}
+			charts := reconciler.LocalCharts{Remote: &chartrepo.Cache{Dir: chartCache}}
 			var b strings.Builder
 			n := 0
 			for _, spec := range env.Releases {
