@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
@@ -21,22 +22,7 @@ import (
 // copyTree copies the directory src to dst.
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
+	if err := fsutil.CopyTree(src, dst); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	goldenfile "github.com/digitops/digitops/internal/golden"
+
 	"filippo.io/age"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -150,23 +152,7 @@ func diffValues(v, base map[string]any) map[string]any {
 // golden compares got with testdata/<name>, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the loaded environment (run go test -update and review the diff):\n%s", path, firstDiff(string(want), string(got)))
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got, *update)
 }
 
 func firstDiff(want, got string) string {

@@ -1,10 +1,8 @@
 package helmfile
 
 import (
-	"bytes"
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	sigsyaml "sigs.k8s.io/yaml"
 
+	goldenfile "github.com/digitops/digitops/internal/golden"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -111,23 +110,7 @@ func mask(v any, secret map[string]bool) any {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s", path, got)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got, *update)
 }
 
 func TestExample_golden(t *testing.T) {
