@@ -30,8 +30,10 @@ test: testenv lint ## unit and control-plane tests (CI runs this)
 demo: testenv build ## the main job on a local control plane
 	./hack/demo.sh
 
-bench: testenv build ## benchmarks against helmfile, the deployer's way and the floor
-	$(GO) run ./bench/cmd/bench -out docs/benchmarks.md
+include bench/Makefile.inc
+
+bench: testenv build bench-peers ## benchmarks against helmfile, the deployer's way and the floor
+	$(BENCH_RUN) -digitops $(BIN)
 
 clean:
 	rm -rf bin .demo
