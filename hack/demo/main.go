@@ -1,8 +1,8 @@
 // Command demo runs digitops's main job on a local control plane: it starts
 // kube-apiserver, etcd, the controllers, the scheduler and kwok (so pods
 // become Ready on a fake node), turns examples/quickstart into a Git
-// repository, and applies it with bin/digitops. It keeps the cluster up until
-// Ctrl-C, then stops every process it started.
+// repository, applies it with bin/digitops, then runs `digitops serve` on it
+// until Ctrl-C, and stops every process it started.
 package main
 
 import (
@@ -36,7 +36,8 @@ func main() {
 func run(ctx context.Context) error {
 	dir := flag.String("dir", ".demo", "working directory for the cluster and the repository")
 	example := flag.String("example", "examples/quickstart", "example repository to deploy")
-	exit := flag.Bool("exit", false, "stop after the apply instead of waiting for Ctrl-C")
+	exit := flag.Bool("exit", false, "stop after the apply instead of serving until Ctrl-C")
+	listen := flag.String("listen", "127.0.0.1:8080", "address of digitops serve's status page and metrics")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*dir)
@@ -89,8 +90,18 @@ Deployed. Look around:
 	if *exit {
 		return nil
 	}
-	fmt.Println("\nPress Ctrl-C to stop the control plane.")
-	<-ctx.Done()
+	fmt.Printf("==> digitops serve: keeps the environment in sync; status page at http://%s/ (metrics at /metrics)\n", *listen)
+	fmt.Printf("    commit a change in %s and watch it deploy; kubectl edit something and watch drift get corrected\n", repo)
+	fmt.Println("    Press Ctrl-C to stop digitops and the control plane.")
+	serve := exec.CommandContext(ctx, "bin/digitops", "serve", "--repo", repo, "--kubeconfig", env.Kubeconfig,
+		"--listen", *listen, "--interval", "10s", "--drift-interval", "30s", "--cache-dir", filepath.Join(abs, "cache"))
+	serve.Stdout, serve.Stderr = os.Stdout, os.Stderr
+	serve.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
+	serve.WaitDelay = 40 * time.Second
+	if err := serve.Run(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("digitops serve: %w", err)
+	}
 	return nil
 }
 
