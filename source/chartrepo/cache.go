@@ -34,7 +34,8 @@ const (
 // ready to use; a Cache is safe for concurrent use.
 type Cache struct {
 	// Dir is the cache directory; charts are stored as
-	// Dir/sha256/<hex>.tgz.
+	// Dir/sha256/<hex>.tgz, and Dir/oci/sha256/<manifest hex> names the
+	// chart pulled for an OCI manifest.
 	Dir string
 	// HTTPClient fetches index.yaml files and charts; nil means a client
 	// with Timeout.

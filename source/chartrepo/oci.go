@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"helm.sh/helm/v3/pkg/registry"
 
 	"github.com/digitops/digitops/source/manifest"
@@ -18,6 +21,9 @@ var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@`)
 // pullOCI pulls oci://registry/path/name:version. The helm registry client
 // takes no context, so each call runs aside and ctx abandons it.
 func (c *Cache) pullOCI(ctx context.Context, ref manifest.ChartRef) (string, error) {
+	if Sanitize(ref.RepoURL) != ref.RepoURL {
+		return "", fmt.Errorf("chart %s: %s: credentials in an oci:// URL are not supported, log in to the registry instead", ref.Name, Sanitize(ref.RepoURL))
+	}
 	base := strings.TrimPrefix(strings.TrimSuffix(ref.RepoURL, "/"), "oci://") + "/" + ref.Name
 	opts := []registry.ClientOption{registry.ClientOptHTTPClient(&http.Client{Timeout: c.timeout()})}
 	if c.PlainHTTP {
@@ -32,19 +38,91 @@ func (c *Cache) pullOCI(ctx context.Context, ref manifest.ChartRef) (string, err
 		// Not an exact version: a constraint, or empty for the latest.
 		tags, err := call(ctx, func() ([]string, error) { return cl.Tags(base) })
 		if err != nil {
-			return "", fmt.Errorf("chart %s: tags of oci://%s: %w", ref.Name, Sanitize(base), err)
+			return "", fmt.Errorf("chart %s: unable to list the tags of %s: %w", ref.Name, Sanitize("oci://"+base), err)
 		}
 		if version, err = highest(tags, ref.Version); err != nil {
-			return "", fmt.Errorf("chart %s in oci://%s: %w", ref.Name, Sanitize(base), err)
+			return "", fmt.Errorf("chart %s in %s: %w", ref.Name, Sanitize("oci://"+base), err)
 		}
 	}
 	tagged := base + ":" + strings.ReplaceAll(version, "+", "_")
-	res, err := call(ctx, func() (*registry.PullResult, error) { return cl.Pull(tagged, registry.PullOptWithChart(true)) })
+	shown := fmt.Sprintf("chart %s %s: oci://%s", ref.Name, version, tagged)
+	shown = Sanitize(shown)
+	// Resolve the tag (a HEAD of its manifest) and reuse the chart pulled
+	// earlier for that manifest.
+	desc, err := call(ctx, func() (ocispec.Descriptor, error) { return cl.Resolve(tagged) })
 	if err != nil {
-		return "", fmt.Errorf("chart %s %s: pull oci://%s: %w", ref.Name, version, Sanitize(tagged), err)
+		return "", fmt.Errorf("%s: unable to resolve: %w", shown, err)
+	}
+	manifestDigest := desc.Digest.String()
+	if p, ok := c.ociCached(manifestDigest); ok {
+		return p, nil
+	}
+	pinned := base + "@" + manifestDigest
+	res, err := call(ctx, func() (*registry.PullResult, error) { return cl.Pull(pinned, registry.PullOptWithChart(true)) })
+	if err != nil {
+		return "", fmt.Errorf("%s: unable to pull: %w", shown, err)
 	}
 	want := strings.TrimPrefix(res.Chart.Digest, "sha256:")
-	return c.store(res.Chart.Data, want, fmt.Sprintf("chart %s %s from oci://%s", ref.Name, version, Sanitize(tagged)))
+	p, err := c.store(res.Chart.Data, want, shown)
+	if err != nil {
+		return "", err
+	}
+	if err := c.ociRemember(manifestDigest, filepath.Base(p)); err != nil {
+		return "", fmt.Errorf("%s: unable to record manifest %s: %w", shown, manifestDigest, err)
+	}
+	return p, nil
+}
+
+// ociPointer is the file that names the chart pulled for an OCI manifest:
+// Dir/oci/<algorithm>/<hex> holds the name of a file in Dir/sha256.
+func (c *Cache) ociPointer(manifestDigest string) (string, bool) {
+	algo, hexDigest, ok := strings.Cut(manifestDigest, ":")
+	if !ok || algo == "" || hexDigest == "" || strings.ContainsAny(manifestDigest, `/\.`) {
+		return "", false
+	}
+	return filepath.Join(c.Dir, "oci", algo, hexDigest), true
+}
+
+// ociCached returns the cached chart of an OCI manifest, if any.
+func (c *Cache) ociCached(manifestDigest string) (string, bool) {
+	ptr, ok := c.ociPointer(manifestDigest)
+	if !ok || c.Dir == "" {
+		return "", false
+	}
+	name, err := os.ReadFile(ptr)
+	if err != nil {
+		return "", false
+	}
+	base := strings.TrimSpace(string(name))
+	if base == "" || base != filepath.Base(base) {
+		return "", false
+	}
+	p := filepath.Join(c.Dir, "sha256", base)
+	return p, exists(p)
+}
+
+// ociRemember records that the chart of an OCI manifest is Dir/sha256/name.
+func (c *Cache) ociRemember(manifestDigest, name string) error {
+	ptr, ok := c.ociPointer(manifestDigest)
+	if !ok {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(ptr), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(ptr), ".ptr-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(name + "\n"); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), ptr)
 }
 
 // highest returns the highest tag matching constraint (any release when
