@@ -128,7 +128,9 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	changes := plan.Summary().Changes()
 	var result *reconciler.Result
 	if leader && changes > 0 {
-		applier := &reconciler.Applier{Cluster: l.cluster, Log: l.d.log} // it adds environment and revision
+		// On SIGTERM (ctx done) releases not yet started are skipped; those
+		// acting finish under applyCtx, which outlives ctx by the grace period.
+		applier := &reconciler.Applier{Cluster: l.cluster, Log: l.d.log, Drain: ctx.Done()} // it adds environment and revision
 		result = applier.Apply(applyCtx, env, plan)
 		readCtx := ctx
 		if readCtx.Err() != nil {

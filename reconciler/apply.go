@@ -88,6 +88,10 @@ type Applier struct {
 	Log *slog.Logger
 	// Progress, if set, is told about every step.
 	Progress Progress
+	// Drain, when closed, stops releases that have not started yet (they are
+	// skipped as "shutting down") while those already acting finish under
+	// their own ctx. The daemon closes it on SIGTERM.
+	Drain <-chan struct{}
 }
 
 // Apply carries out the plan's steps in dependency order, in parallel up to
@@ -201,10 +205,19 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 	case <-ctx.Done():
 		res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+ctx.Err().Error()
 		return res
+	case <-a.Drain:
+		res.Outcome, res.Error = OutcomeSkipped, "shutting down: not started"
+		return res
 	}
 	if err := ctx.Err(); err != nil {
 		res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+err.Error()
 		return res
+	}
+	select {
+	case <-a.Drain:
+		res.Outcome, res.Error = OutcomeSkipped, "shutting down: not started"
+		return res
+	default:
 	}
 	if a.Progress != nil {
 		a.Progress.Started(step)
