@@ -3,6 +3,9 @@ package reconciler
 import (
 	"fmt"
 	"sync"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -32,6 +35,10 @@ type Cluster struct {
 	mu       sync.Mutex
 	getters  map[string]*restGetter
 	requests *requestCounter
+
+	capsMu sync.Mutex
+	caps   *chartutil.Capabilities
+	capsAt time.Time
 }
 
 // ClusterOptions locate a cluster through a kubeconfig.
@@ -60,8 +67,11 @@ func NewClusterFromKubeconfig(opts ClusterOptions) (*Cluster, error) {
 func NewCluster(cfg *rest.Config) (*Cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
-		cfg.QPS = 50
-		cfg.Burst = 100
+		// The apiserver's priority and fairness protects it; a client-side
+		// limit as low as client-go's default would make a drift check of a
+		// few hundred objects wait on its own token bucket.
+		cfg.QPS = 100
+		cfg.Burst = 300
 	}
 	requests := newRequestCounter()
 	cfg.Wrap(requests.wrap)

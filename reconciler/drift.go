@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"helm.sh/helm/v3/pkg/kube"
 
@@ -139,18 +140,58 @@ func DecideDrift(mode string, items []DriftItem) ReleaseState {
 // checkDrift looks for drift on a release whose digests say unchanged and
 // records it on the step. A failure to look is a plan note, not an error: the
 // other releases still get planned.
-func (p *Planner) checkDrift(ctx context.Context, env *manifest.Environment, step *Step, plan *Plan) {
-	if p.Drift == nil || step.Live == nil || step.Action != ActionNone || env.Policy.Drift == manifest.DriftOff {
-		return
-	}
-	before := p.Drift.Requests()
-	defer func() { plan.APIRequests += int(p.Drift.Requests() - before) }()
+func (p *Planner) checkDrift(ctx context.Context, env *manifest.Environment, step *Step) (note string) {
 	items, err := p.Drift.Detect(ctx, step.Release, step.Live, env.Policy)
 	if err != nil {
-		plan.Notes = append(plan.Notes, MaskSecrets(fmt.Sprintf("release %s: drift not checked: %v", step.Release.Name, err), step.Release.SecretValues))
-		return
+		return MaskSecrets(fmt.Sprintf("release %s: drift not checked: %v", step.Release.Name, err), step.Release.SecretValues)
 	}
 	step.Drift = items
 	st := DecideDrift(env.Policy.Drift, items)
 	step.Action, step.Reason = st.Action, st.Reason
+	return ""
+}
+
+// driftWorkers bounds the releases checked for drift at once: each check is
+// a few GETs, so latency, not the apiserver, is what parallelism hides.
+const driftWorkers = 8
+
+// checkDriftAll checks every unchanged release for drift, several at once,
+// and records the notes in release order and the requests made.
+func (p *Planner) checkDriftAll(ctx context.Context, env *manifest.Environment, plan *Plan) {
+	if p.Drift == nil || env.Policy.Drift == manifest.DriftOff {
+		return
+	}
+	var todo []int
+	for i := range plan.Steps {
+		if st := &plan.Steps[i]; st.Live != nil && st.Action == ActionNone {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	before := p.Drift.Requests()
+	notes := make([]string, len(plan.Steps))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(driftWorkers, len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				notes[i] = p.checkDrift(ctx, env, &plan.Steps[i])
+			}
+		}()
+	}
+	for _, i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, n := range notes {
+		if n != "" {
+			plan.Notes = append(plan.Notes, n)
+		}
+	}
+	plan.APIRequests += int(p.Drift.Requests() - before)
 }

@@ -71,6 +71,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	inst.CreateNamespace = true
 	inst.Timeout = a.timeout()
 	inst.Labels = a.labels(step, 1)
+	inst.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	rel, err := inst.RunWithContext(ctx, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)

@@ -157,8 +157,8 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			PendingTimeout: env.Policy.Timeout,
 		})
 		plan.Steps = append(plan.Steps, Step{Release: spec, Action: st.Action, Reason: st.Reason, Live: lr, Desired: desired, chart: c})
-		p.checkDrift(ctx, env, &plan.Steps[len(plan.Steps)-1], plan)
 	}
+	p.checkDriftAll(ctx, env, plan)
 	p.noteNondeterminism(ctx, plan)
 	prunes := pruneSteps(env, live, wanted)
 	if len(prunes) > 0 {

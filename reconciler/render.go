@@ -9,7 +9,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
@@ -43,12 +42,13 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 	inst.ReleaseName = spec.Name
 	inst.Namespace = spec.Namespace
 	if opts.Cluster != nil {
-		kv, apis, err := opts.Cluster.capabilities()
+		caps, err := opts.Cluster.capabilities()
 		if err != nil {
 			return "", err
 		}
-		inst.KubeVersion = kv
-		inst.APIVersions = apis
+		kv := caps.KubeVersion
+		inst.KubeVersion = &kv
+		inst.APIVersions = caps.APIVersions
 	}
 	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
 	if err != nil {
@@ -63,19 +63,6 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 		}
 	}
 	return b.String(), nil
-}
-
-// capabilities reads the cluster's Kubernetes version and API versions.
-func (c *Cluster) capabilities() (*chartutil.KubeVersion, chartutil.VersionSet, error) {
-	v, err := c.discovery.ServerVersion()
-	if err != nil {
-		return nil, nil, fmt.Errorf("unable to read the Kubernetes version: %w", err)
-	}
-	apis, err := action.GetVersionSet(c.discovery)
-	if err != nil {
-		return nil, nil, fmt.Errorf("unable to read the cluster's API versions: %w", err)
-	}
-	return &chartutil.KubeVersion{Version: v.GitVersion, Major: v.Major, Minor: v.Minor}, apis, nil
 }
 
 // ReadRelease reads one revision of a release from Helm's storage; version 0

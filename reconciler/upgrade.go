@@ -75,6 +75,7 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
 		}
 	}
 	up.Labels = a.labels(step, next)
+	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)

@@ -61,7 +61,9 @@ type SyncConfig struct {
 	MaxPrunePercent *int          `yaml:"maxPrunePercent"`
 	HistoryMax      int           `yaml:"historyMax"`
 	Wait            *bool         `yaml:"wait"`
-	Remediation     *Remediation  `yaml:"remediation"`
+	// OpenAPIValidation turns on Helm's client-side schema validation.
+	OpenAPIValidation bool         `yaml:"openAPIValidation"`
+	Remediation       *Remediation `yaml:"remediation"`
 	// DriftAllowManagers and DriftIgnore tune drift detection.
 	DriftAllowManagers []string          `yaml:"driftAllowManagers"`
 	DriftIgnore        []DriftIgnoreRule `yaml:"driftIgnore"`
@@ -211,6 +213,7 @@ func (e EnvironmentConfig) Policy() SyncPolicy {
 	if s.Wait != nil {
 		p.Wait = *s.Wait
 	}
+	p.OpenAPIValidation = s.OpenAPIValidation
 	p.DriftAllowManagers = append(p.DriftAllowManagers, s.DriftAllowManagers...)
 	p.DriftIgnore = append(p.DriftIgnore, s.DriftIgnore...)
 	if r := s.Remediation; r != nil {
