@@ -170,7 +170,7 @@ func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results
 		start.UTC().Format("2006-01-02 15:04 MST"), time.Since(start).Round(time.Second), loadBefore, loadAvg())
 	fmt.Fprintf(buf, "Machine: %s, %d CPUs, %s, %s/%s.\n\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(buf, "Versions: digitops %s; helm %s; helmfile %s; kube-apiserver and kubectl %s, etcd %s; %s.\n\n",
-		version(ctx, m.Bins.Digitops, "version"), HelmVersion, HelmfileVersion, testenv.KubernetesVersion, testenv.EtcdVersion, runtime.Version())
+		strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops "), HelmVersion, HelmfileVersion, testenv.KubernetesVersion, testenv.EtcdVersion, runtime.Version())
 	for _, r := range all {
 		fmt.Fprintf(buf, "### %d services (took %s; runs per tool in the table)\n\n", r.Config.Services, r.Elapsed.Round(time.Second))
 		_ = r.WriteTable(buf)
