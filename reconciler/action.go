@@ -27,8 +27,16 @@ type helmEnv struct {
 	policy      manifest.SyncPolicy
 }
 
+// config is the Helm configuration for an action that renders or applies.
+// It carries the cluster's capabilities so that Helm does not flush the
+// discovery cache and rediscover them for every action (on error Helm
+// discovers them itself); plain reads of Helm storage need none of this.
 func (h helmEnv) config(namespace string) *action.Configuration {
-	return h.cluster.actionConfig(namespace, h.log)
+	cfg := h.cluster.actionConfig(namespace, h.log)
+	if caps, err := h.cluster.capabilities(); err == nil {
+		cfg.Capabilities = caps
+	}
+	return cfg
 }
 
 // labels are the release labels digitops records on the revision it is about

@@ -38,17 +38,10 @@ func (c *Cluster) actionConfig(namespace string, log *slog.Logger) *action.Confi
 	kc.Log = debug
 	d := driver.NewSecrets(c.Clientset.CoreV1().Secrets(namespace))
 	d.Log = debug
-	cfg := &action.Configuration{
+	return &action.Configuration{
 		RESTClientGetter: getter,
 		KubeClient:       kc,
 		Releases:         storage.Init(d),
 		Log:              debug,
 	}
-	// Reuse the cluster's capabilities rather than let Helm flush the
-	// discovery cache and rediscover for every action; on error Helm
-	// discovers them itself.
-	if caps, err := c.capabilities(); err == nil {
-		cfg.Capabilities = caps
-	}
-	return cfg
 }
