@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 
@@ -51,7 +52,7 @@ func keepLiveImageTag(ctx context.Context, cluster *Cluster, spec manifest.Relea
 // setPath sets a dotted path in values, creating maps on the way.
 func setPath(values map[string]any, path string, v any) {
 	m := values
-	keys := splitPath(path)
+	keys := strings.Split(path, ".")
 	for _, k := range keys[:len(keys)-1] {
 		next, ok := m[k].(map[string]any)
 		if !ok {
@@ -61,16 +62,4 @@ func setPath(values map[string]any, path string, v any) {
 		m = next
 	}
 	m[keys[len(keys)-1]] = v
-}
-
-func splitPath(path string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(path); i++ {
-		if path[i] == '.' {
-			out = append(out, path[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, path[start:])
 }
