@@ -147,6 +147,14 @@ type ReleaseSpec struct {
 	// Chart says where the chart comes from.
 	Chart ChartRef
 	// Values are the merged user-supplied values (what `helm -f` would get).
+	//
+	// Values are immutable once a layout has built them: below the top
+	// level they share maps and lists with other releases' values (every
+	// release of a DIGIT environment carries the whole environment file,
+	// once in memory, not once per release). Never write into them: hand
+	// CopyValues(Values) to anything that writes (Helm's install and
+	// upgrade actions do), or build new values with OverlayValues and
+	// DetachValue, and replace the field instead.
 	Values map[string]any
 	// Needs are names of releases that must be ready before this one.
 	Needs []string

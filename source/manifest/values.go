@@ -2,9 +2,11 @@ package manifest
 
 import (
 	"errors"
+	"maps"
 	"os"
 
 	"gopkg.in/yaml.v3"
+	"helm.sh/helm/v3/pkg/strvals"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -68,6 +70,63 @@ func MergeValues(dst, src map[string]any) map[string]any {
 		dst[k] = v
 	}
 	return dst
+}
+
+// OverlayValues returns base with each layer merged over it in order, the
+// way Helm merges several -f files (see MergeValues), and modifies neither
+// base nor any layer. The result's top-level map is new; below it, a map is
+// new only where a layer merged into it, and everything else is shared with
+// the inputs. That is what lets every release of a DIGIT environment carry
+// the whole environment file without a copy of it each: treat the result as
+// read-only below its top level, and call DetachValue (or DetachSetKey)
+// before writing under a key.
+func OverlayValues(base map[string]any, layers ...map[string]any) map[string]any {
+	out := make(map[string]any, len(base))
+	maps.Copy(out, base)
+	for _, l := range layers {
+		overlayInto(out, l)
+	}
+	return out
+}
+
+// overlayInto merges src into dst, which the caller owns, copying every map
+// of dst it merges into instead of writing into it.
+func overlayInto(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				m := make(map[string]any, len(dm)+len(sm))
+				maps.Copy(m, dm)
+				overlayInto(m, sm)
+				dst[k] = m
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+// DetachValue replaces vals[key] by a deep copy of it, so that writes below
+// key reach no map or list shared with other values (see OverlayValues).
+func DetachValue(vals map[string]any, key string) {
+	if v, ok := vals[key]; ok {
+		vals[key] = copyValue(v)
+	}
+}
+
+// DetachSetKey prepares vals for Helm's --set parser: every top-level value
+// that `--set <key>=...` writes under is replaced by a deep copy (see
+// DetachValue), so that strvals.ParseInto(key+"="+value, vals) changes
+// nothing shared. key is the part of the expression before '='.
+func DetachSetKey(vals map[string]any, key string) {
+	// Let Helm's own parser say which top-level keys the expression names:
+	// it writes them, and only them, into an empty map. A key it refuses
+	// is refused again, with its error, when the caller sets it.
+	probe := map[string]any{}
+	_ = strvals.ParseInto(key+"=x", probe)
+	for k := range probe {
+		DetachValue(vals, k)
+	}
 }
 
 // CopyValues returns a deep copy of values.

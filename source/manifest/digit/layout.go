@@ -288,15 +288,18 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 	if p.service != nil {
 		spec.Source = in.Env.ReleaseChart
 	}
-	// -f <env file>: the whole file, as the deployer passes it.
-	vals := manifest.CopyValues(b.envVals)
+	// -f <env file>: the whole file, as the deployer passes it. Every
+	// release shares it (see manifest.OverlayValues): the files below go
+	// on top without writing into it, and each --set first detaches the
+	// top-level subtree it writes under.
+	var layers []map[string]any
 	// -f <secrets file>: only for cluster-configs, as the deployer does.
 	if p.inst.Name == ClusterConfigsChart && in.Env.SecretsFile != "" {
 		sec, err := b.readSecrets(ctx)
 		if err != nil {
 			return spec, err
 		}
-		vals = manifest.MergeValues(vals, manifest.CopyValues(sec.values))
+		layers = append(layers, sec.values)
 		spec.SecretValues = sec.strings
 	}
 	// -f <alias>-values.yaml.
@@ -305,24 +308,27 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 		if err != nil {
 			return spec, err
 		}
-		vals = manifest.MergeValues(vals, manifest.CopyValues(av))
+		layers = append(layers, av)
 	}
+	vals := manifest.OverlayValues(b.envVals, layers...)
 	// --set name=<instance>, --set image.tag=<tag>,
 	// --set initContainers.dbMigration.image.tag=<tag>: parsed by Helm's own
 	// --set parser so that the values are typed exactly as Helm types them.
-	var sets []string
+	type set struct{ key, value string }
+	var sets []set
 	if p.service != nil {
-		sets = append(sets, "name="+p.inst.Name)
+		sets = append(sets, set{"name", p.inst.Name})
 		if p.service.Tag != "" {
-			sets = append(sets, "image.tag="+p.service.Tag, "initContainers.dbMigration.image.tag="+p.service.Tag)
+			sets = append(sets, set{"image.tag", p.service.Tag}, set{"initContainers.dbMigration.image.tag", p.service.Tag})
 			spec.Images = []string{p.service.Ref}
 		} else {
 			spec.KeepLiveImageTag = true
 		}
 	}
 	for _, s := range sets {
-		if err := strvals.ParseInto(s, vals); err != nil {
-			return spec, &manifest.Error{File: spec.Source, Release: spec.Name, Msg: fmt.Sprintf("--set %s: %v", s, err)}
+		manifest.DetachSetKey(vals, s.key)
+		if err := strvals.ParseInto(s.key+"="+s.value, vals); err != nil {
+			return spec, &manifest.Error{File: spec.Source, Release: spec.Name, Msg: fmt.Sprintf("--set %s=%s: %v", s.key, s.value, err)}
 		}
 	}
 	spec.Values = vals

@@ -1,0 +1,82 @@
+package micro_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/digitops/digitops/bench/gen"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/loader"
+)
+
+// sizes are the environment sizes benchmarked: the default and the N=500
+// target of the benchmarks.
+var sizes = []int{gen.DefaultServices, 500}
+
+// BenchmarkLoad loads a generated environment of each size, in the digit and
+// the helmfile layout.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range sizes {
+		dir := generate(b, n)
+		for _, envName := range []string{gen.DigitEnvironment, gen.HelmfileEnvironment} {
+			b.Run(fmt.Sprintf("%s/N=%d", envName, n), func(b *testing.B) {
+				var env *manifest.Environment
+				b.ReportAllocs()
+				for b.Loop() {
+					env = load(b, dir, envName)
+				}
+				reportLive(b, func() { runtime.KeepAlive(env) })
+			})
+		}
+	}
+}
+
+// BenchmarkValuesDigest digests every release's values of a generated DIGIT
+// environment once, as a plan does.
+func BenchmarkValuesDigest(b *testing.B) {
+	for _, n := range sizes {
+		env := load(b, generate(b, n), gen.DigitEnvironment)
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, r := range env.Releases {
+					if d := reconciler.ValuesDigest(r.Values); d == "" {
+						b.Fatal("empty digest")
+					}
+				}
+			}
+		})
+	}
+}
+
+func generate(b *testing.B, n int) string {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := gen.Generate(context.Background(), gen.Options{Dir: dir, Services: n}); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+func load(b *testing.B, dir, name string) *manifest.Environment {
+	b.Helper()
+	env, err := loader.Environment(context.Background(), loader.Options{RepoDir: dir}, name)
+	if err != nil {
+		b.Fatalf("unable to load environment %q: %v", name, err)
+	}
+	return env
+}
+
+// reportLive reports the heap reachable while keep runs (keep holds the
+// result alive), in MiB.
+func reportLive(b *testing.B, keep func()) {
+	b.StopTimer()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	keep()
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MiB")
+}
