@@ -45,7 +45,8 @@ func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (int, error) {
 	if step.Live == nil {
 		return 0, fmt.Errorf("unable to correct drift of release %q: it is not installed", step.Release.Name)
 	}
-	d, err := NewDriftDetector(a.cluster)
+	// GETs, not the watch cache: the correction writes back what it read.
+	d, err := newDirectDriftDetector(a.cluster)
 	if err != nil {
 		return 0, err
 	}

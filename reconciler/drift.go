@@ -171,6 +171,11 @@ func (p *Planner) checkDriftAll(ctx context.Context, env *manifest.Environment, 
 		return
 	}
 	before := p.Drift.Requests()
+	lives := make([]*LiveRelease, len(todo))
+	for j, i := range todo {
+		lives[j] = plan.Steps[i].Live
+	}
+	p.Drift.prefetch(ctx, lives)
 	notes := make([]string, len(plan.Steps))
 	next := make(chan int)
 	var wg sync.WaitGroup

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -9,8 +10,6 @@ import (
 	"sync"
 
 	"helm.sh/helm/v3/pkg/releaseutil"
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,23 +25,53 @@ import (
 // DriftDetector compares the objects a release deployed (the manifest Helm
 // stored for the release's revision) with the live objects.
 //
-// It reads, never writes: one GET of the release's storage Secret per
-// revision (kept in memory after that) and one GET per object per check.
-// It counts its API requests (Requests) so that a plan can say what it cost.
+// It reads, never writes. Manifests: one GET of a revision's storage Secret,
+// decoding the manifest only, kept in memory after that. Live objects: from
+// a watch cache, one informer per kind and namespace that releases deployed
+// into, started on first use and kept until Close; an object the cache shows
+// drifted or missing is read again with a GET and only that answer counts,
+// so a lagging watch never reports drift that is not there (a clean cached
+// object is trusted: an edit the watch has not delivered yet is found on the
+// next check). Reuse one detector per cluster: once warm, a check of an
+// unchanged cluster makes no request.
+//
+// It counts its API requests (Requests), the cache's lists and watches
+// included, so that a plan can say what it cost.
 type DriftDetector struct {
 	cluster  *Cluster
 	dynamic  dynamic.Interface
 	typed    kubernetes.Interface
 	requests *requestCounter
+	// objects serves live objects; nil reads each with a GET.
+	objects objectSource
 
-	mu        sync.Mutex
-	manifests map[string][]*unstructured.Unstructured
+	mu sync.Mutex
+	// manifests are the objects of the last revision read of each release,
+	// by namespace/name.
+	manifests map[string]storedRevision
+}
+
+// storedRevision is the objects one release revision deployed.
+type storedRevision struct {
+	version int
+	objects []*unstructured.Unstructured
 }
 
 // NewDriftDetector builds a detector over a cluster, with its own clients
-// whose requests it counts.
+// whose requests it counts and its own watch cache. Close it when done.
 func NewDriftDetector(c *Cluster) (*DriftDetector, error) {
-	d := &DriftDetector{cluster: c, requests: newRequestCounter(), manifests: map[string][]*unstructured.Unstructured{}}
+	d, err := newDirectDriftDetector(c)
+	if err != nil {
+		return nil, err
+	}
+	d.objects = newObjectCache(d.dynamic, c.discovery)
+	return d, nil
+}
+
+// newDirectDriftDetector builds a detector that reads every live object
+// with a GET: for a correction, which must act on the object as it is now.
+func newDirectDriftDetector(c *Cluster) (*DriftDetector, error) {
+	d := &DriftDetector{cluster: c, requests: newRequestCounter(), manifests: map[string]storedRevision{}}
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Wrap(d.requests.wrap)
 	var err error
@@ -53,6 +82,14 @@ func NewDriftDetector(c *Cluster) (*DriftDetector, error) {
 		return nil, fmt.Errorf("unable to create Kubernetes client: %w", err)
 	}
 	return d, nil
+}
+
+// Close stops the detector's watches. A closed detector still works, reading
+// each object with a GET.
+func (d *DriftDetector) Close() {
+	if d.objects != nil {
+		d.objects.close()
+	}
 }
 
 // Requests is the number of API requests the detector has made.
@@ -76,13 +113,16 @@ func (d *DriftDetector) Detect(ctx context.Context, spec manifest.ReleaseSpec, l
 
 // objectDrift is the drift of one object of a release.
 type objectDrift struct {
-	desired  *unstructured.Unstructured
-	live     *unstructured.Unstructured // nil when deleted
+	desired *unstructured.Unstructured
+	// live is the object as read; nil when deleted. When findings is not
+	// empty it comes from a GET (never from the cache), so a correction can
+	// write it back.
+	live     *unstructured.Unstructured
 	client   dynamic.ResourceInterface
 	findings []finding
 }
 
-// inspect GETs every object of the release and compares it.
+// inspect reads every object of the release and compares it.
 func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, live *LiveRelease, policy manifest.SyncPolicy) ([]objectDrift, error) {
 	desired, err := d.deployedObjects(ctx, live.Namespace, live.Name, live.Version)
 	if err != nil {
@@ -103,7 +143,8 @@ func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, 
 	return out, nil
 }
 
-// inspectObject GETs one object and compares it with what was deployed.
+// inspectObject reads one object, from the cache when it shows no drift,
+// else with a GET, and compares it with what was deployed.
 func (d *DriftDetector) inspectObject(ctx context.Context, obj *unstructured.Unstructured, namespace string, opts compareOptions) (objectDrift, error) {
 	gvk := obj.GroupVersionKind()
 	mapping, err := d.cluster.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -121,6 +162,17 @@ func (d *DriftDetector) inspectObject(ctx context.Context, obj *unstructured.Uns
 		desired.SetNamespace("")
 	}
 	o := objectDrift{desired: desired, client: client}
+	if d.objects != nil {
+		cached, found, err := d.objects.get(ctx, mapping.Resource, desired.GetNamespace(), desired.GetName())
+		switch {
+		case err != nil && !errors.Is(err, errNotCached):
+			return o, fmt.Errorf("unable to read %s: %w", objectName(desired), err)
+		case found && len(compareObject(desired, cached, opts)) == 0:
+			o.live = cached
+			return o, nil
+		}
+		// Drifted, missing or not cached: the GET decides.
+	}
 	lo, err := client.Get(ctx, desired.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -139,29 +191,63 @@ func (d *DriftDetector) inspectObject(ctx context.Context, obj *unstructured.Uns
 // deployedObjects returns the objects of a release revision's manifest
 // (hooks excluded: Helm keeps them apart), from Helm's storage Secret.
 func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name string, version int) ([]*unstructured.Unstructured, error) {
-	key := namespace + "/" + name + "/" + strconv.Itoa(version)
+	key := namespace + "/" + name
 	d.mu.Lock()
-	objs, ok := d.manifests[key]
+	rev, ok := d.manifests[key]
 	d.mu.Unlock()
-	if ok {
-		return objs, nil
+	if ok && rev.version == version {
+		return rev.objects, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	store := storage.Init(driver.NewSecrets(d.typed.CoreV1().Secrets(namespace)))
-	rel, err := store.Get(name, version)
+	m, err := readStoredManifest(ctx, d.typed.CoreV1().Secrets(namespace), name, version)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read release %q revision %d: %w", name, version, err)
+		return nil, err
 	}
-	objs, err = parseManifest(rel.Manifest)
+	objs, err := parseManifest(m)
 	if err != nil {
 		return nil, fmt.Errorf("release %q revision %d: %w", name, version, err)
 	}
 	d.mu.Lock()
-	d.manifests[key] = objs
+	d.manifests[key] = storedRevision{version: version, objects: objs}
 	d.mu.Unlock()
 	return objs, nil
+}
+
+// prefetch reads the manifests of the revisions of lives not yet known: with
+// paginated LISTs in a namespace that has at least listManifestsMin of them
+// (a cold start: the CLI, a daemon's first sync), else not at all, leaving
+// them to deployedObjects' GETs. A failed LIST is not an error: the GETs
+// that follow report it per release.
+func (d *DriftDetector) prefetch(ctx context.Context, lives []*LiveRelease) {
+	want := map[string]map[string]int{}
+	d.mu.Lock()
+	for _, l := range lives {
+		if rev, ok := d.manifests[l.Key()]; ok && rev.version == l.Version {
+			continue
+		}
+		if want[l.Namespace] == nil {
+			want[l.Namespace] = map[string]int{}
+		}
+		want[l.Namespace][l.Name] = l.Version
+	}
+	d.mu.Unlock()
+	for ns, names := range want {
+		if len(names) < listManifestsMin {
+			continue
+		}
+		found, _ := listStoredManifests(ctx, d.typed.CoreV1().Secrets(ns), names)
+		for name, m := range found {
+			objs, err := parseManifest(m)
+			if err != nil {
+				continue
+			}
+			d.mu.Lock()
+			d.manifests[ns+"/"+name] = storedRevision{version: names[name], objects: objs}
+			d.mu.Unlock()
+		}
+	}
 }
 
 // parseManifest splits a rendered manifest into objects, in order.
