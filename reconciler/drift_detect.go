@@ -25,15 +25,17 @@ import (
 // DriftDetector compares the objects a release deployed (the manifest Helm
 // stored for the release's revision) with the live objects.
 //
-// It reads, never writes. Manifests: one GET of a revision's storage Secret,
-// decoding the manifest only, kept in memory after that. Live objects: from
-// a watch cache, one informer per kind and namespace that releases deployed
-// into, started on first use and kept until Close; an object the cache shows
-// drifted or missing is read again with a GET and only that answer counts,
-// so a lagging watch never reports drift that is not there (a clean cached
-// object is trusted: an edit the watch has not delivered yet is found on the
-// next check). Reuse one detector per cluster: once warm, a check of an
-// unchanged cluster makes no request.
+// It reads, never writes. Manifests: one GET of a revision's storage Secret
+// (or, cold, one paginated LIST per namespace: see prefetch), decoding the
+// manifest only, kept in memory after that, the newest revision read of each
+// release. Live objects: from a watch cache, one informer per kind and
+// namespace that releases deployed into, started on first use and kept
+// until Close; an object the cache shows drifted or missing is read again
+// with a GET and only that answer counts, so a lagging watch never reports
+// drift that is not there (a clean cached object is trusted: an edit the
+// watch has not delivered yet is found on the next check). Reuse one
+// detector per cluster: once warm, a check of an unchanged cluster makes no
+// request.
 //
 // It counts its API requests (Requests), the cache's lists and watches
 // included, so that a plan can say what it cost.
