@@ -25,6 +25,17 @@ type helmEnv struct {
 	log         *slog.Logger
 	environment string
 	policy      manifest.SyncPolicy
+	// namespaces, shared by the actions of one Apply, creates the
+	// namespaces installs need; nil creates them without remembering.
+	namespaces *namespaces
+}
+
+// ensureNamespace makes sure namespace name exists before an install.
+func (h helmEnv) ensureNamespace(ctx context.Context, name string) error {
+	if h.namespaces == nil {
+		return createNamespace(ctx, h.cluster, name)
+	}
+	return h.namespaces.ensure(ctx, name)
 }
 
 // config is the Helm configuration for an action that renders or applies.

@@ -34,6 +34,9 @@ type ReleaseResult struct {
 	Started        time.Time     `json:"started"`
 	Duration       time.Duration `json:"duration"`
 	Error          string        `json:"error,omitempty"`
+	// Notes are remarks on the release found while acting (a template that
+	// renders differently on every run).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Result records one sync of an environment.
@@ -112,7 +115,7 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("environment", env.Name, "revision", plan.Revision)
-	base := helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy}
+	base := helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster)}
 	runners := map[Action]ActionRunner{
 		ActionInstall:      Install{base},
 		ActionUpgrade:      Upgrade{base},
@@ -235,6 +238,9 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 	}
 	res.Outcome = OutcomeSucceeded
 	res.RevisionAfter = rev
+	if note := installRenderNote(step); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	l.Info("done", "revision", rev, "duration", res.Duration)
 	return res
 }

@@ -65,10 +65,12 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 			return 0, fmt.Errorf("unable to clear failed release %q before install: %w", spec.Name, err)
 		}
 	}
+	if err := a.ensureNamespace(ctx, spec.Namespace); err != nil {
+		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
+	}
 	inst := action.NewInstall(cfg)
 	inst.ReleaseName = spec.Name
 	inst.Namespace = spec.Namespace
-	inst.CreateNamespace = true
 	inst.Timeout = a.timeout()
 	inst.Labels = a.labels(step, 1)
 	inst.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
@@ -79,6 +81,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	if err := a.waitReady(ctx, rel); err != nil {
 		return 0, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))
 	}
+	step.installed = rel.Manifest
 	return rel.Version, nil
 }
 

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -16,12 +16,16 @@ import (
 const maxNondeterministicPaths = 3
 
 // noteNondeterminism renders every release the plan installs or upgrades
-// twice, in two different wall-clock seconds, and adds a note for each
-// release whose output differs between the renders (a `now`, a random
-// string), naming the fields. Such a release is still decided from the
-// digests of its chart and values, never from its render, so it is not
-// upgraded on every sync; the note says why its objects change on each
-// upgrade. Unchanged releases are not rendered.
+// and keeps the render on the step (for its diff, and to compare with what
+// Helm renders when it installs). An upgrade is rendered a second time, in
+// the next wall-clock second, and a release whose output differs between
+// the renders (a `now`, a random string) gets a note naming the fields. Such
+// a release is still decided from the digests of its chart and values, never
+// from its render, so it is not upgraded on every sync; the note says why
+// its objects change on each upgrade. An install is not rendered twice: the
+// Applier compares Helm's own render with the kept one (installRenderNote),
+// which costs nothing. Unchanged releases are not rendered. Renders of
+// different releases run in parallel.
 func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 	if p.SkipRenderCheck {
 		return
@@ -35,12 +39,15 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 	if len(idx) == 0 {
 		return
 	}
-	first := make(map[int]string, len(idx))
-	for _, i := range idx {
-		if m, err := renderOffline(ctx, plan.Steps[i].Release, plan.Steps[i].chart); err == nil {
-			first[i] = m
-		}
+	render := func(ctx context.Context, st *Step) (string, error) {
+		return Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, st))
 	}
+	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
+		st := &plan.Steps[idx[k]]
+		if m, err := render(ctx, st); err == nil {
+			st.rendered = m
+		}
+	})
 	// Templates stamp `now` with a resolution of a second at best: wait for
 	// the next second so that a second render can differ.
 	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
@@ -49,33 +56,51 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 		return
 	case <-time.After(time.Until(next)):
 	}
-	for _, i := range idx {
-		m1, ok := first[i]
-		if !ok {
-			continue
+	notes := make([]string, len(idx))
+	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
+		st := &plan.Steps[idx[k]]
+		if st.rendered == "" || st.Action != ActionUpgrade {
+			return
 		}
-		m2, err := renderOffline(ctx, plan.Steps[i].Release, plan.Steps[i].chart)
-		if err != nil {
-			continue
+		if m2, err := render(ctx, st); err == nil {
+			notes[k] = nondeterminismNote(st.Release, st.rendered, m2)
 		}
-		spec := plan.Steps[i].Release
-		if paths := nondeterministicPaths(m1, m2, spec.Namespace); len(paths) > 0 {
-			more := ""
-			if len(paths) > maxNondeterministicPaths {
-				more = fmt.Sprintf(" and %d more", len(paths)-maxNondeterministicPaths)
-				paths = paths[:maxNondeterministicPaths]
-			}
-			note := fmt.Sprintf("release %s renders differently on every run at %s%s; digitops upgrades it only when its chart or values change",
-				spec.Name, strings.Join(paths, ", "), more)
-			plan.Notes = append(plan.Notes, MaskSecrets(note, spec.SecretValues))
+	})
+	for _, n := range notes {
+		if n != "" {
+			plan.Notes = append(plan.Notes, n)
 		}
 	}
 }
 
-// renderOffline renders a release's manifest without a cluster, the way
-// `helm template` does.
-func renderOffline(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart) (string, error) {
-	return Render(ctx, spec, c, RenderOptions{})
+// nondeterminismNote names the fields where two renders of a release made
+// in different seconds differ; empty when they are the same.
+func nondeterminismNote(spec manifest.ReleaseSpec, a, b string) string {
+	paths := nondeterministicPaths(a, b, spec.Namespace)
+	if len(paths) == 0 {
+		return ""
+	}
+	more := ""
+	if len(paths) > maxNondeterministicPaths {
+		more = fmt.Sprintf(" and %d more", len(paths)-maxNondeterministicPaths)
+		paths = paths[:maxNondeterministicPaths]
+	}
+	note := fmt.Sprintf("release %s renders differently on every run at %s%s; digitops upgrades it only when its chart or values change",
+		spec.Name, strings.Join(paths, ", "), more)
+	return MaskSecrets(note, spec.SecretValues)
+}
+
+// installRenderNote compares what the planner rendered for an install with
+// what Helm rendered when it installed, a moment later: a difference is a
+// nondeterministic template, noted on the release's result. Renders in the
+// same second can't tell; the first upgrade's plan will.
+func installRenderNote(step *Step) string {
+	if step.rendered == "" || step.installed == "" {
+		return ""
+	}
+	// Helm's manifest leaves out the chart's crds/, which the planner's
+	// render includes: compare from Helm's side.
+	return nondeterminismNote(step.Release, step.installed, step.rendered)
 }
 
 // nondeterministicPaths compares two renders object by object and returns

@@ -42,6 +42,13 @@ type Step struct {
 	Drift []DriftItem
 
 	chart *chart.Chart
+	// rendered is the manifest the planner rendered for this step with
+	// renderOptions (empty when it did not render it), reused for the
+	// step's diff so that a plan renders each release once more at most.
+	rendered string
+	// installed is the manifest Helm rendered when the Applier installed
+	// the step's release.
+	installed string
 }
 
 // Summary counts a plan's steps by action.

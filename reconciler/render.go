@@ -124,7 +124,17 @@ func RenderStep(ctx context.Context, cluster *Cluster, step *Step) (Manifests, e
 	if step.Action == ActionUninstall || step.chart == nil {
 		return m, nil
 	}
+	if step.rendered != "" {
+		m.New = step.rendered
+		return m, nil
+	}
 	var err error
-	m.New, err = Render(ctx, step.Release, step.chart, RenderOptions{Cluster: cluster, IsUpgrade: m.Old != ""})
+	m.New, err = Render(ctx, step.Release, step.chart, renderOptions(cluster, step))
 	return m, err
+}
+
+// renderOptions are the options a step is rendered with for its diff: the
+// cluster's capabilities, and as an upgrade when a revision is deployed.
+func renderOptions(cluster *Cluster, step *Step) RenderOptions {
+	return RenderOptions{Cluster: cluster, IsUpgrade: step.Live != nil && step.Live.LastDeployed > 0}
 }

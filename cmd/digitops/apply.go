@@ -103,6 +103,9 @@ func confirm(in io.Reader, out io.Writer, env string) (bool, error) {
 func printApplySummary(w io.Writer, r *reconciler.Result) {
 	var ok, failed, skipped int
 	for _, rr := range r.Releases {
+		for _, n := range rr.Notes {
+			fmt.Fprintf(w, "\nnote: %s\n", n)
+		}
 		switch rr.Outcome {
 		case reconciler.OutcomeSucceeded:
 			ok++

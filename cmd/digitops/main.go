@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -13,7 +14,13 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiling, err := startProfiling(os.Getenv(profileDirEnv))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "digitops: error: %v\n", err)
+		os.Exit(1)
+	}
 	code := run(ctx, os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	stopProfiling()
 	stop()
 	os.Exit(code)
 }

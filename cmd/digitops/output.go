@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/digitops/digitops/internal/diff"
+	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/reconciler"
 )
 
@@ -30,23 +31,29 @@ type stepDiff struct {
 }
 
 // renderDiffs renders every step that changes something and diffs it
-// against the live deployed manifest.
+// against the live deployed manifest, several releases at once.
 func (p *planned) renderDiffs(ctx context.Context) {
-	p.diffs = map[int]stepDiff{}
+	var idx []int
 	for i := range p.plan.Steps {
-		st := &p.plan.Steps[i]
-		switch st.Action {
+		switch p.plan.Steps[i].Action {
 		case reconciler.ActionInstall, reconciler.ActionUpgrade, reconciler.ActionUninstall:
-		default:
-			continue
+			idx = append(idx, i)
 		}
+	}
+	diffs := make([]stepDiff, len(idx))
+	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
+		st := &p.plan.Steps[idx[k]]
 		m, err := reconciler.RenderStep(ctx, p.cluster, st)
 		if err != nil {
-			p.diffs[i] = stepDiff{err: fmt.Errorf("%s", reconciler.MaskSecrets(err.Error(), st.Release.SecretValues))}
-			continue
+			diffs[k] = stepDiff{err: fmt.Errorf("%s", reconciler.MaskSecrets(err.Error(), st.Release.SecretValues))}
+			return
 		}
 		objs, err := diff.Manifests(m.Old, m.New, diff.Options{Secrets: st.Release.SecretValues})
-		p.diffs[i] = stepDiff{objects: objs, err: err}
+		diffs[k] = stepDiff{objects: objs, err: err}
+	})
+	p.diffs = make(map[int]stepDiff, len(idx))
+	for k, i := range idx {
+		p.diffs[i] = diffs[k]
 	}
 }
 
