@@ -30,21 +30,47 @@ func installedDrift(t *testing.T, ctx context.Context) (*testenv.Env, *reconcile
 	return tenv, cluster, env
 }
 
-// detectAll checks every release of env with d and returns the drift by
-// release.
-func detectAll(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, d *reconciler.DriftDetector, env *manifest.Environment) map[string][]reconciler.DriftItem {
+// warmDetector is an installed drift fixture and a detector that has
+// checked it once (and found no drift).
+type warmDetector struct {
+	ctx     context.Context
+	cs      kubernetes.Interface
+	cluster *reconciler.Cluster
+	env     *manifest.Environment
+	d       *reconciler.DriftDetector
+}
+
+func newWarmDetector(t *testing.T) warmDetector {
 	t.Helper()
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	tenv, cluster, env := installedDrift(t, ctx)
+	d, err := reconciler.NewDriftDetector(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	w := warmDetector{ctx: ctx, cs: kubernetes.NewForConfigOrDie(tenv.Config), cluster: cluster, env: env, d: d}
+	if got := w.detect(t); len(got) != 0 {
+		t.Fatalf("drift right after install: %v", got)
+	}
+	return w
+}
+
+// detect checks every release and returns the drift by release.
+func (w warmDetector) detect(t *testing.T) map[string][]reconciler.DriftItem {
+	t.Helper()
+	live, err := reconciler.ReadLiveState(w.ctx, w.cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]reconciler.DriftItem{}
-	for _, spec := range env.Releases {
+	for _, spec := range w.env.Releases {
 		l, ok := live[spec.Namespace+"/"+spec.Name]
 		if !ok {
 			t.Fatalf("release %s not installed", spec.Name)
 		}
-		items, err := d.Detect(ctx, spec, &l, env.Policy)
+		items, err := w.d.Detect(w.ctx, spec, &l, w.env.Policy)
 		if err != nil {
 			t.Fatalf("detect %s: %v", spec.Name, err)
 		}
@@ -55,36 +81,19 @@ func detectAll(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, d
 	return out
 }
 
-func newDetector(t *testing.T, cluster *reconciler.Cluster) *reconciler.DriftDetector {
-	t.Helper()
-	d, err := reconciler.NewDriftDetector(cluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	return d
-}
-
 // A reused detector reads live objects from its watches: after warm-up an
 // unchanged cluster costs no request, an edit arrives through the watch, and
 // a deleted object is found.
 func TestDriftCache_reusedDetector(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	tenv, cluster, env := installedDrift(t, ctx)
-	cs := kubernetes.NewForConfigOrDie(tenv.Config)
-	d := newDetector(t, cluster)
-
-	if got := detectAll(t, ctx, cluster, d, env); len(got) != 0 {
-		t.Fatalf("drift right after install: %v", got)
-	}
+	w := newWarmDetector(t)
+	ctx, cs, d := w.ctx, w.cs, w.d
 	warm := d.Requests()
 	if warm == 0 {
 		t.Fatal("the warm-up made no request")
 	}
 
 	// (a) Nothing changed: no request at all.
-	if got := detectAll(t, ctx, cluster, d, env); len(got) != 0 {
+	if got := w.detect(t); len(got) != 0 {
 		t.Fatalf("drift on an unchanged cluster: %v", got)
 	}
 	if n := d.Requests() - warm; n != 0 {
@@ -103,7 +112,7 @@ func TestDriftCache_reusedDetector(t *testing.T) {
 	}
 	var found reconciler.DriftItem
 	for deadline := time.Now().Add(15 * time.Second); found.Kind == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		for _, it := range detectAll(t, ctx, cluster, d, env)["egov-user"] {
+		for _, it := range w.detect(t)["egov-user"] {
 			if strings.HasSuffix(it.Path, "/image") {
 				found = it
 			}
@@ -117,7 +126,7 @@ func TestDriftCache_reusedDetector(t *testing.T) {
 	if err := cs.CoreV1().ConfigMaps("egov").Delete(ctx, "egov-config", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got := detectAll(t, ctx, cluster, d, env)["egov-config"]
+	got := w.detect(t)["egov-config"]
 	if len(got) != 1 || got[0].Kind != reconciler.DriftDeleted || got[0].Object != "ConfigMap/egov/egov-config" {
 		t.Errorf("deleted ConfigMap: drift %v, want ConfigMap/egov/egov-config deleted", got)
 	}
@@ -126,12 +135,8 @@ func TestDriftCache_reusedDetector(t *testing.T) {
 // A cached copy that shows drift the live object does not have (a watch
 // lagging behind) is confirmed with a GET, and no drift is reported.
 func TestDriftCache_staleCopyConfirmed(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	tenv, cluster, env := installedDrift(t, ctx)
-	cs := kubernetes.NewForConfigOrDie(tenv.Config)
-	d := newDetector(t, cluster)
-	detectAll(t, ctx, cluster, d, env) // warm
+	w := newWarmDetector(t)
+	ctx, cs, d := w.ctx, w.cs, w.d
 
 	// The stale copy still carries a label kubectl-label added and a
 	// correction has since removed.
@@ -150,7 +155,7 @@ func TestDriftCache_staleCopyConfirmed(t *testing.T) {
 		stale++
 	})
 	before := d.Requests()
-	if got := detectAll(t, ctx, cluster, d, env); len(got) != 0 {
+	if got := w.detect(t); len(got) != 0 {
 		t.Errorf("a stale cached copy was reported as drift: %v", got)
 	}
 	if stale == 0 {
@@ -166,7 +171,7 @@ func TestDriftCache_staleCopyConfirmed(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments("egov").Patch(ctx, "egov-user", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-label"}); err != nil {
 		t.Fatal(err)
 	}
-	got := detectAll(t, ctx, cluster, d, env)
+	got := w.detect(t)
 	if len(got) != 1 || len(got["egov-user"]) != 1 || got["egov-user"][0].Path != "/metadata/labels/team" || got["egov-user"][0].Manager != "kubectl-label" {
 		t.Errorf("the label added for real: drift %v, want egov-user /metadata/labels/team by kubectl-label", got)
 	}
