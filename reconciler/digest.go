@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 
 	"helm.sh/helm/v3/pkg/chart"
 )
@@ -58,8 +59,11 @@ func ValuesDigest(values map[string]any) string {
 	if values == nil {
 		values = map[string]any{}
 	}
+	// A digester that keeps nothing: it still writes maps key by key,
+	// which is cheaper than encoding/json's reflection.
+	var d ValuesDigester
 	w := newJSONHashWriter()
-	if err := w.value(values); err != nil {
+	if err := d.object(w, values, false); err != nil {
 		return unencodable
 	}
 	return w.sum()
@@ -103,12 +107,13 @@ func (d *ValuesDigester) Digest(values map[string]any) string {
 }
 
 // object writes m's JSON to w, as Marshal would; a map below the top level
-// (shared) is looked up in, or added to, what the digester has seen.
+// (shared) is looked up in, or added to, what the digester has seen, unless
+// it keeps nothing (seen is nil).
 func (d *ValuesDigester) object(w *jsonHashWriter, m map[string]any, shared bool) error {
 	if m == nil {
 		return w.value(m)
 	}
-	if shared {
+	if shared && d.seen != nil {
 		addr := reflect.ValueOf(m).Pointer()
 		switch s := d.seen[addr]; {
 		case s == nil:
@@ -126,15 +131,24 @@ func (d *ValuesDigester) object(w *jsonHashWriter, m map[string]any, shared bool
 			return nil
 		}
 	}
-	w.raw([]byte{'{'})
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
-			w.raw([]byte{','})
+	w.rawByte('{')
+	// The sorted keys go on the writer's stack of keys, popped on return.
+	start := len(w.keys)
+	for k := range m {
+		w.keys = append(w.keys, k)
+	}
+	end := len(w.keys)
+	defer func() { w.keys = w.keys[:start] }()
+	slices.Sort(w.keys[start:end])
+	for i := start; i < end; i++ {
+		k := w.keys[i]
+		if i > start {
+			w.rawByte(',')
 		}
-		if err := w.value(k); err != nil {
+		if err := w.str(k); err != nil {
 			return err
 		}
-		w.raw([]byte{':'})
+		w.rawByte(':')
 		var err error
 		if sub, ok := m[k].(map[string]any); ok {
 			err = d.object(w, sub, true)
@@ -145,60 +159,176 @@ func (d *ValuesDigester) object(w *jsonHashWriter, m map[string]any, shared bool
 			return err
 		}
 	}
-	w.raw([]byte{'}'})
+	w.rawByte('}')
 	return nil
 }
 
-// jsonHashWriter hashes JSON as it is encoded. It encodes with a
-// json.Encoder, which reuses its buffer from one call to the next and
-// escapes HTML as Marshal does, but ends every value with a newline that
-// Marshal does not write: the hash never gets the last byte written through
-// the encoder until more follows, and value drops it.
+// jsonHashWriter hashes JSON as it is encoded, through a small buffer. It
+// encodes with a json.Encoder, which reuses its own buffer from one call to
+// the next and escapes HTML as Marshal does, but ends every value with a
+// newline that Marshal does not write: value drops it.
 type jsonHashWriter struct {
-	h       hash.Hash
-	enc     *json.Encoder
-	held    byte
-	holding bool
+	h   hash.Hash
+	enc *json.Encoder
+	buf []byte
+	// keys is a stack of the keys of the maps being written.
+	keys []string
 }
 
+// Sizes of jsonHashWriter's buffer: it is hashed when it reaches
+// flushSize; an encoder's write longer than directSize is hashed without
+// being copied into it.
+const (
+	flushSize  = 8 << 10
+	directSize = 4 << 10
+)
+
 func newJSONHashWriter() *jsonHashWriter {
-	w := &jsonHashWriter{h: sha256.New()}
+	w := &jsonHashWriter{h: sha256.New(), buf: make([]byte, 0, flushSize+directSize)}
 	w.enc = json.NewEncoder(encoderSink{w})
 	return w
 }
 
-// encoderSink is the io.Writer the encoder writes to.
+// encoderSink is the io.Writer the encoder writes to. The last byte of a
+// write always goes to the buffer, so that value can take the newline back.
 type encoderSink struct{ w *jsonHashWriter }
 
 func (s encoderSink) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
 	w := s.w
-	if w.holding {
-		w.h.Write([]byte{w.held})
+	if len(p) > directSize {
+		w.flush()
+		w.h.Write(p[:len(p)-1])
+		w.buf = append(w.buf, p[len(p)-1])
+		return len(p), nil
 	}
-	w.h.Write(p[:len(p)-1])
-	w.held, w.holding = p[len(p)-1], true
+	w.buf = append(w.buf, p...)
 	return len(p), nil
 }
 
 // value writes v's JSON, exactly as json.Marshal(v) would.
 func (w *jsonHashWriter) value(v any) error {
+	switch x := v.(type) {
+	case nil:
+		w.rawString("null")
+		return nil
+	case bool:
+		if x {
+			w.rawString("true")
+		} else {
+			w.rawString("false")
+		}
+		return nil
+	case string:
+		return w.str(x)
+	case int64:
+		w.buf = strconv.AppendInt(w.buf, x, 10)
+		return nil
+	case int:
+		w.buf = strconv.AppendInt(w.buf, int64(x), 10)
+		return nil
+	case float64:
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			w.buf = appendFloat(w.buf, x)
+			return nil
+		}
+	}
+	return w.encode(v)
+}
+
+// appendFloat appends a finite float64 as encoding/json writes it: like
+// ES6, the shortest decimal that round-trips, in exponent form below 1e-6
+// and from 1e21, with a one-digit negative exponent cleaned of its 0.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// str writes s's JSON, exactly as json.Marshal(s) would.
+func (w *jsonHashWriter) str(s string) error {
+	if plainString(s) {
+		w.buf = append(w.buf, '"')
+		w.buf = append(w.buf, s...)
+		w.rawByte('"')
+		return nil
+	}
+	return w.encode(s)
+}
+
+// encode writes v's JSON with the encoder, without its newline.
+func (w *jsonHashWriter) encode(v any) error {
 	if err := w.enc.Encode(v); err != nil {
 		return err
 	}
-	if !w.holding || w.held != '\n' {
+	n := len(w.buf)
+	if n == 0 || w.buf[n-1] != '\n' {
 		return fmt.Errorf("unable to encode values: the JSON encoder ended without its newline")
 	}
-	w.holding = false
+	w.buf = w.buf[:n-1]
+	if len(w.buf) >= flushSize {
+		w.flush()
+	}
 	return nil
 }
 
+// plainString says whether encoding/json writes s as it is between quotes:
+// printable ASCII without '"', '\\' and the HTML characters it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// rawByte writes one byte of JSON.
+func (w *jsonHashWriter) rawByte(c byte) {
+	w.buf = append(w.buf, c)
+	if len(w.buf) >= flushSize {
+		w.flush()
+	}
+}
+
+// rawString writes a short JSON text.
+func (w *jsonHashWriter) rawString(s string) {
+	w.buf = append(w.buf, s...)
+	if len(w.buf) >= flushSize {
+		w.flush()
+	}
+}
+
 // raw writes JSON bytes as they are.
-func (w *jsonHashWriter) raw(b []byte) { w.h.Write(b) }
+func (w *jsonHashWriter) raw(b []byte) {
+	if len(b) > directSize {
+		w.flush()
+		w.h.Write(b)
+		return
+	}
+	w.buf = append(w.buf, b...)
+	if len(w.buf) >= flushSize {
+		w.flush()
+	}
+}
+
+func (w *jsonHashWriter) flush() {
+	w.h.Write(w.buf)
+	w.buf = w.buf[:0]
+}
 
 // sum returns the digest of what was written.
 func (w *jsonHashWriter) sum() string {
+	w.flush()
 	return hex.EncodeToString(w.h.Sum(nil))[:digestLen]
 }

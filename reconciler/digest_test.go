@@ -46,6 +46,7 @@ func TestValuesDigest_sameAsMarshal(t *testing.T) {
 		{name: "HTML-escapable strings", values: map[string]any{"s": "<script>&amp;</script>", "k<&>": "v", "ls": "\u2028\u2029"}},
 		{name: "invalid UTF-8 and controls", values: map[string]any{"bad": "\xff\xfe", "ctl": "a\tb\nc\x00\x1f\"\\/"}},
 		{name: "numbers", values: map[string]any{"f": 0.1, "big": 1e21, "small": 1e-7, "neg0": math.Copysign(0, -1), "i64": int64(-42), "int": 7, "u": uint8(255), "maxi": int64(math.MaxInt64), "f32": float32(3.14)}},
+		{name: "float edges", values: map[string]any{"a": 1e-6, "b": 9.99e-7, "c": 1e20, "d": 1e21, "e": 123456789.125, "f": -1e-7, "g": 5e-324, "h": math.MaxFloat64, "i": -0.0, "j": 1e-10, "k": 2.5e-100, "l": float64(1 << 53), "m": 100.0, "n": -3.0, "o": int64(math.MinInt64), "p": -12}},
 		{name: "nil, bools and empty things", values: map[string]any{"nil": nil, "t": true, "f": false, "m": map[string]any{}, "l": []any{}, "nilmap": map[string]any(nil), "nillist": []any(nil)}},
 		{name: "key order by bytes", values: map[string]any{"b": 1, "B": 2, "a": 3, "_": 4, "é": 5, "10": 6, "9": 7}},
 		{name: "nested maps and lists", values: map[string]any{
@@ -53,6 +54,7 @@ func TestValuesDigest_sameAsMarshal(t *testing.T) {
 			"egov-user": map[string]any{"heap": "-Xmx192m", "config": map[string]any{"page-size": "20"}},
 		}},
 		{name: "a map shared under two keys", values: map[string]any{"x": shared, "y": shared, "z": map[string]any{"w": shared}}},
+		{name: "long and edge strings", values: map[string]any{"long": strings.Repeat("a<", 5000), "plain": strings.Repeat("x", 10000), "edge": "\x7f~ !#", "big": bigMap(3000)}},
 		{name: "other map types", values: map[string]any{"ss": map[string]string{"b": "1", "a": "<"}, "ii": map[string]int{"k": 1}, "strs": []string{"a", "&"}}},
 	}
 	d := &reconciler.ValuesDigester{}
@@ -70,6 +72,15 @@ func TestValuesDigest_sameAsMarshal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigMap returns a map whose JSON is longer than the digest's buffers.
+func bigMap(n int) map[string]any {
+	m := make(map[string]any, n)
+	for i := range n {
+		m[fmt.Sprintf("key-%05d", i)] = map[string]any{"v": float64(i), "s": fmt.Sprintf("value <%d>", i)}
+	}
+	return m
 }
 
 // TestValuesDigest_pinned pins one digest as the first implementation wrote

@@ -52,6 +52,25 @@ func BenchmarkValuesDigest(b *testing.B) {
 	}
 }
 
+// BenchmarkValuesDigester is BenchmarkValuesDigest with one
+// reconciler.ValuesDigester per operation, as a plan would use one.
+func BenchmarkValuesDigester(b *testing.B) {
+	for _, n := range sizes {
+		env := load(b, generate(b, n), gen.DigitEnvironment)
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d := &reconciler.ValuesDigester{}
+				for _, r := range env.Releases {
+					if got := d.Digest(r.Values); got == "" {
+						b.Fatal("empty digest")
+					}
+				}
+			}
+		})
+	}
+}
+
 func generate(b *testing.B, n int) string {
 	b.Helper()
 	dir := b.TempDir()

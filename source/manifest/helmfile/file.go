@@ -336,11 +336,11 @@ func (l *loader) loadEnvValues(ctx context.Context, st *state, top []field) erro
 		switch f.key {
 		case "values":
 			h := st.missingFileHandler
-			vals, err := l.valueEntries(ctx, st, f.val, h, "", st.env.data())
+			vals, err := l.valueEntries(ctx, st, f.val, h, "", lazy(st.env.data))
 			if err != nil {
 				return err
 			}
-			st.env.defaults = manifest.MergeValues(st.env.defaults, vals)
+			st.env.defaults = manifest.OverlayValues(st.env.defaults, vals)
 		case "environments":
 			st.envSeen = true
 			envs, err := fields(f.val)
@@ -382,17 +382,17 @@ func (l *loader) environment(ctx context.Context, st *state, e field) error {
 	for _, f := range fs {
 		switch f.key {
 		case "values":
-			vals, err := l.valueEntries(ctx, st, f.val, h, "", st.env.data())
+			vals, err := l.valueEntries(ctx, st, f.val, h, "", lazy(st.env.data))
 			if err != nil {
 				return err
 			}
-			st.env.values = manifest.MergeValues(st.env.values, vals)
+			st.env.values = manifest.OverlayValues(st.env.values, vals)
 		case "secrets":
 			vals, secrets, err := l.secretEntries(ctx, st, f.val, h, "")
 			if err != nil {
 				return err
 			}
-			st.env.values = manifest.MergeValues(st.env.values, vals)
+			st.env.values = manifest.OverlayValues(st.env.values, vals)
 			st.env.secrets = append(st.env.secrets, secrets...)
 		}
 	}

@@ -40,6 +40,11 @@ type loader struct {
 	errs []error
 	// logged dedupes "no effect" messages.
 	logged map[string]bool
+	// plainFiles are the plain (not templated) values files read so far,
+	// by absolute path: a file every release names is read once, and its
+	// values are shared by every release, never written (see
+	// manifest.OverlayValues).
+	plainFiles map[string]map[string]any
 }
 
 // candidate is one release of some helmfile.
@@ -76,7 +81,7 @@ func (lay Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]mani
 	if envName == "" {
 		envName = defaultEnv
 	}
-	l := &loader{in: in, log: log.With("environment", in.Env.Name), logged: map[string]bool{}}
+	l := &loader{in: in, log: log.With("environment", in.Env.Name), logged: map[string]bool{}, plainFiles: map[string]map[string]any{}}
 	if err := l.walk(ctx, root, newEnv(envName, map[string]any{}), sels); err != nil {
 		return nil, err
 	}
@@ -152,7 +157,7 @@ func (l *loader) subHelmfile(ctx context.Context, st *state, n *yaml.Node, sels 
 			case "path":
 				path, err = str(f.val)
 			case "values":
-				overrides, err = l.valueEntries(ctx, st, f.val, handleError, "", st.env.data())
+				overrides, err = l.valueEntries(ctx, st, f.val, handleError, "", lazy(st.env.data))
 			case "selectors":
 				explicit = true
 				var ss []string

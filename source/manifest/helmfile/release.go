@@ -250,21 +250,27 @@ const maxReleasePasses = 6
 // renderRelease renders the release's fields and inline values with
 // .Release, until they no longer change.
 func (l *loader) renderRelease(st *state, r *rawRelease) error {
-	vals := st.env.merged()
+	// The template data, built only for a release that has templates.
+	var vals map[string]any
 	for pass := 0; pass < maxReleasePasses; pass++ {
 		prev := r.clone()
-		data := releaseData{
-			Environment: st.env.envData(),
-			Release:     releaseInfo{Name: prev.name, Namespace: prev.namespace, Chart: prev.chart, Labels: prev.labels},
-			Values:      vals,
-			StateValues: &vals,
-		}
+		data := lazy(func() releaseData {
+			if vals == nil {
+				vals = st.env.merged()
+			}
+			return releaseData{
+				Environment: st.env.envData(),
+				Release:     releaseInfo{Name: prev.name, Namespace: prev.namespace, Chart: prev.chart, Labels: prev.labels},
+				Values:      vals,
+				StateValues: &vals,
+			}
+		})
 		rs := func(what, s string, line int) (string, error) {
 			if !strings.Contains(s, "{{") {
 				return s, nil
 			}
 			rd := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
-			out, err := rd.render(s, data, line-1)
+			out, err := rd.render(s, data(), line-1)
 			var me *manifest.Error
 			if errors.As(err, &me) {
 				me.Release = r.name
@@ -418,13 +424,18 @@ func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, 
 	}
 	spec.Chart = chart
 	h := r.missingFileHandler
-	vals := st.env.merged()
-	data := releaseData{
-		Environment: st.env.envData(),
-		Release:     releaseInfo{Name: r.name, Namespace: ns, Chart: r.chart, Labels: r.labels},
-		Values:      vals,
-		StateValues: &vals,
-	}
+	// The template data of .gotmpl values files, built only if one is.
+	data := lazy(func() releaseData {
+		vals := st.env.merged()
+		return releaseData{
+			Environment: st.env.envData(),
+			Release:     releaseInfo{Name: r.name, Namespace: ns, Chart: r.chart, Labels: r.labels},
+			Values:      vals,
+			StateValues: &vals,
+		}
+	})
+	// Values files are shared by every release that names them: overlay
+	// them, never merge into them.
 	out := map[string]any{}
 	for _, v := range r.values {
 		m := v.inline
@@ -433,7 +444,7 @@ func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, 
 				return spec, err
 			}
 		}
-		out = manifest.MergeValues(out, manifest.CopyValues(m))
+		out = manifest.OverlayValues(out, m)
 	}
 	var secrets []string
 	for _, s := range r.secrets {
@@ -441,7 +452,7 @@ func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, 
 		if err != nil {
 			return spec, err
 		}
-		out = manifest.MergeValues(out, v)
+		out = manifest.OverlayValues(out, v)
 		secrets = append(secrets, ss...)
 	}
 	if err := l.applySet(st, out, r.set, r.name); err != nil {

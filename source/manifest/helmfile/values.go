@@ -96,7 +96,10 @@ func (l *loader) missing(st *state, h string, line int, release, kind, p string)
 
 // valueEntries reads a values: list of file names (.gotmpl files are
 // rendered with data) and inline mappings, merged in order.
-func (l *loader) valueEntries(ctx context.Context, st *state, n *yaml.Node, h, release string, data any) (map[string]any, error) {
+//
+// The result shares maps with the files' values (see valuesFiles): never
+// write into it below its top level.
+func (l *loader) valueEntries(ctx context.Context, st *state, n *yaml.Node, h, release string, data func() any) (map[string]any, error) {
 	out := map[string]any{}
 	for _, it := range items(n) {
 		if err := ctx.Err(); err != nil {
@@ -108,13 +111,13 @@ func (l *loader) valueEntries(ctx context.Context, st *state, n *yaml.Node, h, r
 			if err != nil {
 				return nil, err
 			}
-			out = manifest.MergeValues(out, v)
+			out = manifest.OverlayValues(out, v)
 		case yaml.ScalarNode:
 			v, err := l.valuesFiles(ctx, st, it.Value, it.Line, h, release, data)
 			if err != nil {
 				return nil, err
 			}
-			out = manifest.MergeValues(out, v)
+			out = manifest.OverlayValues(out, v)
 		default:
 			return nil, &manifest.Error{File: st.name, Line: it.Line, Release: release, Msg: "values: want a file name or a mapping, got " + kindName(it)}
 		}
@@ -122,8 +125,10 @@ func (l *loader) valueEntries(ctx context.Context, st *state, n *yaml.Node, h, r
 	return out, nil
 }
 
-// valuesFiles reads the values file(s) at p.
-func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int, h, release string, data any) (map[string]any, error) {
+// valuesFiles reads the values file(s) at p. A .gotmpl file is rendered
+// with data() every time; a plain file is read once per load and its values
+// are shared: never write into the result below its top level.
+func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int, h, release string, data func() any) (map[string]any, error) {
 	fail := func(err error) error {
 		return &manifest.Error{File: st.name, Line: line, Release: release, Msg: "values: " + err.Error()}
 	}
@@ -147,7 +152,7 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 				return nil, fail(err)
 			}
 			r := &renderer{repoDir: l.in.RepoDir, baseDir: filepath.Dir(abs), file: name}
-			text, err := r.render(string(b), data, 0)
+			text, err := r.render(string(b), data(), 0)
 			if err != nil {
 				return nil, err
 			}
@@ -155,12 +160,38 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 			if err != nil {
 				return nil, err
 			}
-		} else if v, err = manifest.ReadValuesFile(abs, name); err != nil {
+		} else if v, err = l.plainValuesFile(abs, name); err != nil {
 			return nil, err
 		}
-		out = manifest.MergeValues(out, v)
+		out = manifest.OverlayValues(out, v)
 	}
 	return out, nil
+}
+
+// plainValuesFile reads a values file that is not templated, once per load.
+func (l *loader) plainValuesFile(abs, name string) (map[string]any, error) {
+	if v, ok := l.plainFiles[abs]; ok {
+		return v, nil
+	}
+	v, err := manifest.ReadValuesFile(abs, name)
+	if err != nil {
+		return nil, err
+	}
+	l.plainFiles[abs] = v
+	return v, nil
+}
+
+// lazy returns a function that builds template data on its first call and
+// returns that same data on every later call.
+func lazy[T any](build func() T) func() any {
+	var data any
+	built := false
+	return func() any {
+		if !built {
+			data, built = build(), true
+		}
+		return data
+	}
 }
 
 // secretEntries reads a secrets: list of files through the Decrypter and
@@ -177,7 +208,7 @@ func (l *loader) secretEntries(ctx context.Context, st *state, n *yaml.Node, h, 
 		if err != nil {
 			return nil, nil, err
 		}
-		out = manifest.MergeValues(out, v)
+		out = manifest.OverlayValues(out, v)
 		secrets = append(secrets, s...)
 	}
 	return out, secrets, nil
@@ -255,8 +286,12 @@ func escapeSet(s string) string {
 	return r.Replace(s)
 }
 
+// applySet applies sets to vals, whose top-level map must be the caller's
+// own: each set first detaches the top-level value it writes under, which
+// may be shared with other releases (see manifest.DetachSetKey).
 func (l *loader) applySet(st *state, vals map[string]any, sets []setEntry, release string) error {
 	for _, s := range sets {
+		manifest.DetachSetKey(vals, s.name)
 		var err error
 		switch {
 		case s.file != "":

@@ -19,11 +19,15 @@ var _ manifest.Layout = Layout{}
 // Releases implements manifest.Layout.
 func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest.ReleaseSpec, error) {
 	out := make([]manifest.ReleaseSpec, 0, len(in.Env.Releases))
+	// Values files by path: a file several releases name is read once, and
+	// its values are shared by them, never written (see
+	// manifest.OverlayValues).
+	files := map[string]map[string]any{}
 	for _, r := range in.Env.Releases {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rs, err := release(in, r)
+		rs, err := release(in, r, files)
 		if err != nil {
 			return nil, err
 		}
@@ -32,7 +36,7 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 	return out, nil
 }
 
-func release(in manifest.LayoutInput, r manifest.NativeRelease) (manifest.ReleaseSpec, error) {
+func release(in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (manifest.ReleaseSpec, error) {
 	fail := func(line int, format string, args ...any) error {
 		return &manifest.Error{File: in.ConfigFile, Line: line, Release: r.Name, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -65,7 +69,7 @@ func release(in manifest.LayoutInput, r manifest.NativeRelease) (manifest.Releas
 		}
 		spec.Chart = manifest.ChartRef{Path: dir}
 	}
-	vals, err := values(in, r)
+	vals, err := values(in, r, files)
 	if err != nil {
 		return spec, err
 	}
@@ -74,8 +78,9 @@ func release(in manifest.LayoutInput, r manifest.NativeRelease) (manifest.Releas
 }
 
 // values reads the values: field, which is a mapping (inline values), a
-// string (a file) or a list of both, merged in order.
-func values(in manifest.LayoutInput, r manifest.NativeRelease) (map[string]any, error) {
+// string (a file) or a list of both, merged in order. files holds the
+// values files read so far, by path; the result shares maps with them.
+func values(in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (map[string]any, error) {
 	n := &r.Values
 	var items []*yaml.Node
 	switch n.Kind {
@@ -94,20 +99,23 @@ func values(in manifest.LayoutInput, r manifest.NativeRelease) (map[string]any, 
 			if err != nil {
 				return nil, err
 			}
-			out = manifest.MergeValues(out, v)
+			out = manifest.OverlayValues(out, v)
 		case item.Kind == yaml.ScalarNode && item.Tag == "!!str":
 			path, err := manifest.RepoPath(in.RepoDir, item.Value)
 			if err != nil {
 				return nil, &manifest.Error{File: in.ConfigFile, Line: item.Line, Release: r.Name, Msg: "values: " + err.Error()}
 			}
-			v, err := manifest.ReadValuesFile(path, item.Value)
-			if err != nil {
-				if e, ok := err.(*manifest.Error); ok && e.Release == "" {
-					e.Release = r.Name
+			v, ok := files[path]
+			if !ok {
+				if v, err = manifest.ReadValuesFile(path, item.Value); err != nil {
+					if e, ok := err.(*manifest.Error); ok && e.Release == "" {
+						e.Release = r.Name
+					}
+					return nil, err
 				}
-				return nil, err
+				files[path] = v
 			}
-			out = manifest.MergeValues(out, v)
+			out = manifest.OverlayValues(out, v)
 		default:
 			return nil, &manifest.Error{File: in.ConfigFile, Line: item.Line, Release: r.Name, Msg: "values: want a mapping, a file name, or a list of them"}
 		}
