@@ -52,9 +52,11 @@ const unencodable = "unencodable"
 // 40 hex characters of the SHA-256 of json.Marshal(values) (encoding/json
 // sorts map keys, which makes it canonical). Deployed releases carry it as a
 // label, so the same values must always give the same digest: the bytes
-// hashed are Marshal's, though they are streamed into the hash rather than
-// built in one slice. To digest many values that share subtrees, as a
-// DIGIT environment's releases do, use a ValuesDigester.
+// hashed are Marshal's, byte for byte (digest_test.go proves it), but they
+// are written into the hash map by map through a small buffer rather than
+// built in one slice, and common types skip encoding/json's reflection. To
+// digest many values that share subtrees, as a DIGIT environment's releases
+// do, use a ValuesDigester.
 func ValuesDigest(values map[string]any) string {
 	if values == nil {
 		values = map[string]any{}

@@ -35,39 +35,27 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 // BenchmarkValuesDigest digests every release's values of a generated DIGIT
-// environment once, as a plan does.
+// environment once, as a plan does: with reconciler.ValuesDigest, and with
+// one reconciler.ValuesDigester per operation, as a plan would use one.
 func BenchmarkValuesDigest(b *testing.B) {
 	for _, n := range sizes {
 		env := load(b, generate(b, n), gen.DigitEnvironment)
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				for _, r := range env.Releases {
-					if d := reconciler.ValuesDigest(r.Values); d == "" {
-						b.Fatal("empty digest")
+		for _, way := range []string{"func", "digester"} {
+			b.Run(fmt.Sprintf("%s/N=%d", way, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					digest := reconciler.ValuesDigest
+					if way == "digester" {
+						digest = (&reconciler.ValuesDigester{}).Digest
+					}
+					for _, r := range env.Releases {
+						if d := digest(r.Values); d == "" {
+							b.Fatal("empty digest")
+						}
 					}
 				}
-			}
-		})
-	}
-}
-
-// BenchmarkValuesDigester is BenchmarkValuesDigest with one
-// reconciler.ValuesDigester per operation, as a plan would use one.
-func BenchmarkValuesDigester(b *testing.B) {
-	for _, n := range sizes {
-		env := load(b, generate(b, n), gen.DigitEnvironment)
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				d := &reconciler.ValuesDigester{}
-				for _, r := range env.Releases {
-					if got := d.Digest(r.Values); got == "" {
-						b.Fatal("empty digest")
-					}
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
