@@ -17,6 +17,8 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
@@ -93,6 +95,10 @@ type Options struct {
 	// APIToken, when set, is required as "Authorization: Bearer" on the
 	// suspend and resume endpoints.
 	APIToken string
+	// Home is the cluster the daemon runs in, where the Secrets of
+	// cluster.kubeconfigSecret are read; nil: HomeConfig(KubeconfigOverride,
+	// ContextOverride).
+	Home *rest.Config
 	// LeaderElection, when set, makes only the leader apply.
 	LeaderElection *LeaderElection
 	// Interval is the loop interval of an environment until its policy is
@@ -129,7 +135,14 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	envs     map[string]*envLoop  // by environment name
-	clusters map[string]connected // by kubeconfig and context
+	clusters map[string]connected // by kubeconfig and context, or Secret
+	// secretKeys is the clusters key each kubeconfigSecret connected
+	// with, so that a rotated kubeconfig's old connection is closed.
+	secretKeys map[manifest.SecretKeyRef]string
+
+	homeOnce sync.Once
+	home     kubernetes.Interface
+	homeErr  error
 	handler  http.Handler
 }
 
@@ -170,12 +183,13 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("unable to create cache directory %q: %w", opts.CacheDir, err)
 	}
 	d := &Daemon{
-		opts:     opts,
-		log:      opts.Logger,
-		registry: opts.Registry,
-		metrics:  metrics.New(opts.Registry),
-		envs:     map[string]*envLoop{},
-		clusters: map[string]connected{},
+		opts:       opts,
+		log:        opts.Logger,
+		registry:   opts.Registry,
+		metrics:    metrics.New(opts.Registry),
+		envs:       map[string]*envLoop{},
+		clusters:   map[string]connected{},
+		secretKeys: map[manifest.SecretKeyRef]string{},
 	}
 	var err error
 	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {
@@ -309,7 +323,13 @@ type connected struct {
 }
 
 // cluster returns the (shared) client and planner of the cluster ref names.
+// A cluster.kubeconfigSecret is read from the home cluster on every call (one
+// GET), so that a rotated kubeconfig is picked up; it wins over the
+// --kubeconfig/--context overrides, which then name the home cluster.
 func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (connected, error) {
+	if ref.KubeconfigSecret != nil && d.opts.Cluster == nil {
+		return d.clusterFromSecret(ctx, *ref.KubeconfigSecret)
+	}
 	if d.opts.KubeconfigOverride != "" {
 		ref.Kubeconfig = d.opts.KubeconfigOverride
 	}
@@ -324,17 +344,51 @@ func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (connecte
 	}
 	var c *reconciler.Cluster
 	var err error
-	switch {
-	case d.opts.Cluster != nil:
+	if d.opts.Cluster != nil {
 		c, err = d.opts.Cluster(ctx, ref)
-	case ref.KubeconfigSecret != nil:
-		err = fmt.Errorf("cluster.kubeconfigSecret (%s/%s) is not supported by the daemon yet: mount the kubeconfig and use cluster.kubeconfig", ref.KubeconfigSecret.Namespace, ref.KubeconfigSecret.Name)
-	default:
+	} else {
 		c, err = reconciler.NewClusterFromKubeconfig(reconciler.ClusterOptions{Kubeconfig: ref.Kubeconfig, Context: ref.Context})
 	}
 	if err != nil {
 		return connected{}, err
 	}
+	return d.connect(key, c)
+}
+
+// clusterFromSecret connects to the cluster whose kubeconfig a Secret of
+// the home cluster holds, reusing the connection while the kubeconfig is
+// unchanged and closing the old one when it was rotated.
+func (d *Daemon) clusterFromSecret(ctx context.Context, ref manifest.SecretKeyRef) (connected, error) {
+	cfg, digest, err := d.kubeconfigFromSecret(ctx, ref)
+	if err != nil {
+		return connected{}, err
+	}
+	key := "secret\x00" + ref.Namespace + "/" + ref.Name + "/" + ref.Key + "\x00" + digest
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.clusters[key]; ok {
+		return c, nil
+	}
+	if old, ok := d.secretKeys[ref]; ok {
+		if c, ok := d.clusters[old]; ok && c.planner.Drift != nil {
+			c.planner.Drift.Close()
+		}
+		delete(d.clusters, old)
+	}
+	c, err := reconciler.NewCluster(cfg)
+	if err != nil {
+		return connected{}, err
+	}
+	cc, err := d.connect(key, c)
+	if err == nil {
+		d.secretKeys[ref] = key
+	}
+	return cc, err
+}
+
+// connect makes the planner of a new cluster connection and remembers it
+// under key. d.mu is held.
+func (d *Daemon) connect(key string, c *reconciler.Cluster) (connected, error) {
 	p, err := reconciler.NewPlanner(c, filepath.Join(d.opts.CacheDir, "charts"))
 	if err != nil {
 		return connected{}, err

@@ -10,8 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/digitops/digitops/daemon"
@@ -147,15 +145,7 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 // leaderElection connects to the cluster holding the Lease: the one the
 // daemon runs in, else the --kubeconfig/--context one.
 func (o *serveOptions) leaderElection(g *globalOptions) (*daemon.LeaderElection, error) {
-	var cfg *rest.Config
-	var err error
-	if g.kubeconfig == "" && g.context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-		cfg, err = rest.InClusterConfig()
-	} else {
-		rules := clientcmd.NewDefaultClientConfigLoadingRules()
-		rules.ExplicitPath = g.kubeconfig
-		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: g.context}).ClientConfig()
-	}
+	cfg, err := daemon.HomeConfig(g.kubeconfig, g.context)
 	if err != nil {
 		return nil, fmt.Errorf("unable to configure the leader election client: %w", err)
 	}
