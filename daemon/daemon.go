@@ -215,6 +215,7 @@ func (d *Daemon) Handler() http.Handler { return d.handler }
 // The actors (HTTP server, sync loops, leader elector) run in one group: the
 // first to return stops the others.
 func (d *Daemon) Run(ctx context.Context) error {
+	defer d.closeClusters()
 	var g run.Group
 	{ // the caller's cancellation
 		ctx, cancel := context.WithCancel(ctx)
@@ -384,6 +385,19 @@ func (d *Daemon) clusterFromSecret(ctx context.Context, ref manifest.SecretKeyRe
 		d.secretKeys[ref] = key
 	}
 	return cc, err
+}
+
+// closeClusters stops the watches of every connected cluster's drift
+// detector.
+func (d *Daemon) closeClusters() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for key, c := range d.clusters {
+		if c.planner.Drift != nil {
+			c.planner.Drift.Close()
+		}
+		delete(d.clusters, key)
+	}
 }
 
 // connect makes the planner of a new cluster connection and remembers it
