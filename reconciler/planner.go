@@ -12,8 +12,10 @@ import (
 // image tags of services a release chart lists without one. A nil cluster
 // gives an offline planner: no drift, chart default tags.
 //
-// Keep one Planner per cluster and reuse it: its drift detector remembers the
-// manifests of deployed revisions between syncs.
+// Keep one Planner per cluster and reuse it: its drift detector keeps the
+// watches of live objects and the manifests of deployed revisions between
+// syncs, so that a drift check of an unchanged cluster makes no request.
+// Close its Drift detector when done with the cluster.
 func NewPlanner(cluster *Cluster, chartCacheDir string) (*Planner, error) {
 	p := &Planner{
 		Charts:  LocalCharts{Remote: &chartrepo.Cache{Dir: chartCacheDir}},
