@@ -26,10 +26,10 @@ func keepLiveImageTag(ctx context.Context, cluster *Cluster, spec manifest.Relea
 		return spec, "", fmt.Errorf("release %q: unable to read the live image tag: %w", spec.Name, err)
 	}
 	stored := chartutil.Values(rel.Config)
-	values := manifest.CopyValues(spec.Values)
-	if values == nil {
-		values = map[string]any{}
-	}
+	// spec.Values shares maps with other releases: write only into copies.
+	values := manifest.OverlayValues(spec.Values)
+	manifest.DetachValue(values, "image")
+	manifest.DetachValue(values, "initContainers")
 	kept := ""
 	// The values a DIGIT release chart's tag sets together.
 	for _, path := range []string{"image.tag", "initContainers.dbMigration.image.tag"} {

@@ -128,6 +128,9 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	}
 	plan := &Plan{Environment: env.Name, Revision: opts.Revision}
 	wanted := make(map[string]bool, len(env.Releases))
+	// Releases share subtrees of their values (a DIGIT environment file):
+	// one digester encodes each shared subtree once per plan.
+	digests := &ValuesDigester{}
 	for _, spec := range env.Releases {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -137,10 +140,9 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			return nil, fmt.Errorf("release %q: %w", spec.Name, err)
 		}
 		desired := Desired{
-			Name:         spec.Name,
-			Namespace:    spec.Namespace,
-			ChartDigest:  ChartDigest(c),
-			ValuesDigest: ValuesDigest(spec.Values),
+			Name:        spec.Name,
+			Namespace:   spec.Namespace,
+			ChartDigest: ChartDigest(c),
 		}
 		key := spec.Namespace + "/" + spec.Name
 		wanted[key] = true
@@ -155,7 +157,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		if note != "" {
 			plan.Notes = append(plan.Notes, note)
 		}
-		desired.ValuesDigest = ValuesDigest(spec.Values)
+		desired.ValuesDigest = digests.Digest(spec.Values)
 		st := DetermineReleaseState(StateInput{
 			Environment:    env.Name,
 			Desired:        desired,
