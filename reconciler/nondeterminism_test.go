@@ -27,16 +27,7 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 	if s := plan.Summary(); s.Upgrade != len(quickstartNames) {
 		t.Fatalf("plan = %+v, want %d upgrades", s, len(quickstartNames))
 	}
-	notes := strings.Join(plan.Notes, "\n")
-	for _, name := range []string{"egov-mdms-service", "egov-user", "pgr-services"} {
-		want := "release " + name + " renders differently on every run at Deployment/egov/" + name + " /spec/template/metadata/annotations/deployment-timestamp"
-		if strings.Count(notes, "release "+name+" ") != 1 || !strings.Contains(notes, want) {
-			t.Errorf("notes do not say once that %s is nondeterministic:\n%s", name, notes)
-		}
-	}
-	if strings.Contains(notes, "release egov-config ") {
-		t.Errorf("egov-config is deterministic, notes say otherwise:\n%s", notes)
-	}
+	assertTimestampNotes(t, strings.Join(plan.Notes, "\n"))
 	// The step's diff is the plan's first render, not a third one: the
 	// timestamp it shows is the one the plan saw first, which a new render
 	// (a second or more later) would not show.
@@ -59,5 +50,21 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 	}
 	if n := strings.Join(install.Notes, "\n"); strings.Contains(n, "renders differently") {
 		t.Errorf("an install plan renders once, yet notes:\n%s", n)
+	}
+}
+
+// assertTimestampNotes checks that notes name, once each, the stamped
+// deployment-timestamp of driftRepo's three services, and nothing of the
+// deterministic egov-config.
+func assertTimestampNotes(t *testing.T, notes string) {
+	t.Helper()
+	for _, name := range []string{"egov-mdms-service", "egov-user", "pgr-services"} {
+		want := "release " + name + " renders differently on every run at Deployment/egov/" + name + " /spec/template/metadata/annotations/deployment-timestamp"
+		if strings.Count(notes, "release "+name+" ") != 1 || !strings.Contains(notes, want) {
+			t.Errorf("notes do not say once that %s is nondeterministic:\n%s", name, notes)
+		}
+	}
+	if strings.Contains(notes, "release egov-config ") {
+		t.Errorf("egov-config is deterministic, notes say otherwise:\n%s", notes)
 	}
 }
