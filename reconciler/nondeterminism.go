@@ -22,9 +22,9 @@ const maxNondeterministicPaths = 3
 // the renders (a `now`, a random string) gets a note naming the fields. Such
 // a release is still decided from the digests of its chart and values, never
 // from its render, so it is not upgraded on every sync; the note says why
-// its objects change on each upgrade. An install is not rendered twice: the
-// Applier compares Helm's own render with the kept one (installRenderNote),
-// which costs nothing. Unchanged releases are not rendered. Renders of
+// its objects change on each upgrade. An install is rendered twice only with
+// CheckInstalls: otherwise the Applier compares Helm's own render with the
+// kept one (installRenderNote), which costs nothing. Unchanged releases are not rendered. Renders of
 // different releases run in parallel.
 func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 	if p.SkipRenderCheck {
@@ -59,7 +59,7 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 	notes := make([]string, len(idx))
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		if st.rendered == "" || st.Action != ActionUpgrade {
+		if st.rendered == "" || (st.Action != ActionUpgrade && !p.CheckInstalls) {
 			return
 		}
 		if m2, err := render(ctx, st); err == nil {

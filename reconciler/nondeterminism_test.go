@@ -51,6 +51,13 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 	if n := strings.Join(install.Notes, "\n"); strings.Contains(n, "renders differently") {
 		t.Errorf("an install plan renders once, yet notes:\n%s", n)
 	}
+	// `digitops plan` asks for installs to be checked too.
+	planner.CheckInstalls = true
+	install, err = planner.Plan(context.Background(), env, reconciler.LiveState{}, reconciler.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTimestampNotes(t, strings.Join(install.Notes, "\n"))
 }
 
 // assertTimestampNotes checks that notes name, once each, the stamped

@@ -106,6 +106,10 @@ type Planner struct {
 	// SkipRenderCheck turns off the double render that notes
 	// nondeterministic charts.
 	SkipRenderCheck bool
+	// CheckInstalls renders installs twice too, to note nondeterministic
+	// charts in the plan (`digitops plan`: nothing else will render them).
+	// Without it, the Applier checks an install against Helm's own render.
+	CheckInstalls bool
 	// Cluster reads live release values (image tags a release chart leaves
 	// out); nil (offline plans) uses the chart default.
 	Cluster *Cluster
