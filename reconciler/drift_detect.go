@@ -53,10 +53,12 @@ type DriftDetector struct {
 	manifests map[string]storedRevision
 }
 
-// storedRevision is the objects one release revision deployed.
+// storedRevision is the objects one release revision deployed, each as
+// JSON (decoded per check: the decoded maps of 500 releases' objects would
+// take several times as much memory, for as long as the detector lives).
 type storedRevision struct {
 	version int
-	objects []*unstructured.Unstructured
+	objects [][]byte
 }
 
 // NewDriftDetector builds a detector over a cluster, with its own clients
@@ -132,9 +134,13 @@ func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, 
 	}
 	opts := newCompareOptions(spec, policy)
 	out := make([]objectDrift, 0, len(desired))
-	for _, obj := range desired {
+	for _, raw := range desired {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("release %q revision %d: unable to decode manifest object: %w", live.Name, live.Version, err)
 		}
 		o, err := d.inspectObject(ctx, obj, live.Namespace, opts)
 		if err != nil {
@@ -146,14 +152,14 @@ func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, 
 }
 
 // inspectObject reads one object, from the cache when it shows no drift,
-// else with a GET, and compares it with what was deployed.
-func (d *DriftDetector) inspectObject(ctx context.Context, obj *unstructured.Unstructured, namespace string, opts compareOptions) (objectDrift, error) {
-	gvk := obj.GroupVersionKind()
+// else with a GET, and compares it with what was deployed (desired, which it
+// keeps and may change: a fresh copy).
+func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured.Unstructured, namespace string, opts compareOptions) (objectDrift, error) {
+	gvk := desired.GroupVersionKind()
 	mapping, err := d.cluster.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return objectDrift{}, fmt.Errorf("unable to map %s %q: %w", gvk.Kind, obj.GetName(), err)
+		return objectDrift{}, fmt.Errorf("unable to map %s %q: %w", gvk.Kind, desired.GetName(), err)
 	}
-	desired := obj.DeepCopy()
 	var client dynamic.ResourceInterface = d.dynamic.Resource(mapping.Resource)
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		if desired.GetNamespace() == "" {
@@ -190,9 +196,9 @@ func (d *DriftDetector) inspectObject(ctx context.Context, obj *unstructured.Uns
 	return o, nil
 }
 
-// deployedObjects returns the objects of a release revision's manifest
-// (hooks excluded: Helm keeps them apart), from Helm's storage Secret.
-func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name string, version int) ([]*unstructured.Unstructured, error) {
+// deployedObjects returns the objects of a release revision's manifest as
+// JSON (hooks excluded: Helm keeps them apart), from Helm's storage Secret.
+func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name string, version int) ([][]byte, error) {
 	key := namespace + "/" + name
 	d.mu.Lock()
 	rev, ok := d.manifests[key]
@@ -207,7 +213,7 @@ func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name str
 	if err != nil {
 		return nil, err
 	}
-	objs, err := parseManifest(m)
+	objs, err := manifestJSON(m)
 	if err != nil {
 		return nil, fmt.Errorf("release %q revision %d: %w", name, version, err)
 	}
@@ -241,7 +247,7 @@ func (d *DriftDetector) prefetch(ctx context.Context, lives []*LiveRelease) {
 		}
 		found, _ := listStoredManifests(ctx, d.typed.CoreV1().Secrets(ns), names)
 		for name, m := range found {
-			objs, err := parseManifest(m)
+			objs, err := manifestJSON(m)
 			if err != nil {
 				continue
 			}
@@ -254,31 +260,47 @@ func (d *DriftDetector) prefetch(ctx context.Context, lives []*LiveRelease) {
 
 // parseManifest splits a rendered manifest into objects, in order.
 func parseManifest(m string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	err := eachManifestObject(m, func(_ []byte, u *unstructured.Unstructured) { out = append(out, u) })
+	return out, err
+}
+
+// manifestJSON splits a rendered manifest into objects, in order, each as
+// JSON.
+func manifestJSON(m string) ([][]byte, error) {
+	var out [][]byte
+	err := eachManifestObject(m, func(js []byte, _ *unstructured.Unstructured) { out = append(out, js) })
+	return out, err
+}
+
+// eachManifestObject calls f with each object of a rendered manifest, in
+// order, as JSON and decoded; empty documents, lists and objects without a
+// kind or name are left out.
+func eachManifestObject(m string, f func(js []byte, u *unstructured.Unstructured)) error {
 	docs := releaseutil.SplitManifests(m)
 	keys := make([]string, 0, len(docs))
 	for k := range docs {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return manifestIndex(keys[i]) < manifestIndex(keys[j]) })
-	var out []*unstructured.Unstructured
 	for _, k := range keys {
 		js, err := yaml.YAMLToJSON([]byte(docs[k]))
 		if err != nil {
-			return nil, fmt.Errorf("unable to parse manifest: %w", err)
+			return fmt.Errorf("unable to parse manifest: %w", err)
 		}
 		if s := strings.TrimSpace(string(js)); s == "null" || s == "{}" {
 			continue
 		}
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(js); err != nil {
-			return nil, fmt.Errorf("unable to decode manifest object: %w", err)
+			return fmt.Errorf("unable to decode manifest object: %w", err)
 		}
 		if u.IsList() || u.GetKind() == "" || u.GetName() == "" {
 			continue
 		}
-		out = append(out, u)
+		f(js, u)
 	}
-	return out, nil
+	return nil
 }
 
 func manifestIndex(k string) int {

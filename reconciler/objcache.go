@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -50,8 +52,10 @@ const helmStorageSelector = "type!=helm.sh/release.v1"
 // (and any key whose informer failed) answer errNotCached.
 //
 // Stored objects carry what drift reads: status, the status subresource's
-// managedFields entries and kubectl's last-applied annotation are dropped.
-// The informers run until close.
+// managedFields entries and kubectl's last-applied annotation are dropped,
+// and the rest is kept as JSON (cachedObject), decoded again on each read:
+// a decoded object's maps take several times its JSON, and DIGIT's 500
+// releases deploy ~2,000 objects. The informers run until close.
 type objectCache struct {
 	dynamic   dynamic.Interface
 	discovery discovery.DiscoveryInterface
@@ -110,9 +114,13 @@ func (c *objectCache) get(ctx context.Context, resource schema.GroupVersionResou
 	if err != nil || !found {
 		return nil, false, err
 	}
-	u, ok := obj.(*unstructured.Unstructured)
+	co, ok := obj.(*cachedObject)
 	if !ok {
 		return nil, false, fmt.Errorf("%w: %s holds %T", errNotCached, resource.Resource, obj)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(co.raw); err != nil {
+		return nil, false, fmt.Errorf("unable to decode cached %s %q: %w", resource.Resource, key, err)
 	}
 	return u, true, nil
 }
@@ -158,7 +166,7 @@ func (c *objectCache) start(k cacheKey) *cacheEntry {
 		tweak = func(o *metav1.ListOptions) { o.FieldSelector = helmStorageSelector }
 	}
 	inf := dynamicinformer.NewFilteredDynamicInformer(c.dynamic, k.resource, k.namespace, 0, cache.Indexers{}, tweak).Informer()
-	if err := inf.SetTransform(dropUnread); err != nil {
+	if err := inf.SetTransform(compact); err != nil {
 		e.err = err
 		close(e.ready)
 		return e
@@ -236,4 +244,42 @@ func dropUnread(obj any) (any, error) {
 		})
 	}
 	return u, nil
+}
+
+// cachedObject is what the cache keeps of a live object: the metadata the
+// informer's store keys and tracks it by, and the object as JSON, without
+// what dropUnread drops.
+type cachedObject struct {
+	metav1.ObjectMeta
+	raw []byte
+}
+
+var _ runtime.Object = (*cachedObject)(nil)
+
+// GetObjectKind implements runtime.Object.
+func (*cachedObject) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject implements runtime.Object; raw is never written, so it is
+// shared.
+func (c *cachedObject) DeepCopyObject() runtime.Object {
+	return &cachedObject{ObjectMeta: *c.ObjectMeta.DeepCopy(), raw: c.raw}
+}
+
+// compact is the informers' transform: dropUnread, then the object as JSON.
+// Anything else (an object already compact, a tombstone) is returned as is.
+func compact(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	if _, err := dropUnread(u); err != nil {
+		return nil, err
+	}
+	raw, err := u.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("unable to encode %s %q for the cache: %w", u.GetKind(), u.GetName(), err)
+	}
+	meta := metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), ResourceVersion: u.GetResourceVersion()}
+	// The encoder's buffer has grown by doubling: keep the bytes only.
+	return &cachedObject{ObjectMeta: meta, raw: bytes.Clone(raw)}, nil
 }

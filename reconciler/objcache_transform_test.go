@@ -58,3 +58,69 @@ func TestCache_dropUnread(t *testing.T) {
 		t.Errorf("a non-object changed: %v", got)
 	}
 }
+
+func TestCache_compact(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// in is the object as listed or watched; want is what a read of
+		// the cache decodes.
+		in, want map[string]any
+	}{
+		{
+			name: "dropped as dropUnread drops, kept as JSON",
+			in: map[string]any{
+				"apiVersion": "apps/v1",
+				"kind":       "Deployment",
+				"metadata": map[string]any{
+					"name": "a", "namespace": "egov", "resourceVersion": "42",
+					"annotations":   map[string]any{"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+					"managedFields": []any{map[string]any{"manager": "kube-controller-manager", "subresource": "status"}},
+				},
+				"spec":   map[string]any{"replicas": int64(2), "ratio": 0.5, "paused": false, "selector": nil},
+				"status": map[string]any{"replicas": int64(2)},
+			},
+			want: map[string]any{
+				"apiVersion": "apps/v1",
+				"kind":       "Deployment",
+				"metadata": map[string]any{
+					"name": "a", "namespace": "egov", "resourceVersion": "42",
+					"annotations":   map[string]any{},
+					"managedFields": []any{},
+				},
+				"spec": map[string]any{"replicas": int64(2), "ratio": 0.5, "paused": false, "selector": nil},
+			},
+		},
+		{
+			name: "cluster-scoped",
+			in:   map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "egov"}},
+			want: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "egov"}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := compact(&unstructured.Unstructured{Object: tc.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := got.(*cachedObject)
+			if !ok {
+				t.Fatalf("compact returned %T", got)
+			}
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON(c.raw); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(u.Object, tc.want) {
+				t.Errorf("decoded %v\nwant %v", u.Object, tc.want)
+			}
+			if c.Name != u.GetName() || c.Namespace != u.GetNamespace() || c.ResourceVersion != u.GetResourceVersion() {
+				t.Errorf("store metadata %s/%s@%s, want the object's", c.Namespace, c.Name, c.ResourceVersion)
+			}
+			if again, _ := compact(c); again != got {
+				t.Error("compact of a compact object changed it")
+			}
+		})
+	}
+	if got, _ := compact("tombstone"); got != "tombstone" {
+		t.Errorf("a non-object changed: %v", got)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -53,7 +52,8 @@ var gzipMagic = []byte{0x1f, 0x8b, 0x08}
 
 // decodeManifest decodes the manifest field of a release as Helm encodes it
 // in data["release"], streaming: base64, then gzip when the gzip magic is
-// there, then JSON into a struct that holds nothing but the manifest.
+// there, then the JSON scanned for the top-level manifest field (releaseField:
+// the chart and values are skipped, never buffered).
 func decodeManifest(data []byte) (string, error) {
 	r := bufio.NewReader(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)))
 	var in io.Reader = r
@@ -65,13 +65,8 @@ func decodeManifest(data []byte) (string, error) {
 		defer z.Close()
 		in = z
 	}
-	var rel struct {
-		Manifest string `json:"manifest"`
-	}
-	if err := json.NewDecoder(in).Decode(&rel); err != nil {
-		return "", err
-	}
-	return rel.Manifest, nil
+	m, _, err := releaseField(in, "manifest")
+	return m, err
 }
 
 // listManifestsMin is the number of unknown revisions in one namespace from

@@ -33,4 +33,14 @@
 // (apiserver_request_total, by verb, dry-run counted apart, leases left out
 // since the API server renews its own) and the CPU time of the
 // kube-apiserver and etcd processes from /proc/<pid>/stat.
+//
+// # Experiments
+//
+// bench -hold keeps the last control plane of the large configuration (of
+// the main one with -big 0) up after its runs and logs the kubeconfig, the
+// repository and the tool's command line, until interrupted: repeated
+// no-op experiments at N=500 then cost one cold install, not one each.
+// -services 0 skips the main configuration. Run experimental digitops
+// builds under the same file name as the one that installed (Helm's field
+// manager is the binary's name, so another name finds every field drifted).
 package harness

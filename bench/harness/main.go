@@ -55,6 +55,9 @@ type Main struct {
 	Bins Binaries
 	// Log receives progress.
 	Log *slog.Logger
+	// Hold keeps the large configuration's control plane up after its
+	// last run until interrupted (see Config.Hold).
+	Hold bool
 }
 
 // DefaultPeersDir is where bench/peers.sh puts helm and helmfile.
@@ -94,7 +97,7 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	m.Bins = DefaultBinaries(".", []string{self})
-	fs.IntVar(&m.Services, "services", 40, "services in the main configuration")
+	fs.IntVar(&m.Services, "services", 40, "services in the main configuration; 0 skips it")
 	fs.IntVar(&m.Runs, "runs", 3, "fresh clusters per tool (and no-op repeats at -big)")
 	fs.IntVar(&m.Big, "big", 500, "services in the large configuration (cold once, then no-op -runs times); 0 skips it")
 	fs.StringVar(&m.BigTools, "big-tools", "digitops,floor", "tools of the large configuration")
@@ -102,6 +105,7 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&m.SlowTools, "slow-tools", "", "tools of the main configuration that run -slow-runs times only")
 	fs.IntVar(&m.SlowRuns, "slow-runs", 1, "runs of the -slow-tools")
 	fs.StringVar(&m.Out, "out", "", "Markdown file to write the results into (between its bench markers); empty: stdout")
+	fs.BoolVar(&m.Hold, "hold", false, "after the large configuration (or the main one when -big 0), keep its last control plane up and log how to run the tool against it, until interrupted")
 	fs.StringVar(&m.WorkDir, "workdir", "", "keep workspaces and logs here (default: a temporary dir, removed)")
 	fs.StringVar(&m.Bins.Digitops, "digitops", m.Bins.Digitops, "digitops binary")
 	fs.StringVar(&m.Bins.Helm, "helm", m.Bins.Helm, "helm v3 binary")
@@ -125,7 +129,7 @@ func (m *Main) Run(ctx context.Context) error {
 	start := time.Now()
 	loadBefore := loadAvg()
 	var all []*Results
-	main := Config{Services: m.Services, Runs: m.Runs, Tools: split(m.Tools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log}
+	main := Config{Services: m.Services, Runs: m.Runs, Tools: split(m.Tools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log, Hold: m.Hold && m.Big == 0}
 	slow := split(m.SlowTools)
 	if len(slow) > 0 {
 		if len(main.Tools) == 0 {
@@ -133,23 +137,25 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		main.Tools = slices.DeleteFunc(main.Tools, func(t string) bool { return slices.Contains(slow, t) })
 	}
-	r, err := Run(ctx, main)
-	if err != nil {
-		return err
-	}
-	if len(slow) > 0 {
-		sc := main
-		sc.Tools, sc.Runs = slow, m.SlowRuns
-		rs, err := Run(ctx, sc)
+	if m.Services > 0 {
+		r, err := Run(ctx, main)
 		if err != nil {
 			return err
 		}
-		r.merge(rs)
+		if len(slow) > 0 {
+			sc := main
+			sc.Tools, sc.Runs = slow, m.SlowRuns
+			rs, err := Run(ctx, sc)
+			if err != nil {
+				return err
+			}
+			r.merge(rs)
+		}
+		all = append(all, r)
 	}
-	all = append(all, r)
 	if m.Big > 0 {
 		big := Config{Services: m.Big, Runs: 1, Repeat: m.Runs, Scenarios: []string{ScenarioCold, ScenarioNoop},
-			Tools: split(m.BigTools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log}
+			Tools: split(m.BigTools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log, Hold: m.Hold}
 		r, err := Run(ctx, big)
 		if err != nil {
 			return err

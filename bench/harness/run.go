@@ -55,6 +55,10 @@ type Config struct {
 	WorkDir string
 	// Log receives progress.
 	Log *slog.Logger
+	// Hold keeps the last run's control plane and repository after its
+	// scenarios, logging how to run the tool against them, until ctx ends
+	// (Ctrl-C): for repeated experiments without a cold install each.
+	Hold bool
 }
 
 // Results are the samples of one configuration.
@@ -269,13 +273,27 @@ func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sam
 			if s == nil {
 				continue
 			}
-			log.Info("measured", "scenario", sc, "wall", s.Wall.Round(time.Millisecond), "requests", s.Total(), "writes", s.Writes(), "ok", s.OK, "note", s.Note)
+			log.Info("measured", "scenario", sc, "wall", s.Wall.Round(time.Millisecond), "maxRSS", s.MaxRSS, "requests", s.Total(), "writes", s.Writes(), "ok", s.OK, "note", s.Note)
 			if sc != ScenarioCold || contains(cfg.Scenarios, ScenarioCold) {
 				out[sc] = append(out[sc], *s)
 			}
 		}
 	}
+	if cfg.Hold && run == cfg.Runs {
+		hold(ctx, log, ws, t)
+	}
 	return out, nil
+}
+
+// hold logs how to run the tool against the workspace and waits for ctx to
+// end, leaving the control plane up meanwhile.
+func hold(ctx context.Context, log *slog.Logger, ws *workspace, t tool) {
+	cmd, err := t.command(ctx, ws, ScenarioNoop)
+	if err != nil || cmd == nil {
+		return
+	}
+	log.Info("holding the control plane until interrupted", "kubeconfig", ws.kubeconfig, "repo", ws.repo, "command", strings.Join(cmd.Args, " "))
+	<-ctx.Done()
 }
 
 // runScenario sets the scenario up, runs the tool measured, and checks the
