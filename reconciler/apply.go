@@ -238,7 +238,7 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 	}
 	res.Outcome = OutcomeSucceeded
 	res.RevisionAfter = rev
-	if note := installRenderNote(step); note != "" {
+	if note := appliedRenderNote(step); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
 	l.Info("done", "revision", rev, "duration", res.Duration)

@@ -81,7 +81,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	if err := a.waitReady(ctx, rel); err != nil {
 		return 0, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))
 	}
-	step.installed = rel.Manifest
+	step.applied = rel.Manifest
 	return rel.Version, nil
 }
 

@@ -17,15 +17,13 @@ const maxNondeterministicPaths = 3
 
 // noteNondeterminism renders every release the plan installs or upgrades
 // and keeps the render on the step (for its diff, and to compare with what
-// Helm renders when it installs). An upgrade is rendered a second time, in
-// the next wall-clock second, and a release whose output differs between
-// the renders (a `now`, a random string) gets a note naming the fields. Such
-// a release is still decided from the digests of its chart and values, never
-// from its render, so it is not upgraded on every sync; the note says why
-// its objects change on each upgrade. An install is rendered twice only with
-// CheckInstalls: otherwise the Applier compares Helm's own render with the
-// kept one (installRenderNote), which costs nothing. Unchanged releases are not rendered. Renders of
-// different releases run in parallel.
+// Helm renders when it acts: appliedRenderNote). With RenderTwice it renders
+// them again, in the next wall-clock second, and a release whose output
+// differs between the renders (a `now`, a random string) gets a note naming
+// the fields. Such a release is still decided from the digests of its chart
+// and values, never from its render, so it is not upgraded on every sync;
+// the note says why its objects change on each upgrade. Unchanged releases
+// are not rendered. Renders of different releases run in parallel.
 func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 	if p.SkipRenderCheck {
 		return
@@ -48,6 +46,9 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 			st.rendered = m
 		}
 	})
+	if !p.RenderTwice {
+		return
+	}
 	// Templates stamp `now` with a resolution of a second at best: wait for
 	// the next second so that a second render can differ.
 	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
@@ -59,7 +60,7 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 	notes := make([]string, len(idx))
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		if st.rendered == "" || (st.Action != ActionUpgrade && !p.CheckInstalls) {
+		if st.rendered == "" {
 			return
 		}
 		if m2, err := render(ctx, st); err == nil {
@@ -90,17 +91,17 @@ func nondeterminismNote(spec manifest.ReleaseSpec, a, b string) string {
 	return MaskSecrets(note, spec.SecretValues)
 }
 
-// installRenderNote compares what the planner rendered for an install with
-// what Helm rendered when it installed, a moment later: a difference is a
-// nondeterministic template, noted on the release's result. Renders in the
-// same second can't tell; the first upgrade's plan will.
-func installRenderNote(step *Step) string {
-	if step.rendered == "" || step.installed == "" {
+// appliedRenderNote compares what the planner rendered for an install or an
+// upgrade with what Helm rendered when it acted, a moment later: a
+// difference is a nondeterministic template, noted on the release's result.
+// Renders in the same second can't tell; a later sync's will.
+func appliedRenderNote(step *Step) string {
+	if step.rendered == "" || step.applied == "" {
 		return ""
 	}
 	// Helm's manifest leaves out the chart's crds/, which the planner's
 	// render includes: compare from Helm's side.
-	return nondeterminismNote(step.Release, step.installed, step.rendered)
+	return nondeterminismNote(step.Release, step.applied, step.rendered)
 }
 
 // nondeterministicPaths compares two renders object by object and returns

@@ -6,58 +6,117 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// TestPlan_nondeterminismNotes: an upgrade plan renders the release twice,
-// in two seconds, and names the field that differs (driftRepo's common chart
-// stamps deployment-timestamp with `now`, as DIGIT's does); an install plan
-// renders once and leaves the comparison to the Applier; a deterministic
-// chart gets no note. Offline: no cluster.
+// TestPlan_nondeterminismNotes: with RenderTwice (`digitops plan`) a plan
+// renders every install and upgrade twice, in two seconds, and names the
+// field that differs (driftRepo's common chart stamps deployment-timestamp
+// with `now`, as DIGIT's does); without it, it renders once and leaves the
+// comparison to the Applier; a deterministic chart gets no note. Offline: no
+// cluster.
 func TestPlan_nondeterminismNotes(t *testing.T) {
-	env := driftEnv(t, context.Background(), driftRepo(t), manifest.DriftCorrect)
+	ctx := context.Background()
+	env := driftEnv(t, ctx, driftRepo(t), manifest.DriftCorrect)
 	// Live releases with no digests: every release is an upgrade.
-	live := ownedLive(env.Name, quickstartNames...)
-	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
-	plan, err := planner.Plan(context.Background(), env, live, reconciler.PlanOptions{})
+	upgrades := ownedLive(env.Name, quickstartNames...)
+	for _, tc := range []struct {
+		name string
+		live reconciler.LiveState // the cluster planned against
+		want reconciler.Summary   // what the plan does
+	}{
+		{name: "upgrades", live: upgrades, want: reconciler.Summary{Upgrade: len(quickstartNames)}},
+		{name: "installs", live: reconciler.LiveState{}, want: reconciler.Summary{Install: len(quickstartNames)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
+			once, err := planner.Plan(ctx, env, tc.live, reconciler.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := once.Summary(); s != tc.want {
+				t.Fatalf("plan = %+v, want %+v", s, tc.want)
+			}
+			if n := strings.Join(once.Notes, "\n"); strings.Contains(n, "renders differently") {
+				t.Errorf("a plan that renders once can't know, yet notes:\n%s", n)
+			}
+			// The step's diff is the plan's render, not a new one: the
+			// timestamp it shows is the one the plan saw, which a render a
+			// second or more later would not show.
+			for i := range once.Steps {
+				st := &once.Steps[i]
+				if st.Release.Name == "egov-config" {
+					continue
+				}
+				a, errA := reconciler.RenderStep(ctx, nil, st)
+				time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+				b, errB := reconciler.RenderStep(ctx, nil, st)
+				if errA != nil || errB != nil || a.New == "" || a.New != b.New {
+					t.Errorf("%s: RenderStep renders again (%v, %v)", st.Release.Name, errA, errB)
+				}
+			}
+
+			planner.RenderTwice = true
+			twice, err := planner.Plan(ctx, env, tc.live, reconciler.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertTimestampNotes(t, strings.Join(twice.Notes, "\n"))
+		})
+	}
+}
+
+// TestApply_upgradeNondeterminismNote: an upgrade applied in a later second
+// than its plan rendered it gets the nondeterministic fields noted on its
+// result, from comparing Helm's render with the plan's (no extra render).
+func TestApply_upgradeNondeterminismNote(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cluster, err := reconciler.NewCluster(tenv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := plan.Summary(); s.Upgrade != len(quickstartNames) {
-		t.Fatalf("plan = %+v, want %d upgrades", s, len(quickstartNames))
+	env := driftEnv(t, ctx, driftRepo(t), manifest.DriftOff)
+	planAndApply := func() *reconciler.Result {
+		t.Helper()
+		live, err := reconciler.ReadLiveState(ctx, cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := (&reconciler.Planner{Charts: reconciler.LocalCharts{}, Cluster: cluster}).Plan(ctx, env, live, reconciler.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		return applyPlan(t, ctx, cluster, env, plan)
 	}
-	assertTimestampNotes(t, strings.Join(plan.Notes, "\n"))
-	// The step's diff is the plan's first render, not a third one: the
-	// timestamp it shows is the one the plan saw first, which a new render
-	// (a second or more later) would not show.
-	for i := range plan.Steps {
-		st := &plan.Steps[i]
-		if st.Release.Name == "egov-config" {
+	planAndApply()
+	for i := range env.Releases {
+		if env.Releases[i].Name == "egov-user" {
+			env.Releases[i].Values = manifest.OverlayValues(env.Releases[i].Values, map[string]any{"replicas": 3})
+		}
+	}
+	res := planAndApply()
+	var notes []string
+	for _, r := range res.Releases {
+		if r.Name != "egov-user" {
+			if len(r.Notes) > 0 {
+				t.Errorf("%s was not acted on, yet notes %v", r.Name, r.Notes)
+			}
 			continue
 		}
-		a, errA := reconciler.RenderStep(context.Background(), nil, st)
-		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-		b, errB := reconciler.RenderStep(context.Background(), nil, st)
-		if errA != nil || errB != nil || a.New == "" || a.New != b.New {
-			t.Errorf("%s: RenderStep renders again (%v, %v)", st.Release.Name, errA, errB)
+		if r.Action != reconciler.ActionUpgrade || r.Outcome != reconciler.OutcomeSucceeded {
+			t.Errorf("egov-user: %s %s, want a successful upgrade", r.Action, r.Outcome)
 		}
+		notes = r.Notes
 	}
-
-	install, err := planner.Plan(context.Background(), env, reconciler.LiveState{}, reconciler.PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
+	want := "release egov-user renders differently on every run at Deployment/egov/egov-user /spec/template/metadata/annotations/deployment-timestamp"
+	if len(notes) != 1 || !strings.Contains(notes[0], want) {
+		t.Errorf("upgrade notes = %q, want one naming the timestamp", notes)
 	}
-	if n := strings.Join(install.Notes, "\n"); strings.Contains(n, "renders differently") {
-		t.Errorf("an install plan renders once, yet notes:\n%s", n)
-	}
-	// `digitops plan` asks for installs to be checked too.
-	planner.CheckInstalls = true
-	install, err = planner.Plan(context.Background(), env, reconciler.LiveState{}, reconciler.PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertTimestampNotes(t, strings.Join(install.Notes, "\n"))
 }
 
 // assertTimestampNotes checks that notes name, once each, the stamped

@@ -46,9 +46,9 @@ type Step struct {
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
 	rendered string
-	// installed is the manifest Helm rendered when the Applier installed
-	// the step's release.
-	installed string
+	// applied is the manifest Helm rendered when the Applier installed or
+	// upgraded the step's release.
+	applied string
 }
 
 // Summary counts a plan's steps by action.
@@ -106,10 +106,12 @@ type Planner struct {
 	// SkipRenderCheck turns off the double render that notes
 	// nondeterministic charts.
 	SkipRenderCheck bool
-	// CheckInstalls renders installs twice too, to note nondeterministic
-	// charts in the plan (`digitops plan`: nothing else will render them).
-	// Without it, the Applier checks an install against Helm's own render.
-	CheckInstalls bool
+	// RenderTwice renders every install and upgrade a second time, in the
+	// next wall-clock second, to name nondeterministic fields in the plan
+	// (`digitops plan`: nothing else will render them). Without it, the
+	// Applier compares what Helm renders when it acts with the plan's
+	// render, at no cost, and notes the fields on the release's result.
+	RenderTwice bool
 	// Cluster reads live release values (image tags a release chart leaves
 	// out); nil (offline plans) uses the chart default.
 	Cluster *Cluster

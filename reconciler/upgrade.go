@@ -83,6 +83,7 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
 	if err := a.waitReady(ctx, rel); err != nil {
 		return 0, markFailed(cfg, rel, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err))
 	}
+	step.applied = rel.Manifest
 	return rel.Version, nil
 }
 

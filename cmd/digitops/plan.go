@@ -18,9 +18,9 @@ type planFlags struct {
 	selectors  []string
 	offline    bool
 	diff       bool
-	// checkInstalls renders installs twice to note nondeterministic
-	// charts (plan); apply leaves that to the Applier, for free.
-	checkInstalls bool
+	// renderTwice renders changed releases twice to name nondeterministic
+	// fields in the plan; apply leaves that to the Applier, for free.
+	renderTwice bool
 }
 
 func (f *planFlags) add(cmd *cobra.Command) {
@@ -62,7 +62,7 @@ its diff is the full render, which checks that every chart renders.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			o.checkInstalls = true
+			o.renderTwice = true
 			p, err := makePlan(ctx, g, o.planFlags)
 			if err != nil {
 				return err
@@ -128,7 +128,7 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 	if env.Policy.Drift == manifest.DriftOff {
 		planner.Drift = nil
 	}
-	planner.CheckInstalls = f.checkInstalls
+	planner.RenderTwice = f.renderTwice
 	p.plan, err = planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision})
 	if err != nil {
 		return nil, err
