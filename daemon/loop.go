@@ -233,7 +233,7 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted}
 		if applied {
 			facts.Outcome = rr.Outcome
-			st.Outcome, st.Error = string(rr.Outcome), rr.Error
+			st.Outcome, st.Error, st.Notes = string(rr.Outcome), rr.Error, rr.Notes
 			if rr.RevisionAfter > 0 {
 				st.Revision = rr.RevisionAfter
 			}

@@ -98,6 +98,9 @@ type Release struct {
 	Suspended bool `json:"suspended"`
 	// Error is the last action's error (masked).
 	Error string `json:"error,omitempty"`
+	// Notes are remarks from the last action (a field that renders
+	// differently on every run), shown for the sync that acted.
+	Notes []string `json:"notes,omitempty"`
 	// Drift lists what differs between the live objects and the release;
 	// values of Secrets are masked.
 	Drift []DriftItem `json:"drift,omitempty"`
