@@ -87,6 +87,10 @@ func DefaultDriftAllowManagers() []string {
 	}
 }
 
+// FieldManager is the field manager the digitops binary has Helm write
+// objects with (it sets Helm's kube.ManagedFieldsManager to it at start).
+const FieldManager = "digitops"
+
 // HelmFieldManager is the field manager Helm writes objects with: the
 // kube client's ManagedFieldsManager when set, else the running binary's name
 // ("digitops" for the digitops binary, "helm" for the helm CLI).
@@ -103,7 +107,13 @@ func HelmFieldManager() string {
 // helmManagers are the field managers whose writes are the release's own:
 // Helm as run by digitops, by the helm CLI, and by helmfile (which runs helm).
 func helmManagers() []string {
-	return []string{HelmFieldManager(), "helm", "digitops"}
+	managers := []string{HelmFieldManager(), "helm", FieldManager}
+	// A binary renamed before the manager was pinned wrote under its
+	// file name.
+	if len(os.Args) > 0 && os.Args[0] != "" {
+		managers = append(managers, filepath.Base(os.Args[0]))
+	}
+	return managers
 }
 
 // matchManager reports whether manager matches one of the globs.

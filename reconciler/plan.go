@@ -175,6 +175,15 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	}
 	p.checkDriftAll(ctx, env, plan)
 	p.noteNondeterminism(ctx, plan)
+	// Only the actions that install or upgrade need the chart again: let
+	// the others' go (at 500 releases that is most of a no-op's charts).
+	for i := range plan.Steps {
+		switch plan.Steps[i].Action {
+		case ActionInstall, ActionUpgrade, ActionUnlock:
+		default:
+			plan.Steps[i].chart = nil
+		}
+	}
 	prunes := pruneSteps(env, live, wanted)
 	if len(prunes) > 0 {
 		owned := len(prunes)

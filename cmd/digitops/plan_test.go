@@ -96,6 +96,19 @@ func TestPlan_liveCluster(t *testing.T) {
 	}
 	assertGolden(t, "apply-install.txt", r.out)
 	assertNoSecret(t, "apply", r.out+r.stderr, planted1)
+	// Helm wrote as "digitops", not as the executable's name (here
+	// digitops.test), so a renamed binary sees no drift in its own fields.
+	d, err := kubernetes.NewForConfigOrDie(env.Config).AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var managers []string
+	for _, mf := range d.ManagedFields {
+		managers = append(managers, mf.Manager)
+	}
+	if len(managers) != 1 || managers[0] != "digitops" {
+		t.Errorf("egov-user's field managers = %v, want [digitops]", managers)
+	}
 
 	// 3. Nothing to do: exit code 0.
 	r = runCLI(t, ctx, append([]string{"plan", "--detailed-exitcode"}, common...)...)

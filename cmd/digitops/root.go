@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v3/pkg/kube"
 	"k8s.io/klog/v2"
 
 	"github.com/digitops/digitops/reconciler"
@@ -30,6 +31,10 @@ func (e *exitError) Error() string {
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, s streams) int {
+	// Helm names its field manager after the executable unless told: pin
+	// it, so that a renamed binary (a package's digitops-v2) does not see
+	// every field a release set as changed by another manager.
+	kube.ManagedFieldsManager = reconciler.FieldManager
 	root := newRootCommand(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
