@@ -1,12 +1,9 @@
 package reconciler_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -17,14 +14,7 @@ import (
 // unchanged when the rest of its values are. Without a live release the
 // chart default applies, and the plan says so.
 func TestPlan_keepLiveImageTag(t *testing.T) {
-	tenv := testenv.ForTest(t, testenv.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cluster, err := reconciler.NewCluster(tenv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := driftEnv(t, ctx, driftRepo(t), manifest.DriftOff)
+	ctx, cluster, env := driftClusterEnv(t, manifest.DriftOff)
 	shared := map[string]any{"tag": "v9.9.9-shared"}
 	var user *manifest.ReleaseSpec
 	for i := range env.Releases {

@@ -72,14 +72,7 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 // than its plan rendered it gets the nondeterministic fields noted on its
 // result, from comparing Helm's render with the plan's (no extra render).
 func TestApply_upgradeNondeterminismNote(t *testing.T) {
-	tenv := testenv.ForTest(t, testenv.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cluster, err := reconciler.NewCluster(tenv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := driftEnv(t, ctx, driftRepo(t), manifest.DriftOff)
+	ctx, cluster, env := driftClusterEnv(t, manifest.DriftOff)
 	planAndApply := func() *reconciler.Result {
 		t.Helper()
 		live, err := reconciler.ReadLiveState(ctx, cluster)
@@ -117,6 +110,20 @@ func TestApply_upgradeNondeterminismNote(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], want) {
 		t.Errorf("upgrade notes = %q, want one naming the timestamp", notes)
 	}
+}
+
+// driftClusterEnv starts a control plane and loads driftRepo's environment
+// with drift mode; the context ends with the test (3 minutes at most).
+func driftClusterEnv(t *testing.T, mode string) (context.Context, *reconciler.Cluster, *manifest.Environment) {
+	t.Helper()
+	tenv := testenv.ForTest(t, testenv.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	cluster, err := reconciler.NewCluster(tenv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, cluster, driftEnv(t, ctx, driftRepo(t), mode)
 }
 
 // assertTimestampNotes checks that notes name, once each, the stamped

@@ -130,6 +130,11 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 	}
 	planner.RenderTwice = f.renderTwice
 	p.plan, err = planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision})
+	if planner.Drift != nil {
+		// One plan per command: stop the watches before applying, so that
+		// the objects an apply writes are not cached for nothing.
+		planner.Drift.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
