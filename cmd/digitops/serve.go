@@ -31,6 +31,7 @@ type serveOptions struct {
 	genericSecret   string
 	apiTokenFile    string
 	environmentList []string
+	sources         []string
 }
 
 func newServeCommand(g *globalOptions, s streams) *cobra.Command {
@@ -49,6 +50,9 @@ DIGITOPS_WEBHOOK_SECRET; the API token (for suspend and resume) from
 DIGITOPS_GIT_* environment variables.`,
 		Example: `  # Serve every environment of a Git repository
   digitops serve --repo https://github.com/egovernments/DIGIT-DevOps --ref master
+
+  # A second repository, at its own branch, beside the first
+  digitops serve --repo https://git.example.org/envs.git --source https://git.example.org/team-envs.git#release
 
   # Two replicas, only one applies
   digitops serve --repo https://git.example.org/envs.git --leader-elect --leader-election-namespace digitops`,
@@ -80,6 +84,7 @@ DIGITOPS_GIT_* environment variables.`,
 	f.StringVar(&o.gitlabSecret, "gitlab-webhook-token-file", "", "file holding the GitLab webhook token")
 	f.StringVar(&o.genericSecret, "webhook-secret-file", "", "file holding the generic webhook HMAC secret")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token required by suspend and resume")
+	f.StringArrayVar(&o.sources, "source", nil, "another repository to watch beside --repo, as URL or URL#REF (repeatable; same --config path; all its environments)")
 	return cmd
 }
 
@@ -96,18 +101,28 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 	if err != nil {
 		return daemon.Options{}, err
 	}
-	url := g.repo
-	if !isRemote(url) {
-		if url, err = filepath.Abs(url); err != nil {
-			return daemon.Options{}, err
-		}
+	url, err := sourceURL(g.repo)
+	if err != nil {
+		return daemon.Options{}, err
 	}
 	src := daemon.SourceOptions{URL: url, Ref: g.ref, ConfigPath: g.config, Auth: auth}
 	if g.env != "" {
 		src.Environments = strings.Split(g.env, ",")
 	}
+	sources := []daemon.SourceOptions{src}
+	for _, extra := range o.sources {
+		location, ref, _ := strings.Cut(extra, "#")
+		if location == "" {
+			return daemon.Options{}, fmt.Errorf("--source %q names no repository: use URL or URL#REF", extra)
+		}
+		url, err := sourceURL(location)
+		if err != nil {
+			return daemon.Options{}, err
+		}
+		sources = append(sources, daemon.SourceOptions{URL: url, Ref: ref, ConfigPath: g.config, Auth: auth})
+	}
 	opts := daemon.Options{
-		Sources:            []daemon.SourceOptions{src},
+		Sources:            sources,
 		Listen:             o.listen,
 		CacheDir:           cache,
 		Secrets:            g.secrets,
@@ -140,6 +155,19 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 		opts.LeaderElection = le
 	}
 	return opts, nil
+}
+
+// sourceURL is a repository location as the daemon takes it: a Git URL as
+// it is, a local directory made absolute.
+func sourceURL(location string) (string, error) {
+	if isRemote(location) {
+		return location, nil
+	}
+	abs, err := filepath.Abs(location)
+	if err != nil {
+		return "", fmt.Errorf("unable to resolve repository %q: %w", location, err)
+	}
+	return abs, nil
 }
 
 // leaderElection connects to the cluster holding the Lease: the one the
