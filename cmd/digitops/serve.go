@@ -17,21 +17,20 @@ import (
 )
 
 type serveOptions struct {
-	listen          string
-	cacheDir        string
-	interval        time.Duration
-	driftInterval   time.Duration
-	shutdownGrace   time.Duration
-	logFormat       string
-	leaderElect     bool
-	leaseNamespace  string
-	leaseName       string
-	githubSecret    string
-	gitlabSecret    string
-	genericSecret   string
-	apiTokenFile    string
-	environmentList []string
-	sources         []string
+	listen         string
+	cacheDir       string
+	interval       time.Duration
+	driftInterval  time.Duration
+	shutdownGrace  time.Duration
+	logFormat      string
+	leaderElect    bool
+	leaseNamespace string
+	leaseName      string
+	githubSecret   string
+	gitlabSecret   string
+	genericSecret  string
+	apiTokenFile   string
+	sources        []string
 }
 
 func newServeCommand(g *globalOptions, s streams) *cobra.Command {
