@@ -58,17 +58,10 @@ const unencodable = "unencodable"
 // digest many values that share subtrees, as a DIGIT environment's releases
 // do, use a ValuesDigester.
 func ValuesDigest(values map[string]any) string {
-	if values == nil {
-		values = map[string]any{}
-	}
 	// A digester that keeps nothing: it still writes maps key by key,
 	// which is cheaper than encoding/json's reflection.
 	var d ValuesDigester
-	w := newJSONHashWriter()
-	if err := d.object(w, values, false); err != nil {
-		return unencodable
-	}
-	return w.sum()
+	return d.digest(values)
 }
 
 // ValuesDigester computes ValuesDigest for many values that share maps
@@ -98,6 +91,12 @@ func (d *ValuesDigester) Digest(values map[string]any) string {
 	if d.seen == nil {
 		d.seen = map[uintptr]*seenMap{}
 	}
+	return d.digest(values)
+}
+
+// digest hashes values' JSON, keeping the shared maps it meets unless seen
+// is nil.
+func (d *ValuesDigester) digest(values map[string]any) string {
 	if values == nil {
 		values = map[string]any{}
 	}

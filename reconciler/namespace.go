@@ -21,13 +21,19 @@ import (
 type namespaces struct {
 	cluster *Cluster
 
-	mu   sync.Mutex
-	seen map[string]*sync.Mutex
-	ok   map[string]bool
+	mu      sync.Mutex
+	entries map[string]*namespaceEntry
+}
+
+// namespaceEntry is one namespace: ok once it is known to exist. Its lock
+// makes the releases of a namespace wait for the one asking the apiserver.
+type namespaceEntry struct {
+	mu sync.Mutex
+	ok bool
 }
 
 func newNamespaces(c *Cluster) *namespaces {
-	return &namespaces{cluster: c, seen: map[string]*sync.Mutex{}, ok: map[string]bool{}}
+	return &namespaces{cluster: c, entries: map[string]*namespaceEntry{}}
 }
 
 // ensure creates namespace name, labelled as Helm labels the namespaces it
@@ -35,31 +41,21 @@ func newNamespaces(c *Cluster) *namespaces {
 // into that namespace tries again.
 func (n *namespaces) ensure(ctx context.Context, name string) error {
 	n.mu.Lock()
-	if n.ok[name] {
-		n.mu.Unlock()
-		return nil
-	}
-	lock, found := n.seen[name]
+	e, found := n.entries[name]
 	if !found {
-		lock = &sync.Mutex{}
-		n.seen[name] = lock
+		e = &namespaceEntry{}
+		n.entries[name] = e
 	}
 	n.mu.Unlock()
-	// One release per namespace asks the apiserver; the others wait for it.
-	lock.Lock()
-	defer lock.Unlock()
-	n.mu.Lock()
-	done := n.ok[name]
-	n.mu.Unlock()
-	if done {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ok {
 		return nil
 	}
 	if err := createNamespace(ctx, n.cluster, name); err != nil {
 		return err
 	}
-	n.mu.Lock()
-	n.ok[name] = true
-	n.mu.Unlock()
+	e.ok = true
 	return nil
 }
 
