@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -27,13 +28,7 @@ func HomeConfig(kubeconfig, context string) (*rest.Config, error) {
 		}
 		return cfg, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("unable to load kubeconfig: %w", err)
-	}
-	return cfg, nil
+	return reconciler.LoadKubeconfig(reconciler.ClusterOptions{Kubeconfig: kubeconfig, Context: context})
 }
 
 // defaultKubeconfigKeys are the Secret keys tried, in order, when a

@@ -51,6 +51,17 @@ type ClusterOptions struct {
 
 // NewClusterFromKubeconfig builds a Cluster from a kubeconfig.
 func NewClusterFromKubeconfig(opts ClusterOptions) (*Cluster, error) {
+	cfg, err := LoadKubeconfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return NewCluster(cfg)
+}
+
+// LoadKubeconfig returns the REST config of a kubeconfig's context, with
+// the default loading rules ($KUBECONFIG, ~/.kube/config) when opts names
+// no file.
+func LoadKubeconfig(opts ClusterOptions) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if opts.Kubeconfig != "" {
 		rules.ExplicitPath = opts.Kubeconfig
@@ -60,7 +71,7 @@ func NewClusterFromKubeconfig(opts ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unable to load kubeconfig: %w (pass --kubeconfig and --context, or set KUBECONFIG)", err)
 	}
-	return NewCluster(cfg)
+	return cfg, nil
 }
 
 // NewCluster builds a Cluster from a REST config.
