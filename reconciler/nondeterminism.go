@@ -15,18 +15,13 @@ import (
 // maxNondeterministicPaths bounds the fields a note names.
 const maxNondeterministicPaths = 3
 
-// noteNondeterminism renders every release the plan installs or upgrades
-// and keeps the render on the step (for its diff, and to compare with what
-// Helm renders when it acts: appliedRenderNote). With RenderTwice it renders
-// them again, in the next wall-clock second, and a release whose output
-// differs between the renders (a `now`, a random string) gets a note naming
-// the fields. Such a release is still decided from the digests of its chart
-// and values, never from its render, so it is not upgraded on every sync;
-// the note says why its objects change on each upgrade. Unchanged releases
-// are not rendered. Renders of different releases run in parallel.
-func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
+// renderChanged renders every release the plan installs or upgrades, in
+// parallel, and keeps the render on the step: for its diff, and to compare
+// with what Helm renders when it acts (appliedRenderNote). Unchanged
+// releases are not rendered. It returns the indexes of the rendered steps.
+func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 	if p.SkipRenderCheck {
-		return
+		return nil
 	}
 	var idx []int
 	for i, st := range plan.Steps {
@@ -34,19 +29,23 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 			idx = append(idx, i)
 		}
 	}
-	if len(idx) == 0 {
-		return
-	}
-	render := func(ctx context.Context, st *Step) (string, error) {
-		return Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, st))
-	}
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		if m, err := render(ctx, st); err == nil {
+		if m, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, st)); err == nil {
 			st.rendered = m
 		}
 	})
-	if !p.RenderTwice {
+	return idx
+}
+
+// noteNondeterminism renders the steps renderChanged rendered (idx) once
+// more, in the next wall-clock second, and a release whose output differs
+// between the renders (a `now`, a random string) gets a note naming the
+// fields. Such a release is still decided from the digests of its chart and
+// values, never from its render, so it is not upgraded on every sync; the
+// note says why its objects change on each upgrade.
+func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int) {
+	if len(idx) == 0 {
 		return
 	}
 	// Templates stamp `now` with a resolution of a second at best: wait for
@@ -63,7 +62,7 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan) {
 		if st.rendered == "" {
 			return
 		}
-		if m2, err := render(ctx, st); err == nil {
+		if m2, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, st)); err == nil {
 			notes[k] = nondeterminismNote(st.Release, st.rendered, m2)
 		}
 	})

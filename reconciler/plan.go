@@ -103,8 +103,8 @@ type Planner struct {
 	// Drift, when set, checks unchanged releases for drift; nil (offline
 	// plans) does not look.
 	Drift *DriftDetector
-	// SkipRenderCheck turns off the double render that notes
-	// nondeterministic charts.
+	// SkipRenderCheck turns off the plan's renders of changed releases
+	// (and so the nondeterminism checks; diffs then render on demand).
 	SkipRenderCheck bool
 	// RenderTwice renders every install and upgrade a second time, in the
 	// next wall-clock second, to name nondeterministic fields in the plan
@@ -174,7 +174,10 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		plan.Steps = append(plan.Steps, Step{Release: spec, Action: st.Action, Reason: st.Reason, Live: lr, Desired: desired, chart: c})
 	}
 	p.checkDriftAll(ctx, env, plan)
-	p.noteNondeterminism(ctx, plan)
+	rendered := p.renderChanged(ctx, plan)
+	if p.RenderTwice {
+		p.noteNondeterminism(ctx, plan, rendered)
+	}
 	// Only the actions that install or upgrade need the chart again: let
 	// the others' go (at 500 releases that is most of a no-op's charts).
 	for i := range plan.Steps {
