@@ -195,9 +195,12 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 		}
 	}
 	if !acts {
-		if step.Action == ActionSkip {
+		switch step.Action {
+		case ActionError:
+			res.Outcome, res.Error = OutcomeFailed, MaskSecrets(step.Reason, step.Release.SecretValues)
+		case ActionSkip, ActionBlocked:
 			res.Outcome = OutcomeSkipped
-		} else {
+		default:
 			res.Outcome = OutcomeUnchanged
 		}
 		return res

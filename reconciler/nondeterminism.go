@@ -31,11 +31,25 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 	}
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		if m, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, st)); err == nil {
-			st.rendered = m
+		m, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+		if err != nil {
+			if ctx.Err() == nil {
+				// A chart that does not render is an error of its
+				// release, never a change.
+				st.Reason = err.Error()
+				st.Action, st.chart = ActionError, nil
+			}
+			return
 		}
+		st.rendered = m
 	})
-	return idx
+	kept := idx[:0]
+	for _, i := range idx {
+		if plan.Steps[i].Action != ActionError {
+			kept = append(kept, i)
+		}
+	}
+	return kept
 }
 
 // noteNondeterminism renders the steps renderChanged rendered (idx) once
@@ -62,7 +76,7 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int)
 		if st.rendered == "" {
 			return
 		}
-		if m2, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, st)); err == nil {
+		if m2, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st)); err == nil {
 			notes[k] = nondeterminismNote(st.Release, st.rendered, m2)
 		}
 	})

@@ -50,9 +50,9 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 				if st.Release.Name == "egov-config" {
 					continue
 				}
-				a, errA := reconciler.RenderStep(ctx, nil, st)
+				a, errA := reconciler.RenderStep(ctx, nil, "", st)
 				time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-				b, errB := reconciler.RenderStep(ctx, nil, st)
+				b, errB := reconciler.RenderStep(ctx, nil, "", st)
 				if errA != nil || errB != nil || a.New == "" || a.New != b.New {
 					t.Errorf("%s: RenderStep renders again (%v, %v)", st.Release.Name, errA, errB)
 				}

@@ -3,7 +3,9 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -23,6 +25,22 @@ type Plan struct {
 	Notes []string
 	// APIRequests is the number of API requests drift detection made.
 	APIRequests int
+	// Warnings are the environment's load warnings (see manifest.Warning).
+	Warnings []manifest.Warning
+	// KubeVersion is the Kubernetes version offline renders assumed
+	// (Planner.KubeVersion).
+	KubeVersion string
+}
+
+// Errors returns the steps in error.
+func (p *Plan) Errors() []Step {
+	var out []Step
+	for _, st := range p.Steps {
+		if st.Action == ActionError {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // Step is the decision for one release.
@@ -61,6 +79,10 @@ type Summary struct {
 	Uninstall int `json:"uninstall"`
 	Skip      int `json:"skip"`
 	Unchanged int `json:"unchanged"`
+	// Error counts releases that could not be loaded or rendered;
+	// Blocked those that need one of them.
+	Error   int `json:"error"`
+	Blocked int `json:"blocked"`
 }
 
 // Changes is the number of steps that change something.
@@ -87,6 +109,10 @@ func (p *Plan) Summary() Summary {
 			s.Uninstall++
 		case ActionSkip:
 			s.Skip++
+		case ActionError:
+			s.Error++
+		case ActionBlocked:
+			s.Blocked++
 		default:
 			s.Unchanged++
 		}
@@ -115,6 +141,9 @@ type Planner struct {
 	// Cluster reads live release values (image tags a release chart leaves
 	// out); nil (offline plans) uses the chart default.
 	Cluster *Cluster
+	// KubeVersion is the Kubernetes version offline renders assume (see
+	// RenderOptions.KubeVersion); with a Cluster, the cluster's is used.
+	KubeVersion string
 }
 
 // PlanOptions adjust one plan.
@@ -132,7 +161,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	if p.Now != nil {
 		now = p.Now
 	}
-	plan := &Plan{Environment: env.Name, Revision: opts.Revision}
+	plan := &Plan{Environment: env.Name, Revision: opts.Revision, Warnings: env.Warnings, KubeVersion: p.KubeVersion}
 	wanted := make(map[string]bool, len(env.Releases))
 	// Releases share subtrees of their values (a DIGIT environment file):
 	// one digester encodes each shared subtree once per plan.
@@ -141,17 +170,25 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		key := spec.Namespace + "/" + spec.Name
+		wanted[key] = true
+		if spec.Err != nil {
+			plan.Steps = append(plan.Steps, errorStep(spec, live[key], spec.Err))
+			continue
+		}
 		c, err := p.Charts.Load(ctx, spec.Chart)
 		if err != nil {
-			return nil, fmt.Errorf("release %q: %w", spec.Name, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			plan.Steps = append(plan.Steps, errorStep(spec, live[key], fmt.Errorf("chart %s: %w", chartName(env, spec), err)))
+			continue
 		}
 		desired := Desired{
 			Name:        spec.Name,
 			Namespace:   spec.Namespace,
 			ChartDigest: ChartDigest(c),
 		}
-		key := spec.Namespace + "/" + spec.Name
-		wanted[key] = true
 		var lr *LiveRelease
 		if l, ok := live[key]; ok {
 			lr = &l
@@ -178,6 +215,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	if p.RenderTwice {
 		p.noteNondeterminism(ctx, plan, rendered)
 	}
+	blockDependants(plan)
 	// Only the actions that install or upgrade need the chart again: let
 	// the others' go (at 500 releases that is most of a no-op's charts).
 	for i := range plan.Steps {
@@ -188,6 +226,10 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		}
 	}
 	prunes := pruneSteps(env, live, wanted)
+	if errs := len(plan.Errors()); errs > 0 && len(prunes) > 0 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%d release(s) owned by this environment are no longer in Git; nothing is pruned while %d release(s) are in error", len(prunes), errs))
+		prunes = nil
+	}
 	if len(prunes) > 0 {
 		owned := len(prunes)
 		for _, st := range plan.Steps {
@@ -229,4 +271,57 @@ func pruneSteps(env *manifest.Environment, live LiveState, wanted map[string]boo
 		})
 	}
 	return steps
+}
+
+// errorStep is the step of a release that cannot be planned: err says why.
+func errorStep(spec manifest.ReleaseSpec, live LiveRelease, err error) Step {
+	st := Step{Release: spec, Action: ActionError, Reason: err.Error()}
+	if live.Name != "" {
+		st.Live = &live
+	}
+	return st
+}
+
+// chartName is a step's chart as the user wrote it: relative to the
+// repository for a local chart.
+func chartName(env *manifest.Environment, spec manifest.ReleaseSpec) string {
+	if spec.Chart.Path != "" && env.RepoDir != "" {
+		if r, err := filepath.Rel(env.RepoDir, spec.Chart.Path); err == nil && !strings.HasPrefix(r, "..") {
+			return filepath.ToSlash(r)
+		}
+	}
+	return spec.Chart.String()
+}
+
+// blockDependants turns every step that would change something but needs a
+// release in error, or a release blocked itself, into a blocked step whose
+// reason names that release. Steps are in dependency order, so one pass
+// sees every need before its dependants.
+func blockDependants(plan *Plan) {
+	stuck := map[string]Action{}
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if st.Action == ActionError {
+			stuck[st.Release.Name] = ActionError
+			continue
+		}
+		for _, need := range st.Release.Needs {
+			why, ok := stuck[need]
+			if !ok {
+				continue
+			}
+			if !st.Action.Changes() {
+				break
+			}
+			state := "is in error"
+			if why == ActionBlocked {
+				state = "is blocked"
+			}
+			st.Reason = fmt.Sprintf("needs %q, which %s (would %s: %s)", need, state, st.Action, st.Reason)
+			st.Action = ActionBlocked
+			st.chart, st.rendered = nil, ""
+			stuck[st.Release.Name] = ActionBlocked
+			break
+		}
+	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
@@ -26,6 +28,37 @@ type RenderOptions struct {
 	// Hooks appends the chart's hooks after the manifest, each with its
 	// "# Source:" line, as `helm template` prints them.
 	Hooks bool
+	// KubeVersion is the Kubernetes version templates see when Cluster is
+	// nil (e.g. "v1.37.2"); empty means DefaultKubeVersion, not Helm's
+	// built-in v1.20 (too old for cert-manager or ingress-nginx).
+	KubeVersion string
+}
+
+// DefaultKubeVersion is the Kubernetes version offline renders assume: the
+// version of the Kubernetes libraries digitops is built with (client-go
+// v0.X.Y is Kubernetes v1.X.Y).
+func DefaultKubeVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "k8s.io/client-go" && strings.HasPrefix(m.Version, "v0.") {
+				return "v1." + strings.TrimPrefix(m.Version, "v0.")
+			}
+		}
+	}
+	return fallbackKubeVersion
+}
+
+// fallbackKubeVersion is DefaultKubeVersion when the binary carries no
+// module information: the Kubernetes minor of go.mod.
+const fallbackKubeVersion = "v1.37.0"
+
+// ParseKubeVersion parses a --kube-version value (1.29, v1.29.3).
+func ParseKubeVersion(v string) (*chartutil.KubeVersion, error) {
+	kv, err := chartutil.ParseKubeVersion(v)
+	if err != nil {
+		return nil, fmt.Errorf("invalid Kubernetes version %q: want e.g. v1.30.0", v)
+	}
+	return kv, nil
 }
 
 // Render renders a release as `helm template` would: the chart with the
@@ -49,6 +82,16 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 		kv := caps.KubeVersion
 		inst.KubeVersion = &kv
 		inst.APIVersions = caps.APIVersions
+	} else {
+		v := opts.KubeVersion
+		if v == "" {
+			v = DefaultKubeVersion()
+		}
+		kv, err := ParseKubeVersion(v)
+		if err != nil {
+			return "", err
+		}
+		inst.KubeVersion = kv
 	}
 	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
 	if err != nil {
@@ -103,9 +146,10 @@ type Manifests struct {
 // RenderStep returns what a step changes, as manifests: for an install the
 // render alone, for an upgrade the deployed revision's manifest and the
 // render, for an uninstall the deployed manifest alone. cluster may be nil
-// (offline): then nothing is read from the cluster. Steps that change
+// (offline): then nothing is read from the cluster and kubeVersion is the
+// Kubernetes version the templates see (empty: DefaultKubeVersion). Steps that change
 // nothing return empty Manifests without rendering.
-func RenderStep(ctx context.Context, cluster *Cluster, step *Step) (Manifests, error) {
+func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step *Step) (Manifests, error) {
 	var m Manifests
 	switch step.Action {
 	case ActionInstall, ActionUpgrade, ActionUninstall, ActionCorrectDrift:
@@ -129,12 +173,12 @@ func RenderStep(ctx context.Context, cluster *Cluster, step *Step) (Manifests, e
 		return m, nil
 	}
 	var err error
-	m.New, err = Render(ctx, step.Release, step.chart, renderOptions(cluster, step))
+	m.New, err = Render(ctx, step.Release, step.chart, renderOptions(cluster, kubeVersion, step))
 	return m, err
 }
 
 // renderOptions are the options a step is rendered with for its diff: the
 // cluster's capabilities, and as an upgrade when a revision is deployed.
-func renderOptions(cluster *Cluster, step *Step) RenderOptions {
-	return RenderOptions{Cluster: cluster, IsUpgrade: step.Live != nil && step.Live.LastDeployed > 0}
+func renderOptions(cluster *Cluster, kubeVersion string, step *Step) RenderOptions {
+	return RenderOptions{Cluster: cluster, KubeVersion: kubeVersion, IsUpgrade: step.Live != nil && step.Live.LastDeployed > 0}
 }

@@ -22,7 +22,23 @@ const (
 	// ActionSkip means the release cannot be acted on now (another
 	// operation is in progress, or it belongs to someone else).
 	ActionSkip Action = "skip"
+	// ActionError means the release could not be loaded or rendered: the
+	// reason holds the error (file, line, template); nothing is done to it
+	// and a sync with an error prunes nothing.
+	ActionError Action = "error"
+	// ActionBlocked means the release would change but needs a release in
+	// error (or one blocked itself): the reason names it.
+	ActionBlocked Action = "blocked"
 )
+
+// Changes says whether the action changes something in the cluster.
+func (a Action) Changes() bool {
+	switch a {
+	case ActionInstall, ActionUpgrade, ActionCorrectDrift, ActionUnlock, ActionRollback, ActionUninstall:
+		return true
+	}
+	return false
+}
 
 // Desired is one release as digitops wants it, with its digests.
 type Desired struct {

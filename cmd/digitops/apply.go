@@ -57,6 +57,10 @@ The exit code is 1 when any release failed; the failed releases are named.`,
 				return err
 			}
 			if p.plan.Summary().Changes() == 0 {
+				if err := planErrors(p.plan); err != nil {
+					fmt.Fprintln(s.out, "Nothing to apply: the other releases match Git.")
+					return err
+				}
 				fmt.Fprintln(s.out, "Nothing to do: the cluster matches Git.")
 				return nil
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/digitops/digitops/internal/diff"
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // isTerminal says whether w is a terminal (colours, live progress, prompts).
@@ -43,7 +44,7 @@ func (p *planned) renderDiffs(ctx context.Context) {
 	diffs := make([]stepDiff, len(idx))
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &p.plan.Steps[idx[k]]
-		m, err := reconciler.RenderStep(ctx, p.cluster, st)
+		m, err := reconciler.RenderStep(ctx, p.cluster, p.plan.KubeVersion, st)
 		if err != nil {
 			diffs[k] = stepDiff{err: fmt.Errorf("%s", reconciler.MaskSecrets(err.Error(), st.Release.SecretValues))}
 			return
@@ -57,13 +58,14 @@ func (p *planned) renderDiffs(ctx context.Context) {
 	}
 }
 
-// planJSON is the contract of `plan -o json` (DESIGN.md).
+// planJSON is the contract of `plan -o json` (docs/cli.md).
 type planJSON struct {
 	Environment string             `json:"environment"`
 	Revision    string             `json:"revision"`
 	Summary     reconciler.Summary `json:"summary"`
 	Releases    []planReleaseJSON  `json:"releases"`
 	Notes       []string           `json:"notes,omitempty"`
+	Warnings    []manifest.Warning `json:"warnings"`
 }
 
 type planReleaseJSON struct {
@@ -88,7 +90,10 @@ func printPlan(w io.Writer, format string, p *planned, color bool) error {
 }
 
 func printPlanJSON(w io.Writer, p *planned) error {
-	out := planJSON{Environment: p.env.Name, Revision: p.plan.Revision, Summary: p.plan.Summary(), Notes: p.plan.Notes, Releases: []planReleaseJSON{}}
+	out := planJSON{Environment: p.env.Name, Revision: p.plan.Revision, Summary: p.plan.Summary(), Notes: p.plan.Notes, Releases: []planReleaseJSON{}, Warnings: p.plan.Warnings}
+	if out.Warnings == nil {
+		out.Warnings = []manifest.Warning{}
+	}
 	for i := range p.plan.Steps {
 		st := &p.plan.Steps[i]
 		d := driftOf(st)
@@ -102,7 +107,8 @@ func printPlanJSON(w io.Writer, p *planned) error {
 	return enc.Encode(out)
 }
 
-// summaryLine is "Plan: 2 to install, 3 to upgrade, 1 drifted, 1 to prune, 33 unchanged".
+// summaryLine is "Plan: 2 to install, 3 to upgrade, 1 drifted, 1 to prune, 33 unchanged"
+// (then ", 1 in error, 4 blocked" when releases are in error).
 func summaryLine(s reconciler.Summary) string {
 	parts := []string{
 		fmt.Sprintf("%d to install", s.Install),
@@ -120,6 +126,9 @@ func summaryLine(s reconciler.Summary) string {
 		parts = append(parts, fmt.Sprintf("%d skipped", s.Skip))
 	}
 	parts = append(parts, fmt.Sprintf("%d unchanged", s.Unchanged))
+	if s.Error > 0 || s.Blocked > 0 {
+		parts = append(parts, fmt.Sprintf("%d in error", s.Error), fmt.Sprintf("%d blocked", s.Blocked))
+	}
 	return "Plan: " + strings.Join(parts, ", ")
 }
 
@@ -132,8 +141,10 @@ func symbol(a reconciler.Action) string {
 		return "-"
 	case reconciler.ActionCorrectDrift:
 		return "!"
-	case reconciler.ActionSkip:
+	case reconciler.ActionSkip, reconciler.ActionBlocked:
 		return "?"
+	case reconciler.ActionError:
+		return "x"
 	case reconciler.ActionNone:
 		return " "
 	}
@@ -178,6 +189,9 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 	for _, n := range p.plan.Notes {
 		fmt.Fprintf(&b, "\nnote: %s\n", n)
 	}
+	for _, w := range p.plan.Warnings {
+		fmt.Fprintf(&b, "\nwarning: %s\n", w)
+	}
 	b.WriteString("\n" + summaryLine(p.plan.Summary()) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -191,7 +205,10 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 	}
 	fmt.Fprintf(&b, "\n\n**%s**\n\n", summaryLine(p.plan.Summary()))
 	for _, n := range p.plan.Notes {
-		fmt.Fprintf(&b, "> %s\n\n", n)
+		fmt.Fprintf(&b, "> %s\n\n", htmlEscape(n))
+	}
+	for _, w := range p.plan.Warnings {
+		fmt.Fprintf(&b, "> :warning: %s\n\n", htmlEscape(w.String()))
 	}
 	var rows []int
 	for i := range p.plan.Steps {

@@ -21,6 +21,8 @@ type planFlags struct {
 	// renderTwice renders changed releases twice to name nondeterministic
 	// fields in the plan; apply leaves that to the Applier, for free.
 	renderTwice bool
+	// kubeVersion is the Kubernetes version an offline plan renders for.
+	kubeVersion string
 }
 
 func (f *planFlags) add(cmd *cobra.Command) {
@@ -73,6 +75,9 @@ its diff is the full render, which checks that every chart renders.`,
 			if err := printPlan(s.out, g.output, p, isTerminal(s.out)); err != nil {
 				return err
 			}
+			if err := planErrors(p.plan); err != nil {
+				return err
+			}
 			if o.detailedExitCode && p.plan.Summary().Changes() > 0 {
 				return &exitError{code: 2}
 			}
@@ -81,6 +86,7 @@ its diff is the full render, which checks that every chart renders.`,
 	}
 	o.add(cmd)
 	cmd.Flags().BoolVar(&o.offline, "offline", false, "plan from Git alone: read no cluster, show every release as an install")
+	cmd.Flags().StringVar(&o.kubeVersion, "kube-version", "", "with --offline: the Kubernetes version charts see (default "+reconciler.DefaultKubeVersion()+", the version digitops is built with)")
 	cmd.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
 	return cmd
 }
@@ -129,6 +135,15 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 		planner.Drift = nil
 	}
 	planner.RenderTwice = f.renderTwice
+	if f.kubeVersion != "" {
+		if !f.offline {
+			return nil, fmt.Errorf("--kube-version is for --offline plans: online, the cluster's version is used")
+		}
+		if _, err := reconciler.ParseKubeVersion(f.kubeVersion); err != nil {
+			return nil, err
+		}
+		planner.KubeVersion = f.kubeVersion
+	}
 	p.plan, err = planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision})
 	if planner.Drift != nil {
 		// One plan per command: stop the watches before applying, so that
@@ -154,6 +169,21 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 		p.plan.Steps = kept
 	}
 	return p, nil
+}
+
+// planErrors is the error plan and apply exit with when releases are in
+// error (exit code 1, whatever --detailed-exitcode asks): one line, the
+// releases named; each error is in the plan printed above.
+func planErrors(plan *reconciler.Plan) error {
+	errs := plan.Errors()
+	if len(errs) == 0 {
+		return nil
+	}
+	names := make([]string, len(errs))
+	for i, st := range errs {
+		names[i] = st.Release.Name
+	}
+	return fmt.Errorf("%d release(s) in error: %s", len(errs), strings.Join(names, ", "))
 }
 
 func releaseNames(env *manifest.Environment) []string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/chartrepo"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 type renderOptions struct {
@@ -17,6 +19,31 @@ type renderOptions struct {
 	selectors   []string
 	values      bool
 	maskSecrets bool
+	offline     bool
+	kubeVersion string
+}
+
+// render returns what one release renders to (or its merged values).
+func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalCharts, spec manifest.ReleaseSpec) (string, error) {
+	if spec.Err != nil {
+		return "", spec.Err
+	}
+	if o.values {
+		y, err := sigsyaml.Marshal(spec.Values)
+		if err != nil {
+			return "", fmt.Errorf("unable to print the values: %w", err)
+		}
+		return string(y), nil
+	}
+	c, err := charts.Load(ctx, spec.Chart)
+	if err != nil {
+		return "", err
+	}
+	text, err := reconciler.Render(ctx, spec, c, reconciler.RenderOptions{Hooks: true, KubeVersion: o.kubeVersion})
+	if err != nil {
+		return "", fmt.Errorf("%w (see `digitops render --release %s --values` for the values it got)", err, spec.Name)
+	}
+	return text, nil
 }
 
 func newRenderCommand(g *globalOptions, s streams) *cobra.Command {
@@ -56,28 +83,28 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 				return err
 			}
 			charts := reconciler.LocalCharts{Remote: &chartrepo.Cache{Dir: chartCache}}
-			var b strings.Builder
+			if o.kubeVersion != "" {
+				if _, err := reconciler.ParseKubeVersion(o.kubeVersion); err != nil {
+					return err
+				}
+			}
+			var (
+				b      strings.Builder
+				failed []string
+			)
 			n := 0
 			for _, spec := range env.Releases {
 				if !sel.match(spec) {
 					continue
 				}
 				n++
-				var text string
-				if o.values {
-					y, err := sigsyaml.Marshal(spec.Values)
-					if err != nil {
-						return fmt.Errorf("unable to print the values of release %q: %w", spec.Name, err)
-					}
-					text = string(y)
-				} else {
-					c, err := charts.Load(ctx, spec.Chart)
-					if err != nil {
-						return fmt.Errorf("release %q: %w", spec.Name, err)
-					}
-					if text, err = reconciler.Render(ctx, spec, c, reconciler.RenderOptions{Hooks: true}); err != nil {
-						return fmt.Errorf("%s (see `digitops render --release %s --values` for the values it got)", reconciler.MaskSecrets(err.Error(), spec.SecretValues), spec.Name)
-					}
+				text, err := o.render(ctx, charts, spec)
+				if err != nil {
+					// Report it and carry on, as plan does: every
+					// failing release is named in one run.
+					fmt.Fprintf(s.err, "digitops: release %s/%s: %s\n", spec.Namespace, spec.Name, reconciler.MaskSecrets(err.Error(), withBase64(spec.SecretValues)))
+					failed = append(failed, spec.Name)
+					continue
 				}
 				if o.maskSecrets {
 					text = reconciler.MaskSecrets(text, withBase64(spec.SecretValues))
@@ -87,10 +114,20 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 			if n == 0 {
 				return fmt.Errorf("no release matches %s; the environment has: %s", sel, strings.Join(releaseNames(env), ", "))
 			}
-			_, err = fmt.Fprint(s.out, b.String())
-			return err
+			for _, w := range env.Warnings {
+				fmt.Fprintf(s.err, "digitops: warning: %s\n", w)
+			}
+			if _, err = fmt.Fprint(s.out, b.String()); err != nil {
+				return err
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%d of %d release(s) failed to render: %s", len(failed), n, strings.Join(failed, ", "))
+			}
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&o.offline, "offline", true, "render from Git alone (render never reads a cluster; accepted for symmetry with plan)")
+	cmd.Flags().StringVar(&o.kubeVersion, "kube-version", "", "the Kubernetes version charts see (default "+reconciler.DefaultKubeVersion()+", the version digitops is built with)")
 	cmd.Flags().StringSliceVar(&o.releases, "release", nil, "only this release (repeatable)")
 	cmd.Flags().StringSliceVarP(&o.selectors, "selector", "l", nil, "only releases whose labels match key=value[,key!=value]")
 	cmd.Flags().BoolVar(&o.values, "values", false, "print the merged values of each release instead of its manifests")

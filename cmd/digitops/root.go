@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ in dependency order.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&opts.repo, "repo", ".", "environment repository: a local directory or a Git URL (https://, ssh://, git@host:path, file://)")
 	pf.StringVar(&opts.ref, "ref", "", "Git reference: a branch, tag, semver:RANGE, sha1:COMMIT or refs/NAME (fetches --repo with go-git)")
-	pf.StringVar(&opts.config, "config", "", "configuration file (default digitops.yaml at the repository root)")
+	pf.StringVar(&opts.config, "config", "", "configuration file (default digitops.yaml at the repository root; relative to the current directory for a local --repo, to the checkout for a Git URL)")
 	pf.StringVarP(&opts.env, "env", "e", "", "environment name from the configuration")
 	pf.StringVar(&opts.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	pf.StringVar(&opts.context, "context", "", "kubeconfig context (default: the environment's, else the current one)")
@@ -110,6 +111,19 @@ in dependency order.`,
 	return root
 }
 
+// configPath is --config as the loader takes it: with a local --repo, a
+// relative path is relative to the current directory like every other path
+// flag; with a Git URL it names a file of the checkout.
+func (o *globalOptions) configPath() string {
+	if o.config == "" || filepath.IsAbs(o.config) || isRemote(o.repo) || o.ref != "" {
+		return o.config
+	}
+	if abs, err := filepath.Abs(o.config); err == nil {
+		return abs
+	}
+	return o.config
+}
+
 // loadEnvironment checks out --repo at --ref and loads the environment named
 // by --env (or the only one). It returns the revision it read.
 func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environment, string, error) {
@@ -117,7 +131,7 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 	if err != nil {
 		return nil, "", err
 	}
-	opts := loader.Options{RepoDir: dir, ConfigPath: o.config, Secrets: o.secrets}
+	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets}
 	if o.env == "" {
 		cfg, _, err := loader.Config(opts)
 		if err != nil {

@@ -115,7 +115,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: path, Msg: "empty configuration: it needs an environments: list"}
 		}
-		return nil, yamlError(path, err)
+		return nil, yamlSyntaxError(path, data, err)
 	}
 	cfg.Path = path
 	// Recover line numbers, which the struct decode drops.

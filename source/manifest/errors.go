@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	goccyyaml "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,7 +39,53 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Warning is something a layout accepted as the tool it replaces did (the
+// DIGIT Go deployer, helmfile) although it is likely a mistake: a chart name
+// defined twice, a service listed twice with different tags. It names the
+// file, line and release like an Error.
+type Warning struct {
+	// File is the file at fault, as the user named it.
+	File string `json:"file"`
+	// Line is the 1-based line, or 0.
+	Line int `json:"line,omitempty"`
+	// Release is the release concerned, or empty.
+	Release string `json:"release,omitempty"`
+	// Msg says what was found and what digitops did about it.
+	Msg string `json:"message"`
+}
+
+// String formats the warning like Error.Error.
+func (w Warning) String() string {
+	return (&Error{File: w.File, Line: w.Line, Release: w.Release, Msg: w.Msg}).Error()
+}
+
 var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// yamlSyntaxError turns a yaml.v3 syntax error in data into an Error whose
+// line is where the fault is. yaml.v3 reports some faults at the line where
+// the enclosing block starts (a list item indented one space too little is
+// "line 2: did not find expected '-' indicator" in a 200-line file); the
+// goccy/go-yaml parser, used only to locate a fault yaml.v3 already found,
+// names the token at fault. When it finds nothing, yaml.v3's report stands.
+func yamlSyntaxError(file string, data []byte, err error) error {
+	e := yamlError(file, err)
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return e
+	}
+	_, perr := goccyparser.ParseBytes(data, 0)
+	var se *goccyyaml.SyntaxError
+	if !errors.As(perr, &se) || se.Token == nil || se.Token.Position == nil || se.Token.Position.Line <= 0 {
+		return e
+	}
+	me := e.(*Error)
+	if me.Line == se.Token.Position.Line {
+		return me
+	}
+	me.Msg = fmt.Sprintf("invalid YAML: %s (%s)", se.Message, strings.TrimPrefix(me.Msg, "invalid YAML: "))
+	me.Line = se.Token.Position.Line
+	return me
+}
 
 // yamlError turns a YAML decode error into an Error with its line.
 func yamlError(file string, err error) error {

@@ -15,8 +15,11 @@ const (
 
 // Layout reads the releases of one environment from a repository.
 type Layout interface {
-	// Releases returns the environment's releases, unordered but complete,
-	// or an error naming the file, line and release at fault.
+	// Releases returns the environment's releases, unordered but complete.
+	// A release that cannot be loaded is returned with its Err set (the
+	// others are still planned); an error that concerns the whole
+	// environment (its files cannot be read) is returned as the error,
+	// naming the file and line at fault. Warnings go to in.Warn.
 	Releases(ctx context.Context, in LayoutInput) ([]ReleaseSpec, error)
 }
 
@@ -33,6 +36,15 @@ type LayoutInput struct {
 	// Decrypter reads secrets files (plain or SOPS); nil means plain YAML
 	// only, and a SOPS file is an error.
 	Decrypter Decrypter
+	// Warn receives the layout's warnings; nil drops them.
+	Warn func(Warning)
+}
+
+// Warning reports w to in.Warn, if set.
+func (in LayoutInput) Warning(w Warning) {
+	if in.Warn != nil {
+		in.Warn(w)
+	}
 }
 
 // Decrypter reads a secrets file: plain YAML, or a SOPS-encrypted file that it

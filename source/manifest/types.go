@@ -31,8 +31,24 @@ type Environment struct {
 	Cluster ClusterRef
 	// Policy is the sync policy.
 	Policy SyncPolicy
-	// Releases are the desired releases, in a valid dependency order.
+	// Releases are the desired releases, in a valid dependency order. A
+	// release that could not be loaded is here with its Err set, so that
+	// the others are still planned and what needs it is blocked.
 	Releases []ReleaseSpec
+	// Warnings are what the layout accepted where the tool it replaces was
+	// lenient (see Warning).
+	Warnings []Warning
+}
+
+// Errors returns the releases that could not be loaded.
+func (e *Environment) Errors() []ReleaseSpec {
+	var out []ReleaseSpec
+	for _, r := range e.Releases {
+		if r.Err != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Release returns the release with the given name, or false.
@@ -171,6 +187,11 @@ type ReleaseSpec struct {
 	// Source is the file (relative to the repository) the release was
 	// declared in, for error messages.
 	Source string
+	// Err, when set, says why the release could not be loaded (no chart
+	// for a DIGIT service, a values file that does not parse, ...): it is
+	// planned as an error and nothing is done to it; Name and Namespace
+	// are set, the other fields may be empty. Err is usually an *Error.
+	Err error
 }
 
 // ChartRef locates a chart: a local directory, or a chart in a repository.

@@ -28,7 +28,7 @@ func ParseValues(data []byte, name string) (map[string]any, error) {
 	// Decode with yaml.v3 first for precise syntax errors with lines.
 	var probe yaml.Node
 	if err := yaml.Unmarshal(data, &probe); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlSyntaxError(name, data, err)
 	}
 	if n := documentRoot(&probe); n != nil && n.Kind != 0 && n.Kind != yaml.MappingNode && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 		return nil, &Error{File: name, Line: n.Line, Msg: "values must be a YAML mapping"}

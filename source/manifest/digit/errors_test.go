@@ -20,20 +20,27 @@ const (
 )
 
 // TestLoad_badInputs loads a copy of the example with one thing broken and
-// checks the message.
+// checks the message and where it lands: the whole environment fails only
+// for its own files; a release that cannot be built is in error alone; what
+// the Go deployer is lenient about is a warning.
 func TestLoad_badInputs(t *testing.T) {
 	tests := []struct {
 		name   string            // the case
 		env    string            // environment of digitops.yaml to load
 		write  map[string]string // files to (over)write in the copy, by path
 		remove []string          // paths to remove from the copy
-		want   string            // the error message must contain this
+		// release, when set, is the one release in error (the others
+		// load); warn says the problem is a warning; neither: the
+		// environment fails.
+		release string
+		warn    bool
+		want    string // the error or warning must contain this
 	}{
 		{
 			name:  "release chart YAML syntax",
 			env:   "demo",
 			write: map[string]string{exRelease: "modules:\n  - name: core\n    services: [a\n"},
-			want:  exRelease + ":2: invalid YAML",
+			want:  exRelease + ":3: invalid YAML",
 		},
 		{
 			name:  "bad image reference",
@@ -51,7 +58,8 @@ func TestLoad_badInputs(t *testing.T) {
 			name:  "unknown dependency",
 			env:   "demo",
 			write: map[string]string{exRelease: "modules:\n  - name: core\n    dependencies: [nope]\n    services: [example/accounts:1.0]\n"},
-			want:  exRelease + `:3: module "core" depends on unknown module "nope" (modules: core)`,
+			warn:  true,
+			want:  exRelease + `:3: module "core" depends on unknown module "nope" (modules: core); the dependency is ignored`,
 		},
 		{
 			name: "dependency cycle",
@@ -78,13 +86,15 @@ func TestLoad_badInputs(t *testing.T) {
 			name:  "service without a chart",
 			env:   "demo",
 			write: map[string]string{exRelease: "modules:\n  - name: a\n    services:\n      - cache\n      - example/nochart:1.0\n"},
-			want:  exRelease + `:5: service example/nochart:1.0: no chart or <alias>-values.yaml named "nochart" under ` + exCharts,
+			release: "nochart",
+			want:    exRelease + `:5: release "nochart": service example/nochart:1.0: no chart under ` + exCharts + ` has a values.yaml or nochart-values.yaml`,
 		},
 		{
 			name:  "two tags for one service",
 			env:   "demo",
 			write: map[string]string{exRelease: "modules:\n  - name: a\n    services:\n      - example/catalog:1.0\n      - example/catalog-db:1.1\n"},
-			want:  exRelease + `:5: release "catalog": listed twice with different tags: example/catalog-db:1.1 here and example/catalog:1.0 on line 4`,
+			warn:  true,
+			want:  exRelease + `:5: release "catalog": listed twice with different tags: example/catalog:1.0 on line 4 and example/catalog-db:1.1 here; the last one is deployed`,
 		},
 		{
 			name:  "unknown selected module",
@@ -96,13 +106,14 @@ func TestLoad_badInputs(t *testing.T) {
 			name:  "env file YAML syntax",
 			env:   "demo",
 			write: map[string]string{exEnvFile: "global:\n  domain: [x\n"},
-			want:  exEnvFile + ":1: invalid YAML",
+			want:  exEnvFile + ":2: invalid YAML",
 		},
 		{
 			name:  "namespace not a string",
 			env:   "demo",
 			write: map[string]string{exEnvFile: "accounts:\n  namespace: [a, b]\n"},
-			want:  exEnvFile + `: release "accounts": namespace: want a string`,
+			release: "accounts",
+			want:    exEnvFile + `: release "accounts": namespace: want a string`,
 		},
 		{
 			name:   "no cluster-configs chart",
@@ -114,13 +125,15 @@ func TestLoad_badInputs(t *testing.T) {
 			name:   "values.yaml without Chart.yaml",
 			env:    "demo",
 			remove: []string{exCharts + "/core/catalog/Chart.yaml"},
-			want:   exRelease + `:14: release "catalog": ` + exCharts + "/core/catalog has a values.yaml but no Chart.yaml",
+			release: "catalog",
+			want:    exRelease + `:14: release "catalog": ` + exCharts + "/core/catalog has no Chart.yaml (helm template fails there)",
 		},
 		{
 			name:  "name defined twice",
 			env:   "demo",
 			write: map[string]string{exCharts + "/other/catalog/values.yaml": "{}\n", exCharts + "/other/catalog/Chart.yaml": "apiVersion: v2\nname: catalog\nversion: 0.1.0\n"},
-			want:  exRelease + `:14: release "catalog": the name is defined more than once in the charts dir: ` + exCharts + "/core/catalog, " + exCharts + "/other/catalog",
+			warn:  true,
+			want:  exRelease + `:14: release "catalog": the charts dir defines the name more than once (` + exCharts + "/core/catalog, " + exCharts + "/other/catalog); the last one is used",
 		},
 		{
 			name:   "missing env file",
@@ -141,9 +154,10 @@ func TestLoad_badInputs(t *testing.T) {
 			want:  `digitops.yaml:7: environment "demo": modules are chosen from a releaseChart, and none is set`,
 		},
 		{
-			name: "encrypted secrets without a key",
-			env:  "demo-sops",
-			want: "deploy-as-code/helm/environments/demo-secrets.enc.yaml: cannot decrypt: no key at hand for any of its recipients: age age1",
+			name:    "encrypted secrets without a key",
+			env:     "demo-sops",
+			release: "cluster-configs",
+			want:    "deploy-as-code/helm/environments/demo-secrets.enc.yaml: cannot decrypt: no key at hand for any of its recipients: age age1",
 		},
 	}
 	ensureExampleSecrets(t)
@@ -168,14 +182,35 @@ func TestLoad_badInputs(t *testing.T) {
 				}
 			}
 			env, err := loader.Environment(context.Background(), loader.Options{RepoDir: repo}, tt.env)
-			if err == nil {
-				t.Fatalf("loaded %d releases, want an error containing %q", len(env.Releases), tt.want)
+			got := problems(env, err)
+			want := "environment: "
+			switch {
+			case tt.release != "":
+				want = "release " + tt.release + ": "
+			case tt.warn:
+				want = "warning: "
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, tt.want)
+			if len(got) != 1 || !strings.HasPrefix(got[0], want) || !strings.Contains(got[0], tt.want) {
+				t.Errorf("problems:\n  %s\nwant one, %q containing:\n  %s", strings.Join(got, "\n  "), want, tt.want)
 			}
 		})
 	}
+}
+
+// problems lists what a load found, one line each: the environment's error,
+// or its releases' errors and its warnings.
+func problems(env *manifest.Environment, err error) []string {
+	if err != nil {
+		return []string{"environment: " + err.Error()}
+	}
+	var out []string
+	for _, r := range env.Errors() {
+		out = append(out, "release "+r.Name+": "+r.Err.Error())
+	}
+	for _, w := range env.Warnings {
+		out = append(out, "warning: "+w.String())
+	}
+	return out
 }
 
 func readExample(t *testing.T, name string) string {
@@ -206,7 +241,12 @@ func TestLayout_plainSecretsWithoutDecrypter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = digit.Layout{}.Releases(context.Background(), manifest.LayoutInput{RepoDir: exampleDir(t), ConfigFile: "digitops.yaml", Env: ec})
+		rels, err := digit.Layout{}.Releases(context.Background(), manifest.LayoutInput{RepoDir: exampleDir(t), ConfigFile: "digitops.yaml", Env: ec})
+		for _, r := range rels {
+			if r.Err != nil && err == nil {
+				err = r.Err
+			}
+		}
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.env, err)

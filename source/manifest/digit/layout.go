@@ -2,7 +2,6 @@ package digit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,6 +40,9 @@ type planned struct {
 	inst    Instance
 	module  string
 	service *Service // nil for cluster-configs
+	// err, when set, is why the release cannot be built (no chart, not a
+	// chart, not a valid release name): it is planned as an error.
+	err error
 }
 
 // Releases implements manifest.Layout.
@@ -97,6 +99,11 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 		return nil, cfgErr("chartsDir: %v", err)
 	}
 
+	if rc != nil {
+		for _, w := range rc.Warnings {
+			in.Warning(w)
+		}
+	}
 	plan, order, err := planReleases(in, rc, idx)
 	if err != nil {
 		return nil, err
@@ -109,9 +116,16 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		spec, err := b.release(ctx, p)
-		if err != nil {
-			return nil, err
+		spec := b.failed(p)
+		if p.err == nil {
+			spec, err = b.release(ctx, p)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				spec = b.failed(p)
+				spec.Err = err
+			}
 		}
 		spec.Needs = needs[p.inst.Name]
 		out = append(out, spec)
@@ -130,19 +144,20 @@ func ReadReleaseChart(path, name string) (*ReleaseChart, error) {
 }
 
 // planReleases resolves the selected modules' services to instances of the
-// charts dir, cluster-configs first. Every service without a chart is
-// reported, each with its line.
+// charts dir, cluster-configs first. A service that cannot be deployed (no
+// chart, not a chart) is planned with its error, so that the others still
+// are; a name the charts dir defines twice and a service listed twice with
+// different tags are warnings, resolved as the Go deployer resolves them.
 func planReleases(in manifest.LayoutInput, rc *ReleaseChart, idx *ChartIndex) ([]planned, []*Module, error) {
 	var plan []planned
+	warnedDup := map[string]bool{}
 	if in.Env.ClusterConfigs {
 		inst, ok := idx.Instances[ClusterConfigsChart]
 		if !ok {
 			return nil, nil, &manifest.Error{File: in.ConfigFile, Line: in.Env.Line, Msg: fmt.Sprintf("environment %q: clusterConfigs is true but %s has no %s chart", in.Env.Name, in.Env.ChartsDir, ClusterConfigsChart)}
 		}
-		if err := checkInstance(in, idx, inst, in.ConfigFile, in.Env.Line); err != nil {
-			return nil, nil, err
-		}
-		plan = append(plan, planned{inst: inst, module: ClusterConfigsChart})
+		err := checkInstance(in, idx, inst, in.ConfigFile, in.Env.Line, warnedDup)
+		plan = append(plan, planned{inst: inst, module: ClusterConfigsChart, err: err})
 	}
 	if rc == nil {
 		return plan, nil, nil
@@ -158,70 +173,68 @@ func planReleases(in manifest.LayoutInput, rc *ReleaseChart, idx *ChartIndex) ([
 	for i, p := range plan {
 		at[p.inst.Name] = i
 	}
-	var errs []error
 	for _, m := range order {
 		for i := range m.Services {
 			s := &m.Services[i]
-			inst, err := resolve(in, idx, rc, s)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
+			inst, err := resolve(in, idx, rc, s, warnedDup)
 			if j, dup := at[inst.Name]; dup {
 				prev := plan[j].service
 				switch {
 				case prev == nil:
 					// cluster-configs listed as a service too: it is
 					// already deployed first, as clusterConfigs asks.
-				case prev.Tag == "" || prev.Tag == s.Tag:
-					if prev.Tag == "" {
-						plan[j].service = s
-					}
-				case s.Tag != "":
-					errs = append(errs, &manifest.Error{File: rc.File, Line: s.Line, Release: inst.Name,
-						Msg: fmt.Sprintf("listed twice with different tags: %s here and %s on line %d", s.Ref, prev.Ref, prev.Line)})
+				case prev.Tag == "":
+					plan[j].service = s
+				case s.Tag != "" && s.Tag != prev.Tag:
+					// The deployer deploys both, in order: the last
+					// tag is what it leaves running.
+					in.Warning(manifest.Warning{File: rc.File, Line: s.Line, Release: inst.Name,
+						Msg: fmt.Sprintf("listed twice with different tags: %s on line %d and %s here; the last one is deployed, as the Go deployer leaves it", prev.Ref, prev.Line, s.Ref)})
+					plan[j].service = s
 				}
 				continue
 			}
 			at[inst.Name] = len(plan)
-			plan = append(plan, planned{inst: inst, module: m.Name, service: s})
+			plan = append(plan, planned{inst: inst, module: m.Name, service: s, err: err})
 		}
-	}
-	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
 	}
 	return plan, order, nil
 }
 
-// resolve maps a service to its instance: the chart or alias named like the
-// image; failing that, an image named <chart>-db (the database migration
-// image, which the Go deployer folded into its service the same way)
-// resolves to <chart>.
-func resolve(in manifest.LayoutInput, idx *ChartIndex, rc *ReleaseChart, s *Service) (Instance, error) {
+// resolve maps a service to its instance, as the deployer does: the chart
+// or instance named like the image, with a -db suffix (the database
+// migration image) dropped. A service without one gets an Instance named
+// after it (and the default namespace) and an error.
+func resolve(in manifest.LayoutInput, idx *ChartIndex, rc *ReleaseChart, s *Service, warnedDup map[string]bool) (Instance, error) {
 	name := s.Name
 	inst, ok := idx.Instances[name]
 	if !ok && strings.HasSuffix(name, "-db") {
-		inst, ok = idx.Instances[strings.TrimSuffix(name, "-db")]
+		name = strings.TrimSuffix(name, "-db")
+		inst, ok = idx.Instances[name]
 	}
 	if !ok {
-		return Instance{}, &manifest.Error{File: rc.File, Line: s.Line, Msg: fmt.Sprintf("service %s: no chart or <alias>-values.yaml named %q under %s", s.Ref, name, in.Env.ChartsDir)}
+		return Instance{Name: name}, &manifest.Error{File: rc.File, Line: s.Line, Release: name, Msg: fmt.Sprintf("service %s: no chart under %s has a values.yaml or %s-values.yaml (the Go deployer stops here: \"Service chart not found\")", s.Ref, in.Env.ChartsDir, name)}
 	}
-	return inst, checkInstance(in, idx, inst, rc.File, s.Line)
+	return inst, checkInstance(in, idx, inst, rc.File, s.Line, warnedDup)
 }
 
-func checkInstance(in manifest.LayoutInput, idx *ChartIndex, inst Instance, file string, line int) error {
+// checkInstance returns why inst cannot be deployed, if it cannot, and
+// warns (once per name) when the charts dir defines its name twice.
+func checkInstance(in manifest.LayoutInput, idx *ChartIndex, inst Instance, file string, line int, warnedDup map[string]bool) error {
 	fail := func(format string, args ...any) error {
 		return &manifest.Error{File: file, Line: line, Release: inst.Name, Msg: fmt.Sprintf(format, args...)}
 	}
-	if dirs := idx.Dups[inst.Name]; len(dirs) > 0 {
+	if dirs := idx.Dups[inst.Name]; len(dirs) > 0 && !warnedDup[inst.Name] {
+		warnedDup[inst.Name] = true
 		rels := make([]string, len(dirs))
 		for i, d := range dirs {
 			rels[i] = relTo(in.RepoDir, d)
 		}
-		return fail("the name is defined more than once in the charts dir: %s", strings.Join(rels, ", "))
+		in.Warning(manifest.Warning{File: file, Line: line, Release: inst.Name,
+			Msg: fmt.Sprintf("the charts dir defines the name more than once (%s); the last one is used, as the Go deployer uses it", strings.Join(rels, ", "))})
 	}
 	if inst.NoChartYAML {
-		return fail("%s has a values.yaml but no Chart.yaml", relTo(in.RepoDir, inst.Dir))
+		return fail("%s has no Chart.yaml (helm template fails there)", relTo(in.RepoDir, inst.Dir))
 	}
 	if len(inst.Name) > 53 || !releaseName.MatchString(inst.Name) {
 		return fail("not a valid Helm release name (lowercase letters, digits, '-' and '.', at most 53 characters)")
@@ -275,6 +288,28 @@ type builder struct {
 type secretsFile struct {
 	values  map[string]any
 	strings []string
+}
+
+// failed is the spec of a release that cannot be built: its name, where it
+// was declared, its module, the namespace it would most likely get and
+// p.err.
+func (b *builder) failed(p planned) manifest.ReleaseSpec {
+	spec := manifest.ReleaseSpec{
+		Name:      p.inst.Name,
+		Namespace: b.defaultNamespace(),
+		Labels:    map[string]string{ModuleLabel: p.module},
+		Source:    b.in.ConfigFile,
+		Err:       p.err,
+	}
+	if p.service != nil {
+		spec.Source = b.in.Env.ReleaseChart
+	}
+	if sec, ok := b.envVals[p.inst.Name].(map[string]any); ok {
+		if ns, ok := sec["namespace"].(string); ok && ns != "" {
+			spec.Namespace = ns
+		}
+	}
+	return spec
 }
 
 func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec, error) {
@@ -365,6 +400,10 @@ func (b *builder) namespace(p planned, vals map[string]any) (string, error) {
 		return ns, err
 	}
 	chartValues := filepath.Join(p.inst.Dir, "values.yaml")
+	if !isFile(chartValues) {
+		// Found by its <name>-values.yaml alone: no chart default.
+		return b.defaultNamespace(), nil
+	}
 	cv, err := manifest.ReadValuesFile(chartValues, relTo(b.in.RepoDir, chartValues))
 	if err != nil {
 		return "", err
@@ -372,10 +411,15 @@ func (b *builder) namespace(p planned, vals map[string]any) (string, error) {
 	if ns, err := pick(cv, relTo(b.in.RepoDir, chartValues)); ns != "" || err != nil {
 		return ns, err
 	}
+	return b.defaultNamespace(), nil
+}
+
+// defaultNamespace is digitops.yaml's namespace, else DefaultNamespace.
+func (b *builder) defaultNamespace() string {
 	if b.in.Env.Namespace != "" {
-		return b.in.Env.Namespace, nil
+		return b.in.Env.Namespace
 	}
-	return DefaultNamespace, nil
+	return DefaultNamespace
 }
 
 func (b *builder) alias(path string) (map[string]any, error) {

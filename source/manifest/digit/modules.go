@@ -42,6 +42,9 @@ func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown
 		state[name] = visiting
 		stack = append(stack, name)
 		for _, d := range m.Dependencies {
+			if _, ok := rc.Module(d.Name); !ok {
+				continue // unknown: a warning of the release chart
+			}
 			if err := visit(d.Name); err != nil {
 				return err
 			}

@@ -20,6 +20,10 @@ type ReleaseChart struct {
 	Version string
 	// Modules are the modules in the order the file declares them.
 	Modules []Module
+	// Warnings are what the file gets away with because the Go deployer
+	// is lenient about it: a dependency on a module the file does not
+	// declare.
+	Warnings []manifest.Warning
 }
 
 // Module is one entry of the release chart's modules: list.
@@ -70,7 +74,8 @@ func (rc *ReleaseChart) Module(name string) (*Module, bool) {
 // ParseReleaseChart parses a product release chart; name is the file's
 // repository-relative name in errors. It checks the shape of the file, that
 // module names are unique, that every image reference parses and that every
-// dependency names a module of the file. Cycles are found by the layout when
+// dependency names a module of the file (one that does not is a warning,
+// as the deployer ignores it). Cycles are found by the layout when
 // it orders the selected modules.
 func ParseReleaseChart(data []byte, name string) (*ReleaseChart, error) {
 	fail := func(line int, format string, args ...any) error {
@@ -135,12 +140,10 @@ func ParseReleaseChart(data []byte, name string) (*ReleaseChart, error) {
 	for _, m := range rc.Modules {
 		for _, d := range m.Dependencies {
 			if _, ok := seen[d.Name]; !ok {
-				errs = append(errs, fail(d.Line, "module %q depends on unknown module %q (modules: %s)", m.Name, d.Name, strings.Join(rc.moduleNames(), ", ")))
+				rc.Warnings = append(rc.Warnings, manifest.Warning{File: name, Line: d.Line,
+					Msg: fmt.Sprintf("module %q depends on unknown module %q (modules: %s); the dependency is ignored, as the Go deployer ignores it", m.Name, d.Name, strings.Join(rc.moduleNames(), ", "))})
 			}
 		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	return rc, nil
 }

@@ -96,7 +96,9 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 		secrets = manifest.SecretsDecrypt
 	}
 	cfgName := rel(repo, cfg.Path)
-	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{}})
+	var warnings []manifest.Warning
+	warn := func(w manifest.Warning) { warnings = append(warnings, w) }
+	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{}, Warn: warn})
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +113,7 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 		Cluster:  ec.Cluster,
 		Policy:   ec.Policy(),
 		Releases: ordered,
+		Warnings: warnings,
 	}, nil
 }
 
