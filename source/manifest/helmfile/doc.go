@@ -22,6 +22,14 @@
 // required, requiredEnv, env, readFile, readDir, tpl, get, getOrNil,
 // setValueAtPath, isFile and isDir; exec and the vals secret functions fail.
 //
+// # Lines in errors
+//
+// Errors name the helmfile (or values file) as the user wrote it and a line
+// of that file, never a line of the rendered text: the renderer marks the
+// template's text with its lines (lines.go), so a line of output maps to
+// the line of the text, or of the action, that wrote it. Where no line can
+// be told, the error names the file alone.
+//
 // # What it refuses
 //
 // Every helmfile feature digitops cannot honour (hooks, patches,

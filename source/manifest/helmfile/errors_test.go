@@ -212,3 +212,92 @@ func TestReleases_badInputs(t *testing.T) {
 		})
 	}
 }
+
+// envLines is an environment values file of several lines, which
+// {{ .Values | toYaml | nindent 8 }} turns into as many lines of output
+// where the helmfile has one.
+const envLines = "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\n"
+
+// secondDoc is a helmfile whose second document (from line 6) starts with a
+// release whose values expand to several lines (line 10).
+const secondDoc = "environments:\n  default:\n    values:\n      - env.yaml\n---\n" +
+	"releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - {{ .Values | toYaml | nindent 8 }}\n"
+
+// TestReleases_errorLines checks that errors name the file the user wrote
+// and a line of that file, whatever templates expanded above the fault.
+func TestReleases_errorLines(t *testing.T) {
+	tests := []struct {
+		name string
+		// files are the repository's files besides digitops.yaml and
+		// charts/app; helmfile.yaml is the root helmfile.
+		files map[string]string
+		// want is the whole error.
+		want string
+	}{
+		{
+			name: "release field error in the second document",
+			files: map[string]string{"env.yaml": envLines, "helmfile.yaml": secondDoc +
+				"  - name: b\n    chart: ./charts/app\n    valeus: []\n"},
+			want: `helmfile.yaml:13: release "b": unknown release key "valeus"`,
+		},
+		{
+			name: "template error in the second document",
+			files: map[string]string{"env.yaml": envLines, "helmfile.yaml": secondDoc +
+				"  - name: b\n    chart: ./charts/app\n    version: {{ .Values.nope }}\n"},
+			want: `helmfile.yaml:13: template: map has no entry for key "nope"`,
+		},
+		{
+			name: "release template error in a field of the second document",
+			files: map[string]string{"env.yaml": envLines, "helmfile.yaml": secondDoc +
+				"  - name: b\n\n    chart: ./charts/{{`{{ .Release.Nme }}`}}\n"},
+			want: `helmfile.yaml:13: release "b": chart: template: can't evaluate field Nme in type helmfile.releaseInfo`,
+		},
+		{
+			name: "release template error in a field from a template",
+			files: map[string]string{"env.yaml": envLines, "helmfile.yaml": "environments:\n  default:\n    values:\n      - env.yaml\n---\n" +
+				"templates:\n  t: &t\n    chart: ./charts/app\n    version: '{{`{{ .Release.Nme }}`}}'\n" +
+				"releases:\n  - name: a\n    values:\n      - {{ .Values | toYaml | nindent 8 }}\n    <<: *t\n"},
+			want: `helmfile.yaml:9: release "a": version: template: can't evaluate field Nme in type helmfile.releaseInfo`,
+		},
+		{
+			name: "invalid YAML in the second document",
+			files: map[string]string{"env.yaml": envLines, "helmfile.yaml": secondDoc +
+				"  - name: b\n    chart: ./charts/app: x\n"},
+			want: `helmfile.yaml:12: invalid YAML (after templating): mapping values are not allowed in this context`,
+		},
+		{
+			name: "needs an unknown release, below an expansion",
+			files: map[string]string{"env.yaml": envLines, "helmfile.yaml": secondDoc +
+				"    needs:\n      - nope\n"},
+			want: `helmfile.yaml:12: release "a": needs "nope", which is not a release of any helmfile of this environment`,
+		},
+		{
+			name: "template error in a .gotmpl values file",
+			files: map[string]string{
+				"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - v.yaml.gotmpl\n",
+				"v.yaml.gotmpl": "x: 1\n\ny: {{ .Values.nope }}\n",
+			},
+			want: `v.yaml.gotmpl:3: template: map has no entry for key "nope"`,
+		},
+		{
+			name: "invalid YAML in a .gotmpl values file, below an expansion",
+			files: map[string]string{
+				"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - v.yaml.gotmpl\n",
+				"v.yaml.gotmpl": "x:\n{{ list 1 2 3 4 | toYaml | indent 2 }}\ny: [\n",
+			},
+			want: `v.yaml.gotmpl:3: invalid YAML (after templating): did not find expected node content`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := writeRepo(t, tt.files, "")
+			rels, err := loadEnv(t, repo, "test", nil)
+			if err == nil {
+				t.Fatalf("no error; releases: %+v", rels)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error\n  %v\nwant\n  %s", err, tt.want)
+			}
+		})
+	}
+}

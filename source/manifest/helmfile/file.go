@@ -125,11 +125,11 @@ func (l *loader) loadContent(ctx context.Context, abs, content string, env *envS
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := l.renderPart(ctx, st, p, v1)
+		out, at, err := l.renderPart(ctx, st, p, v1)
 		if err != nil {
 			return nil, err
 		}
-		top, err := parseTop(out, name, p.offset)
+		top, err := parseTop(out, name, at)
 		if err != nil {
 			return nil, err
 		}
@@ -147,24 +147,39 @@ const defaultEnv = "default"
 
 // renderPart renders one part: once with the current environment for
 // .gotmpl (helmfile v1), or in two passes for other files (helmfile v0:
-// a lenient pass to read the environments, then the real one).
-func (l *loader) renderPart(ctx context.Context, st *state, p part, v1 bool) (string, error) {
+// a lenient pass to read the environments, then the real one). Each pass
+// renders the part as written, never the output of another pass, so an
+// escaped {{`{{ x }}`}} comes out as {{ x }}. It returns the output and the
+// line of the file that each line of the output comes from.
+func (l *loader) renderPart(ctx context.Context, st *state, p part, v1 bool) (string, linePos, error) {
 	if !strings.Contains(p.text, "{{") {
-		return p.text, nil
+		return p.text, offsetLines(p.offset), nil
 	}
-	r := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
 	env := st.env
 	if !v1 {
-		first := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name, lenient: true}
-		out, _ := first.render(p.text, env.data(), p.offset)
-		if top, ok := parseLenient(out, st.name); ok {
-			trial := &state{name: st.name, dir: st.dir, env: env.clone(), templates: map[string]*yaml.Node{}, repositories: map[string]string{}}
-			if err := l.loadEnvValues(ctx, trial, top); err == nil {
-				env = trial.env
-			}
-		}
+		env = l.firstPass(ctx, st, p)
 	}
-	return r.render(p.text, env.data(), p.offset)
+	r := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
+	out, lines, err := r.renderLines(p.text, env.data(), offsetLines(p.offset))
+	return out, func(n int) int { return mapLine(lines, n) }, err
+}
+
+// firstPass is helmfile v0's first pass over a part: it renders the part
+// leniently with the environment known so far and returns that environment
+// with the part's environments: and values: read from the output. Errors
+// are tolerated: the second pass reports them.
+func (l *loader) firstPass(ctx context.Context, st *state, p part) *envState {
+	first := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name, lenient: true}
+	out, _ := first.render(p.text, st.env.data(), offsetLines(p.offset))
+	top, ok := parseLenient(out, st.name)
+	if !ok {
+		return st.env
+	}
+	trial := &state{name: st.name, dir: st.dir, env: st.env.clone(), templates: map[string]*yaml.Node{}, repositories: map[string]string{}}
+	if err := l.loadEnvValues(ctx, trial, top); err != nil {
+		return st.env
+	}
+	return trial.env
 }
 
 // parseLenient parses the first pass's output, dropping trailing lines
@@ -172,7 +187,7 @@ func (l *loader) renderPart(ctx context.Context, st *state, p part, v1 bool) (st
 func parseLenient(out, name string) ([]field, bool) {
 	lines := strings.Split(out, "\n")
 	for tries := 0; tries < 32 && len(lines) > 0; tries++ {
-		top, err := parseTop(strings.Join(lines, "\n"), name, 0)
+		top, err := parseTop(strings.Join(lines, "\n"), name, offsetLines(0))
 		if err == nil {
 			return top, true
 		}
@@ -183,21 +198,22 @@ func parseLenient(out, name string) ([]field, bool) {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// parseTop parses a rendered part into its top-level keys, with lines
-// counted from the file's start.
-func parseTop(out, name string, offset int) ([]field, error) {
+// parseTop parses a rendered part into its top-level keys. at maps a line
+// of out to the line of the file it comes from (0 when unknown); every node
+// and error gets the file's line.
+func parseTop(out, name string, at linePos) ([]field, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		line := 0
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
-			line += offset
+			line = at(line)
 			msg = strings.TrimLeft(strings.TrimPrefix(strings.TrimSpace(yamlLine.ReplaceAllString(msg, "")), ":"), " ")
 		}
 		return nil, &manifest.Error{File: name, Line: line, Msg: "invalid YAML (after templating): " + msg}
 	}
-	shiftLines(&doc, offset)
+	remapLines(&doc, at)
 	root := deref(&doc)
 	if isNull(root) {
 		return nil, nil

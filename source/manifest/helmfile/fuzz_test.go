@@ -23,6 +23,7 @@ func FuzzParseHelmfile(f *testing.F) {
 		"releases:\n  - name: a\n    set:\n      - name: a.b\n        value: x,y\n",
 		"<<: *x\n",
 		"{{ define \"x\" }}{{ template \"x\" }}{{ end }}",
+		"{{ define \"r\" }}\n  - name: r\n    chart: ./charts/app\n{{ end }}releases:\n{{- range until 2 }}{{ template \"r\" }}{{ end }}\n---\nvalues:\n  - a: \"\\x00digitops-line:7\\x00\"\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)

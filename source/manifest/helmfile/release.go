@@ -29,11 +29,40 @@ type rawRelease struct {
 	secrets            []lineString
 	set                []setEntry
 	missingFileHandler string
+	// at is where the templated scalar fields are written: "name",
+	// "namespace", "chart", "version", "installedTemplate" and
+	// "labels.<key>".
+	at map[string]scalarAt
 }
 
 type lineString struct {
 	s    string
 	line int
+}
+
+// scalarAt is where a scalar is written in its helmfile.
+type scalarAt struct {
+	line int
+	// block is true for a literal block scalar (|), whose lines are the
+	// file's lines after line.
+	block bool
+}
+
+// scalarAtNode returns where the scalar n is written.
+func scalarAtNode(n *yaml.Node) scalarAt {
+	n = deref(n)
+	if n == nil {
+		return scalarAt{}
+	}
+	return scalarAt{line: n.Line, block: n.Style&yaml.LiteralStyle != 0}
+}
+
+// pos maps the lines of the scalar's text to lines of the file.
+func (a scalarAt) pos() linePos {
+	if a.block {
+		return offsetLines(a.line)
+	}
+	return atLine(a.line)
 }
 
 // valueItem is one entry of values: (or valuesTemplate:): a file or an
@@ -89,6 +118,7 @@ func (l *loader) parseRelease(st *state, n *yaml.Node) (*rawRelease, error) {
 // set1 decodes one release field.
 func (r *rawRelease) set1(f field) error {
 	var err error
+	r.noteAt(f)
 	switch f.key {
 	case "name":
 		r.name, err = str(f.val)
@@ -151,6 +181,22 @@ func (r *rawRelease) set1(f field) error {
 		}
 	}
 	return err
+}
+
+// noteAt records where f is written if it is a templated scalar field.
+func (r *rawRelease) noteAt(f field) {
+	if r.at == nil {
+		r.at = map[string]scalarAt{}
+	}
+	switch f.key {
+	case "name", "namespace", "chart", "version", "installedTemplate":
+		r.at[f.key] = scalarAtNode(f.val)
+	case "labels":
+		lfs, _ := fields(f.val)
+		for _, lf := range lfs {
+			r.at["labels."+lf.key] = scalarAtNode(lf.val)
+		}
+	}
 }
 
 func setItem(n *yaml.Node) (setEntry, error) {
@@ -265,12 +311,12 @@ func (l *loader) renderRelease(st *state, r *rawRelease) error {
 				StateValues: &vals,
 			}
 		})
-		rs := func(what, s string, line int) (string, error) {
+		rs := func(what, s string, pos linePos) (string, error) {
 			if !strings.Contains(s, "{{") {
 				return s, nil
 			}
 			rd := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
-			out, err := rd.render(s, data(), line-1)
+			out, err := rd.render(s, data(), pos)
 			var me *manifest.Error
 			if errors.As(err, &me) {
 				me.Release = r.name
@@ -278,60 +324,67 @@ func (l *loader) renderRelease(st *state, r *rawRelease) error {
 			}
 			return out, err
 		}
+		// at is where field k is written; the release's line when unknown.
+		at := func(k string) linePos {
+			if a, ok := r.at[k]; ok && a.line > 0 {
+				return a.pos()
+			}
+			return atLine(r.line)
+		}
 		var err error
-		if r.name, err = rs("name", r.name, r.line); err != nil {
+		if r.name, err = rs("name", r.name, at("name")); err != nil {
 			return err
 		}
-		if r.chart, err = rs("chart", r.chart, r.line); err != nil {
+		if r.chart, err = rs("chart", r.chart, at("chart")); err != nil {
 			return err
 		}
-		if r.namespace, err = rs("namespace", r.namespace, r.line); err != nil {
+		if r.namespace, err = rs("namespace", r.namespace, at("namespace")); err != nil {
 			return err
 		}
-		if r.version, err = rs("version", r.version, r.line); err != nil {
+		if r.version, err = rs("version", r.version, at("version")); err != nil {
 			return err
 		}
 		if r.installedTemplate != nil {
-			s, err := rs("installedTemplate", *r.installedTemplate, r.line)
+			s, err := rs("installedTemplate", *r.installedTemplate, at("installedTemplate"))
 			if err != nil {
 				return err
 			}
 			r.installedTemplate = &s
 		}
 		for k, v := range r.labels {
-			if r.labels[k], err = rs("labels."+k, v, r.line); err != nil {
+			if r.labels[k], err = rs("labels."+k, v, at("labels."+k)); err != nil {
 				return err
 			}
 		}
 		for i := range r.needs {
-			if r.needs[i].s, err = rs("needs", r.needs[i].s, r.needs[i].line); err != nil {
+			if r.needs[i].s, err = rs("needs", r.needs[i].s, atLine(r.needs[i].line)); err != nil {
 				return err
 			}
 		}
 		for i := range r.secrets {
-			if r.secrets[i].s, err = rs("secrets", r.secrets[i].s, r.secrets[i].line); err != nil {
+			if r.secrets[i].s, err = rs("secrets", r.secrets[i].s, atLine(r.secrets[i].line)); err != nil {
 				return err
 			}
 		}
 		for i, s := range r.set {
-			if r.set[i].name, err = rs("set", s.name, s.line); err != nil {
+			if r.set[i].name, err = rs("set", s.name, atLine(s.line)); err != nil {
 				return err
 			}
-			if r.set[i].value, err = rs("set", s.value, s.line); err != nil {
+			if r.set[i].value, err = rs("set", s.value, atLine(s.line)); err != nil {
 				return err
 			}
-			if r.set[i].file, err = rs("set", s.file, s.line); err != nil {
+			if r.set[i].file, err = rs("set", s.file, atLine(s.line)); err != nil {
 				return err
 			}
 			for j, v := range s.values {
-				if r.set[i].values[j], err = rs("set", v, s.line); err != nil {
+				if r.set[i].values[j], err = rs("set", v, atLine(s.line)); err != nil {
 					return err
 				}
 			}
 		}
 		for i, v := range r.values {
 			if v.inline == nil {
-				if r.values[i].file, err = rs("values", v.file, v.line); err != nil {
+				if r.values[i].file, err = rs("values", v.file, atLine(v.line)); err != nil {
 					return err
 				}
 				continue
@@ -340,7 +393,7 @@ func (l *loader) renderRelease(st *state, r *rawRelease) error {
 			if err != nil || !strings.Contains(string(y), "{{") {
 				continue
 			}
-			out, err := rs("values", string(y), v.line)
+			out, err := rs("values", string(y), atLine(v.line))
 			if err != nil {
 				return err
 			}

@@ -72,10 +72,26 @@ var tmplPos = regexp.MustCompile(tmplName + `:\d+`)
 
 var tmplErr = regexp.MustCompile(`^template: ` + tmplName + `:(\d+)(?::\d+)?: (?:executing "` + tmplName + `" at <[^>]*>: )?(.*)$`)
 
-// render executes text as a template. lineOffset is added to template line
-// numbers (the line where text starts in the file, minus one). It returns
-// the partial output along with an execution error.
-func (r *renderer) render(text string, data any, lineOffset int) (string, error) {
+// render executes text as a template. pos maps the template's lines to
+// lines of r.file for errors. It returns the partial output along with an
+// execution error.
+func (r *renderer) render(text string, data any, pos linePos) (string, error) {
+	out, _, err := r.execute(text, data, pos, false)
+	return out, err
+}
+
+// renderLines is render that also returns, for each line of the output, the
+// line of r.file that wrote it (0 when pos cannot tell): the line of the
+// text, or of the action whose output it is.
+func (r *renderer) renderLines(text string, data any, pos linePos) (string, []int, error) {
+	out, lines, err := r.execute(text, data, pos, true)
+	for i, l := range lines {
+		lines[i] = pos(l)
+	}
+	return out, lines, err
+}
+
+func (r *renderer) execute(text string, data any, pos linePos, mark bool) (string, []int, error) {
 	t := template.New(tmplName).Funcs(r.funcs())
 	if r.lenient {
 		t = t.Option("missingkey=zero")
@@ -83,22 +99,30 @@ func (r *renderer) render(text string, data any, lineOffset int) (string, error)
 		t = t.Option("missingkey=error")
 	}
 	if _, err := t.Parse(text); err != nil {
-		return "", r.templateError(err, lineOffset)
+		return "", nil, r.templateError(err, pos)
+	}
+	if mark {
+		markLines(t, text)
 	}
 	buf := &limitedBuffer{max: maxRendered}
-	if err := t.Execute(buf, data); err != nil {
-		return buf.String(), r.templateError(err, lineOffset)
-	}
+	err := t.Execute(buf, data)
 	out := buf.String()
+	var lines []int
+	if mark {
+		out, lines = unmarkLines(out)
+	}
+	if err != nil {
+		return out, lines, r.templateError(err, pos)
+	}
 	if r.lenient {
 		out = strings.ReplaceAll(out, "<no value>", "")
 	}
-	return out, nil
+	return out, lines, nil
 }
 
-// templateError turns a text/template error into a manifest.Error with the
-// file's line.
-func (r *renderer) templateError(err error, lineOffset int) error {
+// templateError turns a text/template error into a manifest.Error naming
+// r.file and, through pos, its line.
+func (r *renderer) templateError(err error, pos linePos) error {
 	var me *manifest.Error
 	if errors.As(err, &me) {
 		return err
@@ -107,13 +131,16 @@ func (r *renderer) templateError(err error, lineOffset int) error {
 	line := 0
 	if m := tmplErr.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
-		line += lineOffset
+		line = pos(line)
 		msg = m[2]
 	}
 	// Other positions in the message ("started at helmfile:4") get file lines.
 	msg = tmplPos.ReplaceAllStringFunc(msg, func(s string) string {
 		n, _ := strconv.Atoi(strings.TrimPrefix(s, tmplName+":"))
-		return "line " + strconv.Itoa(n+lineOffset)
+		if n = pos(n); n == 0 {
+			return "an earlier line"
+		}
+		return "line " + strconv.Itoa(n)
 	})
 	return &manifest.Error{File: r.file, Line: line, Msg: "template: " + msg}
 }

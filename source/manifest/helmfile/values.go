@@ -151,13 +151,7 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 			if err != nil {
 				return nil, fail(err)
 			}
-			r := &renderer{repoDir: l.in.RepoDir, baseDir: filepath.Dir(abs), file: name}
-			text, err := r.render(string(b), data(), 0)
-			if err != nil {
-				return nil, err
-			}
-			v, err = manifest.ParseValues([]byte(text), name)
-			if err != nil {
+			if v, err = l.templateValuesFile(abs, name, string(b), data()); err != nil {
 				return nil, err
 			}
 		} else if v, err = l.plainValuesFile(abs, name); err != nil {
@@ -166,6 +160,24 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 		out = manifest.OverlayValues(out, v)
 	}
 	return out, nil
+}
+
+// templateValuesFile renders a .gotmpl values file once with data, as
+// helmfile does (its output is never rendered again), and parses it. Errors
+// name the file and its line, not a line of the output.
+func (l *loader) templateValuesFile(abs, name, text string, data any) (map[string]any, error) {
+	r := &renderer{repoDir: l.in.RepoDir, baseDir: filepath.Dir(abs), file: name}
+	out, lines, err := r.renderLines(text, data, offsetLines(0))
+	if err != nil {
+		return nil, err
+	}
+	v, err := manifest.ParseValues([]byte(out), name)
+	var me *manifest.Error
+	if errors.As(err, &me) && me.File == name {
+		me.Line = mapLine(lines, me.Line)
+		me.Msg = strings.Replace(me.Msg, "invalid YAML: ", "invalid YAML (after templating): ", 1)
+	}
+	return v, err
 }
 
 // plainValuesFile reads a values file that is not templated, once per load.

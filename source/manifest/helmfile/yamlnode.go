@@ -137,15 +137,15 @@ func items(n *yaml.Node) []*yaml.Node {
 	return []*yaml.Node{n}
 }
 
-// shiftLines adds off to the line of every node, so that lines of a part of
-// a file count from the file's first line.
-func shiftLines(n *yaml.Node, off int) {
-	if n == nil || off == 0 {
+// remapLines sets the line of every node to at(line): the line of the file
+// that the rendered line comes from.
+func remapLines(n *yaml.Node, at linePos) {
+	if n == nil {
 		return
 	}
-	n.Line += off
+	n.Line = at(n.Line)
 	for _, c := range n.Content {
-		shiftLines(c, off)
+		remapLines(c, at)
 	}
 }
 
