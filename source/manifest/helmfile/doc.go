@@ -15,12 +15,18 @@
 // Files ending in .gotmpl are rendered once per `---` part, as helmfile v1
 // does. Every other file (DIGIT's .yaml, written for helmfile v0.14x) is
 // rendered in two passes as v0 did: a lenient first pass to find the
-// environment, then a strict pass with .Values and .Environment. Release
-// fields and inline values are then rendered once more per release with
-// .Release, which is what makes the escaped {{`{{ .Release.Name }}`}} form
-// work. The functions are sprig's plus helmfile's toYaml, fromYaml,
-// required, requiredEnv, env, readFile, readDir, tpl, get, getOrNil,
-// setValueAtPath, isFile and isDir; exec and the vals secret functions fail.
+// environment, then a strict pass with .Values and .Environment; both
+// render the text as written. The release fields (name, namespace, chart,
+// version, labels, needs, secrets, installedTemplate, values file names
+// and valuesTemplate mappings) are then rendered once more per release
+// with .Release, which is what makes the escaped {{`{{ .Release.Name }}`}}
+// form work; every such pass renders the fields as the file pass left them,
+// as helmfile does, and inline values and set are not rendered again, so a
+// template meant for the chart or for Alertmanager, escaped once, reaches
+// the values as written. The functions are sprig's plus helmfile's toYaml,
+// fromYaml, required, requiredEnv, env, readFile, readDir, tpl, get,
+// getOrNil, setValueAtPath, isFile and isDir; exec and the vals secret
+// functions fail.
 //
 // # Lines in errors
 //

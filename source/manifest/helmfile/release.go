@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -65,12 +66,16 @@ func (a scalarAt) pos() linePos {
 	return atLine(a.line)
 }
 
-// valueItem is one entry of values: (or valuesTemplate:): a file or an
+// valueItem is one entry of values: or valuesTemplate:: a file or an
 // inline mapping.
 type valueItem struct {
 	file   string
 	inline map[string]any
 	line   int
+	// template is true for an entry of valuesTemplate:, whose mappings
+	// are rendered once more per release (helmfile renders inline
+	// mappings of values: only with the file).
+	template bool
 }
 
 // parseRelease reads a release node: merge keys and inherit resolved, every
@@ -112,6 +117,8 @@ func (l *loader) parseRelease(st *state, n *yaml.Node) (*rawRelease, error) {
 	if r.name == "" {
 		return nil, fail(n.Line, "release without a name")
 	}
+	// helmfile puts the valuesTemplate entries before those of values.
+	sort.SliceStable(r.values, func(i, j int) bool { return r.values[i].template && !r.values[j].template })
 	return r, nil
 }
 
@@ -158,15 +165,16 @@ func (r *rawRelease) set1(f field) error {
 		}
 	case "values", "valuesTemplate":
 		for _, it := range items(f.val) {
+			tmpl := f.key == "valuesTemplate"
 			switch it.Kind {
 			case yaml.ScalarNode:
-				r.values = append(r.values, valueItem{file: it.Value, line: it.Line})
+				r.values = append(r.values, valueItem{file: it.Value, line: it.Line, template: tmpl})
 			case yaml.MappingNode:
 				v, err := nodeValues(it, "")
 				if err != nil {
 					return err
 				}
-				r.values = append(r.values, valueItem{inline: v, line: it.Line})
+				r.values = append(r.values, valueItem{inline: v, line: it.Line, template: tmpl})
 			default:
 				return fmt.Errorf("want a file name or a mapping, got %s", kindName(it))
 			}
@@ -293,13 +301,18 @@ func (l *loader) inherit(st *state, fs []field) ([]field, error) {
 // maxReleasePasses bounds the per-release template passes (helmfile's 6).
 const maxReleasePasses = 6
 
-// renderRelease renders the release's fields and inline values with
-// .Release, until they no longer change.
+// renderRelease renders the release's templated fields with .Release, as
+// helmfile does: every pass renders the fields as the file's templating
+// left them (never the output of the pass before), with .Release taken from
+// the pass before, until a pass changes nothing. The fields are name,
+// namespace, chart, version, installedTemplate, labels, needs, secrets,
+// the file names of values and valuesTemplate, and the mappings of
+// valuesTemplate; inline mappings of values and set are not rendered again.
 func (l *loader) renderRelease(st *state, r *rawRelease) error {
-	// The template data, built only for a release that has templates.
+	// The values, built only for a release that has templates.
 	var vals map[string]any
+	prev := r
 	for pass := 0; pass < maxReleasePasses; pass++ {
-		prev := r.clone()
 		data := lazy(func() releaseData {
 			if vals == nil {
 				vals = st.env.merged()
@@ -311,107 +324,108 @@ func (l *loader) renderRelease(st *state, r *rawRelease) error {
 				StateValues: &vals,
 			}
 		})
-		rs := func(what, s string, pos linePos) (string, error) {
-			if !strings.Contains(s, "{{") {
-				return s, nil
-			}
-			rd := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
-			out, err := rd.render(s, data(), pos)
-			var me *manifest.Error
-			if errors.As(err, &me) {
-				me.Release = r.name
-				me.Msg = what + ": " + me.Msg
-			}
-			return out, err
-		}
-		// at is where field k is written; the release's line when unknown.
-		at := func(k string) linePos {
-			if a, ok := r.at[k]; ok && a.line > 0 {
-				return a.pos()
-			}
-			return atLine(r.line)
-		}
-		var err error
-		if r.name, err = rs("name", r.name, at("name")); err != nil {
+		next := r.clone()
+		if err := l.renderFields(st, next, data); err != nil {
 			return err
 		}
-		if r.chart, err = rs("chart", r.chart, at("chart")); err != nil {
-			return err
-		}
-		if r.namespace, err = rs("namespace", r.namespace, at("namespace")); err != nil {
-			return err
-		}
-		if r.version, err = rs("version", r.version, at("version")); err != nil {
-			return err
-		}
-		if r.installedTemplate != nil {
-			s, err := rs("installedTemplate", *r.installedTemplate, at("installedTemplate"))
-			if err != nil {
-				return err
-			}
-			r.installedTemplate = &s
-		}
-		for k, v := range r.labels {
-			if r.labels[k], err = rs("labels."+k, v, at("labels."+k)); err != nil {
-				return err
-			}
-		}
-		for i := range r.needs {
-			if r.needs[i].s, err = rs("needs", r.needs[i].s, atLine(r.needs[i].line)); err != nil {
-				return err
-			}
-		}
-		for i := range r.secrets {
-			if r.secrets[i].s, err = rs("secrets", r.secrets[i].s, atLine(r.secrets[i].line)); err != nil {
-				return err
-			}
-		}
-		for i, s := range r.set {
-			if r.set[i].name, err = rs("set", s.name, atLine(s.line)); err != nil {
-				return err
-			}
-			if r.set[i].value, err = rs("set", s.value, atLine(s.line)); err != nil {
-				return err
-			}
-			if r.set[i].file, err = rs("set", s.file, atLine(s.line)); err != nil {
-				return err
-			}
-			for j, v := range s.values {
-				if r.set[i].values[j], err = rs("set", v, atLine(s.line)); err != nil {
-					return err
-				}
-			}
-		}
-		for i, v := range r.values {
-			if v.inline == nil {
-				if r.values[i].file, err = rs("values", v.file, atLine(v.line)); err != nil {
-					return err
-				}
-				continue
-			}
-			y, err := sigsyaml.Marshal(v.inline)
-			if err != nil || !strings.Contains(string(y), "{{") {
-				continue
-			}
-			out, err := rs("values", string(y), atLine(v.line))
-			if err != nil {
-				return err
-			}
-			m, err := manifest.ParseValues([]byte(out), st.name)
-			if err != nil {
-				var me *manifest.Error
-				if errors.As(err, &me) {
-					me.Line, me.Release, me.Msg = v.line, r.name, "values (after templating): "+me.Msg
-				}
-				return err
-			}
-			r.values[i].inline = m
-		}
-		if reflect.DeepEqual(prev, r) {
+		if reflect.DeepEqual(prev, next) {
+			*r = *next
 			return nil
 		}
+		prev = next
 	}
 	return &manifest.Error{File: st.name, Line: r.line, Release: r.name, Msg: "release templates still change after 6 passes (recursive references)"}
+}
+
+// renderFields renders the templated fields of r in place with data (one
+// pass of renderRelease). Errors name the release as written and the line
+// of the field.
+func (l *loader) renderFields(st *state, r *rawRelease, data func() any) error {
+	name := r.name
+	rs := func(what, s string, pos linePos) (string, error) {
+		if !strings.Contains(s, "{{") {
+			return s, nil
+		}
+		rd := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
+		out, err := rd.render(s, data(), pos)
+		var me *manifest.Error
+		if errors.As(err, &me) {
+			me.Release = name
+			me.Msg = what + ": " + me.Msg
+		}
+		return out, err
+	}
+	// at is where field k is written; the release's line when unknown.
+	at := func(k string) linePos {
+		if a, ok := r.at[k]; ok && a.line > 0 {
+			return a.pos()
+		}
+		return atLine(r.line)
+	}
+	var err error
+	for _, f := range []struct {
+		key string
+		s   *string
+	}{{"name", &r.name}, {"chart", &r.chart}, {"namespace", &r.namespace}, {"version", &r.version}, {"installedTemplate", r.installedTemplate}} {
+		if f.s == nil {
+			continue
+		}
+		if *f.s, err = rs(f.key, *f.s, at(f.key)); err != nil {
+			return err
+		}
+	}
+	for k, v := range r.labels {
+		if r.labels[k], err = rs("labels."+k, v, at("labels."+k)); err != nil {
+			return err
+		}
+	}
+	for i := range r.needs {
+		if r.needs[i].s, err = rs("needs", r.needs[i].s, atLine(r.needs[i].line)); err != nil {
+			return err
+		}
+	}
+	for i := range r.secrets {
+		if r.secrets[i].s, err = rs("secrets", r.secrets[i].s, atLine(r.secrets[i].line)); err != nil {
+			return err
+		}
+	}
+	for i, v := range r.values {
+		if v.inline == nil {
+			if r.values[i].file, err = rs("values", v.file, atLine(v.line)); err != nil {
+				return err
+			}
+			continue
+		}
+		if v.template {
+			if r.values[i].inline, err = renderMapping(st, v, rs, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// renderMapping renders a valuesTemplate mapping: serialized, rendered and
+// parsed again. Errors name the entry's line, the serialized text's lines
+// being none of the file's.
+func renderMapping(st *state, v valueItem, rs func(what, s string, pos linePos) (string, error), release string) (map[string]any, error) {
+	y, err := sigsyaml.Marshal(v.inline)
+	if err != nil || !strings.Contains(string(y), "{{") {
+		return v.inline, nil
+	}
+	out, err := rs("valuesTemplate", string(y), atLine(v.line))
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.ParseValues([]byte(out), st.name)
+	if err != nil {
+		var me *manifest.Error
+		if errors.As(err, &me) {
+			me.Line, me.Release, me.Msg = v.line, release, "valuesTemplate (after templating): "+me.Msg
+		}
+		return nil, err
+	}
+	return m, nil
 }
 
 func (r *rawRelease) clone() *rawRelease {
