@@ -162,9 +162,9 @@ func planReleases(in manifest.LayoutInput, rc *ReleaseChart, idx *ChartIndex) ([
 	if rc == nil {
 		return plan, nil, nil
 	}
-	order, unknown, err := OrderModules(rc, in.Env.Modules)
-	if err != nil {
-		return nil, nil, err
+	order, unknown, cycles := OrderModules(rc, in.Env.Modules)
+	for _, w := range cycles {
+		in.Warning(w)
 	}
 	if len(unknown) > 0 {
 		return nil, nil, unknownModulesError(in.ConfigFile, in.Env.Line, unknown, rc)

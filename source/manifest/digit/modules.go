@@ -11,9 +11,11 @@ import (
 // selected is empty) together with every module they depend on, directly or
 // not, in a topological order: a module after all of its dependencies, and
 // otherwise in the order the release chart declares them. A dependency cycle
-// is an error that prints the cycle. Unknown names in selected are returned
-// as unknown for the caller to report where they were written.
-func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown []string, err error) {
+// is broken where it closes, as the Go deployer breaks it (it visits each
+// module once), and returned as a warning that prints the cycle; the edge
+// that closes it is not a dependency in the order. Unknown names in selected
+// are returned as unknown for the caller to report where they were written.
+func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown []string, warnings []manifest.Warning) {
 	roots := selected
 	if len(roots) == 0 {
 		roots = rc.moduleNames()
@@ -25,19 +27,11 @@ func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown
 	)
 	state := map[string]int{}
 	var stack []string
-	var visit func(name string) error
-	visit = func(name string) error {
+	var visit func(name string)
+	visit = func(name string) {
 		m, _ := rc.Module(name)
-		switch state[name] {
-		case done:
-			return nil
-		case visiting:
-			i := len(stack) - 1
-			for i > 0 && stack[i] != name {
-				i--
-			}
-			cycle := append(append([]string{}, stack[i:]...), name)
-			return &manifest.Error{File: rc.File, Line: m.Line, Msg: "module dependency cycle: " + strings.Join(cycle, " -> ")}
+		if state[name] != unvisited {
+			return
 		}
 		state[name] = visiting
 		stack = append(stack, name)
@@ -45,14 +39,21 @@ func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown
 			if _, ok := rc.Module(d.Name); !ok {
 				continue // unknown: a warning of the release chart
 			}
-			if err := visit(d.Name); err != nil {
-				return err
+			if state[d.Name] == visiting {
+				i := len(stack) - 1
+				for i > 0 && stack[i] != d.Name {
+					i--
+				}
+				cycle := append(append([]string{}, stack[i:]...), d.Name)
+				warnings = append(warnings, manifest.Warning{File: rc.File, Line: d.Line,
+					Msg: fmt.Sprintf("module dependency cycle: %s; %q is deployed before %q here (the Go deployer visits each module once and breaks the cycle the same way)", strings.Join(cycle, " -> "), d.Name, name)})
+				continue
 			}
+			visit(d.Name)
 		}
 		stack = stack[:len(stack)-1]
 		state[name] = done
 		order = append(order, m)
-		return nil
 	}
 	// Visit the roots in declaration order so that ties keep the file's order.
 	want := map[string]bool{}
@@ -65,12 +66,10 @@ func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown
 	}
 	for i := range rc.Modules {
 		if want[rc.Modules[i].Name] {
-			if err := visit(rc.Modules[i].Name); err != nil {
-				return nil, nil, err
-			}
+			visit(rc.Modules[i].Name)
 		}
 	}
-	return order, unknown, nil
+	return order, unknown, warnings
 }
 
 // moduleNeeds computes, for each module, the modules whose releases its
@@ -82,14 +81,17 @@ func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown
 // hasReleases says whether a module contributes any release; modules without
 // one are looked through.
 func moduleNeeds(order []*Module, hasReleases map[string]bool) map[string][]string {
-	byName := make(map[string]*Module, len(order))
-	for _, m := range order {
-		byName[m.Name] = m
+	pos := make(map[string]int, len(order))
+	for i, m := range order {
+		pos[m.Name] = i
 	}
 	closure := map[string]map[string]bool{} // transitive dependencies
-	for _, m := range order {               // dependencies come first
+	for i, m := range order {               // dependencies come first
 		c := map[string]bool{}
 		for _, d := range m.Dependencies {
+			if p, ok := pos[d.Name]; !ok || p >= i {
+				continue // unknown, or the edge that closes a cycle
+			}
 			c[d.Name] = true
 			for x := range closure[d.Name] {
 				c[x] = true

@@ -232,7 +232,7 @@ func TestDecryptValues_badInputs(t *testing.T) {
 		want string // a part of the error message
 	}{
 		{name: "missing file", file: "", mode: manifest.SecretsDecrypt, want: "env/s.yaml: secrets file does not exist"},
-		{name: "yaml syntax", file: "a: [1, 2\nb: 3\n", mode: manifest.SecretsDecrypt, want: "env/s.yaml:1: invalid YAML"},
+		{name: "yaml syntax", file: "a: [1, 2\nb: 3\n", mode: manifest.SecretsDecrypt, want: "env/s.yaml:2: invalid YAML"},
 		{name: "not a mapping", file: "- a\n- b\n", mode: manifest.SecretsDecrypt, want: "env/s.yaml:1: values must be a YAML mapping"},
 		{name: "unknown mode", file: string(good), mode: "guess", want: `unknown secrets mode "guess"`},
 		{name: "tampered value", file: regexp.MustCompile(`username: ENC\[AES256_GCM,data:[^,]*`).ReplaceAllString(string(good), "username: ENC[AES256_GCM,data:AAAA"), mode: manifest.SecretsDecrypt, want: "env/s.yaml: cannot decrypt the SOPS file"},
