@@ -36,7 +36,7 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 			if ctx.Err() == nil {
 				// A chart that does not render is an error of its
 				// release, never a change.
-				st.Reason = err.Error()
+				st.Reason = err.Error() + untaggedHint(st.Release)
 				st.Action, st.chart = ActionError, nil
 			}
 			return
@@ -150,4 +150,17 @@ func renderedName(u *unstructured.Unstructured, namespace string) string {
 		u.SetNamespace(namespace)
 	}
 	return objectName(u)
+}
+
+// untaggedHint explains a render failure of a service its release chart
+// lists without an image tag and that no live release gives one to (DIGIT
+// charts refuse to render without a tag); "" otherwise.
+func untaggedHint(spec manifest.ReleaseSpec) string {
+	if !spec.KeepLiveImageTag {
+		return ""
+	}
+	if image, ok := spec.Values["image"].(map[string]any); ok && image["tag"] != nil {
+		return ""
+	}
+	return " (the release chart names no image tag for this service and no deployed release has one: the Go deployer would take the tag running in the cluster; give the tag in the release chart)"
 }
