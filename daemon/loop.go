@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +166,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	l.d.metrics.Revision(l.name, snap.Revision)
 	l.mu.Lock()
 	l.status.Revision = snap.Revision
+	l.status.Warnings = env.Warnings
 	if !snap.CommitTime.IsZero() {
 		ct := snap.CommitTime
 		l.status.CommitTime = &ct
@@ -230,6 +232,9 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		if step.Live != nil {
 			st.Revision = step.Live.Version
 		}
+		if step.Action == reconciler.ActionError {
+			st.Error = st.Reason
+		}
 		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted}
 		if applied {
 			facts.Outcome = rr.Outcome
@@ -259,6 +264,13 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 	}
 	if !leader && plan.Summary().Changes() > 0 {
 		out.settled = false
+	}
+	if errs := plan.Errors(); out.err == nil && len(errs) > 0 {
+		names := make([]string, len(errs))
+		for i := range errs {
+			names[i] = errs[i].Release.Name
+		}
+		out.err = fmt.Errorf("%d release(s) cannot be rendered (see their errors): %s", len(errs), strings.Join(names, ", "))
 	}
 	for name := range l.releases {
 		if _, ok := seen[name]; !ok {
@@ -295,7 +307,7 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 	if plan != nil {
 		s := plan.Summary()
 		sync.Summary = map[string]int{"install": s.Install, "upgrade": s.Upgrade, "correct": s.Correct, "unlock": s.Unlock,
-			"rollback": s.Rollback, "uninstall": s.Uninstall, "skip": s.Skip, "unchanged": s.Unchanged}
+			"rollback": s.Rollback, "uninstall": s.Uninstall, "skip": s.Skip, "unchanged": s.Unchanged, "error": s.Error, "blocked": s.Blocked}
 	}
 	l.status.LastSync = sync
 	l.status.Suspended = result == metrics.SyncSuspended

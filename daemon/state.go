@@ -29,7 +29,7 @@ func releasePhase(f releaseFacts) string {
 	switch {
 	case f.Suspended:
 		return statusapi.PhaseSuspended
-	case f.Outcome == reconciler.OutcomeFailed:
+	case f.Outcome == reconciler.OutcomeFailed, f.Action == reconciler.ActionError:
 		return statusapi.PhaseFailing
 	case f.Drifted && f.Outcome != reconciler.OutcomeSucceeded:
 		return statusapi.PhaseDrifted

@@ -92,6 +92,9 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 		if e.LastError != "" {
 			fmt.Fprintf(&b, "  error: %s\n", e.LastError)
 		}
+		for _, w := range e.Warnings {
+			fmt.Fprintf(&b, "  warning: %s\n", w)
+		}
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  RELEASE\tNAMESPACE\tPHASE\tREVISION\tLAST ACTION")
 		for _, r := range e.Releases {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // Phases of an environment or a release, worst first.
@@ -64,6 +65,10 @@ type Environment struct {
 	// LastError is the error of the last failed sync (masked), cleared by a
 	// successful one.
 	LastError string `json:"lastError,omitempty"`
+	// Warnings are what the last load of the environment found lenient
+	// (a chart found twice, a service listed twice, an unknown module):
+	// each names its file and line.
+	Warnings []manifest.Warning `json:"warnings,omitempty"`
 	// Releases are the environment's releases in plan order.
 	Releases []Release `json:"releases"`
 }
