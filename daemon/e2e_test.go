@@ -371,3 +371,56 @@ func TestDaemon_unchangedIsCheap(t *testing.T) {
 }
 
 func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }
+
+// TestDaemon_digitWarningsAndErrors: a DIGIT release chart that lists a
+// service twice and names one with no chart. The daemon installs the rest,
+// shows the release in error as failing with its file and line, fails the
+// sync naming it, and shows the warning in its status.
+func TestDaemon_digitWarningsAndErrors(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	g := newGitRepo(t, "../examples/digit")
+	const chartFile = "config-as-code/product-release-charts/DEMO/release-chart-v1.0.0.yaml"
+	rc := g.read(chartFile)
+	rc = strings.Replace(rc, "      - example/catalog:2.0.1\n", "      - example/catalog:2.0.0\n      - example/catalog:2.0.1\n", 1)
+	rc = strings.Replace(rc, "      - registry.example.org/example/portal\n", "      - registry.example.org/example/portal\n      - example/nochart:1.0.0\n", 1)
+	cfg := strings.Replace(g.read("digitops.yaml"), "sync: {interval: 1m, prune: true, drift: correct}", "sync: {interval: 1m, prune: true, drift: correct, wait: false}", 1)
+	if !strings.Contains(rc, "nochart") || !strings.Contains(cfg, "wait: false") {
+		t.Fatal("could not edit the DIGIT example")
+	}
+	g.commit("a service twice, a service with no chart", map[string]string{chartFile: rc, "digitops.yaml": cfg})
+	r := startDaemon(t, daemon.Options{
+		Sources: []daemon.SourceOptions{{URL: g.dir, Environments: []string{"demo"}}},
+		Cluster: func(context.Context, manifest.ClusterRef) (*reconciler.Cluster, error) {
+			return reconciler.NewCluster(tenv.Config)
+		},
+		Interval: time.Hour,
+	})
+	waitFor(t, 3*time.Minute, "the first sync of demo", func() bool { return r.env(t, "demo").LastSync != nil })
+	e := r.env(t, "demo")
+	if e.Phase != statusapi.PhaseFailing || !strings.Contains(e.LastError, "nochart") {
+		t.Errorf("demo: phase %s, lastError %q; want failing, naming nochart", e.Phase, e.LastError)
+	}
+	if len(e.Warnings) != 1 || e.Warnings[0].File != chartFile || !strings.Contains(e.Warnings[0].Msg, "listed twice") {
+		t.Errorf("demo warnings = %+v, want one for catalog listed twice in %s", e.Warnings, chartFile)
+	}
+	installed := 0
+	for _, rel := range e.Releases {
+		switch {
+		case rel.Name == "nochart":
+			if rel.Phase != statusapi.PhaseFailing || !strings.Contains(rel.Error, chartFile+":") {
+				t.Errorf("nochart: phase %s, error %q; want failing, naming %s and its line", rel.Phase, rel.Error, chartFile)
+			}
+		case rel.Phase == statusapi.PhaseInSync && rel.Revision == 1:
+			installed++
+		default:
+			t.Errorf("release %s: phase %s (%s %s), want in-sync", rel.Name, rel.Phase, rel.Action, rel.Error)
+		}
+	}
+	if installed < 5 {
+		t.Errorf("%d releases installed beside the one in error, want the example's (over 5)", installed)
+	}
+	_, page := r.get(t, "/")
+	if !strings.Contains(page, "listed twice") {
+		t.Error("the status page does not show the warning")
+	}
+}

@@ -22,6 +22,8 @@ func TestReleasePhase(t *testing.T) {
 		{"drift found, corrected", releaseFacts{Action: reconciler.ActionCorrectDrift, Drifted: true, Outcome: reconciler.OutcomeSucceeded}, statusapi.PhaseInSync},
 		{"drift found, warn only", releaseFacts{Action: reconciler.ActionNone, Drifted: true}, statusapi.PhaseDrifted},
 		{"drift correction failed", releaseFacts{Action: reconciler.ActionCorrectDrift, Drifted: true, Outcome: reconciler.OutcomeFailed}, statusapi.PhaseFailing},
+		{"cannot be rendered", releaseFacts{Action: reconciler.ActionError}, statusapi.PhaseFailing},
+		{"blocked by a release in error", releaseFacts{Action: reconciler.ActionBlocked}, statusapi.PhaseOutOfSync},
 		{"another operation in progress", releaseFacts{Action: reconciler.ActionSkip}, statusapi.PhasePending},
 		{"suspended wins", releaseFacts{Action: reconciler.ActionSkip, Suspended: true, Drifted: true}, statusapi.PhaseSuspended},
 	}

@@ -30,12 +30,14 @@ type helmEnv struct {
 	namespaces *namespaces
 }
 
-// ensureNamespace makes sure namespace name exists before an install.
-func (h helmEnv) ensureNamespace(ctx context.Context, name string) error {
+// ensureNamespace makes sure the namespace of an install exists (owned by
+// the release when its chart renders that Namespace).
+func (h helmEnv) ensureNamespace(ctx context.Context, step *Step) error {
+	owner := ownerOfNamespace(step)
 	if h.namespaces == nil {
-		return createNamespace(ctx, h.cluster, name)
+		return createNamespace(ctx, h.cluster, step.Release.Namespace, owner)
 	}
-	return h.namespaces.ensure(ctx, name)
+	return h.namespaces.ensure(ctx, step.Release.Namespace, owner)
 }
 
 // config is the Helm configuration for an action that renders or applies.

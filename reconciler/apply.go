@@ -164,6 +164,11 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 		res.RevisionBefore = step.Live.Version
 		res.RevisionAfter = step.Live.Version
 	}
+	if step.Action == ActionError {
+		// Its own error, whatever became of its needs.
+		res.Outcome, res.Error = OutcomeFailed, MaskSecrets(step.Reason, step.Release.SecretValues)
+		return res
+	}
 	// Wait for everything this release needs.
 	for _, need := range step.Release.Needs {
 		ch, ok := done[need]
@@ -196,8 +201,6 @@ func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, run
 	}
 	if !acts {
 		switch step.Action {
-		case ActionError:
-			res.Outcome, res.Error = OutcomeFailed, MaskSecrets(step.Reason, step.Release.SecretValues)
 		case ActionSkip, ActionBlocked:
 			res.Outcome = OutcomeSkipped
 		default:

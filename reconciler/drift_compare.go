@@ -704,13 +704,13 @@ func helmOwnership(u *unstructured.Unstructured, release, namespace string) {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels["app.kubernetes.io/managed-by"] = "Helm"
+	labels[helmManagedByLabel] = "Helm"
 	u.SetLabels(labels)
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann["meta.helm.sh/release-name"] = release
-	ann["meta.helm.sh/release-namespace"] = namespace
+	ann[helmReleaseNameAnnotation] = release
+	ann[helmReleaseNamespaceAnnotation] = namespace
 	u.SetAnnotations(ann)
 }

@@ -65,7 +65,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 			return 0, fmt.Errorf("unable to clear failed release %q before install: %w", spec.Name, err)
 		}
 	}
-	if err := a.ensureNamespace(ctx, spec.Namespace); err != nil {
+	if err := a.ensureNamespace(ctx, step); err != nil {
 		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	inst := action.NewInstall(cfg)

@@ -36,7 +36,7 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 			if ctx.Err() == nil {
 				// A chart that does not render is an error of its
 				// release, never a change.
-				st.Reason = err.Error() + untaggedHint(st.Release)
+				st.Reason = err.Error() + untaggedHint(st.Release, err)
 				st.Action, st.chart = ActionError, nil
 			}
 			return
@@ -152,11 +152,12 @@ func renderedName(u *unstructured.Unstructured, namespace string) string {
 	return objectName(u)
 }
 
-// untaggedHint explains a render failure of a service its release chart
-// lists without an image tag and that no live release gives one to (DIGIT
-// charts refuse to render without a tag); "" otherwise.
-func untaggedHint(spec manifest.ReleaseSpec) string {
-	if !spec.KeepLiveImageTag {
+// untaggedHint explains a render failure that speaks of a tag, of a service
+// its release chart lists without an image tag and that no live release gives
+// one to (DIGIT charts refuse to render without one: "Tag is mandatory");
+// "" otherwise.
+func untaggedHint(spec manifest.ReleaseSpec, err error) string {
+	if !spec.KeepLiveImageTag || !strings.Contains(strings.ToLower(err.Error()), "tag") {
 		return ""
 	}
 	if image, ok := spec.Values["image"].(map[string]any); ok && image["tag"] != nil {

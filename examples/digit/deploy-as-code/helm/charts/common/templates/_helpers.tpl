@@ -1,12 +1,14 @@
 {{/*
 common.values merges the environment file's section named after the instance
-(.Values.name, else the chart name) over the chart's values, and returns a
-context whose .Values is the result.
+(.Values.name, else the chart name) over the chart's values, over this chart's
+defaults (values.yaml, which Helm gives the service chart as .Values.common),
+and returns the result.
 */}}
 {{- define "common.values" -}}
 {{- $name := default .Chart.Name .Values.name -}}
 {{- $section := index .Values $name | default dict -}}
-{{- $merged := mustMergeOverwrite (deepCopy .Values) $section -}}
+{{- $defaults := .Values.common | default dict -}}
+{{- $merged := mustMergeOverwrite (deepCopy $defaults) (deepCopy .Values) $section -}}
 {{- toYaml $merged -}}
 {{- end -}}
 
