@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 
+	"github.com/digitops/digitops/internal/repofs"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -44,12 +45,22 @@ func (l LocalCharts) Load(ctx context.Context, ref manifest.ChartRef) (*chart.Ch
 		}
 		return loader.Load(path)
 	}
-	return loadDir(ctx, ref.Path, map[string]bool{})
+	var root *repofs.Root
+	if ref.Root != "" {
+		r, err := repofs.New(ref.Root, 0)
+		if err != nil {
+			return nil, err
+		}
+		root = r
+	}
+	return loadDir(ctx, root, ref.Path, map[string]bool{})
 }
 
 // loadDir loads the chart in dir and, for each `file://` dependency that
 // charts/ does not already hold, the chart it points to.
-func loadDir(ctx context.Context, dir string, visiting map[string]bool) (*chart.Chart, error) {
+// With a root, every file of each chart folder must stay inside it (Helm's
+// loader follows links, and a chart's .Files.Get returns any file it read).
+func loadDir(ctx context.Context, root *repofs.Root, dir string, visiting map[string]bool) (*chart.Chart, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -60,6 +71,11 @@ func loadDir(ctx context.Context, dir string, visiting map[string]bool) (*chart.
 	defer delete(visiting, dir)
 	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
 		return nil, fmt.Errorf("chart %s does not exist (no Chart.yaml)", dir)
+	}
+	if root != nil {
+		if err := root.CheckTree(ctx, dir); err != nil {
+			return nil, fmt.Errorf("chart %s: %w", dir, err)
+		}
 	}
 	c, err := loader.LoadDir(dir)
 	if err != nil {
@@ -74,7 +90,7 @@ func loadDir(ctx context.Context, dir string, visiting map[string]bool) (*chart.
 			continue
 		}
 		depDir := filepath.Join(dir, strings.TrimPrefix(dep.Repository, "file://"))
-		sub, err := loadDir(ctx, depDir, visiting)
+		sub, err := loadDir(ctx, root, depDir, visiting)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: dependency %q: %w", dir, dep.Name, err)
 		}

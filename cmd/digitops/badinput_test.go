@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,7 +15,8 @@ import (
 	"github.com/digitops/digitops/internal/testenv"
 )
 
-// writeRepo writes files (path → content) into a new directory.
+// writeRepo writes files (path → content) into a new directory. A content
+// "symlink:TARGET" makes a link, "fifo:" a named pipe.
 func writeRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -23,7 +25,16 @@ func writeRepo(t *testing.T, files map[string]string) string {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		var err error
+		switch {
+		case strings.HasPrefix(content, "symlink:"):
+			err = os.Symlink(strings.TrimPrefix(content, "symlink:"), p)
+		case content == "fifo:":
+			err = syscall.Mkfifo(p, 0o644)
+		default:
+			err = os.WriteFile(p, []byte(content), 0o644)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,6 +97,36 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want:  []string{"values/b.yaml:", "invalid YAML"},
 		},
 		{
+			name:  "values file linked outside the repository",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    releases:\n      - {name: a, chart: charts/app}\n      - {name: b, chart: charts/app, values: [values/b.yaml]}\n", "values/b.yaml": "symlink:/etc/passwd"}),
+			env:   "dev",
+			want:  []string{"values/b.yaml", "is a link to /etc/passwd, outside the repository"},
+		},
+		{
+			name:  "values file linked to /dev/zero",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    releases:\n      - {name: b, chart: charts/app, values: [values/b.yaml]}\n", "values/b.yaml": "symlink:/dev/zero"}),
+			env:   "dev",
+			want:  []string{"values/b.yaml", "is a link to /dev/zero"},
+		},
+		{
+			name:  "values file that is a FIFO",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    releases:\n      - {name: b, chart: charts/app, values: [values/b.yaml]}\n", "values/b.yaml": "fifo:"}),
+			env:   "dev",
+			want:  []string{"values/b.yaml", "is not a regular file (a named pipe)"},
+		},
+		{
+			name:  "chart file linked outside the repository",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    releases:\n      - {name: a, chart: charts/app}\n", "charts/app/files/host.txt": "symlink:/etc/passwd"}),
+			env:   "dev",
+			want:  []string{`release "a"`, "charts/app/files/host.txt: is a link to /etc/passwd, outside the repository"},
+		},
+		{
+			name:  "configuration linked outside the repository",
+			files: with(map[string]string{"digitops.yaml": "symlink:/etc/passwd"}),
+			env:   "dev",
+			want:  []string{"digitops.yaml", "outside the repository"},
+		},
+		{
 			name:  "unknown key in digitops.yaml",
 			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    relases: []\n"}),
 			env:   "dev",
@@ -101,6 +142,9 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 				t.Fatalf("exit code = %d, want 1; stderr: %s", code, errOut.String())
 			}
 			msg := strings.TrimRight(errOut.String(), "\n")
+			if strings.Contains(msg, "root:x:0:0") {
+				t.Errorf("the error shows a host file: %s", msg)
+			}
 			if strings.Count(msg, "\n") != 0 {
 				t.Errorf("error is not one line:\n%s", msg)
 			}

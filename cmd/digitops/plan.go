@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -178,6 +179,14 @@ func planErrors(plan *reconciler.Plan) error {
 	errs := plan.Errors()
 	if len(errs) == 0 {
 		return nil
+	}
+	if len(errs) == 1 {
+		st := errs[0]
+		reason := reconciler.MaskSecrets(st.Reason, st.Release.SecretValues)
+		if strings.Contains(reason, fmt.Sprintf("release %q", st.Release.Name)) {
+			return errors.New(reason)
+		}
+		return fmt.Errorf("release %q: %s", st.Release.Name, reason)
 	}
 	names := make([]string, len(errs))
 	for i, st := range errs {

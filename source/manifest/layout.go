@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"context"
+
+	"github.com/digitops/digitops/internal/repofs"
 )
 
 // Secrets modes say what to do with encrypted values.
@@ -38,6 +40,9 @@ type LayoutInput struct {
 	Decrypter Decrypter
 	// Warn receives the layout's warnings; nil drops them.
 	Warn func(Warning)
+	// Files reads the repository's files, confined to it (regular files
+	// under a size cap); nil reads them unconfined (tests).
+	Files *repofs.Root
 }
 
 // Warning reports w to in.Warn, if set.

@@ -196,6 +196,10 @@ type ReleaseSpec struct {
 
 // ChartRef locates a chart: a local directory, or a chart in a repository.
 type ChartRef struct {
+	// Root, for a local chart, is the repository root the chart and its
+	// file:// dependencies must stay inside (links included); empty means
+	// unconfined (tests). The loader sets it.
+	Root string
 	// Path is the absolute directory of a local chart.
 	Path string
 	// RepoURL is an https or oci:// repository, for remote charts.

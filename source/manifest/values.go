@@ -1,26 +1,56 @@
 package manifest
 
 import (
+	"context"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 
 	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/strvals"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/digitops/digitops/internal/repofs"
 )
 
-// ReadValuesFile reads a YAML values file the way `helm -f` does. name is the
-// file's name in errors (relative to the repository).
-func ReadValuesFile(path, name string) (map[string]any, error) {
-	data, err := os.ReadFile(path)
+// ReadValuesFile reads a YAML values file the way `helm -f` does, through
+// files (see ReadRepoFile). name is the file's name in errors (relative to
+// the repository).
+func ReadValuesFile(ctx context.Context, files *repofs.Root, path, name string) (map[string]any, error) {
+	data, err := ReadRepoFile(ctx, files, path, name, "values file")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &Error{File: name, Msg: "values file does not exist"}
-		}
-		return nil, &Error{File: name, Msg: err.Error()}
+		return nil, err
 	}
 	return ParseValues(data, name)
+}
+
+// ReadRepoFile reads a file of the repository through files, which keeps
+// the read inside the repository, to regular files under a size cap; nil
+// files reads it unconfined (tests, and the operator's own --config). name
+// is the file's name in errors; what says what it is ("values file") in
+// "<what> does not exist".
+func ReadRepoFile(ctx context.Context, files *repofs.Root, path, name, what string) ([]byte, error) {
+	var data []byte
+	var err error
+	if files != nil {
+		data, err = files.ReadFile(ctx, path)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err == nil {
+		return data, nil
+	}
+	var confined *repofs.Error
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &Error{File: name, Msg: what + " does not exist"}
+	case errors.As(err, &confined):
+		return nil, &Error{File: name, Msg: confined.Msg}
+	}
+	return nil, &Error{File: name, Msg: err.Error()}
 }
 
 // ParseValues parses YAML values; name is the source in errors.

@@ -10,6 +10,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/strvals"
 
+	"github.com/digitops/digitops/internal/repofs"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -83,14 +84,14 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 		if err != nil {
 			return nil, err
 		}
-		if rc, err = ReadReleaseChart(rcPath, env.ReleaseChart); err != nil {
+		if rc, err = ReadReleaseChart(ctx, in.Files, rcPath, env.ReleaseChart); err != nil {
 			return nil, err
 		}
 	}
 	if rc == nil && len(env.Modules) > 0 {
 		return nil, cfgErr("modules are chosen from a releaseChart, and none is set")
 	}
-	envVals, err := manifest.ReadValuesFile(envPath, env.EnvFile)
+	envVals, err := manifest.ReadValuesFile(ctx, in.Files, envPath, env.EnvFile)
 	if err != nil {
 		return nil, err
 	}
@@ -135,10 +136,10 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 
 // ReadReleaseChart reads and parses the release chart at path; name is its
 // repository-relative name.
-func ReadReleaseChart(path, name string) (*ReleaseChart, error) {
-	data, err := os.ReadFile(path)
+func ReadReleaseChart(ctx context.Context, files *repofs.Root, path, name string) (*ReleaseChart, error) {
+	data, err := manifest.ReadRepoFile(ctx, files, path, name, "release chart")
 	if err != nil {
-		return nil, &manifest.Error{File: name, Msg: err.Error()}
+		return nil, err
 	}
 	return ParseReleaseChart(data, name)
 }
@@ -339,7 +340,7 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 	}
 	// -f <alias>-values.yaml.
 	if p.inst.AliasValues != "" {
-		av, err := b.alias(p.inst.AliasValues)
+		av, err := b.alias(ctx, p.inst.AliasValues)
 		if err != nil {
 			return spec, err
 		}
@@ -367,7 +368,7 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 		}
 	}
 	spec.Values = vals
-	ns, err := b.namespace(p, vals)
+	ns, err := b.namespace(ctx, p, vals)
 	if err != nil {
 		return spec, err
 	}
@@ -379,7 +380,7 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 // common chart merges the values under the instance's name over the top
 // level), else the chart's own default, else digitops.yaml's namespace, else
 // DefaultNamespace.
-func (b *builder) namespace(p planned, vals map[string]any) (string, error) {
+func (b *builder) namespace(ctx context.Context, p planned, vals map[string]any) (string, error) {
 	pick := func(m map[string]any, file string) (string, error) {
 		v, ok := m["namespace"]
 		if !ok || v == nil {
@@ -404,7 +405,7 @@ func (b *builder) namespace(p planned, vals map[string]any) (string, error) {
 		// Found by its <name>-values.yaml alone: no chart default.
 		return b.defaultNamespace(), nil
 	}
-	cv, err := manifest.ReadValuesFile(chartValues, relTo(b.in.RepoDir, chartValues))
+	cv, err := manifest.ReadValuesFile(ctx, b.in.Files, chartValues, relTo(b.in.RepoDir, chartValues))
 	if err != nil {
 		return "", err
 	}
@@ -422,11 +423,11 @@ func (b *builder) defaultNamespace() string {
 	return DefaultNamespace
 }
 
-func (b *builder) alias(path string) (map[string]any, error) {
+func (b *builder) alias(ctx context.Context, path string) (map[string]any, error) {
 	if v, ok := b.aliasVals[path]; ok {
 		return v, nil
 	}
-	v, err := manifest.ReadValuesFile(path, relTo(b.in.RepoDir, path))
+	v, err := manifest.ReadValuesFile(ctx, b.in.Files, path, relTo(b.in.RepoDir, path))
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +448,7 @@ func (b *builder) readSecrets(ctx context.Context) (*secretsFile, error) {
 	if in.Decrypter != nil {
 		sf.values, sf.strings, err = in.Decrypter.DecryptValues(ctx, path, in.Env.SecretsFile, in.Secrets)
 	} else {
-		sf.values, sf.strings, err = readPlainSecrets(path, in.Env.SecretsFile)
+		sf.values, sf.strings, err = readPlainSecrets(ctx, in.Files, path, in.Env.SecretsFile)
 	}
 	if err != nil {
 		return nil, err
@@ -457,8 +458,8 @@ func (b *builder) readSecrets(ctx context.Context) (*secretsFile, error) {
 }
 
 // readPlainSecrets reads a plain secrets file when no Decrypter is set.
-func readPlainSecrets(path, name string) (map[string]any, []string, error) {
-	v, err := manifest.ReadValuesFile(path, name)
+func readPlainSecrets(ctx context.Context, files *repofs.Root, path, name string) (map[string]any, []string, error) {
+	v, err := manifest.ReadValuesFile(ctx, files, path, name)
 	if err != nil {
 		return nil, nil, err
 	}

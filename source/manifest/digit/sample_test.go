@@ -151,7 +151,7 @@ func TestSample_withCharts(t *testing.T) {
 			copyTree("deploy-as-code/charts/core-services/"+e.Name(), sampleChartsDir+"/core-services/"+e.Name())
 		}
 	}
-	rc, err := digit.ReadReleaseChart(filepath.Join(sample, sampleReleaseChart), sampleReleaseChart)
+	rc, err := digit.ReadReleaseChart(context.Background(), nil, filepath.Join(sample, sampleReleaseChart), sampleReleaseChart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestSample_withCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := manifest.ReadValuesFile(filepath.Join(repo, sampleEnvFile), sampleEnvFile)
+	base, err := manifest.ReadValuesFile(context.Background(), nil, filepath.Join(repo, sampleEnvFile), sampleEnvFile)
 	if err != nil {
 		t.Fatal(err)
 	}

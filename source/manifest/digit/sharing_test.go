@@ -41,7 +41,7 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fileVals, err := manifest.ReadValuesFile(envFile, "demo.yaml")
+	fileVals, err := manifest.ReadValuesFile(context.Background(), nil, envFile, "demo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 					t.Fatalf("%s: the writes changed nothing: the test proves nothing", r.Name)
 				}
 			}
-			again, err := manifest.ReadValuesFile(envFile, "demo.yaml")
+			again, err := manifest.ReadValuesFile(context.Background(), nil, envFile, "demo.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}

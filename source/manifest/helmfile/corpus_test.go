@@ -35,7 +35,7 @@ func corpusDir(t *testing.T) string {
 type placeholderSecrets struct{}
 
 func (placeholderSecrets) DecryptValues(_ context.Context, path, name, _ string) (map[string]any, []string, error) {
-	v, err := manifest.ReadValuesFile(path, name)
+	v, err := manifest.ReadValuesFile(context.Background(), nil, path, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -346,7 +346,7 @@ func (l *loader) renderFields(st *state, r *rawRelease, data func() any) error {
 		if !strings.Contains(s, "{{") {
 			return s, nil
 		}
-		rd := &renderer{repoDir: l.in.RepoDir, baseDir: st.dir, file: st.name}
+		rd := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, baseDir: st.dir, file: st.name}
 		out, err := rd.render(s, data(), pos)
 		var me *manifest.Error
 		if errors.As(err, &me) {
@@ -522,7 +522,7 @@ func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, 
 		out = manifest.OverlayValues(out, v)
 		secrets = append(secrets, ss...)
 	}
-	if err := l.applySet(st, out, r.set, r.name); err != nil {
+	if err := l.applySet(ctx, st, out, r.set, r.name); err != nil {
 		return spec, err
 	}
 	// Environment secrets reach a release only through templating: mask

@@ -2,6 +2,7 @@ package helmfile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/Masterminds/sprig/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/repofs"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -60,6 +62,10 @@ type renderer struct {
 	baseDir string
 	// file is the repository-relative file name for errors.
 	file string
+	// files confines readFile to the repository (regular files under a
+	// size cap, so that a read cannot hang: it needs no context); nil reads
+	// unconfined (tests).
+	files *repofs.Root
 	// lenient is helmfile's first pass: missing keys are empty, required and
 	// readFile never fail, and errors are tolerated by the caller.
 	lenient bool
@@ -222,7 +228,7 @@ func (r *renderer) readFile(name string) (string, error) {
 	p, err := r.path(name)
 	if err == nil {
 		var b []byte
-		if b, err = os.ReadFile(p); err == nil {
+		if b, err = r.read(p); err == nil {
 			return string(b), nil
 		}
 	}
@@ -230,6 +236,14 @@ func (r *renderer) readFile(name string) (string, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf("readFile: %w", err)
+}
+
+// read reads one file for readFile.
+func (r *renderer) read(p string) ([]byte, error) {
+	if r.files == nil {
+		return os.ReadFile(p)
+	}
+	return r.files.ReadFile(context.Background(), p)
 }
 
 func (r *renderer) readDir(name string) ([]string, error) {

@@ -147,14 +147,14 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 		name := l.rel(abs)
 		var v map[string]any
 		if strings.HasSuffix(abs, ".gotmpl") {
-			b, err := os.ReadFile(abs)
+			b, err := manifest.ReadRepoFile(ctx, l.in.Files, abs, name, "values file")
 			if err != nil {
-				return nil, fail(err)
+				return nil, err
 			}
 			if v, err = l.templateValuesFile(abs, name, string(b), data()); err != nil {
 				return nil, err
 			}
-		} else if v, err = l.plainValuesFile(abs, name); err != nil {
+		} else if v, err = l.plainValuesFile(ctx, abs, name); err != nil {
 			return nil, err
 		}
 		out = manifest.OverlayValues(out, v)
@@ -166,7 +166,7 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 // helmfile does (its output is never rendered again), and parses it. Errors
 // name the file and its line, not a line of the output.
 func (l *loader) templateValuesFile(abs, name, text string, data any) (map[string]any, error) {
-	r := &renderer{repoDir: l.in.RepoDir, baseDir: filepath.Dir(abs), file: name}
+	r := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, baseDir: filepath.Dir(abs), file: name}
 	out, lines, err := r.renderLines(text, data, offsetLines(0))
 	if err != nil {
 		return nil, err
@@ -181,11 +181,11 @@ func (l *loader) templateValuesFile(abs, name, text string, data any) (map[strin
 }
 
 // plainValuesFile reads a values file that is not templated, once per load.
-func (l *loader) plainValuesFile(abs, name string) (map[string]any, error) {
+func (l *loader) plainValuesFile(ctx context.Context, abs, name string) (map[string]any, error) {
 	if v, ok := l.plainFiles[abs]; ok {
 		return v, nil
 	}
-	v, err := manifest.ReadValuesFile(abs, name)
+	v, err := manifest.ReadValuesFile(ctx, l.in.Files, abs, name)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (l *loader) secretsFile(ctx context.Context, st *state, p string, line int,
 		}
 		return l.in.Decrypter.DecryptValues(ctx, abs, name, mode)
 	}
-	v, err := manifest.ReadValuesFile(abs, name)
+	v, err := manifest.ReadValuesFile(ctx, l.in.Files, abs, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +301,7 @@ func escapeSet(s string) string {
 // applySet applies sets to vals, whose top-level map must be the caller's
 // own: each set first detaches the top-level value it writes under, which
 // may be shared with other releases (see manifest.DetachSetKey).
-func (l *loader) applySet(st *state, vals map[string]any, sets []setEntry, release string) error {
+func (l *loader) applySet(ctx context.Context, st *state, vals map[string]any, sets []setEntry, release string) error {
 	for _, s := range sets {
 		manifest.DetachSetKey(vals, s.name)
 		var err error
@@ -312,7 +312,7 @@ func (l *loader) applySet(st *state, vals map[string]any, sets []setEntry, relea
 				if err != nil {
 					return nil, err
 				}
-				b, err := os.ReadFile(abs)
+				b, err := manifest.ReadRepoFile(ctx, l.in.Files, abs, l.rel(abs), "file")
 				return string(b), err
 			})
 		case s.values != nil:

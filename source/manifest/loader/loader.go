@@ -2,9 +2,13 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
+	"strings"
 
+	"github.com/digitops/digitops/internal/repofs"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/digit"
 	"github.com/digitops/digitops/source/manifest/helmfile"
@@ -21,6 +25,9 @@ type Options struct {
 	ConfigPath string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
 	Secrets string
+	// MaxFileSize caps each file read from the repository;
+	// 0 means repofs.DefaultMaxFileSize (16 MiB).
+	MaxFileSize int64
 	// Layouts overrides the layout readers (tests); nil means all of them.
 	Layouts map[string]manifest.Layout
 }
@@ -47,7 +54,25 @@ func Config(opts Options) (*manifest.Config, string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(repo, path)
 	}
-	cfg, err := manifest.ReadConfig(path)
+	if r, err := filepath.Rel(repo, path); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		// The operator's own file (--config outside the repository).
+		cfg, err := manifest.ReadConfig(path)
+		return cfg, repo, err
+	}
+	files, err := repofs.New(repo, opts.MaxFileSize)
+	if err != nil {
+		return nil, "", err
+	}
+	// Bounded (a regular file under the cap): no context needed.
+	data, err := manifest.ReadRepoFile(context.Background(), files, path, rel(repo, path), "configuration file")
+	if errors.Is(err, fs.ErrNotExist) || (err != nil && strings.HasSuffix(err.Error(), "configuration file does not exist")) {
+		cfg, err := manifest.ReadConfig(path) // its message says how to create one
+		return cfg, repo, err
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := manifest.ParseConfig(path, data)
 	return cfg, repo, err
 }
 
@@ -98,9 +123,18 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 	cfgName := rel(repo, cfg.Path)
 	var warnings []manifest.Warning
 	warn := func(w manifest.Warning) { warnings = append(warnings, w) }
-	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{}, Warn: warn})
+	files, err := repofs.New(repo, opts.MaxFileSize)
 	if err != nil {
 		return nil, err
+	}
+	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{Files: files}, Warn: warn, Files: files})
+	if err != nil {
+		return nil, err
+	}
+	for i := range releases {
+		if releases[i].Chart.Path != "" {
+			releases[i].Chart.Root = files.Dir()
+		}
 	}
 	ordered, err := manifest.Validate(cfgName, releases)
 	if err != nil {

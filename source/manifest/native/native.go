@@ -27,7 +27,7 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rs, err := release(in, r, files)
+		rs, err := release(ctx, in, r, files)
 		if err != nil {
 			return nil, err
 		}
@@ -36,7 +36,7 @@ func (Layout) Releases(ctx context.Context, in manifest.LayoutInput) ([]manifest
 	return out, nil
 }
 
-func release(in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (manifest.ReleaseSpec, error) {
+func release(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (manifest.ReleaseSpec, error) {
 	fail := func(line int, format string, args ...any) error {
 		return &manifest.Error{File: in.ConfigFile, Line: line, Release: r.Name, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -69,7 +69,7 @@ func release(in manifest.LayoutInput, r manifest.NativeRelease, files map[string
 		}
 		spec.Chart = manifest.ChartRef{Path: dir}
 	}
-	vals, err := values(in, r, files)
+	vals, err := values(ctx, in, r, files)
 	if err != nil {
 		return spec, err
 	}
@@ -80,7 +80,7 @@ func release(in manifest.LayoutInput, r manifest.NativeRelease, files map[string
 // values reads the values: field, which is a mapping (inline values), a
 // string (a file) or a list of both, merged in order. files holds the
 // values files read so far, by path; the result shares maps with them.
-func values(in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (map[string]any, error) {
+func values(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (map[string]any, error) {
 	n := &r.Values
 	var items []*yaml.Node
 	switch n.Kind {
@@ -107,7 +107,7 @@ func values(in manifest.LayoutInput, r manifest.NativeRelease, files map[string]
 			}
 			v, ok := files[path]
 			if !ok {
-				if v, err = manifest.ReadValuesFile(path, item.Value); err != nil {
+				if v, err = manifest.ReadValuesFile(ctx, in.Files, path, item.Value); err != nil {
 					if e, ok := err.(*manifest.Error); ok && e.Release == "" {
 						e.Release = r.Name
 					}

@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/decrypt"
 
+	"github.com/digitops/digitops/internal/repofs"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -24,7 +24,11 @@ const PlaceholderPrefix = "sops-placeholder-"
 
 // Decrypter reads secrets files: plain YAML, or SOPS-encrypted YAML (or
 // JSON) that it decrypts in memory. The zero value is ready to use.
-type Decrypter struct{}
+type Decrypter struct {
+	// Files reads the secrets files, confined to the repository; nil reads
+	// them unconfined.
+	Files *repofs.Root
+}
 
 var _ manifest.Decrypter = Decrypter{}
 
@@ -40,16 +44,13 @@ var encrypted = regexp.MustCompile(`^ENC\[AES256_GCM,data:.*\]$`)
 // Placeholder(ciphertext), and only the file's unencrypted string leaves are
 // returned as secrets (the placeholders reveal nothing and must stay
 // visible so that a plan shows which secrets changed).
-func (Decrypter) DecryptValues(ctx context.Context, path, name, mode string) (map[string]any, []string, error) {
+func (d Decrypter) DecryptValues(ctx context.Context, path, name, mode string) (map[string]any, []string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := manifest.ReadRepoFile(ctx, d.Files, path, name, "secrets file")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, &manifest.Error{File: name, Msg: "secrets file does not exist"}
-		}
-		return nil, nil, &manifest.Error{File: name, Msg: err.Error()}
+		return nil, nil, err
 	}
 	return DecryptData(ctx, data, name, mode)
 }
