@@ -224,7 +224,7 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 	b.WriteString("| Release | Namespace | Action | Reason |\n|---|---|---|---|\n")
 	for _, i := range rows {
 		st := &p.plan.Steps[i]
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", st.Release.Name, st.Release.Namespace, st.Action, mdCell(st.Reason))
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", mdCell(st.Release.Name), mdCell(st.Release.Namespace), st.Action, mdCell(st.Reason))
 	}
 	for _, i := range rows {
 		st := &p.plan.Steps[i]
@@ -245,7 +245,7 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 				counts = fmt.Sprintf(" (%d added, %d changed, %d removed)", a, c, r)
 			}
 		}
-		fmt.Fprintf(&b, "\n<details><summary><code>%s/%s</code>: %s, %s%s</summary>\n\n", st.Release.Namespace, st.Release.Name, st.Action, htmlEscape(st.Reason), counts)
+		fmt.Fprintf(&b, "\n<details><summary><code>%s/%s</code>: %s, %s%s</summary>\n\n", htmlEscape(st.Release.Namespace), htmlEscape(st.Release.Name), st.Action, htmlEscape(st.Reason), counts)
 		if body.Len() > 0 {
 			fence := codeFence(body.String())
 			fmt.Fprintf(&b, "%sdiff\n%s%s\n\n", fence, body.String(), fence)

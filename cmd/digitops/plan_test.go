@@ -217,3 +217,11 @@ func TestRender_offline(t *testing.T) {
 		t.Errorf("render without --mask-secrets should show the secret values (it is the debugging tool)")
 	}
 }
+
+// TestPlan_unknownSecretsMode: --secrets takes decrypt or placeholder only.
+func TestPlan_unknownSecretsMode(t *testing.T) {
+	r := runCLI(t, testContext(t), "plan", "--offline", "--repo", "../../examples/quickstart", "--secrets", "bogus")
+	if r.code != 1 || !strings.Contains(r.stderr, `--secrets "bogus": want decrypt or placeholder`) {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -96,6 +96,11 @@ in dependency order.`,
 		logger := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level}))
 		slog.SetDefault(logger)
 		klog.SetSlogLogger(logger)
+		switch opts.secrets {
+		case manifest.SecretsDecrypt, manifest.SecretsPlaceholder:
+		default:
+			return fmt.Errorf("--secrets %q: want %s or %s", opts.secrets, manifest.SecretsDecrypt, manifest.SecretsPlaceholder)
+		}
 		return nil
 	}
 	root.AddCommand(

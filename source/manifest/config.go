@@ -69,6 +69,25 @@ type SyncConfig struct {
 	DriftIgnore        []DriftIgnoreRule `yaml:"driftIgnore"`
 }
 
+// check returns what is out of range in the sync settings, "" when nothing.
+func (s SyncConfig) check() string {
+	switch {
+	case s.Interval < 0:
+		return fmt.Sprintf("interval: %s is negative", s.Interval)
+	case s.Concurrency < 0:
+		return fmt.Sprintf("concurrency: %d is negative (0 means the default)", s.Concurrency)
+	case s.Timeout < 0:
+		return fmt.Sprintf("timeout: %s is negative", s.Timeout)
+	case s.MaxPrunePercent != nil && (*s.MaxPrunePercent < 0 || *s.MaxPrunePercent > 100):
+		return fmt.Sprintf("maxPrunePercent: %d is not a percentage (0 to 100)", *s.MaxPrunePercent)
+	case s.HistoryMax < 0:
+		return fmt.Sprintf("historyMax: %d is negative", s.HistoryMax)
+	case s.Remediation != nil && s.Remediation.Retries < 0:
+		return fmt.Sprintf("remediation.retries: %d is negative", s.Remediation.Retries)
+	}
+	return ""
+}
+
 // Remediation says what to do when a Helm action fails.
 type Remediation struct {
 	// RollbackFailedUpgrade rolls back to the last deployed revision.
@@ -117,6 +136,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		return nil, yamlSyntaxError(path, data, err)
 	}
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		return nil, &Error{File: path, Line: second.Line, Msg: "a second YAML document: the configuration is one document (remove the ---)"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlSyntaxError(path, data, err)
+	}
 	cfg.Path = path
 	// Recover line numbers, which the struct decode drops.
 	var root yaml.Node
@@ -158,6 +183,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		case "", DriftCorrect, DriftWarn, DriftOff:
 		default:
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown drift mode %q (want correct, warn or off)", e.Name, e.Sync.Drift)}
+		}
+		if msg := e.Sync.check(); msg != "" {
+			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: sync.%s", e.Name, msg)}
 		}
 	}
 	return &cfg, nil

@@ -46,6 +46,12 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown layout", yaml: "environments:\n  - name: dev\n    layout: kustomize\n", wantErr: `unknown layout "kustomize"`},
 		{name: "unknown drift mode", yaml: "environments:\n  - name: dev\n    sync: {drift: fix}\n", wantErr: `unknown drift mode "fix"`},
 		{name: "bad duration", yaml: "environments:\n  - name: dev\n    sync: {interval: soon}\n", wantErr: "f.yaml:3:"},
+		{name: "negative concurrency", yaml: "environments:\n  - name: dev\n    sync: {concurrency: -3}\n", wantErr: `f.yaml:2: environment "dev": sync.concurrency: -3 is negative`},
+		{name: "negative timeout", yaml: "environments:\n  - name: dev\n    sync: {timeout: -5s}\n", wantErr: "sync.timeout: -5s is negative"},
+		{name: "negative interval", yaml: "environments:\n  - name: dev\n    sync: {interval: -1m}\n", wantErr: "sync.interval: -1m0s is negative"},
+		{name: "prune percent over 100", yaml: "environments:\n  - name: dev\n    sync: {maxPrunePercent: 500}\n", wantErr: "sync.maxPrunePercent: 500 is not a percentage"},
+		{name: "negative retries", yaml: "environments:\n  - name: dev\n    sync: {remediation: {retries: -1}}\n", wantErr: "sync.remediation.retries: -1 is negative"},
+		{name: "second document", yaml: "environments:\n  - name: dev\n---\nenvironments:\n  - name: prod\n", wantErr: "f.yaml:3: a second YAML document"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

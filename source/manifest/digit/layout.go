@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/strvals"
@@ -30,10 +29,6 @@ const ModuleLabel = "module"
 type Layout struct{}
 
 var _ manifest.Layout = Layout{}
-
-// releaseName is what Helm accepts as a release name (DNS-1123 subdomain,
-// at most 53 characters).
-var releaseName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // planned is one release to build: an instance of the charts dir and the
 // service entry (if any) that asked for it.
@@ -237,8 +232,8 @@ func checkInstance(in manifest.LayoutInput, idx *ChartIndex, inst Instance, file
 	if inst.NoChartYAML {
 		return fail("%s has no Chart.yaml (helm template fails there)", relTo(in.RepoDir, inst.Dir))
 	}
-	if len(inst.Name) > 53 || !releaseName.MatchString(inst.Name) {
-		return fail("not a valid Helm release name (lowercase letters, digits, '-' and '.', at most 53 characters)")
+	if err := manifest.CheckReleaseName(inst.Name); err != nil {
+		return fail("%v", err)
 	}
 	return nil
 }

@@ -485,6 +485,12 @@ func (r *rawRelease) desired(st *state) (bool, error) {
 // (files and inline, then secrets, then set, as helm -f ... --set would).
 func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, labels map[string]string) (manifest.ReleaseSpec, error) {
 	spec := manifest.ReleaseSpec{Name: r.name, Namespace: ns, Labels: labels, Source: st.name}
+	if err := manifest.CheckReleaseName(r.name); err != nil {
+		return spec, &manifest.Error{File: st.name, Line: r.line, Release: r.name, Msg: err.Error()}
+	}
+	if err := manifest.CheckNamespace(ns); err != nil {
+		return spec, &manifest.Error{File: st.name, Line: r.line, Release: r.name, Msg: err.Error()}
+	}
 	chart, err := l.chart(st, r)
 	if err != nil {
 		return spec, err

@@ -43,9 +43,15 @@ func release(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRele
 	if r.Name == "" {
 		return manifest.ReleaseSpec{}, fail(r.Line, "release without a name")
 	}
+	if err := manifest.CheckReleaseName(r.Name); err != nil {
+		return manifest.ReleaseSpec{}, fail(r.Line, "%v", err)
+	}
 	ns := r.Namespace
 	if ns == "" {
 		ns = "default"
+	}
+	if err := manifest.CheckNamespace(ns); err != nil {
+		return manifest.ReleaseSpec{}, fail(r.Line, "%v", err)
 	}
 	spec := manifest.ReleaseSpec{
 		Name:      r.Name,

@@ -1,0 +1,27 @@
+package manifest
+
+import (
+	"fmt"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// CheckReleaseName returns why name cannot be a Helm release name, or nil:
+// Helm's own rule (a DNS-1123 subdomain of at most 53 characters).
+func CheckReleaseName(name string) error {
+	if chartutil.ValidateReleaseName(name) != nil {
+		return fmt.Errorf("%q is not a valid Helm release name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters)", name)
+	}
+	return nil
+}
+
+// CheckNamespace returns why ns cannot be a namespace, or nil (a DNS-1123
+// label: at most 63 lowercase letters, digits and '-').
+func CheckNamespace(ns string) error {
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return fmt.Errorf("namespace %q is not valid: %s", ns, strings.Join(errs, "; "))
+	}
+	return nil
+}
