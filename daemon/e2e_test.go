@@ -214,7 +214,29 @@ func metricValue(t *testing.T, r *running, series string) (float64, bool) {
 	return 0, false
 }
 
-const webhookSecret = "test-webhook-secret"
+const (
+	webhookSecret = "test-webhook-secret"
+	apiToken      = "test-api-token"
+)
+
+// post sends an empty POST with the bearer token (none when empty) and
+// returns the status code.
+func (r *running) post(t *testing.T, path, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
 
 // quickstartRepo is a Git repository holding examples/quickstart, without
 // readiness waits (no controllers in this control plane).
@@ -245,6 +267,7 @@ func TestDaemon_commitWebhookAndFailingNeighbour(t *testing.T) {
 		Interval: time.Hour, // only webhooks wake the loops after the first sync
 		Debounce: 200 * time.Millisecond,
 		Webhooks: daemon.WebhookSecrets{GitHub: webhookSecret},
+		APIToken: apiToken,
 	})
 
 	// 1. The first sync installs everything; the broken neighbour fails alone.
@@ -320,14 +343,21 @@ func TestDaemon_commitWebhookAndFailingNeighbour(t *testing.T) {
 		t.Error("commit_to_deploy not observed once")
 	}
 
-	// 4. Suspending a release makes the next sync skip it.
-	resp, err := http.Post(r.url+"/api/v1/environments/dev/releases/egov-user/suspend", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("suspend: %d", resp.StatusCode)
+	// 4. Suspending a release makes the next sync skip it: with the API
+	// token only, and only a release the environment has.
+	for _, tc := range []struct {
+		path, token string // the request
+		want        int    // its status
+	}{
+		{"/api/v1/environments/dev/releases/egov-user/suspend", "", http.StatusUnauthorized},
+		{"/api/v1/environments/dev/releases/egov-user/suspend", "wrong", http.StatusUnauthorized},
+		{"/api/v1/environments/dev/releases/no-such-release/suspend", apiToken, http.StatusNotFound},
+		{"/api/v1/environments/nope/suspend", apiToken, http.StatusNotFound},
+		{"/api/v1/environments/dev/releases/egov-user/suspend", apiToken, http.StatusOK},
+	} {
+		if got := r.post(t, tc.path, tc.token); got != tc.want {
+			t.Fatalf("POST %s with token %q: %d, want %d", tc.path, tc.token, got, tc.want)
+		}
 	}
 	values += "more: {note: again}\n"
 	commit = good.commit("change values again", map[string]string{"environments/dev.yaml": values})
@@ -422,5 +452,12 @@ func TestDaemon_digitWarningsAndErrors(t *testing.T) {
 	_, page := r.get(t, "/")
 	if !strings.Contains(page, "listed twice") {
 		t.Error("the status page does not show the warning")
+	}
+	// Without an API token the API is read-only, also for a cross-site form.
+	if code := r.post(t, "/api/v1/environments/demo/suspend", ""); code != http.StatusForbidden {
+		t.Errorf("suspend without a configured token: %d, want 403", code)
+	}
+	if e := r.env(t, "demo"); e.Suspended {
+		t.Error("the environment was suspended without a token")
 	}
 }

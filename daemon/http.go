@@ -52,15 +52,21 @@ func (d *Daemon) routes() http.Handler {
 	return mux
 }
 
-// authorized requires the API token, when one is configured.
+// authorized requires the API token on a request that changes something.
+// Without a configured token the API is read-only: anyone who can reach the
+// port (or a page a browser visits, with a cross-site form) could otherwise
+// suspend reconciliation.
 func (d *Daemon) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if d.opts.APIToken != "" {
-			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(d.opts.APIToken)) != 1 {
-				http.Error(w, "unauthorized", http.StatusUnauthorized)
-				return
-			}
+		if d.opts.APIToken == "" {
+			http.Error(w, "forbidden: this API is read-only until digitops serve has an API token (--api-token-file or DIGITOPS_API_TOKEN; the Helm chart creates one in the Secret <release>-api-token)", http.StatusForbidden)
+			return
+		}
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(d.opts.APIToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="digitops"`)
+			http.Error(w, "unauthorized: send the API token as Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
 		}
 		h(w, r)
 	}
@@ -73,6 +79,19 @@ func (d *Daemon) setSuspended(w http.ResponseWriter, env, release string, on boo
 	if !ok {
 		http.Error(w, "no environment "+env, http.StatusNotFound)
 		return
+	}
+	if release != "" && on {
+		// Only releases the environment has, so that the state stays
+		// bounded (resume of an unknown one is allowed: it clears it).
+		known, planned := l.hasRelease(release)
+		switch {
+		case !planned:
+			http.Error(w, "environment "+env+" has not been planned yet: its releases are unknown; try again after its first sync", http.StatusConflict)
+			return
+		case !known:
+			http.Error(w, "environment "+env+" has no release "+release, http.StatusNotFound)
+			return
+		}
 	}
 	if err := d.suspends.set(env, release, on); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -325,6 +325,22 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 	l.status.Phase = environmentPhase(l.status)
 }
 
+// hasRelease reports whether the last plan had release name, and whether
+// there was a plan at all.
+func (l *envLoop) hasRelease(name string) (known, planned bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.status.Releases == nil { // record sets it, empty or not
+		return false, false
+	}
+	for _, r := range l.status.Releases {
+		if r.Name == name {
+			return true, true
+		}
+	}
+	return false, true
+}
+
 // attempt records the revision a sync is working on.
 func (l *envLoop) attempt(revision string) {
 	l.mu.Lock()

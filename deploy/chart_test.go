@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
@@ -85,7 +86,7 @@ func TestChart_render(t *testing.T) {
 	for _, want := range []string{
 		"ClusterRole/digitops", "ClusterRoleBinding/digitops", "ConfigMap/digitops-dashboard", "Deployment/digitops",
 		"PrometheusRule/digitops", "Role/digitops-leader-election", "RoleBinding/digitops-leader-election",
-		"Service/digitops", "ServiceAccount/digitops", "ServiceMonitor/digitops",
+		"Service/digitops", "ServiceAccount/digitops", "ServiceMonitor/digitops", "Secret/digitops-api-token",
 	} {
 		if docs[want] == nil {
 			t.Errorf("chart does not render %s (rendered: %v)", want, kinds)
@@ -98,7 +99,7 @@ func TestChart_render(t *testing.T) {
 	c := dep.Spec.Template.Spec.Containers[0]
 	args := strings.Join(c.Args, " ")
 	for _, want := range []string{"serve", "--leader-elect", "--leader-election-namespace=digitops-system", "--env=egov-demo,qa",
-		"--shutdown-grace=30s", "--github-webhook-secret-file=/etc/digitops/webhooks/github"} {
+		"--shutdown-grace=30s", "--github-webhook-secret-file=/etc/digitops/webhooks/github", "--api-token-file=/etc/digitops/api/token"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("container args lack %q: %s", want, args)
 		}
@@ -115,6 +116,20 @@ func TestChart_render(t *testing.T) {
 	}
 	if role.Rules[0].Resources[0] != "leases" {
 		t.Errorf("leader election role: %+v", role.Rules)
+	}
+
+	var token corev1.Secret
+	if err := yaml.UnmarshalStrict(docs["Secret/digitops-api-token"], &token); err != nil {
+		t.Fatal(err)
+	}
+	if len(token.Data["token"]) < 32 {
+		t.Errorf("API token Secret: %d bytes of token, want a random one of 40", len(token.Data["token"]))
+	}
+
+	// Your own token Secret: none created, yours mounted.
+	docs = render(t, map[string]any{"apiToken": map[string]any{"existingSecret": "mine"}})
+	if docs["Secret/digitops-api-token"] != nil || !strings.Contains(string(docs["Deployment/digitops"]), "secretName: mine") {
+		t.Error("apiToken.existingSecret: the chart should mount that Secret and create none")
 	}
 
 	// Leader election off: no Role, no flag.

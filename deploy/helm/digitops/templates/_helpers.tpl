@@ -26,3 +26,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/* digitops.apiTokenSecret is the Secret holding the API token, "" for none. */}}
+{{- define "digitops.apiTokenSecret" -}}
+{{- if .Values.apiToken.existingSecret -}}
+{{- .Values.apiToken.existingSecret -}}
+{{- else if .Values.apiToken.create -}}
+{{- printf "%s-api-token" (include "digitops.fullname" .) -}}
+{{- end -}}
+{{- end -}}
