@@ -1,6 +1,7 @@
 package helmfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,5 +300,41 @@ func TestReleases_errorLines(t *testing.T) {
 				t.Errorf("error\n  %v\nwant\n  %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTemplates_cannotReadCredentials: env, expandenv and requiredEnv read
+// the environment, except digitops's own credentials and the keys the
+// decrypter uses, which read as unset.
+func TestTemplates_cannotReadCredentials(t *testing.T) {
+	t.Setenv("DIGITOPS_GIT_PASSWORD", "git-password-value")
+	t.Setenv("SOPS_AGE_KEY", "AGE-SECRET-KEY-value")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
+	t.Setenv("DEPLOY_REGION", "ap-south-1")
+	repo := writeRepo(t, map[string]string{"helmfile.yaml": `releases:
+  - name: a
+    chart: ./charts/app
+    values:
+      - git: {{ env "DIGITOPS_GIT_PASSWORD" | quote }}
+        sops: {{ env "SOPS_AGE_KEY" | quote }}
+        aws: {{ expandenv "$AWS_SECRET_ACCESS_KEY" | quote }}
+        region: {{ env "DEPLOY_REGION" | quote }}
+`}, "")
+	rels, err := loadEnv(t, repo, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(rels[0].Values)
+	for _, secret := range []string{"git-password-value", "AGE-SECRET-KEY-value", "aws-secret-value"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("a template read %q: %s", secret, got)
+		}
+	}
+	if rels[0].Values["region"] != "ap-south-1" {
+		t.Errorf("region = %v, want the variable's value", rels[0].Values["region"])
+	}
+	repo = writeRepo(t, map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ requiredEnv \"DIGITOPS_API_TOKEN\" }}\n"}, "")
+	if _, err := loadEnv(t, repo, "test", nil); err == nil || !strings.Contains(err.Error(), "DIGITOPS_API_TOKEN is a credential of digitops itself") {
+		t.Errorf("requiredEnv of a credential: %v", err)
 	}
 }

@@ -171,7 +171,8 @@ func (r *renderer) funcs() template.FuncMap {
 		}
 		return strings.Repeat(s, n), nil
 	}
-	f["env"] = os.Getenv
+	f["env"] = templateEnv
+	f["expandenv"] = func(s string) string { return os.Expand(s, templateEnv) }
 	f["requiredEnv"] = r.requiredEnv
 	f["required"] = r.required
 	f["toYaml"] = toYaml
@@ -192,10 +193,42 @@ func (r *renderer) funcs() template.FuncMap {
 }
 
 func (r *renderer) requiredEnv(name string) (string, error) {
+	if hiddenEnv(name) {
+		return "", fmt.Errorf("requiredEnv: %s is a credential of digitops itself, which templates cannot read", name)
+	}
 	if v := os.Getenv(name); v != "" || r.lenient {
 		return v, nil
 	}
 	return "", fmt.Errorf("required environment variable %s is not set", name)
+}
+
+// templateEnv is os.Getenv for templates: the variables that hold digitops's
+// own credentials read as unset (see hiddenEnv).
+func templateEnv(name string) string {
+	if hiddenEnv(name) {
+		return ""
+	}
+	return os.Getenv(name)
+}
+
+// hiddenEnv reports whether the variable name is one templates may not
+// read: digitops's own (DIGITOPS_*: Git credentials, tokens, webhook
+// secrets), the SOPS keys (SOPS_*), and the cloud and Vault credentials the
+// decrypter may use. Anything a repository's template reads can end up in
+// values, a plan and a pull-request comment.
+func hiddenEnv(name string) bool {
+	upper := strings.ToUpper(name)
+	for _, prefix := range []string{"DIGITOPS_", "SOPS_"} {
+		if strings.HasPrefix(upper, prefix) {
+			return true
+		}
+	}
+	switch upper {
+	case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS",
+		"GOOGLE_CREDENTIALS", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "VAULT_TOKEN", "GNUPGHOME", "KUBECONFIG":
+		return true
+	}
+	return false
 }
 
 func (r *renderer) required(msg string, v any) (any, error) {
