@@ -99,6 +99,24 @@ func TestDaemon_drift(t *testing.T) {
 	if *dep.Spec.Replicas != 2 {
 		t.Errorf("replicas after correction = %d, want 2", *dep.Spec.Replicas)
 	}
+
+	// In correct mode a new hand edit is found and restored in one sync:
+	// it still counts, so an alert on hand edits in production fires.
+	const counter = `digitops_drift_detected_total{environment="dev",release="egov-user"}`
+	before, _ := metricValue(t, r, counter)
+	if _, err := cs.AppsV1().Deployments("egov").Patch(ctx, "egov-user", types.MergePatchType, []byte(`{"spec":{"replicas":7}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	githubPush(t, r, g.dir, webhookSecret)
+	waitFor(t, 20*time.Second, "the second edit counted", func() bool { v, _ := metricValue(t, r, counter); return v == before+1 })
+	waitFor(t, 20*time.Second, "the second edit corrected", func() bool {
+		dep, err := cs.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+		return err == nil && *dep.Spec.Replicas == 2
+	})
+	if v, _ := metricValue(t, r, gauge); v != 0 {
+		t.Errorf("drift gauge after a corrected edit = %v, want 0", v)
+	}
 }
 
 // With the Git server gone, the last good revision is kept, the fetch

@@ -257,7 +257,7 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 				continue // gone: its series are forgotten below
 			}
 		} else {
-			l.d.metrics.Drift(l.name, name, ns, drifted && !(applied && rr.Outcome == reconciler.OutcomeSucceeded))
+			l.d.metrics.Drift(l.name, name, ns, drifted, applied && rr.Outcome == reconciler.OutcomeSucceeded)
 		}
 		seen[name] = ns
 		releases = append(releases, st)

@@ -71,7 +71,7 @@ func New(reg prometheus.Registerer) *Recorder {
 		}, []string{"environment", "release", "namespace"}),
 		driftDetected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "digitops_drift_detected_total",
-			Help: "Times drift was found on a release that was in sync before.",
+			Help: "Times drift was found on a release, corrected or not (a drift left from the sync before is not counted again).",
 		}, []string{"environment", "release"}),
 		releaseActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "digitops_release_actions_total",
@@ -145,20 +145,23 @@ func (r *Recorder) CommitToDeploy(env string, d time.Duration) {
 	r.commitToDeploy.WithLabelValues(env).Observe(d.Seconds())
 }
 
-// Drift sets the drift gauge of a release and counts a detection when
-// the release was not drifted before (as far as this Recorder knows).
-func (r *Recorder) Drift(env, release, namespace string, drifted bool) {
+// Drift records what a sync found on a release: detected is drift found,
+// corrected that the sync then restored it. The gauge says whether drift
+// remains; the counter counts every detection, corrected or not, except a
+// drift that remained from the sync before (warn mode sees it again).
+func (r *Recorder) Drift(env, release, namespace string, detected, corrected bool) {
+	remains := detected && !corrected
 	v := 0.0
-	if drifted {
+	if remains {
 		v = 1
 	}
 	key := env + "\x00" + namespace + "\x00" + release
 	r.mu.Lock()
 	before := r.drifted[key]
-	r.drifted[key] = drifted
+	r.drifted[key] = remains
 	r.mu.Unlock()
 	r.releaseDrifted.WithLabelValues(env, release, namespace).Set(v)
-	if drifted && !before {
+	if detected && !before {
 		r.driftDetected.WithLabelValues(env, release).Inc()
 	}
 }

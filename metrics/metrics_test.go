@@ -24,9 +24,9 @@ func record(r *metrics.Recorder) {
 	r.Sync("dev", metrics.SyncFailure, time.Second, end.Add(time.Minute))
 	r.CommitToDeploy("dev", 42*time.Second)
 	r.ReleaseAction("dev", "egov-user", "upgrade", "succeeded")
-	r.Drift("dev", "egov-user", "egov", true)
-	r.Drift("dev", "egov-user", "egov", true) // still drifted: not a new detection
-	r.Drift("dev", "pgr-services", "egov", false)
+	r.Drift("dev", "egov-user", "egov", true, false)
+	r.Drift("dev", "egov-user", "egov", true, false) // still drifted: not a new detection
+	r.Drift("dev", "pgr-services", "egov", false, false)
 	r.Sync("prod", metrics.SyncUnchanged, time.Millisecond, end)
 }
 
@@ -35,7 +35,7 @@ func TestRecorder_series(t *testing.T) {
 	r := metrics.New(reg)
 	record(r)
 	want := `
-# HELP digitops_drift_detected_total Times drift was found on a release that was in sync before.
+# HELP digitops_drift_detected_total Times drift was found on a release, corrected or not (a drift left from the sync before is not counted again).
 # TYPE digitops_drift_detected_total counter
 digitops_drift_detected_total{environment="dev",release="egov-user"} 1
 # HELP digitops_last_successful_sync_timestamp_seconds Unix time of the end of the last successful sync of an environment.
@@ -91,9 +91,9 @@ func TestRecorder_forget(t *testing.T) {
 		t.Errorf("release_drifted: %d series, want only pgr-services", n)
 	}
 	// Drifting again after a forget is a new detection.
-	r.Drift("dev", "egov-user", "egov", true)
+	r.Drift("dev", "egov-user", "egov", true, false)
 	redrift := `
-# HELP digitops_drift_detected_total Times drift was found on a release that was in sync before.
+# HELP digitops_drift_detected_total Times drift was found on a release, corrected or not (a drift left from the sync before is not counted again).
 # TYPE digitops_drift_detected_total counter
 digitops_drift_detected_total{environment="dev",release="egov-user"} 1
 `
@@ -155,5 +155,26 @@ func TestRecorder_noCommitInLabels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRecorder_driftCorrected: in drift mode correct a sync finds the drift
+// and restores it; every such hand edit counts, and the gauge drops back.
+func TestRecorder_driftCorrected(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	r := metrics.New(reg)
+	r.Drift("dev", "egov-mdms", "egov", true, true)
+	r.Drift("dev", "egov-mdms", "egov", false, false)
+	r.Drift("dev", "egov-mdms", "egov", true, true) // edited by hand again
+	want := `
+# HELP digitops_drift_detected_total Times drift was found on a release, corrected or not (a drift left from the sync before is not counted again).
+# TYPE digitops_drift_detected_total counter
+digitops_drift_detected_total{environment="dev",release="egov-mdms"} 2
+# HELP digitops_release_drifted 1 when the live objects of a release differ from what digitops deployed, else 0.
+# TYPE digitops_release_drifted gauge
+digitops_release_drifted{environment="dev",namespace="egov",release="egov-mdms"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "digitops_drift_detected_total", "digitops_release_drifted"); err != nil {
+		t.Error(err)
 	}
 }
