@@ -274,15 +274,3 @@ func resultOf(plan *Plan, results []ReleaseResult, name string) ReleaseResult {
 	}
 	return ReleaseResult{}
 }
-
-// MaskSecrets replaces every secret value in s by a short hash, so that a
-// change is still visible and the value is not.
-func MaskSecrets(s string, secrets []string) string {
-	for _, v := range secrets {
-		if len(v) < 4 {
-			continue
-		}
-		s = strings.ReplaceAll(s, v, Mask(v))
-	}
-	return s
-}

@@ -141,6 +141,9 @@ type Manifests struct {
 	Old string
 	// New is the manifest the step would deploy; empty for an uninstall.
 	New string
+	// Secrets are the strings to mask in both: the release's secret values
+	// and what the deployed revision had in their place (PreviousSecrets).
+	Secrets []string
 }
 
 // RenderStep returns what a step changes, as manifests: for an install the
@@ -150,7 +153,7 @@ type Manifests struct {
 // Kubernetes version the templates see (empty: DefaultKubeVersion). Steps that change
 // nothing return empty Manifests without rendering.
 func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step *Step) (Manifests, error) {
-	var m Manifests
+	m := Manifests{Secrets: step.Release.SecretValues}
 	switch step.Action {
 	case ActionInstall, ActionUpgrade, ActionUninstall, ActionCorrectDrift:
 	default:
@@ -163,6 +166,9 @@ func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step 
 		}
 		if rel != nil {
 			m.Old = rel.Manifest
+			if old := PreviousSecrets(step.Release.Values, rel.Config, step.Release.SecretValues); len(old) > 0 {
+				m.Secrets = append(append([]string(nil), m.Secrets...), old...)
+			}
 		}
 	}
 	if step.Action == ActionUninstall || step.chart == nil {

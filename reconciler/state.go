@@ -10,7 +10,7 @@ import (
 // Action is what the plan does to one release.
 type Action string
 
-// The actions, as DESIGN.md names them.
+// The actions, as docs/cli.md names them (the action of plan -o json).
 const (
 	ActionInstall      Action = "install"
 	ActionUpgrade      Action = "upgrade"

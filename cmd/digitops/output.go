@@ -49,7 +49,7 @@ func (p *planned) renderDiffs(ctx context.Context) {
 			diffs[k] = stepDiff{err: fmt.Errorf("%s", reconciler.MaskSecrets(err.Error(), st.Release.SecretValues))}
 			return
 		}
-		objs, err := diff.Manifests(m.Old, m.New, diff.Options{Secrets: st.Release.SecretValues})
+		objs, err := diff.Manifests(m.Old, m.New, diff.Options{Secrets: m.Secrets})
 		diffs[k] = stepDiff{objects: objs, err: err}
 	})
 	p.diffs = make(map[int]stepDiff, len(idx))

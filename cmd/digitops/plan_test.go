@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/digitops/digitops/internal/testenv"
+	"github.com/digitops/digitops/reconciler"
 )
 
 // Planted secret values: they must never appear in plan output.
@@ -223,5 +224,58 @@ func TestPlan_unknownSecretsMode(t *testing.T) {
 	r := runCLI(t, testContext(t), "plan", "--offline", "--repo", "../../examples/quickstart", "--secrets", "bogus")
 	if r.code != 1 || !strings.Contains(r.stderr, `--secrets "bogus": want decrypt or placeholder`) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestPlan_secretRotation: a value of the secrets file that a chart puts in
+// a ConfigMap, in clear and through b64enc, is rotated. Neither the old nor
+// the new value (nor their base64) appears in any plan format: the old one
+// is found in the deployed release's values.
+func TestPlan_secretRotation(t *testing.T) {
+	env := testenv.ForTest(t, testenv.Options{})
+	ctx := testContext(t)
+	repo := t.TempDir()
+	copyTree(t, "../../examples/digit", repo)
+	const (
+		oldPass     = "old-db-password-1"
+		newPass     = "new-db-password-2"
+		secretsFile = "deploy-as-code/helm/environments/demo-secrets.yaml"
+	)
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(repo, path), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("deploy-as-code/helm/charts/cluster-configs/templates/db-check.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: db-check
+  namespace: egov
+data:
+  dbpass: {{ index .Values "cluster-configs" "secrets" "db" "password" | quote }}
+  dbpass64: {{ index .Values "cluster-configs" "secrets" "db" "password" | b64enc | quote }}
+`)
+	secrets, err := os.ReadFile(filepath.Join(repo, secretsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	editConfig(t, repo, "    cluster: {context: demo}\n", "") // the test's kubeconfig
+	write(secretsFile, strings.Replace(string(secrets), "password: demo-db-password", "password: "+oldPass, 1))
+	common := []string{"--repo", repo, "--env", "demo", "--release", "cluster-configs", "--kubeconfig", env.Kubeconfig}
+	if r := runCLI(t, ctx, append([]string{"apply", "--diff=false"}, common...)...); r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.stderr)
+	}
+	write(secretsFile, strings.Replace(string(secrets), "password: demo-db-password", "password: "+newPass, 1))
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, format := range []string{"text", "markdown", "json"} {
+		r := runCLI(t, ctx, append([]string{"plan", "-o", format, "--detailed-exitcode"}, common...)...)
+		if r.code != 2 {
+			t.Fatalf("plan -o %s: exit %d, want 2\n%s%s", format, r.code, r.out, r.stderr)
+		}
+		assertNoSecret(t, "plan -o "+format, r.out+r.stderr, oldPass, newPass, b64(oldPass), b64(newPass))
+		if format == "text" && (!strings.Contains(r.out, reconciler.Mask(oldPass)) || !strings.Contains(r.out, reconciler.Mask(newPass))) {
+			t.Errorf("plan -o text does not show the masked change of dbpass:\n%s", r.out)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -102,12 +101,12 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 				if err != nil {
 					// Report it and carry on, as plan does: every
 					// failing release is named in one run.
-					fmt.Fprintf(s.err, "digitops: release %s/%s: %s\n", spec.Namespace, spec.Name, reconciler.MaskSecrets(err.Error(), withBase64(spec.SecretValues)))
+					fmt.Fprintf(s.err, "digitops: release %s/%s: %s\n", spec.Namespace, spec.Name, reconciler.MaskSecrets(err.Error(), spec.SecretValues))
 					failed = append(failed, spec.Name)
 					continue
 				}
 				if o.maskSecrets {
-					text = reconciler.MaskSecrets(text, withBase64(spec.SecretValues))
+					text = reconciler.MaskSecrets(text, spec.SecretValues)
 				}
 				fmt.Fprintf(&b, "---\n# Release: %s/%s\n%s", spec.Namespace, spec.Name, text)
 			}
@@ -133,13 +132,4 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 	cmd.Flags().BoolVar(&o.values, "values", false, "print the merged values of each release instead of its manifests")
 	cmd.Flags().BoolVar(&o.maskSecrets, "mask-secrets", false, "replace the values of the secrets file by a short hash")
 	return cmd
-}
-
-// withBase64 returns the values and their base64 encodings (Secret data).
-func withBase64(values []string) []string {
-	out := append([]string(nil), values...)
-	for _, v := range values {
-		out = append(out, base64.StdEncoding.EncodeToString([]byte(v)))
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/digitops/digitops/daemon"
 	"github.com/digitops/digitops/source/git"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 type serveOptions struct {
@@ -99,6 +101,9 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 	auth, err := git.AuthFromEnv(os.LookupEnv)
 	if err != nil {
 		return daemon.Options{}, err
+	}
+	if g.secrets == manifest.SecretsPlaceholder {
+		return daemon.Options{}, errors.New("serve applies: it needs the real secrets; drop --secrets=placeholder (and provide the SOPS key)")
 	}
 	url, err := sourceURL(g.repo)
 	if err != nil {

@@ -60,3 +60,13 @@ func TestServe_sources(t *testing.T) {
 		})
 	}
 }
+
+// TestServe_refusesPlaceholderSecrets: the daemon applies, so it never runs
+// with placeholder secrets.
+func TestServe_refusesPlaceholderSecrets(t *testing.T) {
+	g := &globalOptions{repo: "envs", secrets: "placeholder"}
+	o := &serveOptions{cacheDir: t.TempDir()}
+	if _, err := o.daemonOptions(g, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "drop --secrets=placeholder") {
+		t.Errorf("serve --secrets=placeholder: %v", err)
+	}
+}

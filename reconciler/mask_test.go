@@ -1,0 +1,40 @@
+package reconciler
+
+import (
+	"encoding/base64"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestMaskSecrets_base64(t *testing.T) {
+	const pw = "s3cret-pass"
+	in := "a: " + pw + "\nb: " + base64.StdEncoding.EncodeToString([]byte(pw)) + "\nc: " + base64.RawStdEncoding.EncodeToString([]byte(pw)) + "\nd: abc\n"
+	got := MaskSecrets(in, []string{pw, "abc"})
+	if strings.Contains(got, pw) || strings.Contains(got, base64.StdEncoding.EncodeToString([]byte(pw))) || strings.Contains(got, base64.RawStdEncoding.EncodeToString([]byte(pw))) {
+		t.Errorf("MaskSecrets left a form of the secret:\n%s", got)
+	}
+	if strings.Count(got, Mask(pw)) != 3 || !strings.Contains(got, "d: abc") {
+		t.Errorf("MaskSecrets = %q, want three masks and short values left alone", got)
+	}
+}
+
+func TestPreviousSecrets(t *testing.T) {
+	secrets := []string{"new-pass", "same-token"}
+	desired := map[string]any{
+		"db":     map[string]any{"password": "new-pass", "user": "egov"},
+		"tokens": []any{"same-token"},
+		"plain":  "x",
+	}
+	deployed := map[string]any{
+		"db":     map[string]any{"password": "old-pass", "user": "egov"},
+		"tokens": []any{"same-token"},
+		"plain":  "old-plain",
+	}
+	if got, want := PreviousSecrets(desired, deployed, secrets), []string{"old-pass"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("PreviousSecrets = %v, want %v (only the old value of a secret path)", got, want)
+	}
+	if got := PreviousSecrets(desired, nil, secrets); got != nil {
+		t.Errorf("nothing deployed: %v", got)
+	}
+}
