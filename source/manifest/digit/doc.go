@@ -17,12 +17,15 @@
 //
 // # Charts
 //
-// Every directory under chartsDir (at any depth) that holds a values.yaml
-// and a Chart.yaml is a chart named after its directory. A file
-// <alias>-values.yaml beside the values.yaml is another instance of that
-// chart named <alias>. Subcharts (charts/ inside a chart), hidden
-// directories and symbolic links to directories are not indexed. A name
-// defined twice is an error only when a selected service uses it.
+// The charts are indexed as the Go deployer indexes them (IndexCharts):
+// walking chartsDir in lexical order (subcharts included; hidden directories
+// and symbolic links to directories are not followed), a directory holding a
+// values.yaml is a chart named after the directory, and every file
+// <name>-values.yaml names a chart <name> in its directory, also where the
+// directory has no values.yaml. A name found twice is the last one walked,
+// as the deployer leaves it, with a warning naming both paths. A chart
+// directory without a Chart.yaml makes its release an error (helm template
+// fails there).
 //
 // # Release chart and services
 //
@@ -38,7 +41,8 @@
 // last path segment of the image name; an image named <chart>-db (a
 // database-migration image, as older release charts list them) resolves to
 // <chart> when no chart is called <chart>-db, and is merged with <chart>'s
-// entry. A service listed twice with two different tags is an error. The
+// entry. A service listed twice with two different tags keeps the last one
+// (what the deployer leaves running), with a warning naming both lines. The
 // release is named after the instance.
 //
 // A tag sets both image.tag and initContainers.dbMigration.image.tag. A
@@ -77,8 +81,11 @@
 //
 // The selected modules (all when modules is empty) and every module they
 // depend on, transitively, are deployed. Modules are put in a true
-// topological order (the old deployer's order was not one); a dependency
-// cycle is an error that prints it, with the release chart's file and line.
+// topological order (the old deployer's order was not one). A dependency
+// cycle is broken as the deployer breaks it (the edge that closes it is
+// dropped), and a dependency on a module that does not exist is ignored as
+// the deployer ignores it; both are warnings with the release chart's file
+// and line.
 //
 // Needs are derived from module dependencies: every release of module X
 // needs every release of the nearest modules X depends on, after a
@@ -91,7 +98,11 @@
 //
 // # Errors
 //
-// Errors name the file and line: YAML syntax, a module or dependency that
-// does not exist, a bad image reference, a service without a chart (all of
-// them at once), a cycle, a missing cluster-configs chart.
+// Errors name the file and line. The environment fails to load on what
+// concerns all of it: YAML syntax of the release chart or the environment
+// file, a selected module that does not exist, a bad image reference, a
+// missing cluster-configs chart. A release is in error on its own (the rest
+// still plans; see ReleaseSpec.Err) for a service without a chart, a chart
+// directory without a Chart.yaml, an invalid release name, values that do
+// not parse, or a secrets file that cannot be read or decrypted.
 package digit
