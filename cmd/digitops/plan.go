@@ -178,6 +178,13 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 func planErrors(plan *reconciler.Plan) error {
 	errs := plan.Errors()
 	if len(errs) == 0 {
+		// Filtered (--release, --selector): the releases in error may be
+		// left out, not what they block.
+		for _, st := range plan.Steps {
+			if st.Action == reconciler.ActionBlocked {
+				return fmt.Errorf("release %q is blocked: %s", st.Release.Name, reconciler.MaskSecrets(st.Reason, st.Release.SecretValues))
+			}
+		}
 		return nil
 	}
 	if len(errs) == 1 {

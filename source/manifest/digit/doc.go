@@ -12,6 +12,7 @@
 //	secretsFile:  deploy-as-code/helm/environments/egov-demo-secrets.yaml  # plain or SOPS
 //	releaseChart: config-as-code/product-release-charts/DIGIT/dependancy_chart-digit-v2.9.2.yaml
 //	modules:      [m_pgr]     # optional: these modules and all they depend on
+//	                          # (default: every m_* module, as the installer offers)
 //	clusterConfigs: true      # deploy the cluster-configs chart first
 //	namespace:    egov        # optional: release namespace of last resort
 //
@@ -41,8 +42,9 @@
 // last path segment of the image name; an image named <chart>-db (a
 // database-migration image, as older release charts list them) resolves to
 // <chart> when no chart is called <chart>-db, and is merged with <chart>'s
-// entry. A service listed twice with two different tags keeps the last one
-// (what the deployer leaves running), with a warning naming both lines. The
+// entry. A service listed twice with two different tags keeps the tag the
+// deployer leaves running: that of the module it deploys last (see
+// ReleaseChart.DeployerOrder), with a warning naming both lines. The
 // release is named after the instance.
 //
 // A tag sets both image.tag and initContainers.dbMigration.image.tag. A
@@ -79,8 +81,9 @@
 //
 // # Modules, order and needs
 //
-// The selected modules (all when modules is empty) and every module they
-// depend on, transitively, are deployed. Modules are put in a true
+// The selected modules (when modules is empty, every module named m_*, the
+// ones the deployer's installer offers, or all modules when none is) and
+// every module they depend on, transitively, are deployed. Modules are put in a true
 // topological order (the old deployer's order was not one). A dependency
 // cycle is broken as the deployer breaks it (the edge that closes it is
 // dropped), and a dependency on a module that does not exist is ignored as

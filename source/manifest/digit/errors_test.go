@@ -95,7 +95,17 @@ func TestLoad_badInputs(t *testing.T) {
 			env:   "demo",
 			write: map[string]string{exRelease: "modules:\n  - name: a\n    services:\n      - example/catalog:1.0\n      - example/catalog-db:1.1\n"},
 			warn:  true,
-			want:  exRelease + `:5: release "catalog": listed twice with different tags: example/catalog:1.0 on line 4 and example/catalog-db:1.1 here; the last one is deployed`,
+			want:  exRelease + `:5: release "catalog": listed twice with different tags: example/catalog:1.0 on line 4 and example/catalog-db:1.1 on line 5; example/catalog-db:1.1 is deployed, as the Go deployer leaves it (it deploys module a last)`,
+		},
+		{
+			// The deployer's installer pushes each selected module to the
+			// front of its list: m_b, selected after m_a, deploys first,
+			// so m_a's tag is what it leaves running.
+			name:  "two tags in two modules",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: m_a\n    services:\n      - example/catalog:1.0\n  - name: m_b\n    services:\n      - example/catalog:2.0\n"},
+			warn:  true,
+			want:  exRelease + `:7: release "catalog": listed twice with different tags: example/catalog:1.0 on line 4 and example/catalog:2.0 on line 7; example/catalog:1.0 is deployed, as the Go deployer leaves it (it deploys module m_a last)`,
 		},
 		{
 			name:  "unknown selected module",

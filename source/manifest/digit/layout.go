@@ -169,6 +169,17 @@ func planReleases(in manifest.LayoutInput, rc *ReleaseChart, idx *ChartIndex) ([
 	for i, p := range plan {
 		at[p.inst.Name] = i
 	}
+	// Which of two tags of a service the deployer leaves running: the one
+	// of the module it deploys last.
+	roots := in.Env.Modules
+	if len(roots) == 0 {
+		roots = rc.defaultModules()
+	}
+	rank := map[string]int{}
+	for i, name := range rc.DeployerOrder(roots) {
+		rank[name] = i
+	}
+	chosenIn := map[int]string{} // index in plan -> module of its service
 	for _, m := range order {
 		for i := range m.Services {
 			s := &m.Services[i]
@@ -180,16 +191,21 @@ func planReleases(in manifest.LayoutInput, rc *ReleaseChart, idx *ChartIndex) ([
 					// cluster-configs listed as a service too: it is
 					// already deployed first, as clusterConfigs asks.
 				case prev.Tag == "":
-					plan[j].service = s
+					plan[j].service, chosenIn[j] = s, m.Name
 				case s.Tag != "" && s.Tag != prev.Tag:
-					// The deployer deploys both, in order: the last
-					// tag is what it leaves running.
+					// The deployer deploys both: the tag of the module
+					// it deploys last is what it leaves running.
+					kept, keptIn := prev, chosenIn[j]
+					if rank[m.Name] >= rank[chosenIn[j]] {
+						kept, keptIn = s, m.Name
+					}
 					in.Warning(manifest.Warning{File: rc.File, Line: s.Line, Release: inst.Name,
-						Msg: fmt.Sprintf("listed twice with different tags: %s on line %d and %s here; the last one is deployed, as the Go deployer leaves it", prev.Ref, prev.Line, s.Ref)})
-					plan[j].service = s
+						Msg: fmt.Sprintf("listed twice with different tags: %s on line %d and %s on line %d; %s is deployed, as the Go deployer leaves it (it deploys module %s last)", prev.Ref, prev.Line, s.Ref, s.Line, kept.Ref, keptIn)})
+					plan[j].service, chosenIn[j] = kept, keptIn
 				}
 				continue
 			}
+			chosenIn[len(plan)] = m.Name
 			at[inst.Name] = len(plan)
 			plan = append(plan, planned{inst: inst, module: m.Name, service: s, err: err})
 		}

@@ -7,8 +7,9 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// OrderModules returns the modules named in selected (all modules when
-// selected is empty) together with every module they depend on, directly or
+// OrderModules returns the modules named in selected (when selected is
+// empty, the modules the Go deployer's installer offers: those named m_*,
+// or all when none is) together with every module they depend on, directly or
 // not, in a topological order: a module after all of its dependencies, and
 // otherwise in the order the release chart declares them. A dependency cycle
 // is broken where it closes, as the Go deployer breaks it (it visits each
@@ -18,7 +19,7 @@ import (
 func OrderModules(rc *ReleaseChart, selected []string) (order []*Module, unknown []string, warnings []manifest.Warning) {
 	roots := selected
 	if len(roots) == 0 {
-		roots = rc.moduleNames()
+		roots = rc.defaultModules()
 	}
 	const (
 		unvisited = iota

@@ -156,6 +156,54 @@ func (rc *ReleaseChart) moduleNames() []string {
 	return out
 }
 
+// defaultModules is what a deployment with no modules selected deploys:
+// every module the Go deployer's installer offers (those named m_*, with
+// what they depend on), or every module when none is named so.
+func (rc *ReleaseChart) defaultModules() []string {
+	var all, offered []string
+	for _, m := range rc.Modules {
+		all = append(all, m.Name)
+		if strings.HasPrefix(m.Name, "m_") {
+			offered = append(offered, m.Name)
+		}
+	}
+	if len(offered) > 0 {
+		return offered
+	}
+	return all
+}
+
+// DeployerOrder returns the modules in the order the Go deployer's
+// installer deploys them when the roots are selected in that order: it
+// pushes each selected module, then each of its dependencies (depth first,
+// each module once), to the front of its list, so a module selected later
+// is deployed earlier. Only which of two tags of a service the deployer
+// leaves running depends on it; digitops deploys in dependency order.
+func (rc *ReleaseChart) DeployerOrder(roots []string) []string {
+	var front []string // reversed: the last pushed is the first deployed
+	seen := map[string]bool{}
+	var visit func(name string)
+	visit = func(name string) {
+		m, ok := rc.Module(name)
+		if !ok || seen[name] {
+			return
+		}
+		seen[name] = true
+		front = append(front, name)
+		for _, d := range m.Dependencies {
+			visit(d.Name)
+		}
+	}
+	for _, r := range roots {
+		visit(r)
+	}
+	out := make([]string, len(front))
+	for i, name := range front {
+		out[len(front)-1-i] = name
+	}
+	return out
+}
+
 func parseModule(n *yaml.Node, file string) (Module, error) {
 	fail := func(line int, format string, args ...any) error {
 		return &manifest.Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}

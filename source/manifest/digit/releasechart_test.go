@@ -69,9 +69,12 @@ func TestOrderModules(t *testing.T) {
 		order    []string // modules deployed, in order
 		unknown  []string // names that are no module
 	}{
-		// All modules: a true topological order (frontend is declared first
-		// but comes after everything it depends on).
-		{selected: nil, order: []string{"backbone", "core", "business", "frontend", "m_x"}},
+		// Nothing selected: what the deployer's installer offers (the m_*
+		// modules) and what they depend on.
+		{selected: nil, order: []string{"backbone", "core", "m_x"}},
+		// A true topological order (frontend is declared first but comes
+		// after everything it depends on).
+		{selected: []string{"frontend", "m_x"}, order: []string{"backbone", "core", "business", "frontend", "m_x"}},
 		{selected: []string{"m_x"}, order: []string{"backbone", "core", "m_x"}},
 		{selected: []string{"m_x", "nope"}, order: []string{"backbone", "core", "m_x"}, unknown: []string{"nope"}},
 		{selected: []string{"backbone"}, order: []string{"backbone"}},
@@ -171,4 +174,32 @@ func FuzzParseReleaseChart(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDeployerOrder: the Go deployer's installer pushes each selected
+// module, then its dependencies, to the front of its list.
+func TestDeployerOrder(t *testing.T) {
+	rc, err := digit.ParseReleaseChart([]byte(`modules:
+  - name: backbone
+  - name: core
+    dependencies: [backbone]
+  - name: m_a
+    dependencies: [core]
+  - name: m_b
+    dependencies: [core, nope]
+`), "rc.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		roots, want []string
+	}{
+		{[]string{"m_a", "m_b"}, []string{"m_b", "backbone", "core", "m_a"}},
+		{[]string{"m_b", "m_a"}, []string{"m_a", "backbone", "core", "m_b"}},
+		{[]string{"core"}, []string{"backbone", "core"}},
+	} {
+		if got := rc.DeployerOrder(tt.roots); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("DeployerOrder(%v) = %v, want %v", tt.roots, got, tt.want)
+		}
+	}
 }
