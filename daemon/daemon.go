@@ -130,7 +130,10 @@ type Daemon struct {
 	metrics  *metrics.Recorder
 	sources  []*source
 	suspends *suspensions
-	leading  atomic.Bool
+	// deliveries remembers recent webhook delivery ids, so that a replayed
+	// signed delivery triggers nothing.
+	deliveries *deliveries
+	leading    atomic.Bool
 	ready    atomic.Bool
 
 	mu       sync.Mutex
@@ -190,6 +193,7 @@ func New(opts Options) (*Daemon, error) {
 		envs:       map[string]*envLoop{},
 		clusters:   map[string]connected{},
 		secretKeys: map[manifest.SecretKeyRef]string{},
+		deliveries: newDeliveries(10*time.Minute, 10000),
 	}
 	var err error
 	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/digitops/digitops/source/git"
 )
@@ -178,6 +180,11 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
+		if id := deliveryID(r); id != "" && !d.deliveries.first(rc.name+"/"+id, time.Now()) {
+			d.log.Info("webhook delivery already seen; ignored", "receiver", rc.name, "delivery", id)
+			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "delivery already received; ignored"})
+			return
+		}
 		p, isPush, err := rc.parse(r, body)
 		if err != nil {
 			http.Error(w, "unable to parse payload: "+err.Error(), http.StatusBadRequest)
@@ -276,4 +283,56 @@ func normalizeURL(raw string) string {
 		return raw
 	}
 	return abs
+}
+
+// deliveryID is the id the sender gives a delivery (GitHub, GitLab, or
+// X-Delivery-ID for the generic receiver), "" when none.
+func deliveryID(r *http.Request) string {
+	for _, h := range []string{"X-GitHub-Delivery", "X-Gitlab-Event-UUID", "X-Delivery-ID"} {
+		if v := r.Header.Get(h); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// deliveries is a bounded set of delivery ids seen within a window.
+type deliveries struct {
+	window time.Duration
+	max    int
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func newDeliveries(window time.Duration, max int) *deliveries {
+	return &deliveries{window: window, max: max, seen: map[string]time.Time{}}
+}
+
+// first records id at now and reports whether it was not seen within the
+// window. Expired ids are dropped; when the set is full the oldest go.
+func (d *deliveries) first(id string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if at, ok := d.seen[id]; ok && now.Sub(at) < d.window {
+		return false
+	}
+	if len(d.seen) >= d.max {
+		for k, at := range d.seen {
+			if now.Sub(at) >= d.window {
+				delete(d.seen, k)
+			}
+		}
+		for len(d.seen) >= d.max { // all recent: drop the oldest
+			oldest, oldestAt := "", now
+			for k, at := range d.seen {
+				if !at.After(oldestAt) {
+					oldest, oldestAt = k, at
+				}
+			}
+			delete(d.seen, oldest)
+		}
+	}
+	d.seen[id] = now
+	return true
 }

@@ -144,3 +144,56 @@ func TestNormalizeURL(t *testing.T) {
 		t.Error("file:// and a local path differ")
 	}
 }
+
+// TestWebhooks_replay: a signed delivery sent again (same delivery id)
+// triggers nothing; a new delivery does.
+func TestWebhooks_replay(t *testing.T) {
+	const secret = "s3cret"
+	d, s := hookDaemon(t, WebhookSecrets{GitHub: secret})
+	body := []byte(`{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/egov/envs.git","default_branch":"main"}}`)
+	send := func(delivery string) int {
+		req := httptest.NewRequest(http.MethodPost, "/hooks/github", bytes.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("X-Hub-Signature-256", Sign(body, secret))
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	woken := func() bool {
+		select {
+		case <-s.poke:
+			return true
+		case <-time.After(200 * time.Millisecond):
+			return false
+		}
+	}
+	if code := send("d-1"); code != http.StatusAccepted || !woken() {
+		t.Fatalf("first delivery: %d", code)
+	}
+	if code := send("d-1"); code != http.StatusOK || woken() {
+		t.Errorf("replayed delivery: %d, or it woke the source", code)
+	}
+	if code := send("d-2"); code != http.StatusAccepted || !woken() {
+		t.Errorf("a new delivery: %d", code)
+	}
+}
+
+func TestDeliveries_bounded(t *testing.T) {
+	ds := newDeliveries(time.Minute, 3)
+	now := time.Now()
+	for i, id := range []string{"a", "b", "c", "d"} {
+		if !ds.first(id, now.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("%s seen before", id)
+		}
+	}
+	if len(ds.seen) > 3 {
+		t.Errorf("%d ids kept, want at most 3", len(ds.seen))
+	}
+	if ds.first("d", now.Add(10*time.Second)) {
+		t.Error("d within the window is not a replay")
+	}
+	if !ds.first("d", now.Add(2*time.Minute)) {
+		t.Error("d after the window should pass")
+	}
+}
