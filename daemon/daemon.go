@@ -134,7 +134,7 @@ type Daemon struct {
 	// signed delivery triggers nothing.
 	deliveries *deliveries
 	leading    atomic.Bool
-	ready    atomic.Bool
+	ready      atomic.Bool
 
 	mu       sync.Mutex
 	envs     map[string]*envLoop  // by environment name
