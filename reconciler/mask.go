@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"sort"
 	"strings"
 )
 
@@ -13,20 +14,28 @@ func Mask(v string) string {
 	return "(secret sha256:" + hex.EncodeToString(sum[:])[:8] + ")"
 }
 
-// MaskSecrets replaces every secret value in s, and its base64 encoding (a
-// chart's b64enc, a Secret's data), by a short hash, so that a change is
-// still visible and the value is not. Values under 4 bytes are left: they
-// would mask every occurrence of a common word.
+// MaskSecrets replaces every secret value in s, and its base64 encodings (a
+// chart's b64enc, a Secret's data), by a short hash of the value, so that a
+// change is still visible and the value is not. Longer strings are replaced
+// first, so that a secret inside another (or the encoding of one inside the
+// encoding of another) leaves nothing behind. Values under 4 bytes are left:
+// they would mask every occurrence of a common word.
 func MaskSecrets(s string, secrets []string) string {
+	type needle struct{ text, mask string }
+	var needles []needle
 	for _, v := range secrets {
 		if len(v) < 4 {
 			continue
 		}
-		s = strings.ReplaceAll(s, v, Mask(v))
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
-			if b := enc.EncodeToString([]byte(v)); strings.Contains(s, b) {
-				s = strings.ReplaceAll(s, b, Mask(v))
-			}
+		m := Mask(v)
+		needles = append(needles, needle{v, m},
+			needle{base64.StdEncoding.EncodeToString([]byte(v)), m},
+			needle{base64.RawStdEncoding.EncodeToString([]byte(v)), m})
+	}
+	sort.SliceStable(needles, func(i, j int) bool { return len(needles[i].text) > len(needles[j].text) })
+	for _, n := range needles {
+		if strings.Contains(s, n.text) {
+			s = strings.ReplaceAll(s, n.text, n.mask)
 		}
 	}
 	return s

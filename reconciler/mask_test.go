@@ -38,3 +38,15 @@ func TestPreviousSecrets(t *testing.T) {
 		t.Errorf("nothing deployed: %v", got)
 	}
 }
+
+// TestMaskSecrets_nested: a secret that begins another, and their base64
+// encodings, leave no tail of the longer one behind.
+func TestMaskSecrets_nested(t *testing.T) {
+	user, pass := "sms-demo", "sms-demo-password"
+	in := "u: " + base64.StdEncoding.EncodeToString([]byte(user)) + "\np: " + base64.StdEncoding.EncodeToString([]byte(pass)) + "\nq: " + pass + "\n"
+	got := MaskSecrets(in, []string{user, pass})
+	want := "u: " + Mask(user) + "\np: " + Mask(pass) + "\nq: " + Mask(pass) + "\n"
+	if got != want {
+		t.Errorf("MaskSecrets =\n%s\nwant\n%s", got, want)
+	}
+}
