@@ -45,6 +45,12 @@ func (d *Daemon) routes() http.Handler {
 			d.setSuspended(w, r.PathValue("env"), r.PathValue("release"), on)
 		}))
 	}
+	mux.HandleFunc("POST /api/v1/environments/{env}/retry", d.authorized(func(w http.ResponseWriter, r *http.Request) {
+		d.retry(w, r.PathValue("env"), "")
+	}))
+	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/retry", d.authorized(func(w http.ResponseWriter, r *http.Request) {
+		d.retry(w, r.PathValue("env"), r.PathValue("release"))
+	}))
 	for _, rc := range receivers {
 		mux.HandleFunc("POST /hooks/"+rc.name, d.hookHandler(rc))
 	}
@@ -80,18 +86,10 @@ func (d *Daemon) setSuspended(w http.ResponseWriter, env, release string, on boo
 		http.Error(w, "no environment "+env, http.StatusNotFound)
 		return
 	}
-	if release != "" && on {
-		// Only releases the environment has, so that the state stays
-		// bounded (resume of an unknown one is allowed: it clears it).
-		known, planned := l.hasRelease(release)
-		switch {
-		case !planned:
-			http.Error(w, "environment "+env+" has not been planned yet: its releases are unknown; try again after its first sync", http.StatusConflict)
-			return
-		case !known:
-			http.Error(w, "environment "+env+" has no release "+release, http.StatusNotFound)
-			return
-		}
+	// Only releases the environment has, so that the state stays bounded
+	// (resume of an unknown one is allowed: it clears it).
+	if release != "" && on && !releaseKnown(w, l, release) {
+		return
 	}
 	if err := d.suspends.set(env, release, on); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -102,6 +100,36 @@ func (d *Daemon) setSuspended(w http.ResponseWriter, env, release string, on boo
 		verb = "suspended"
 	}
 	d.log.Info(verb, "environment", env, "release", release)
+	wake(l.wake)
+	writeJSON(w, http.StatusOK, l.snapshot())
+}
+
+// releaseKnown reports whether the last plan of l had release; when not,
+// it answers 409 (never planned) or 404.
+func releaseKnown(w http.ResponseWriter, l *envLoop, release string) bool {
+	known, planned := l.hasRelease(release)
+	switch {
+	case !planned:
+		http.Error(w, "environment "+l.name+" has not been planned yet: its releases are unknown; try again after its first sync", http.StatusConflict)
+	case !known:
+		http.Error(w, "environment "+l.name+" has no release "+release, http.StatusNotFound)
+	}
+	return known && planned
+}
+
+// retry makes the next sync of env try its failed releases (or release)
+// at once, and wakes it.
+func (d *Daemon) retry(w http.ResponseWriter, env, release string) {
+	l, ok := d.environment(env)
+	if !ok {
+		http.Error(w, "no environment "+env, http.StatusNotFound)
+		return
+	}
+	if release != "" && !releaseKnown(w, l, release) {
+		return
+	}
+	hadFailed := l.retry(release)
+	d.log.Info("retry asked", "environment", env, "release", release, "hadFailed", hadFailed)
 	wake(l.wake)
 	writeJSON(w, http.StatusOK, l.snapshot())
 }

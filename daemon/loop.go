@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/git"
+	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
 
@@ -35,7 +37,10 @@ type envLoop struct {
 
 	mu        sync.Mutex
 	status    statusapi.Environment
-	attempted string // revision of the sync in progress or last done
+	attempted string   // revision of the sync in progress or last done
+	failed    backoffs // desired states that failed, tried again later
+	// retried is set by a retry request: the next sync plans in full.
+	retried atomic.Bool
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
@@ -47,6 +52,7 @@ func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
 		wake:     make(chan struct{}, 1),
 		interval: d.opts.Interval,
 		releases: map[string]string{},
+		failed:   backoffs{},
 		status:   statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
 	}
 }
@@ -123,6 +129,9 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	}
 	suspended := l.d.suspends.releases(l.name)
 	skipSuspended(plan, suspended)
+	l.mu.Lock()
+	holdBack(plan, l.failed, time.Now())
+	l.mu.Unlock()
 	l.d.ready.Store(true)
 
 	leader := l.d.leading.Load()
@@ -141,7 +150,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 			live = after
 		}
 	}
-	outcome := l.record(plan, result, suspended, leader)
+	outcome := l.record(plan, result, suspended, leader, env.Policy)
 	l.commit = snap.Commit
 	l.fingerprint = fingerprint(live, l.name, l.releases)
 	l.lastFull = time.Now()
@@ -186,6 +195,12 @@ func (l *envLoop) unchanged(ctx context.Context, snap git.Snapshot) bool {
 	if l.d.suspends.changedSince(l.name, l.lastFull) {
 		return false
 	}
+	l.mu.Lock()
+	due := l.failed.due(time.Now())
+	l.mu.Unlock()
+	if due || l.retried.Swap(false) {
+		return false // a failed release's next attempt, or a retry asked
+	}
 	live, err := reconciler.ReadLiveState(ctx, l.cluster)
 	if err != nil {
 		return false
@@ -204,7 +219,9 @@ type syncOutcome struct {
 
 // record updates metrics and the release status from a plan and the
 // result of applying it (nil when nothing was applied).
-func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspended map[string]bool, leader bool) syncOutcome {
+func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspended map[string]bool, leader bool, policy manifest.SyncPolicy) syncOutcome {
+	now := time.Now()
+	var heldBack []string
 	out := syncOutcome{settled: true}
 	results := map[string]reconciler.ReleaseResult{}
 	if result != nil {
@@ -235,7 +252,17 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		if step.Action == reconciler.ActionError {
 			st.Error = st.Reason
 		}
-		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted}
+		l.mu.Lock()
+		if applied {
+			l.failed.record(step, rr.Outcome, policy.Backoff, policy.MaxBackoff, now)
+		}
+		if f, ok := l.failed[name]; ok {
+			next := f.Next
+			st.Failures, st.NextAttempt = f.Failures, &next
+			heldBack = append(heldBack, name)
+		}
+		l.mu.Unlock()
+		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted, Failing: st.Failures > 0}
 		if applied {
 			facts.Outcome = rr.Outcome
 			st.Outcome, st.Error, st.Notes = string(rr.Outcome), rr.Error, rr.Notes
@@ -264,6 +291,9 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 	}
 	if !leader && plan.Summary().Changes() > 0 {
 		out.settled = false
+	}
+	if out.err == nil && len(heldBack) > 0 {
+		out.err = fmt.Errorf("%d release(s) failed and wait for their next attempt: %s", len(heldBack), strings.Join(heldBack, ", "))
 	}
 	if errs := plan.Errors(); out.err == nil && len(errs) > 0 {
 		names := make([]string, len(errs))
@@ -325,13 +355,29 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 	l.status.Phase = environmentPhase(l.status)
 }
 
+// retry forgets the failures of release (all releases when empty), so that
+// the next sync tries them at once; it reports whether there were any.
+func (l *envLoop) retry(release string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.retried.Store(true)
+	n := len(l.failed)
+	if release == "" {
+		clear(l.failed)
+		return n > 0
+	}
+	_, ok := l.failed[release]
+	delete(l.failed, release)
+	return ok
+}
+
 // hasRelease reports whether the last plan had release name, and whether
 // there was a plan at all.
 func (l *envLoop) hasRelease(name string) (known, planned bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.status.Releases == nil { // record sets it, empty or not
-		return false, false
+	if len(l.status.Releases) == 0 && (l.status.LastSync == nil || l.status.LastSync.Summary == nil) {
+		return false, false // never planned
 	}
 	for _, r := range l.status.Releases {
 		if r.Name == name {

@@ -22,6 +22,9 @@ type releaseFacts struct {
 	Suspended bool
 	// Drifted is set when the plan found drift on the release.
 	Drifted bool
+	// Failing is set while a failed desired state waits for its next
+	// attempt (see backoffs).
+	Failing bool
 }
 
 // releasePhase sums a release up. It is pure.
@@ -29,7 +32,7 @@ func releasePhase(f releaseFacts) string {
 	switch {
 	case f.Suspended:
 		return statusapi.PhaseSuspended
-	case f.Outcome == reconciler.OutcomeFailed, f.Action == reconciler.ActionError:
+	case f.Outcome == reconciler.OutcomeFailed, f.Action == reconciler.ActionError, f.Failing:
 		return statusapi.PhaseFailing
 	case f.Drifted && f.Outcome != reconciler.OutcomeSucceeded:
 		return statusapi.PhaseDrifted

@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -28,6 +29,8 @@ type Cluster struct {
 	Clientset kubernetes.Interface
 	// Metadata is a metadata-only client, for cheap lists.
 	Metadata metadata.Interface
+	// Dynamic reads objects of any kind (a takeover's live objects).
+	Dynamic dynamic.Interface
 
 	discovery discovery.CachedDiscoveryInterface
 	mapper    meta.RESTMapper
@@ -94,6 +97,10 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unable to create metadata client: %w", err)
 	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("unable to create dynamic client: %w", err)
+	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("unable to create discovery client: %w", err)
@@ -104,6 +111,7 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		Config:    cfg,
 		Clientset: cs,
 		Metadata:  md,
+		Dynamic:   dyn,
 		discovery: cached,
 		mapper:    mapper,
 		getters:   map[string]*restGetter{},

@@ -24,6 +24,9 @@ const (
 	// (a manual helm upgrade or rollback) carries a stale number and is
 	// recognised as not digitops's.
 	LabelRevision = "digitops.io/revision"
+	// LabelRemediation marks a revision digitops wrote to remediate a
+	// failure ("rolled-back-to-N": a rollback of a failed upgrade).
+	LabelRemediation = "digitops.io/remediation"
 )
 
 // actionConfig returns a Helm action configuration for namespace, with the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -58,8 +59,14 @@ type Step struct {
 	// Drift is what changed in the cluster since the release was deployed
 	// (set when the release is otherwise unchanged and drift is not off).
 	Drift []DriftItem
+	// Adopt are the live objects an install takes over (see findTakeovers).
+	Adopt []Adoption
 
 	chart *chart.Chart
+	// liveAdopted are the live objects of Adopt, by name; keepLive the
+	// fields of theirs the install keeps (keepLivePostRenderer).
+	liveAdopted map[string]*unstructured.Unstructured
+	keepLive    map[string]map[string]any
 	// rendered is the manifest the planner rendered for this step with
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
@@ -212,6 +219,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	}
 	p.checkDriftAll(ctx, env, plan)
 	rendered := p.renderChanged(ctx, plan)
+	p.findTakeovers(ctx, env, plan, rendered)
 	if p.RenderTwice {
 		p.noteNondeterminism(ctx, plan, rendered)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"helm.sh/helm/v3/pkg/action"
 
@@ -75,6 +76,9 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
 		}
 	}
 	up.Labels = a.labels(step, next)
+	// Helm merges the previous revision's labels in; "null" drops the mark
+	// an earlier remediation left.
+	up.Labels[LabelRemediation] = "null"
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
@@ -98,8 +102,20 @@ func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) (int, error) {
 		return 0, fmt.Errorf("remediation: unable to roll release %q back to revision %d: %w", spec.Name, to, err)
 	}
 	a.log.Info("rolled back", "release", spec.Name, "namespace", spec.Namespace, "revision", to)
-	if d, err := cfg.Releases.Deployed(spec.Name); err == nil {
-		return d.Version, nil
+	d, err := cfg.Releases.Deployed(spec.Name)
+	if err != nil {
+		return to, nil
 	}
-	return to, nil
+	// Helm copies the labels of revision to, which recorded writing that
+	// revision: record this one as written by digitops too, so that the
+	// next sync does not take its own remediation for a manual rollback.
+	if d.Labels == nil {
+		d.Labels = map[string]string{}
+	}
+	d.Labels[LabelRevision] = strconv.Itoa(d.Version)
+	d.Labels[LabelRemediation] = fmt.Sprintf("rolled-back-to-%d", to)
+	if err := cfg.Releases.Update(d); err != nil {
+		return d.Version, fmt.Errorf("remediation: unable to label revision %d of release %q: %w", d.Version, spec.Name, err)
+	}
+	return d.Version, nil
 }

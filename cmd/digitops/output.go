@@ -74,6 +74,7 @@ type planReleaseJSON struct {
 	Action    string                 `json:"action"`
 	Reason    string                 `json:"reason"`
 	Drift     []reconciler.DriftItem `json:"drift"`
+	Adopt     []reconciler.Adoption  `json:"adopt,omitempty"`
 }
 
 func printPlan(w io.Writer, format string, p *planned, color bool) error {
@@ -100,7 +101,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		if d == nil {
 			d = []reconciler.DriftItem{}
 		}
-		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d})
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -173,6 +174,9 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 			head = "\x1b[1m" + head + "\x1b[0m"
 		}
 		b.WriteString("\n" + head + "\n")
+		for _, a := range st.Adopt {
+			fmt.Fprintf(&b, "    adopt: %s\n", a)
+		}
 		for _, d := range driftOf(st) {
 			fmt.Fprintf(&b, "    drift: %s\n", d)
 		}
@@ -229,6 +233,9 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 	for _, i := range rows {
 		st := &p.plan.Steps[i]
 		var body strings.Builder
+		for _, a := range st.Adopt {
+			fmt.Fprintf(&body, "adopt: %s\n", a)
+		}
 		for _, d := range driftOf(st) {
 			fmt.Fprintf(&body, "drift: %s\n", d)
 		}

@@ -111,8 +111,11 @@ in dependency order.`,
 		newStatusCommand(opts, s),
 		newSetImageCommand(opts, s),
 		newCompletionCommand(s),
-		newServeCommand(opts, s), newSuspendCommand(s, true), newSuspendCommand(s, false),
+		newServeCommand(opts, s),
 	)
+	for _, v := range daemonVerbs() {
+		root.AddCommand(newDaemonVerbCommand(s, v))
+	}
 	return root
 }
 

@@ -20,33 +20,41 @@ type serverOptions struct {
 	token  string
 }
 
-// newSuspendCommand builds suspend (on) or resume (!on).
-func newSuspendCommand(s streams, on bool) *cobra.Command {
-	o := &serverOptions{}
-	verb, short := "suspend", "Stop syncing an environment, or one release of it, in a running daemon"
-	if !on {
-		verb, short = "resume", "Resume syncing a suspended environment or release"
+// daemonVerb is a command that asks a running daemon to act on an
+// environment, or one release of it.
+type daemonVerb struct {
+	name, short, done string
+}
+
+// daemonVerbs are suspend, resume and retry.
+func daemonVerbs() []daemonVerb {
+	return []daemonVerb{
+		{"suspend", "Stop syncing an environment, or one release of it, in a running daemon", "suspended"},
+		{"resume", "Resume syncing a suspended environment or release", "resumed"},
+		{"retry", "Try a failed environment or release again now, instead of after its backoff", "retry asked"},
 	}
+}
+
+// newDaemonVerbCommand builds one of daemonVerbs.
+func newDaemonVerbCommand(s streams, v daemonVerb) *cobra.Command {
+	o := &serverOptions{}
 	cmd := &cobra.Command{
-		Use:   verb + " ENVIRONMENT [RELEASE]",
-		Short: short,
+		Use:   v.name + " ENVIRONMENT [RELEASE]",
+		Short: v.short,
 		Example: fmt.Sprintf(`  digitops %[1]s egov-demo --server http://digitops.digitops-system:8080
-  digitops %[1]s egov-demo egov-user --server http://localhost:8080`, verb),
+  digitops %[1]s egov-demo egov-user --server http://localhost:8080`, v.name),
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/api/v1/environments/" + url.PathEscape(args[0])
+			path, what := "/api/v1/environments/"+url.PathEscape(args[0]), args[0]
 			if len(args) == 2 {
 				path += "/releases/" + url.PathEscape(args[1])
+				what += "/" + args[1]
 			}
-			env, err := o.post(cmd, path+"/"+verb)
+			env, err := o.post(cmd, path+"/"+v.name)
 			if err != nil {
 				return err
 			}
-			what := args[0]
-			if len(args) == 2 {
-				what = args[0] + "/" + args[1]
-			}
-			fmt.Fprintf(s.out, "%s: %sed (environment phase %s)\n", what, strings.TrimSuffix(verb, "e"), env.Phase)
+			fmt.Fprintf(s.out, "%s: %s (environment phase %s)\n", what, v.done, env.Phase)
 			return nil
 		},
 	}

@@ -103,6 +103,11 @@ type Release struct {
 	Suspended bool `json:"suspended"`
 	// Error is the last action's error (masked).
 	Error string `json:"error,omitempty"`
+	// Failures counts the syncs in a row that failed to install or upgrade
+	// the release to its current desired state; NextAttempt is when the
+	// daemon tries it again (a new commit or a retry tries at once).
+	Failures    int        `json:"failures,omitempty"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 	// Notes are remarks from the last action (a field that renders
 	// differently on every run), shown for the sync that acted.
 	Notes []string `json:"notes,omitempty"`

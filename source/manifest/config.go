@@ -61,6 +61,7 @@ type SyncConfig struct {
 	MaxPrunePercent *int          `yaml:"maxPrunePercent"`
 	HistoryMax      int           `yaml:"historyMax"`
 	Wait            *bool         `yaml:"wait"`
+	Adopt           string        `yaml:"adopt"`
 	// OpenAPIValidation turns on Helm's client-side schema validation.
 	OpenAPIValidation bool         `yaml:"openAPIValidation"`
 	Remediation       *Remediation `yaml:"remediation"`
@@ -84,6 +85,8 @@ func (s SyncConfig) check() string {
 		return fmt.Sprintf("historyMax: %d is negative", s.HistoryMax)
 	case s.Remediation != nil && s.Remediation.Retries < 0:
 		return fmt.Sprintf("remediation.retries: %d is negative", s.Remediation.Retries)
+	case s.Remediation != nil && (s.Remediation.Backoff < 0 || s.Remediation.MaxBackoff < 0):
+		return "remediation.backoff and maxBackoff cannot be negative"
 	}
 	return ""
 }
@@ -96,6 +99,11 @@ type Remediation struct {
 	UninstallFailedInstall *bool `yaml:"uninstallFailedInstall"`
 	// Retries is how many more times a failed action is tried in one sync.
 	Retries int `yaml:"retries"`
+	// Backoff is the daemon's wait before it tries a desired state that
+	// failed again (doubled after each failure, up to MaxBackoff); a new
+	// commit or a manual retry tries at once.
+	Backoff    time.Duration `yaml:"backoff"`
+	MaxBackoff time.Duration `yaml:"maxBackoff"`
 }
 
 // NativeRelease is one release of the native layout.
@@ -184,6 +192,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		default:
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown drift mode %q (want correct, warn or off)", e.Name, e.Sync.Drift)}
 		}
+		switch e.Sync.Adopt {
+		case "", AdoptUnowned, AdoptHelmReleases, AdoptNone:
+		default:
+			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown sync.adopt %q (want unowned, helm-releases or none)", e.Name, e.Sync.Adopt)}
+		}
 		if msg := e.Sync.check(); msg != "" {
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: sync.%s", e.Name, msg)}
 		}
@@ -226,6 +239,9 @@ func (e EnvironmentConfig) Policy() SyncPolicy {
 	if s.Drift != "" {
 		p.Drift = s.Drift
 	}
+	if s.Adopt != "" {
+		p.Adopt = s.Adopt
+	}
 	if s.Concurrency > 0 {
 		p.Concurrency = s.Concurrency
 	}
@@ -254,6 +270,15 @@ func (e EnvironmentConfig) Policy() SyncPolicy {
 		if r.Retries > 0 {
 			p.Retries = r.Retries
 		}
+		if r.Backoff > 0 {
+			p.Backoff = r.Backoff
+		}
+		if r.MaxBackoff > 0 {
+			p.MaxBackoff = r.MaxBackoff
+		}
+	}
+	if p.MaxBackoff < p.Backoff {
+		p.MaxBackoff = p.Backoff
 	}
 	return p
 }

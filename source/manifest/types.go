@@ -18,6 +18,21 @@ const (
 	DriftOff     = "off"
 )
 
+// Adoption modes: which live objects an install may take into its release
+// (a takeover of a cluster deployed by kubectl or another Helm release).
+const (
+	// AdoptUnowned takes objects no Helm release owns (applied by kubectl,
+	// the Go deployer or by hand); an object of another Helm release is an
+	// error naming it.
+	AdoptUnowned = "unowned"
+	// AdoptHelmReleases also takes objects of other Helm releases (a
+	// helmfile release under another name).
+	AdoptHelmReleases = "helm-releases"
+	// AdoptNone takes nothing: an existing object is an error (Helm's own
+	// behaviour).
+	AdoptNone = "none"
+)
+
 // Environment is one deployable environment: a set of Helm releases that
 // target one cluster.
 type Environment struct {
@@ -116,6 +131,12 @@ type SyncPolicy struct {
 	// in the same sync (after its remediation, with a growing pause); 0
 	// means once.
 	Retries int
+	// Backoff is how long the daemon waits before it tries again a desired
+	// state (chart and values) that failed, doubled after each failure up to
+	// MaxBackoff; a new commit or a manual retry tries at once.
+	Backoff, MaxBackoff time.Duration
+	// Adopt is one of AdoptUnowned (default), AdoptHelmReleases, AdoptNone.
+	Adopt string
 	// DriftAllowManagers are field managers (globs) whose changes are not
 	// drift, in addition to the reconciler's defaults (controllers, HPA, VPA).
 	DriftAllowManagers []string
@@ -143,6 +164,7 @@ func DefaultSyncPolicy() SyncPolicy {
 		Interval:        time.Minute,
 		Prune:           false,
 		Drift:           DriftCorrect,
+		Adopt:           AdoptUnowned,
 		Concurrency:     4,
 		Timeout:         5 * time.Minute,
 		MaxPrunePercent: 30,
@@ -151,6 +173,8 @@ func DefaultSyncPolicy() SyncPolicy {
 
 		RemediateFailedUpgrade: true,
 		RemediateFailedInstall: true,
+		Backoff:                time.Minute,
+		MaxBackoff:             time.Hour,
 	}
 }
 

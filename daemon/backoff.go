@@ -1,0 +1,81 @@
+package daemon
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/digitops/digitops/reconciler"
+)
+
+// failedState is a desired state of a release (its chart and values) that
+// failed to install or upgrade, and when the daemon tries it again.
+type failedState struct {
+	// ChartDigest and ValuesDigest are the desired state that failed.
+	ChartDigest, ValuesDigest string
+	// Failures counts the syncs in a row that failed with it.
+	Failures int
+	// Next is when it is tried again.
+	Next time.Time
+}
+
+// backoffs are the failed releases of one environment, by release name.
+type backoffs map[string]failedState
+
+// backoffDelay is the wait after the n-th failure in a row (n >= 1):
+// initial, doubled each time, at most max. It is pure.
+func backoffDelay(initial, max time.Duration, n int) time.Duration {
+	d := initial
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// holdBack turns each install or upgrade of a desired state that failed,
+// and whose next attempt is not due at now, into a skip that says when it
+// is. A different desired state (a new commit) is tried at once. It is pure
+// but for the plan it changes.
+func holdBack(plan *reconciler.Plan, b backoffs, now time.Time) {
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		f, ok := b[st.Release.Name]
+		if !ok || (st.Action != reconciler.ActionInstall && st.Action != reconciler.ActionUpgrade) {
+			continue
+		}
+		if f.ChartDigest != st.Desired.ChartDigest || f.ValuesDigest != st.Desired.ValuesDigest || !now.Before(f.Next) {
+			continue
+		}
+		st.Action = reconciler.ActionSkip
+		st.Reason = fmt.Sprintf("failed %d time(s) with this chart and values; next attempt at %s (in %s); a new commit or `digitops retry` tries at once",
+			f.Failures, f.Next.UTC().Format(time.RFC3339), f.Next.Sub(now).Round(time.Second))
+	}
+}
+
+// record updates b from one applied step: a failed install or upgrade
+// counts one more failure of its desired state and schedules the next
+// attempt; a success forgets the release.
+func (b backoffs) record(step *reconciler.Step, outcome reconciler.Outcome, initial, max time.Duration, now time.Time) {
+	name := step.Release.Name
+	switch {
+	case outcome == reconciler.OutcomeSucceeded:
+		delete(b, name)
+	case outcome == reconciler.OutcomeFailed && (step.Action == reconciler.ActionInstall || step.Action == reconciler.ActionUpgrade):
+		f := b[name]
+		if f.ChartDigest != step.Desired.ChartDigest || f.ValuesDigest != step.Desired.ValuesDigest {
+			f = failedState{ChartDigest: step.Desired.ChartDigest, ValuesDigest: step.Desired.ValuesDigest}
+		}
+		f.Failures++
+		f.Next = now.Add(backoffDelay(initial, max, f.Failures))
+		b[name] = f
+	}
+}
+
+// due reports whether some held-back attempt is due at now.
+func (b backoffs) due(now time.Time) bool {
+	for _, f := range b {
+		if !now.Before(f.Next) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+)
+
+func TestBackoffDelay(t *testing.T) {
+	for _, tt := range []struct {
+		n    int           // failures in a row
+		want time.Duration // wait before the next attempt
+	}{
+		{1, time.Minute}, {2, 2 * time.Minute}, {3, 4 * time.Minute}, {7, time.Hour}, {60, time.Hour},
+	} {
+		if got := backoffDelay(time.Minute, time.Hour, tt.n); got != tt.want {
+			t.Errorf("backoffDelay(1m, 1h, %d) = %s, want %s", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestBackoffs(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	step := func(action reconciler.Action, values string) *reconciler.Step {
+		return &reconciler.Step{Release: manifest.ReleaseSpec{Name: "egov-user"}, Action: action, Desired: reconciler.Desired{ChartDigest: "c1", ValuesDigest: values}}
+	}
+	b := backoffs{}
+	// Two failures of the same desired state: 1m, then 2m.
+	b.record(step(reconciler.ActionUpgrade, "v1"), reconciler.OutcomeFailed, time.Minute, time.Hour, now)
+	b.record(step(reconciler.ActionUpgrade, "v1"), reconciler.OutcomeFailed, time.Minute, time.Hour, now)
+	if f := b["egov-user"]; f.Failures != 2 || !f.Next.Equal(now.Add(2*time.Minute)) {
+		t.Fatalf("after two failures: %+v", f)
+	}
+	tests := []struct {
+		name   string            // the case
+		step   *reconciler.Step  // planned
+		at     time.Time         // when the plan is made
+		action reconciler.Action // after holdBack
+	}{
+		{"same state, not due", step(reconciler.ActionUpgrade, "v1"), now.Add(time.Minute), reconciler.ActionSkip},
+		{"same state, due", step(reconciler.ActionUpgrade, "v1"), now.Add(2 * time.Minute), reconciler.ActionUpgrade},
+		{"a new commit", step(reconciler.ActionUpgrade, "v2"), now.Add(time.Minute), reconciler.ActionUpgrade},
+		{"drift correction is not held back", step(reconciler.ActionCorrectDrift, "v1"), now.Add(time.Minute), reconciler.ActionCorrectDrift},
+	}
+	for _, tt := range tests {
+		plan := &reconciler.Plan{Steps: []reconciler.Step{*tt.step}}
+		holdBack(plan, b, tt.at)
+		if got := plan.Steps[0]; got.Action != tt.action {
+			t.Errorf("%s: %s (%s), want %s", tt.name, got.Action, got.Reason, tt.action)
+		} else if got.Action == reconciler.ActionSkip && !strings.Contains(got.Reason, "failed 2 time(s)") {
+			t.Errorf("%s: reason %q", tt.name, got.Reason)
+		}
+	}
+	if b.due(now.Add(time.Minute)) || !b.due(now.Add(2*time.Minute)) {
+		t.Error("due is wrong")
+	}
+	// A failure of a new desired state starts over; a success forgets.
+	b.record(step(reconciler.ActionUpgrade, "v2"), reconciler.OutcomeFailed, time.Minute, time.Hour, now)
+	if f := b["egov-user"]; f.Failures != 1 || f.ValuesDigest != "v2" {
+		t.Errorf("a new state's failure: %+v", f)
+	}
+	b.record(step(reconciler.ActionUpgrade, "v2"), reconciler.OutcomeSucceeded, time.Minute, time.Hour, now)
+	if len(b) != 0 {
+		t.Errorf("a success should forget the release: %+v", b)
+	}
+}

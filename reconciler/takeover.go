@@ -1,0 +1,366 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"helm.sh/helm/v3/pkg/releaseutil"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// Adoption is a live object that an install takes into its new Helm
+// release: the object exists (applied by kubectl, the Go deployer, by hand,
+// or another Helm release when the policy allows it) and the release renders
+// it.
+type Adoption struct {
+	// Object is "Kind/namespace/name" ("Kind/name" when cluster-scoped).
+	Object string `json:"object"`
+	// Owner is what writes it today: its field managers, or the Helm
+	// release that owns it.
+	Owner string `json:"owner"`
+	// Kept are the fields whose live value the install keeps: they render
+	// differently on every run (a `now` stamped on a pod template), so that
+	// taking the object over restarts nothing.
+	Kept []string `json:"kept,omitempty"`
+}
+
+func (a Adoption) String() string {
+	s := a.Object + " (" + a.Owner + ")"
+	if len(a.Kept) > 0 {
+		s += ", keeps live " + strings.Join(a.Kept, ", ")
+	}
+	return s
+}
+
+// liveOwner is what a takeover found about one rendered object.
+type liveOwner struct {
+	// exists is false when the object is not in the cluster.
+	exists bool
+	// helmRelease is "namespace/name" of the Helm release that owns it,
+	// "" when none does.
+	helmRelease string
+	// managers are the field managers of the live object.
+	managers []string
+	object   *unstructured.Unstructured
+}
+
+// readOwner reads the live counterpart of a rendered object.
+func readOwner(ctx context.Context, c *Cluster, o *unstructured.Unstructured, namespace string) (liveOwner, error) {
+	gvk := o.GroupVersionKind()
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return liveOwner{}, nil // a kind the cluster does not serve yet: nothing to take over
+		}
+		return liveOwner{}, fmt.Errorf("object %s: %w", objectName(o), err)
+	}
+	get := c.Dynamic.Resource(m.Resource).Get
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = namespace
+		}
+		get = c.Dynamic.Resource(m.Resource).Namespace(ns).Get
+	}
+	live, err := get(ctx, o.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return liveOwner{}, nil
+	}
+	if err != nil {
+		return liveOwner{}, fmt.Errorf("unable to read %s: %w", objectName(o), err)
+	}
+	lo := liveOwner{exists: true, object: live}
+	if name := live.GetAnnotations()[helmReleaseNameAnnotation]; name != "" {
+		lo.helmRelease = live.GetAnnotations()[helmReleaseNamespaceAnnotation] + "/" + name
+	}
+	seen := map[string]bool{}
+	for _, f := range live.GetManagedFields() {
+		if f.Manager != "" && !seen[f.Manager] {
+			seen[f.Manager] = true
+			lo.managers = append(lo.managers, f.Manager)
+		}
+	}
+	sort.Strings(lo.managers)
+	return lo, nil
+}
+
+// takeoverDecision is what an install does with the live objects it
+// renders. It is pure: decideTakeover makes it from what readOwner found.
+type takeoverDecision struct {
+	adopt []Adoption
+	// refused names the objects the install cannot take, with their owner;
+	// the step is then an error.
+	refused []string
+}
+
+// decideTakeover classifies the live counterparts of a release's rendered
+// objects (names in render order, owners by name) under the adoption mode.
+func decideTakeover(release, namespace, mode string, names []string, owners map[string]liveOwner) takeoverDecision {
+	var d takeoverDecision
+	self := namespace + "/" + release
+	for _, name := range names {
+		lo := owners[name]
+		switch {
+		case !lo.exists, lo.helmRelease == self:
+			// Absent, or already this release's (Helm takes it itself).
+		case mode == manifest.AdoptNone:
+			d.refused = append(d.refused, name+" exists (sync.adopt is none)")
+		case lo.helmRelease != "" && mode != manifest.AdoptHelmReleases:
+			d.refused = append(d.refused, name+" belongs to Helm release "+lo.helmRelease)
+		case lo.helmRelease != "":
+			d.adopt = append(d.adopt, Adoption{Object: name, Owner: "Helm release " + lo.helmRelease})
+		default:
+			owner := "no Helm owner"
+			if len(lo.managers) > 0 {
+				owner = "managed by " + strings.Join(lo.managers, ", ")
+			}
+			d.adopt = append(d.adopt, Adoption{Object: name, Owner: owner})
+		}
+	}
+	return d
+}
+
+// findTakeovers looks, for every install the plan renders (idx), for the
+// live objects it would create: those that exist without being this
+// release's become the step's adoptions, or make it an error (an object of
+// another Helm release, unless the policy allows it). For the adopted
+// objects, the fields that render differently on every run keep their live
+// value at install, found by a second render in the next second. Offline
+// plans (no cluster) look at nothing.
+func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, plan *Plan, idx []int) {
+	if p.Cluster == nil {
+		return
+	}
+	var adopting []int
+	for _, i := range idx {
+		st := &plan.Steps[i]
+		if st.Action != ActionInstall || st.rendered == "" {
+			continue
+		}
+		objs, err := parseManifest(st.rendered)
+		if err != nil {
+			continue // the install reports it
+		}
+		names := make([]string, 0, len(objs))
+		owners := map[string]liveOwner{}
+		byName := map[string]*unstructured.Unstructured{}
+		var readErr error
+		for _, o := range objs {
+			name := renderedName(o, st.Release.Namespace)
+			lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace)
+			if err != nil {
+				readErr = err
+				break
+			}
+			names = append(names, name)
+			owners[name], byName[name] = lo, lo.object
+		}
+		if readErr != nil {
+			st.Action, st.Reason = ActionError, fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, readErr)
+			continue
+		}
+		d := decideTakeover(st.Release.Name, st.Release.Namespace, env.Policy.Adopt, names, owners)
+		if len(d.refused) > 0 {
+			st.Action = ActionError
+			st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s (set sync.adopt: helm-releases to take them)", st.Release.Name, strings.Join(d.refused, "; "))
+			if env.Policy.Adopt == manifest.AdoptNone {
+				st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s", st.Release.Name, strings.Join(d.refused, "; "))
+			}
+			continue
+		}
+		if len(d.adopt) == 0 {
+			continue
+		}
+		st.Adopt = d.adopt
+		st.Reason += fmt.Sprintf("; takes over %d live object(s)", len(d.adopt))
+		st.liveAdopted = map[string]*unstructured.Unstructured{}
+		for _, a := range d.adopt {
+			st.liveAdopted[a.Object] = byName[a.Object]
+		}
+		adopting = append(adopting, i)
+	}
+	if len(adopting) == 0 {
+		return
+	}
+	// A second render in the next second names what renders differently
+	// every time (see noteNondeterminism).
+	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Until(next)):
+	}
+	for _, i := range adopting {
+		st := &plan.Steps[i]
+		again, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+		if err != nil {
+			continue
+		}
+		st.keepLive = keptFields(st.rendered, again, st.Release.Namespace, st.liveAdopted)
+		for k := range st.Adopt {
+			for path := range st.keepLive[st.Adopt[k].Object] {
+				st.Adopt[k].Kept = append(st.Adopt[k].Kept, path)
+			}
+			sort.Strings(st.Adopt[k].Kept)
+		}
+	}
+}
+
+// keptFields returns, by object, the fields (JSON pointers) that differ
+// between two renders and that the live object has, with the live value.
+func keptFields(a, b, namespace string, live map[string]*unstructured.Unstructured) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, np := range nondeterministicPaths(a, b, namespace) {
+		name, path, ok := strings.Cut(np, " ")
+		if !ok || live[name] == nil {
+			continue
+		}
+		if v, found := pointerGet(live[name].Object, path); found {
+			if out[name] == nil {
+				out[name] = map[string]any{}
+			}
+			out[name][path] = v
+		}
+	}
+	return out
+}
+
+// pointerTokens splits a JSON pointer ("/a/b~1c/0") into its tokens.
+func pointerTokens(path string) []string {
+	toks := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for i, t := range toks {
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+	}
+	return toks
+}
+
+// pointerGet reads the value at a JSON pointer.
+func pointerGet(obj map[string]any, path string) (any, bool) {
+	var cur any = obj
+	for _, t := range pointerTokens(path) {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// pointerSet sets the value at a JSON pointer whose parent exists; it
+// reports whether it did.
+func pointerSet(obj map[string]any, path string, v any) bool {
+	toks := pointerTokens(path)
+	parent, ok := pointerGet(obj, "/"+strings.Join(escapeTokens(toks[:len(toks)-1]), "/"))
+	if len(toks) == 1 {
+		parent, ok = obj, true
+	}
+	if !ok {
+		return false
+	}
+	last := toks[len(toks)-1]
+	switch p := parent.(type) {
+	case map[string]any:
+		p[last] = v
+		return true
+	case []any:
+		i, err := strconv.Atoi(last)
+		if err != nil || i < 0 || i >= len(p) {
+			return false
+		}
+		p[i] = v
+		return true
+	}
+	return false
+}
+
+func escapeTokens(toks []string) []string {
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = escapeToken(t)
+	}
+	return out
+}
+
+// keepLivePostRenderer is the Helm post-renderer of a takeover install: in
+// the objects it adopts, the fields that render differently on every run
+// get their live value back, so that the install changes nothing there (a
+// Deployment's pod template, and so its generation and its pods).
+type keepLivePostRenderer struct {
+	namespace string
+	// keep is, by object name, the JSON pointers and their live values.
+	keep map[string]map[string]any
+}
+
+// Run implements postrender.PostRenderer.
+func (r keepLivePostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	docs := releaseutil.SplitManifests(in.String())
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return manifestIndex(keys[i]) < manifestIndex(keys[j]) })
+	var out bytes.Buffer
+	for _, k := range keys {
+		doc := docs[k]
+		out.WriteString("---\n")
+		out.WriteString(r.keepIn(doc))
+		out.WriteString("\n")
+	}
+	return &out, nil
+}
+
+// keepIn returns doc with the live values of its object's kept fields, or
+// doc itself when it has none. Leading comments (Helm's "# Source:") stay.
+func (r keepLivePostRenderer) keepIn(doc string) string {
+	var u unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || u.Object == nil {
+		return doc
+	}
+	fields := r.keep[renderedName(&u, r.namespace)]
+	if len(fields) == 0 {
+		return doc
+	}
+	changed := false
+	for path, v := range fields {
+		changed = pointerSet(u.Object, path, v) || changed
+	}
+	if !changed {
+		return doc
+	}
+	body, err := yaml.Marshal(u.Object)
+	if err != nil {
+		return doc
+	}
+	var head strings.Builder
+	for _, line := range strings.SplitAfter(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			break
+		}
+		head.WriteString(line)
+	}
+	return head.String() + string(body)
+}

@@ -1,0 +1,142 @@
+package reconciler
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/digitops/digitops/source/manifest"
+)
+
+func TestDecideTakeover(t *testing.T) {
+	const dep, svc, cm = "Deployment/egov/egov-user", "Service/egov/egov-user", "ConfigMap/egov/egov-user"
+	names := []string{dep, svc, cm}
+	kubectl := liveOwner{exists: true, managers: []string{"kubectl-client-side-apply"}}
+	tests := []struct {
+		name    string
+		mode    string
+		owners  map[string]liveOwner
+		adopt   []Adoption
+		refused []string
+	}{
+		{
+			name:   "nothing live: a plain install",
+			mode:   manifest.AdoptUnowned,
+			owners: map[string]liveOwner{},
+		},
+		{
+			name:   "applied by kubectl: adopted, manager named",
+			mode:   manifest.AdoptUnowned,
+			owners: map[string]liveOwner{dep: kubectl, svc: {exists: true}},
+			adopt: []Adoption{
+				{Object: dep, Owner: "managed by kubectl-client-side-apply"},
+				{Object: svc, Owner: "no Helm owner"},
+			},
+		},
+		{
+			name:   "already this release's: Helm takes it itself",
+			mode:   manifest.AdoptUnowned,
+			owners: map[string]liveOwner{dep: {exists: true, helmRelease: "egov/egov-user"}},
+		},
+		{
+			name:    "another Helm release's: refused, owner named",
+			mode:    manifest.AdoptUnowned,
+			owners:  map[string]liveOwner{dep: kubectl, cm: {exists: true, helmRelease: "egov/old-user"}},
+			adopt:   []Adoption{{Object: dep, Owner: "managed by kubectl-client-side-apply"}},
+			refused: []string{cm + " belongs to Helm release egov/old-user"},
+		},
+		{
+			name:   "another Helm release's with adopt: helm-releases",
+			mode:   manifest.AdoptHelmReleases,
+			owners: map[string]liveOwner{cm: {exists: true, helmRelease: "egov/old-user"}},
+			adopt:  []Adoption{{Object: cm, Owner: "Helm release egov/old-user"}},
+		},
+		{
+			name:    "adopt: none refuses every live object",
+			mode:    manifest.AdoptNone,
+			owners:  map[string]liveOwner{svc: kubectl},
+			refused: []string{svc + " exists (sync.adopt is none)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decideTakeover("egov-user", "egov", tt.mode, names, tt.owners)
+			if !reflect.DeepEqual(d.adopt, tt.adopt) {
+				t.Errorf("adopt = %+v, want %+v", d.adopt, tt.adopt)
+			}
+			if !reflect.DeepEqual(d.refused, tt.refused) {
+				t.Errorf("refused = %q, want %q", d.refused, tt.refused)
+			}
+		})
+	}
+}
+
+func TestKeepLivePostRenderer(t *testing.T) {
+	render := func(stamp string) string {
+		return `---
+# Source: egov-user/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: egov-user
+spec:
+  template:
+    metadata:
+      annotations:
+        deployment-timestamp: "` + stamp + `"
+    spec:
+      containers:
+        - name: egov-user
+          image: egov-user:v2
+---
+# Source: egov-user/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: egov-user
+spec:
+  ports:
+    - port: 8080
+`
+	}
+	first, second := render("20261201120000"), render("20261201120001")
+	objs, err := parseManifest(render("20251111000000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := map[string]*unstructured.Unstructured{"Deployment/egov/egov-user": objs[0]}
+	keep := keptFields(first, second, "egov", live)
+	want := map[string]map[string]any{"Deployment/egov/egov-user": {"/spec/template/metadata/annotations/deployment-timestamp": "20251111000000"}}
+	if !reflect.DeepEqual(keep, want) {
+		t.Fatalf("kept fields = %v, want %v", keep, want)
+	}
+	out, err := keepLivePostRenderer{namespace: "egov", keep: keep}.Run(bytes.NewBufferString(render("20261201120005")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, w := range []string{"deployment-timestamp: \"20251111000000\"", "# Source: egov-user/templates/deployment.yaml", "image: egov-user:v2", "# Source: egov-user/templates/service.yaml", "port: 8080"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("post-rendered manifest lacks %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "20261201120005") {
+		t.Errorf("the new stamp is still rendered:\n%s", got)
+	}
+}
+
+func TestPointerSet(t *testing.T) {
+	obj := map[string]any{"a": map[string]any{"b/c": []any{"x", "y"}}}
+	if !pointerSet(obj, "/a/b~1c/1", "z") {
+		t.Fatal("pointerSet refused an existing path")
+	}
+	if v, _ := pointerGet(obj, "/a/b~1c/1"); v != "z" {
+		t.Errorf("got %v, want z", v)
+	}
+	if pointerSet(obj, "/a/missing/x", "z") || pointerSet(obj, "/a/b~1c/7", "z") {
+		t.Error("pointerSet set a path whose parent does not exist")
+	}
+}
