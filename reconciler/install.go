@@ -86,6 +86,11 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	if err != nil {
 		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
+	if len(step.liveAdopted) > 0 {
+		if err := claimFields(ctx, a.cluster, step.liveAdopted); err != nil {
+			a.log.Warn("took objects over, but their field managers stay: later edits may not show as drift, and the old manager's fields may", "release", spec.Name, "namespace", spec.Namespace, "error", err)
+		}
+	}
 	if err := a.waitReady(ctx, rel); err != nil {
 		return 0, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))
 	}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/releaseutil"
@@ -363,4 +365,32 @@ func (r keepLivePostRenderer) keepIn(doc string) string {
 		head.WriteString(line)
 	}
 	return head.String() + string(body)
+}
+
+// claimFields makes Helm's field manager the only owner of every field of
+// the adopted objects: what kubectl (or another tool) wrote before the
+// takeover is the release's now, so later edits by others are drift and the
+// fields the old manager defaulted are not. Only managedFields change (no
+// new generation, nothing restarts).
+func claimFields(ctx context.Context, c *Cluster, adopted map[string]*unstructured.Unstructured) error {
+	patch := []byte(`[{"op":"replace","path":"/metadata/managedFields","value":[{}]}]`)
+	var errs []error
+	for name, o := range adopted {
+		gvk := o.GroupVersionKind()
+		m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		opts := metav1.PatchOptions{FieldManager: HelmFieldManager()}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			_, err = c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts)
+		} else {
+			_, err = c.Dynamic.Resource(m.Resource).Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts)
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,213 @@
+package reconciler_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/source/manifest"
+	envloader "github.com/digitops/digitops/source/manifest/loader"
+)
+
+// takeoverChart is shaped like a DIGIT service chart on the common chart:
+// objects named from the values (not the release), and a pod template
+// stamped with the render time.
+var takeoverChart = map[string]string{
+	"charts/svc/Chart.yaml": "apiVersion: v2\nname: svc\nversion: 0.1.0\n",
+	"charts/svc/templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Values.name }}
+  namespace: {{ .Release.Namespace }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ .Values.name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Values.name }}}
+      annotations:
+        deployment-timestamp: {{ now | date "20060102150405" | quote }}
+    spec:
+      containers:
+        - name: app
+          image: egovio/{{ .Values.name }}:v1
+`,
+	"charts/svc/templates/service.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Values.name }}
+  namespace: {{ .Release.Namespace }}
+spec:
+  selector: {app: {{ .Values.name }}}
+  ports: [{port: 8080}]
+`,
+	"charts/svc/templates/configmap.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Values.name }}
+  namespace: {{ .Release.Namespace }}
+data: {db: db.backbone}
+`,
+	"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {wait: false}
+    releases:
+      - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
+      - {name: pgr-services, namespace: egov, chart: charts/svc, values: [{name: pgr-services}]}
+`,
+}
+
+// deployLikeTheGoDeployer renders the chart as `helm template` with no
+// release name does and creates every object as `kubectl apply` does: no
+// Helm release, no Helm ownership metadata.
+func deployLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo, name string) {
+	t.Helper()
+	c, err := loader.Load(filepath.Join(repo, "charts/svc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := reconciler.Render(ctx, manifest.ReleaseSpec{Name: "release-name", Namespace: "egov", Values: map[string]any{"name": name}}, c, reconciler.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(m, "\n---") {
+		u := unstructured.Unstructured{Object: map[string]any{}}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || u.GetKind() == "" {
+			continue
+		}
+		createAs(t, ctx, cluster, &u, "kubectl-client-side-apply")
+	}
+}
+
+func createAs(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, u *unstructured.Unstructured, manager string) {
+	t.Helper()
+	gvr := map[string]schema.GroupVersionResource{
+		"Deployment": {Group: "apps", Version: "v1", Resource: "deployments"},
+		"Service":    {Version: "v1", Resource: "services"},
+		"ConfigMap":  {Version: "v1", Resource: "configmaps"},
+	}[u.GetKind()]
+	if _, err := cluster.Dynamic.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{FieldManager: manager}); err != nil {
+		t.Fatalf("create %s/%s: %v", u.GetKind(), u.GetName(), err)
+	}
+}
+
+func TestApply_takesOverWhatTheGoDeployerApplied(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	for path, content := range takeoverChart {
+		p := filepath.Join(repo, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"}); err != nil {
+		t.Fatal(err)
+	}
+	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
+	// pgr-services' ConfigMap belongs to a Helm release of another name (a
+	// helmfile release): never taken silently.
+	foreign := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{
+			"name": "pgr-services", "namespace": "egov",
+			"labels":      map[string]any{"app.kubernetes.io/managed-by": "Helm"},
+			"annotations": map[string]any{"meta.helm.sh/release-name": "helmfile-pgr", "meta.helm.sh/release-namespace": "egov"},
+		},
+	}}
+	createAs(t, ctx, cluster, foreign, "helm")
+	before, err := cluster.Clientset.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a render now stamps another second
+
+	plan, res := planAndApply(t, ctx, cluster, repo)
+	user, pgr := stepOf(t, plan, "egov-user"), stepOf(t, plan, "pgr-services")
+	if user.Action != reconciler.ActionInstall || len(user.Adopt) != 3 {
+		t.Fatalf("egov-user: %s (%s), adopt %v; want an install taking over 3 objects", user.Action, user.Reason, user.Adopt)
+	}
+	for _, a := range user.Adopt {
+		if a.Owner != "managed by kubectl-client-side-apply" {
+			t.Errorf("adoption of %s names owner %q", a.Object, a.Owner)
+		}
+		if a.Object == "Deployment/egov/egov-user" && !(len(a.Kept) == 1 && a.Kept[0] == "/spec/template/metadata/annotations/deployment-timestamp") {
+			t.Errorf("the Deployment's kept fields = %v, want the deployment-timestamp", a.Kept)
+		}
+	}
+	if pgr.Action != reconciler.ActionError || !strings.Contains(pgr.Reason, "ConfigMap/egov/pgr-services belongs to Helm release egov/helmfile-pgr") {
+		t.Errorf("pgr-services: %s: %s; want an error naming the owning release", pgr.Action, pgr.Reason)
+	}
+	if r := resultOf(t, res, "egov-user"); r.Outcome != reconciler.OutcomeSucceeded {
+		t.Fatalf("egov-user: %s: %s", r.Outcome, r.Error)
+	}
+
+	after, err := cluster.Clientset.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Helm's ownership annotations count as a new generation for a
+	// Deployment (its annotations are copied to ReplicaSets), but the pod
+	// template, and so the pods, must not change.
+	if !equality.Semantic.DeepEqual(after.Spec, before.Spec) {
+		b1, _ := json.Marshal(before.Spec)
+		b2, _ := json.Marshal(after.Spec)
+		t.Errorf("the takeover changed the Deployment's spec (pods restart):\nbefore %s\nafter  %s", b1, b2)
+	}
+	for _, f := range after.ManagedFields {
+		if f.Manager == "kubectl-client-side-apply" {
+			t.Errorf("the Deployment's fields still belong to %s after the takeover", f.Manager)
+		}
+	}
+	if got := after.Annotations["meta.helm.sh/release-name"]; got != "egov-user" {
+		t.Errorf("the Deployment's Helm owner is %q, want egov-user", got)
+	}
+	if cm, err := cluster.Clientset.CoreV1().ConfigMaps("egov").Get(ctx, "pgr-services", metav1.GetOptions{}); err != nil || cm.Annotations["meta.helm.sh/release-name"] != "helmfile-pgr" {
+		t.Errorf("the foreign ConfigMap was touched: %v %v", err, cm.GetAnnotations())
+	}
+
+	// The next sync has nothing to do for the adopted release.
+	plan, _ = planAndApply(t, ctx, cluster, repo)
+	if st := stepOf(t, plan, "egov-user"); st.Action != reconciler.ActionNone || len(st.Drift) != 0 {
+		t.Errorf("after the takeover: %s (%s), drift %v; want nothing to do", st.Action, st.Reason, st.Drift)
+	}
+}
+
+func planAndApply(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) (*reconciler.Plan, *reconciler.Result) {
+	t.Helper()
+	env, err := envloader.Environment(ctx, envloader.Options{RepoDir: repo}, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := reconciler.ReadLiveState(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planner.Plan(ctx, env, live, reconciler.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
+}
