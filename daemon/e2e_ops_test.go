@@ -255,3 +255,61 @@ func TestDaemon_leaderElection(t *testing.T) {
 	leader.stop()
 	waitFor(t, 30*time.Second, "the standby takes over", func() bool { return standby.status(t).Leader })
 }
+
+// A desired state that fails (refused by the apiserver) is rolled back, and the daemon
+// does not take its own rollback for a manual one nor retry at full speed:
+// it waits (backoff), says when it tries again, and tries at once on a
+// retry request.
+func TestDaemon_failedUpgradeBacksOff(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{}) // no controllers: nothing becomes ready
+	g := quickstartRepo(t)
+	// Syncs every 300ms, so that a retry at full speed would show.
+	fast := strings.Replace(g.read("digitops.yaml"), "      interval: 1m\n", "      interval: 300ms\n", 1)
+	if !strings.Contains(fast, "interval: 300ms") {
+		t.Fatal("could not edit the quickstart configuration")
+	}
+	g.commit("fast", map[string]string{"digitops.yaml": fast})
+	r := startDaemon(t, daemon.Options{
+		Sources:  []daemon.SourceOptions{{URL: g.dir}},
+		Cluster:  clusterOf(tenv),
+		Interval: 300 * time.Millisecond,
+		Debounce: 50 * time.Millisecond,
+		APIToken: apiToken,
+	})
+	waitFor(t, 2*time.Minute, "dev in sync", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
+
+	// A commit the apiserver refuses (a negative replica count): the
+	// upgrade fails at once and is rolled back.
+	cfg := strings.Replace(g.read("digitops.yaml"), "      wait: false\n", "      wait: false\n      remediation: {backoff: 20s, maxBackoff: 1h}\n", 1)
+	cfg = strings.Replace(cfg, "          - replicas: 2\n", "          - replicas: -1\n", 1)
+	if !strings.Contains(cfg, "backoff: 20s") || !strings.Contains(cfg, "replicas: -1") {
+		t.Fatal("could not edit the quickstart configuration")
+	}
+	g.commit("egov-user refused", map[string]string{"digitops.yaml": cfg})
+	const upgrades = `digitops_release_actions_total{action="upgrade",environment="dev",release="egov-user",result="failed"}`
+	waitFor(t, 30*time.Second, "the failed upgrade", func() bool { v, _ := metricValue(t, r, upgrades); return v >= 1 })
+
+	// Many intervals later: still one attempt, and the plan says why.
+	time.Sleep(5 * time.Second)
+	if v, _ := metricValue(t, r, upgrades); v != 1 {
+		t.Errorf("%v failed upgrades within 5s of syncs every 300ms, want 1 (then a 20s backoff)", v)
+	}
+	var user statusapi.Release
+	for _, rel := range r.env(t, "dev").Releases {
+		if rel.Name == "egov-user" {
+			user = rel
+		}
+	}
+	if user.Phase != statusapi.PhaseFailing || user.Failures != 1 || user.NextAttempt == nil || time.Until(*user.NextAttempt) < 5*time.Second {
+		t.Errorf("egov-user while backing off: %+v", user)
+	}
+	if strings.Contains(user.Reason, "written outside digitops") {
+		t.Errorf("digitops took its own rollback for a manual one: %s", user.Reason)
+	}
+
+	// A retry tries at once.
+	if code := r.post(t, "/api/v1/environments/dev/releases/egov-user/retry", apiToken); code != http.StatusOK {
+		t.Fatalf("retry: %d", code)
+	}
+	waitFor(t, 30*time.Second, "the retried upgrade", func() bool { v, _ := metricValue(t, r, upgrades); return v >= 2 })
+}
