@@ -67,6 +67,10 @@ type Step struct {
 	// fields of theirs the install keeps (keepLivePostRenderer).
 	liveAdopted map[string]*unstructured.Unstructured
 	keepLive    map[string]map[string]any
+	// relabel makes an upgrade of a release another tool installed with
+	// the same chart and values only record digitops's labels on its
+	// deployed revision (see findRelabels).
+	relabel bool
 	// rendered is the manifest the planner rendered for this step with
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
@@ -220,6 +224,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	p.checkDriftAll(ctx, env, plan)
 	rendered := p.renderChanged(ctx, plan)
 	p.findTakeovers(ctx, env, plan, rendered)
+	p.findRelabels(ctx, plan, rendered)
 	if p.RenderTwice {
 		p.noteNondeterminism(ctx, plan, rendered)
 	}

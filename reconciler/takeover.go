@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 
 	"github.com/digitops/digitops/source/manifest"
@@ -393,4 +395,67 @@ func claimFields(ctx context.Context, c *Cluster, adopted map[string]*unstructur
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// findRelabels looks at every upgrade of a release digitops did not install
+// (a helmfile release under the same name): when the deployed revision was
+// made from a chart of the same name and version, with the same values, and
+// its stored manifest equals the plan's render but for the fields that
+// render differently on every run, the step only records digitops's labels
+// on that revision (no new revision, nothing restarts). idx are the
+// rendered steps.
+func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
+	if p.Cluster == nil {
+		return
+	}
+	type candidate struct {
+		i      int
+		stored string
+	}
+	var cands []candidate
+	for _, i := range idx {
+		st := &plan.Steps[i]
+		if st.Action != ActionUpgrade || st.Live == nil || st.Live.Environment != "" || st.Live.Status != release.StatusDeployed || st.rendered == "" || st.chart == nil {
+			continue
+		}
+		rel, err := p.Cluster.actionConfig(st.Release.Namespace, slog.New(slog.DiscardHandler)).Releases.Get(st.Release.Name, st.Live.Version)
+		if err != nil || rel.Chart == nil || rel.Chart.Metadata == nil {
+			continue
+		}
+		if rel.Chart.Metadata.Name != st.chart.Metadata.Name || rel.Chart.Metadata.Version != st.chart.Metadata.Version || ValuesDigest(rel.Config) != st.Desired.ValuesDigest {
+			continue
+		}
+		cands = append(cands, candidate{i, rel.Manifest})
+	}
+	if len(cands) == 0 {
+		return
+	}
+	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Until(next)):
+	}
+	for _, c := range cands {
+		st := &plan.Steps[c.i]
+		again, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+		if err != nil {
+			continue
+		}
+		nondeterministic := map[string]bool{}
+		for _, path := range nondeterministicPaths(st.rendered, again, st.Release.Namespace) {
+			nondeterministic[path] = true
+		}
+		same := true
+		for _, path := range nondeterministicPaths(c.stored, st.rendered, st.Release.Namespace) {
+			if !nondeterministic[path] {
+				same = false
+				break
+			}
+		}
+		if same {
+			st.relabel = true
+			st.Reason = fmt.Sprintf("installed by another tool with this chart and these values: digitops records its labels on revision %d (no new revision)", st.Live.Version)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -210,4 +211,63 @@ func planAndApply(t *testing.T, ctx context.Context, cluster *reconciler.Cluster
 		t.Fatal(err)
 	}
 	return plan, (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
+}
+
+// A release helmfile installed under the name digitops uses, from the same
+// chart and values, is taken over without a new revision.
+func TestApply_takesOverAHelmfileReleaseWithoutANewRevision(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	for path, content := range takeoverChart {
+		p := filepath.Join(repo, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loader.Load(filepath.Join(repo, "charts/svc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// helmfile sync: a Helm install of each release with its values.
+	for _, name := range []string{"egov-user", "pgr-services"} {
+		inst := action.NewInstall(reconciler.ActionConfigForTest(cluster, "egov"))
+		inst.ReleaseName, inst.Namespace = name, "egov"
+		values := map[string]any{"name": name}
+		if name == "pgr-services" {
+			values["extra"] = "a value Git does not have"
+		}
+		if _, err := inst.RunWithContext(ctx, c, values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second) // the digitops render stamps another second
+
+	plan, res := planAndApply(t, ctx, cluster, repo)
+	user, pgr := stepOf(t, plan, "egov-user"), stepOf(t, plan, "pgr-services")
+	if !strings.Contains(user.Reason, "no new revision") {
+		t.Errorf("egov-user: %s: %s; want its labels recorded, no new revision", user.Action, user.Reason)
+	}
+	if pgr.Action != reconciler.ActionUpgrade || strings.Contains(pgr.Reason, "no new revision") {
+		t.Errorf("pgr-services (other values): %s: %s; want an upgrade", pgr.Action, pgr.Reason)
+	}
+	for _, name := range []string{"egov-user", "pgr-services"} {
+		if r := resultOf(t, res, name); r.Outcome != reconciler.OutcomeSucceeded {
+			t.Fatalf("%s: %s: %s", name, r.Outcome, r.Error)
+		}
+	}
+	revs := revisions(t, ctx, cluster)
+	if revs["egov-user"] != 1 || revs["pgr-services"] != 2 {
+		t.Errorf("revisions after the takeover = %v, want egov-user still at 1 and pgr-services upgraded to 2", revs)
+	}
+	plan, _ = planAndApply(t, ctx, cluster, repo)
+	if s := plan.Summary(); s.Changes() != 0 {
+		t.Errorf("after the takeover: %+v, want nothing to do", s)
+	}
 }
