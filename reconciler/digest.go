@@ -13,6 +13,8 @@ import (
 	"strconv"
 
 	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // digestLen is the number of hex characters kept: it fits a label value.
@@ -332,4 +334,16 @@ func (w *jsonHashWriter) flush() {
 func (w *jsonHashWriter) sum() string {
 	w.flush()
 	return hex.EncodeToString(w.h.Sum(nil))[:digestLen]
+}
+
+// chartDigestAs is the chart digest of a release: ChartDigest, folded with
+// the name its templates see when that is not the release's own, so that
+// changing it upgrades the release.
+func chartDigestAs(c *chart.Chart, spec manifest.ReleaseSpec) string {
+	d := ChartDigest(c)
+	if spec.TemplateName == "" || spec.TemplateName == spec.Name {
+		return d
+	}
+	sum := sha256.Sum256([]byte(d + "\x00rendered as:" + spec.TemplateName))
+	return hex.EncodeToString(sum[:])[:digestLen]
 }

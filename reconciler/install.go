@@ -74,13 +74,15 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	inst.Timeout = a.timeout()
 	inst.Labels = a.labels(step, 1)
 	inst.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
-	if len(step.Adopt) > 0 {
-		// The plan listed every live object this install takes, and
-		// refused those of other releases unless the policy allows it.
-		inst.TakeOwnership = true
-		if len(step.keepLive) > 0 {
-			inst.PostRenderer = keepLivePostRenderer{namespace: spec.Namespace, keep: step.keepLive}
-		}
+	// The plan listed every live object this install takes, and refused
+	// those of other releases unless the policy allows it.
+	inst.TakeOwnership = len(step.Adopt) > 0
+	pr, err := a.postRenderer(ctx, step)
+	if err != nil {
+		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
+	}
+	if pr != nil {
+		inst.PostRenderer = pr
 	}
 	rel, err := inst.RunWithContext(ctx, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {

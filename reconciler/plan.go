@@ -198,7 +198,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		desired := Desired{
 			Name:        spec.Name,
 			Namespace:   spec.Namespace,
-			ChartDigest: ChartDigest(c),
+			ChartDigest: chartDigestAs(c, spec),
 		}
 		var lr *LiveRelease
 		if l, ok := live[key]; ok {

@@ -32,6 +32,9 @@ type RenderOptions struct {
 	// nil (e.g. "v1.37.2"); empty means DefaultKubeVersion, not Helm's
 	// built-in v1.20 (too old for cert-manager or ingress-nginx).
 	KubeVersion string
+	// NoCRDs leaves the chart's crds/ out, as Helm's own release manifest
+	// does.
+	NoCRDs bool
 }
 
 // DefaultKubeVersion is the Kubernetes version offline renders assume: the
@@ -70,9 +73,9 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 	inst.DryRun = true
 	inst.ClientOnly = true
 	inst.Replace = true
-	inst.IncludeCRDs = true
+	inst.IncludeCRDs = !opts.NoCRDs
 	inst.IsUpgrade = opts.IsUpgrade
-	inst.ReleaseName = spec.Name
+	inst.ReleaseName = templateName(spec)
 	inst.Namespace = spec.Namespace
 	if opts.Cluster != nil {
 		caps, err := opts.Cluster.capabilities()
@@ -106,6 +109,14 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 		}
 	}
 	return b.String(), nil
+}
+
+// templateName is the .Release.Name a release's templates see.
+func templateName(spec manifest.ReleaseSpec) string {
+	if spec.TemplateName != "" {
+		return spec.TemplateName
+	}
+	return spec.Name
 }
 
 // ReadRelease reads one revision of a release from Helm's storage; version 0

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
+	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 
@@ -458,4 +459,53 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 			st.Reason = fmt.Sprintf("installed by another tool with this chart and these values: digitops records its labels on revision %d (no new revision)", st.Live.Version)
 		}
 	}
+}
+
+// postRenderer is what an install or upgrade of step changes in Helm's
+// render: the whole render replaced by one with the name the templates
+// must see (releaseName: deployer), then the live values a takeover keeps.
+// nil when nothing.
+func (h helmEnv) postRenderer(ctx context.Context, step *Step) (postrender.PostRenderer, error) {
+	spec := step.Release
+	var chain postRenderers
+	if spec.TemplateName != "" && spec.TemplateName != spec.Name {
+		opts := renderOptions(h.cluster, "", step)
+		opts.NoCRDs = true
+		m, err := Render(ctx, spec, step.chart, opts)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, replaceRender{manifest: m})
+	}
+	if len(step.keepLive) > 0 {
+		chain = append(chain, keepLivePostRenderer{namespace: spec.Namespace, keep: step.keepLive})
+	}
+	if len(chain) == 0 {
+		return nil, nil
+	}
+	return chain, nil
+}
+
+// postRenderers run one after the other.
+type postRenderers []postrender.PostRenderer
+
+// Run implements postrender.PostRenderer.
+func (c postRenderers) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	var err error
+	for _, pr := range c {
+		if in, err = pr.Run(in); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// replaceRender replaces Helm's render by one made beforehand with another
+// .Release.Name: Helm's SDK renders with the release's name, which must
+// stay unique, while the objects keep the names the Go deployer gave them.
+type replaceRender struct{ manifest string }
+
+// Run implements postrender.PostRenderer.
+func (r replaceRender) Run(*bytes.Buffer) (*bytes.Buffer, error) {
+	return bytes.NewBufferString(r.manifest), nil
 }

@@ -78,11 +78,16 @@ data: {db: db.backbone}
 // Helm release, no Helm ownership metadata.
 func deployLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo, name string) {
 	t.Helper()
-	c, err := loader.Load(filepath.Join(repo, "charts/svc"))
+	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/svc"), map[string]any{"name": name})
+}
+
+func deployChartLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, chartDir string, values map[string]any) {
+	t.Helper()
+	c, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := reconciler.Render(ctx, manifest.ReleaseSpec{Name: "release-name", Namespace: "egov", Values: map[string]any{"name": name}}, c, reconciler.RenderOptions{})
+	m, err := reconciler.Render(ctx, manifest.ReleaseSpec{Name: "release-name", Namespace: "egov", Values: values}, c, reconciler.RenderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +100,26 @@ func deployLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *reconci
 	}
 }
 
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for path, content := range files {
+		p := filepath.Join(dir, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func createAs(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, u *unstructured.Unstructured, manager string) {
 	t.Helper()
 	gvr := map[string]schema.GroupVersionResource{
 		"Deployment": {Group: "apps", Version: "v1", Resource: "deployments"},
 		"Service":    {Version: "v1", Resource: "services"},
 		"ConfigMap":  {Version: "v1", Resource: "configmaps"},
+		"Secret":     {Version: "v1", Resource: "secrets"},
 	}[u.GetKind()]
 	if _, err := cluster.Dynamic.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{FieldManager: manager}); err != nil {
 		t.Fatalf("create %s/%s: %v", u.GetKind(), u.GetName(), err)
@@ -111,15 +130,7 @@ func TestApply_takesOverWhatTheGoDeployerApplied(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
 	repo := t.TempDir()
-	for path, content := range takeoverChart {
-		p := filepath.Join(repo, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, repo, takeoverChart)
 	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"}); err != nil {
 		t.Fatal(err)
 	}
@@ -219,15 +230,7 @@ func TestApply_takesOverAHelmfileReleaseWithoutANewRevision(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
 	repo := t.TempDir()
-	for path, content := range takeoverChart {
-		p := filepath.Join(repo, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, repo, takeoverChart)
 	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -265,6 +268,69 @@ func TestApply_takesOverAHelmfileReleaseWithoutANewRevision(t *testing.T) {
 	revs := revisions(t, ctx, cluster)
 	if revs["egov-user"] != 1 || revs["pgr-services"] != 2 {
 		t.Errorf("revisions after the takeover = %v, want egov-user still at 1 and pgr-services upgraded to 2", revs)
+	}
+	plan, _ = planAndApply(t, ctx, cluster, repo)
+	if s := plan.Summary(); s.Changes() != 0 {
+		t.Errorf("after the takeover: %+v, want nothing to do", s)
+	}
+}
+
+// A chart whose object names come from .Release.Name, as kafka-kraft's: the
+// Go deployer rendered it as "release-name", and the environment files
+// point at those names.
+var kafkaShapedChart = map[string]string{
+	"charts/kafka-kraft/Chart.yaml": "apiVersion: v2\nname: kafka-kraft\nversion: 0.1.0\n",
+	"charts/kafka-kraft/templates/service.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-kafka-controller-headless
+  namespace: {{ .Release.Namespace }}
+spec:
+  clusterIP: None
+  selector: {app: kafka}
+  ports: [{port: 9092}]
+`,
+	"charts/kafka-kraft/templates/secret.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-kafka-kraft-cluster-id
+  namespace: {{ .Release.Namespace }}
+stringData: {id: abc}
+`,
+}
+
+func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	writeFiles(t, repo, kafkaShapedChart)
+	writeFiles(t, repo, map[string]string{"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    releaseName: deployer
+    sync: {wait: false}
+    releases:
+      - {name: kafka-kraft, namespace: egov, chart: charts/kafka-kraft}
+`})
+	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/kafka-kraft"), nil)
+
+	plan, res := planAndApply(t, ctx, cluster, repo)
+	st := stepOf(t, plan, "kafka-kraft")
+	if st.Action != reconciler.ActionInstall || len(st.Adopt) != 2 || st.Adopt[1].Object != "Service/egov/release-name-kafka-controller-headless" {
+		t.Fatalf("kafka-kraft: %s (%s), adopt %v; want an install taking the deployer's two objects", st.Action, st.Reason, st.Adopt)
+	}
+	if r := resultOf(t, res, "kafka-kraft"); r.Outcome != reconciler.OutcomeSucceeded {
+		t.Fatalf("kafka-kraft: %s: %s", r.Outcome, r.Error)
+	}
+	svcs, err := cluster.Clientset.CoreV1().Services("egov").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs.Items) != 1 || svcs.Items[0].Name != "release-name-kafka-controller-headless" || svcs.Items[0].Annotations["meta.helm.sh/release-name"] != "kafka-kraft" {
+		t.Errorf("services after the takeover: %v; want only the deployer's, owned by release kafka-kraft", svcs.Items)
 	}
 	plan, _ = planAndApply(t, ctx, cluster, repo)
 	if s := plan.Summary(); s.Changes() != 0 {

@@ -83,6 +83,13 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
 	// an earlier remediation left.
 	up.Labels[LabelRemediation] = "null"
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
+	pr, err := a.postRenderer(ctx, step)
+	if err != nil {
+		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
+	}
+	if pr != nil {
+		up.PostRenderer = pr
+	}
 	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)

@@ -26,6 +26,10 @@ type Config struct {
 type EnvironmentConfig struct {
 	Name   string `yaml:"name"`
 	Layout string `yaml:"layout"`
+	// ReleaseName is the .Release.Name charts render with: "release" (the
+	// default: each release's own name) or "deployer" (the Go deployer's
+	// "release-name", to keep the names of the objects it created).
+	ReleaseName string `yaml:"releaseName"`
 
 	// digit layout
 	ChartsDir      string   `yaml:"chartsDir"`
@@ -191,6 +195,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		case "", DriftCorrect, DriftWarn, DriftOff:
 		default:
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown drift mode %q (want correct, warn or off)", e.Name, e.Sync.Drift)}
+		}
+		switch e.ReleaseName {
+		case "", "release", "deployer":
+		default:
+			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown releaseName %q (want release or deployer)", e.Name, e.ReleaseName)}
 		}
 		switch e.Sync.Adopt {
 		case "", AdoptUnowned, AdoptHelmReleases, AdoptNone:

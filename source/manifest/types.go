@@ -18,6 +18,10 @@ const (
 	DriftOff     = "off"
 )
 
+// DeployerReleaseName is the .Release.Name of every chart the Go deployer
+// renders (`helm template` without a name).
+const DeployerReleaseName = "release-name"
+
 // Adoption modes: which live objects an install may take into its release
 // (a takeover of a cluster deployed by kubectl or another Helm release).
 const (
@@ -182,6 +186,10 @@ func DefaultSyncPolicy() SyncPolicy {
 type ReleaseSpec struct {
 	// Name is the Helm release name, unique in the environment.
 	Name string
+	// TemplateName is the .Release.Name the chart's templates see, when it
+	// is not Name: "release-name", the Go deployer's, so that objects keep
+	// the names the deployer gave them (environment releaseName: deployer).
+	TemplateName string
 	// Namespace is the release namespace.
 	Namespace string
 	// Chart says where the chart comes from.

@@ -132,6 +132,9 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 		return nil, err
 	}
 	for i := range releases {
+		if ec.ReleaseName == "deployer" {
+			releases[i].TemplateName = manifest.DeployerReleaseName
+		}
 		if releases[i].Chart.Path != "" {
 			releases[i].Chart.Root = files.Dir()
 		}
