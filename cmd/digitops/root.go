@@ -49,7 +49,9 @@ func run(ctx context.Context, args []string, s streams) int {
 		err = ee.err
 	}
 	if err != nil {
-		fmt.Fprintf(s.err, "digitops: error: %s\n", strings.TrimSpace(err.Error()))
+		// One line: errors joined by a layout (one per bad line of a
+		// file) are listed with "; ".
+		fmt.Fprintf(s.err, "digitops: error: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 	}
 	return code
 }

@@ -287,6 +287,11 @@ func (c *Client) obtain(ctx context.Context, repo *gogit.Repository, t target) (
 		hash = ref.Hash()
 	}
 	commit, err := commitOf(repo, hash)
+	if err != nil && t.pinned {
+		// The server sent no such commit: a new clone would not have it
+		// either.
+		return nil, &policyError{fmt.Errorf("commit %s not found after fetch: %w", hash, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("commit %s not found after fetch: %w", hash, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	goccyyaml "github.com/goccy/go-yaml"
 	goccyparser "github.com/goccy/go-yaml/parser"
@@ -68,6 +69,9 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // goccy/go-yaml parser, used only to locate a fault yaml.v3 already found,
 // names the token at fault. When it finds nothing, yaml.v3's report stands.
 func yamlSyntaxError(file string, data []byte, err error) error {
+	if line, col, b, bad := firstInvalidUTF8(data); bad {
+		return &Error{File: file, Line: line, Msg: fmt.Sprintf("not UTF-8 text: byte 0x%02x at column %d (YAML is UTF-8)", b, col)}
+	}
 	e := yamlError(file, err)
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -102,4 +106,25 @@ func yamlError(file string, err error) error {
 	msg = yamlLine.ReplaceAllString(msg, "")
 	msg = strings.TrimLeft(strings.TrimPrefix(strings.TrimSpace(msg), ":"), " ")
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// firstInvalidUTF8 finds the first byte of data that is not UTF-8, with
+// its line and column (from 1).
+func firstInvalidUTF8(data []byte) (line, col int, b byte, bad bool) {
+	if utf8.Valid(data) {
+		return 0, 0, 0, false
+	}
+	line, col = 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line, col, data[i], true
+		}
+		if r == '\n' {
+			line, col = line+1, 0
+		}
+		col++
+		i += size
+	}
+	return 0, 0, 0, false
 }

@@ -38,7 +38,13 @@ func Validate(file string, releases []ReleaseSpec) ([]ReleaseSpec, error) {
 	}
 	order, cycle := topoOrder(releases, index)
 	if cycle != nil {
-		return nil, &Error{File: file, Msg: "needs cycle: " + strings.Join(cycle, " -> ")}
+		// Name the file of the cycle's first release (a helmfile's, not
+		// digitops.yaml).
+		src := file
+		if i, ok := index[cycle[0]]; ok && releases[i].Source != "" {
+			src = releases[i].Source
+		}
+		return nil, &Error{File: src, Msg: "needs cycle: " + strings.Join(cycle, " -> ")}
 	}
 	out := make([]ReleaseSpec, len(order))
 	for i, j := range order {

@@ -80,7 +80,16 @@ func NodeValues(n *yaml.Node, name string) (map[string]any, error) {
 	if err != nil {
 		return nil, &Error{File: name, Line: n.Line, Msg: err.Error()}
 	}
-	return ParseValues(out, name)
+	v, err := ParseValues(out, name)
+	if e, ok := err.(*Error); ok {
+		// Lines of the snippet are counted from the node's own line.
+		if e.Line > 0 {
+			e.Line += n.Line - 1
+		} else {
+			e.Line = n.Line
+		}
+	}
+	return v, err
 }
 
 // MergeValues merges src into dst the way Helm merges several -f files: maps

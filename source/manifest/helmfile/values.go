@@ -149,13 +149,13 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 		if strings.HasSuffix(abs, ".gotmpl") {
 			b, err := manifest.ReadRepoFile(ctx, l.in.Files, abs, name, "values file")
 			if err != nil {
-				return nil, err
+				return nil, withRelease(err, release)
 			}
 			if v, err = l.templateValuesFile(abs, name, string(b), data()); err != nil {
 				return nil, err
 			}
 		} else if v, err = l.plainValuesFile(ctx, abs, name); err != nil {
-			return nil, err
+			return nil, withRelease(err, release)
 		}
 		out = manifest.OverlayValues(out, v)
 	}
@@ -329,4 +329,13 @@ func (l *loader) applySet(ctx context.Context, st *state, vals map[string]any, s
 		}
 	}
 	return nil
+}
+
+// withRelease names release in a load error that names none.
+func withRelease(err error, release string) error {
+	var me *manifest.Error
+	if release != "" && errors.As(err, &me) && me.Release == "" {
+		me.Release = release
+	}
+	return err
 }

@@ -73,6 +73,12 @@ func Config(opts Options) (*manifest.Config, string, error) {
 		return nil, "", err
 	}
 	cfg, err := manifest.ParseConfig(path, data)
+	// Name the file as the repository does, not by its path on disk (a Git
+	// checkout in the cache).
+	var me *manifest.Error
+	if errors.As(err, &me) && me.File == path {
+		me.File = rel(repo, path)
+	}
 	return cfg, repo, err
 }
 

@@ -103,6 +103,14 @@ func values(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelea
 		case item.Kind == yaml.MappingNode:
 			v, err := manifest.NodeValues(item, in.ConfigFile)
 			if err != nil {
+				if e, ok := err.(*manifest.Error); ok {
+					if e.Release == "" {
+						e.Release = r.Name
+					}
+					if e.Line == 0 {
+						e.Line = item.Line
+					}
+				}
 				return nil, err
 			}
 			out = manifest.OverlayValues(out, v)
