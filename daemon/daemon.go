@@ -82,6 +82,8 @@ type Options struct {
 	CacheDir string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
 	Secrets string
+	// MaxFileSize caps each file read from a repository; 0 means 16 MiB.
+	MaxFileSize int64
 	// Cluster connects to clusters; nil uses kubeconfigs (KubeconfigOverride
 	// and ContextOverride win over the environment's cluster block).
 	Cluster            ClusterFunc

@@ -1021,6 +1021,20 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 
 		// Flags.
 		{
+			name:  "values file over a --max-file-size of 1Ki",
+			files: native(map[string]string{"values/b.yaml": "x: \"" + strings.Repeat("a", 2048) + "\"\n"}, "{name: b, chart: charts/app, values: [values/b.yaml]}"),
+			env:   "dev",
+			args:  []string{"--max-file-size", "1Ki"},
+			want:  []string{"values/b.yaml", "is larger than 1024 bytes"},
+		},
+		{
+			name:  "flag: --max-file-size that is not a size",
+			files: native(nil, "{name: a, chart: charts/app}"),
+			env:   "dev",
+			args:  []string{"--max-file-size", "big"},
+			want:  []string{`--max-file-size "big"`, "16Mi"},
+		},
+		{
 			name:  "flag: --secrets bogus",
 			files: native(nil, "{name: a, chart: charts/app}"),
 			env:   "dev",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v3/pkg/kube"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 
 	"github.com/digitops/digitops/reconciler"
@@ -67,6 +68,9 @@ type globalOptions struct {
 	output     string
 	secrets    string
 	verbose    bool
+	// maxFileSize caps each file read from the repository ("16Mi").
+	maxFileSize  string
+	maxFileBytes int64
 }
 
 func newRootCommand(s streams) *cobra.Command {
@@ -90,6 +94,7 @@ in dependency order.`,
 	pf.StringVarP(&opts.output, "output", "o", "text", "output format: text, json or markdown")
 	pf.StringVar(&opts.secrets, "secrets", manifest.SecretsDecrypt, "secrets handling: decrypt or placeholder")
 	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "log Helm's debug output")
+	pf.StringVar(&opts.maxFileSize, "max-file-size", "16Mi", "largest file read from the repository (values, charts, environment files); a larger one is an error")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		level := slog.LevelInfo
 		if opts.verbose {
@@ -98,6 +103,11 @@ in dependency order.`,
 		logger := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level}))
 		slog.SetDefault(logger)
 		klog.SetSlogLogger(logger)
+		q, err := resource.ParseQuantity(opts.maxFileSize)
+		if err != nil || q.Value() <= 0 {
+			return fmt.Errorf("--max-file-size %q: want a positive size such as 16Mi", opts.maxFileSize)
+		}
+		opts.maxFileBytes = q.Value()
 		switch opts.secrets {
 		case manifest.SecretsDecrypt, manifest.SecretsPlaceholder:
 		default:
@@ -141,7 +151,7 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 	if err != nil {
 		return nil, "", err
 	}
-	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets}
+	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets, MaxFileSize: o.maxFileBytes}
 	if o.env == "" {
 		cfg, _, err := loader.Config(opts)
 		if err != nil {

@@ -130,6 +130,7 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 		Listen:             o.listen,
 		CacheDir:           cache,
 		Secrets:            g.secrets,
+		MaxFileSize:        g.maxFileBytes,
 		KubeconfigOverride: g.kubeconfig,
 		ContextOverride:    g.context,
 		Interval:           o.interval,
