@@ -46,7 +46,7 @@ func holdBack(plan *reconciler.Plan, b backoffs, now time.Time) {
 			continue
 		}
 		st.Action = reconciler.ActionSkip
-		st.Reason = fmt.Sprintf("failed %d time(s) with this chart and values; next attempt at %s (in %s); a new commit or `digitops retry` tries at once",
+		st.Reason = fmt.Sprintf("failed %d time(s) with this chart and values; next attempt at %s (in %s); a commit that changes them, or `digitops retry`, tries at once",
 			f.Failures, f.Next.UTC().Format(time.RFC3339), f.Next.Sub(now).Round(time.Second))
 	}
 }
@@ -78,4 +78,20 @@ func (b backoffs) due(now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// forget drops the failures that no longer hold at plan: of a release the
+// plan does not have, whose desired state is not the one that failed (a
+// commit that changed or reverted it), or that is in sync again.
+func (b backoffs) forget(plan *reconciler.Plan) {
+	steps := make(map[string]*reconciler.Step, len(plan.Steps))
+	for i := range plan.Steps {
+		steps[plan.Steps[i].Release.Name] = &plan.Steps[i]
+	}
+	for name, f := range b {
+		st, ok := steps[name]
+		if !ok || st.Action == reconciler.ActionNone || st.Desired.ChartDigest != f.ChartDigest || st.Desired.ValuesDigest != f.ValuesDigest {
+			delete(b, name)
+		}
+	}
 }

@@ -67,3 +67,27 @@ func TestBackoffs(t *testing.T) {
 		t.Errorf("a success should forget the release: %+v", b)
 	}
 }
+
+func TestBackoffs_forget(t *testing.T) {
+	failed := failedState{ChartDigest: "c1", ValuesDigest: "v1", Failures: 3}
+	plan := func(action reconciler.Action, values string) *reconciler.Plan {
+		return &reconciler.Plan{Steps: []reconciler.Step{{Release: manifest.ReleaseSpec{Name: "egov-user"}, Action: action, Desired: reconciler.Desired{ChartDigest: "c1", ValuesDigest: values}}}}
+	}
+	for _, tt := range []struct {
+		name string
+		plan *reconciler.Plan
+		kept bool
+	}{
+		{"held back: same desired state, still to upgrade", plan(reconciler.ActionUpgrade, "v1"), true},
+		{"suspended or held back (skip) with the same state", plan(reconciler.ActionSkip, "v1"), true},
+		{"a commit reverted it: in sync again", plan(reconciler.ActionNone, "v0"), false},
+		{"a commit changed its values", plan(reconciler.ActionUpgrade, "v2"), false},
+		{"removed from Git", &reconciler.Plan{}, false},
+	} {
+		b := backoffs{"egov-user": failed}
+		b.forget(tt.plan)
+		if _, kept := b["egov-user"]; kept != tt.kept {
+			t.Errorf("%s: kept = %v, want %v", tt.name, kept, tt.kept)
+		}
+	}
+}

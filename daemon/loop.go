@@ -130,6 +130,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	suspended := l.d.suspends.releases(l.name)
 	skipSuspended(plan, suspended)
 	l.mu.Lock()
+	l.failed.forget(plan)
 	holdBack(plan, l.failed, time.Now())
 	l.mu.Unlock()
 	l.d.ready.Store(true)

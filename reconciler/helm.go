@@ -27,6 +27,10 @@ const (
 	// LabelRemediation marks a revision digitops wrote to remediate a
 	// failure ("rolled-back-to-N": a rollback of a failed upgrade).
 	LabelRemediation = "digitops.io/remediation"
+	// LabelTakeover marks an install that took live objects over (see
+	// findTakeovers): it is never uninstalled to remediate, since that
+	// would delete what the cluster ran before digitops.
+	LabelTakeover = "digitops.io/took-over"
 )
 
 // actionConfig returns a Helm action configuration for namespace, with the

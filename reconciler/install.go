@@ -41,6 +41,12 @@ func (a Install) Run(ctx context.Context, step *Step) (int, error) {
 		if err == nil {
 			return rev, nil
 		}
+		if len(step.Adopt) > 0 {
+			// Uninstalling would delete the objects it took over: what
+			// the cluster ran before digitops. The next sync upgrades
+			// the failed release in place.
+			return 0, fmt.Errorf("%w (not uninstalled: it holds the objects it took over; the next sync upgrades it)", err)
+		}
 		clear = true
 		if a.policy.RemediateFailedInstall {
 			if uerr := a.uninstall(spec.Namespace, spec.Name); uerr != nil {
@@ -77,6 +83,9 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	// The plan listed every live object this install takes, and refused
 	// those of other releases unless the policy allows it.
 	inst.TakeOwnership = len(step.Adopt) > 0
+	if inst.TakeOwnership {
+		inst.Labels[LabelTakeover] = "true"
+	}
 	pr, err := a.postRenderer(ctx, step)
 	if err != nil {
 		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)

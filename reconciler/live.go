@@ -32,6 +32,9 @@ type LiveRelease struct {
 	WrittenRevision int
 	// LastDeployed is the newest revision with status deployed, 0 if none.
 	LastDeployed int
+	// TookOver is set when the revision is an install that took live
+	// objects over: uninstalling it would delete them.
+	TookOver bool
 }
 
 // Key identifies a release in a cluster.
@@ -84,6 +87,7 @@ func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
 			ChartDigest:     l[LabelChartDigest],
 			ValuesDigest:    l[LabelValuesDigest],
 			LastDeployed:    deployed,
+			TookOver:        l[LabelTakeover] == "true",
 		}
 	}
 	return state, nil

@@ -223,8 +223,9 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	}
 	p.checkDriftAll(ctx, env, plan)
 	rendered := p.renderChanged(ctx, plan)
-	p.findTakeovers(ctx, env, plan, rendered)
+	p.findTakeovers(ctx, env, live, plan, rendered)
 	p.findRelabels(ctx, plan, rendered)
+	p.noteDeployerNames(ctx, plan, rendered)
 	if p.RenderTwice {
 		p.noteNondeterminism(ctx, plan, rendered)
 	}

@@ -88,6 +88,9 @@ func DetermineReleaseState(in StateInput) ReleaseState {
 	case release.StatusUninstalling:
 		return ReleaseState{ActionSkip, "being uninstalled"}
 	case release.StatusFailed:
+		if live.LastDeployed == 0 && live.TookOver {
+			return ReleaseState{ActionUpgrade, fmt.Sprintf("last takeover failed (revision %d); upgraded in place, never uninstalled: it holds objects it took over", live.Version)}
+		}
 		if live.LastDeployed == 0 {
 			return ReleaseState{ActionInstall, fmt.Sprintf("last install failed (revision %d)", live.Version)}
 		}

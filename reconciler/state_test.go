@@ -120,6 +120,14 @@ func TestDetermineReleaseState(t *testing.T) {
 			reason: "last install failed (revision 1)",
 		},
 		{
+			name: "failed takeover: upgraded in place, never uninstalled",
+			live: live(func(l *reconciler.LiveRelease) {
+				l.Version, l.Status, l.LastDeployed, l.TookOver = 1, release.StatusFailed, 0, true
+			}),
+			action: reconciler.ActionUpgrade,
+			reason: "never uninstalled",
+		},
+		{
 			name:   "failed with the same digests is still retried",
 			live:   live(func(l *reconciler.LiveRelease) { l.Version, l.Status = 4, release.StatusFailed }),
 			action: reconciler.ActionUpgrade,

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
@@ -56,6 +57,9 @@ type liveOwner struct {
 	// helmRelease is "namespace/name" of the Helm release that owns it,
 	// "" when none does.
 	helmRelease string
+	// environment is the digitops environment of that Helm release, ""
+	// when none.
+	environment string
 	// managers are the field managers of the live object.
 	managers []string
 	object   *unstructured.Unstructured
@@ -112,7 +116,7 @@ type takeoverDecision struct {
 
 // decideTakeover classifies the live counterparts of a release's rendered
 // objects (names in render order, owners by name) under the adoption mode.
-func decideTakeover(release, namespace, mode string, names []string, owners map[string]liveOwner) takeoverDecision {
+func decideTakeover(env, release, namespace, mode string, names []string, owners map[string]liveOwner) takeoverDecision {
 	var d takeoverDecision
 	self := namespace + "/" + release
 	for _, name := range names {
@@ -120,6 +124,8 @@ func decideTakeover(release, namespace, mode string, names []string, owners map[
 		switch {
 		case !lo.exists, lo.helmRelease == self:
 			// Absent, or already this release's (Helm takes it itself).
+		case lo.environment != "" && lo.environment != env:
+			d.refused = append(d.refused, name+" belongs to Helm release "+lo.helmRelease+" of digitops environment "+lo.environment)
 		case mode == manifest.AdoptNone:
 			d.refused = append(d.refused, name+" exists (sync.adopt is none)")
 		case lo.helmRelease != "" && mode != manifest.AdoptHelmReleases:
@@ -144,11 +150,14 @@ func decideTakeover(release, namespace, mode string, names []string, owners map[
 // objects, the fields that render differently on every run keep their live
 // value at install, found by a second render in the next second. Offline
 // plans (no cluster) look at nothing.
-func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, plan *Plan, idx []int) {
+func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, live LiveState, plan *Plan, idx []int) {
 	if p.Cluster == nil {
 		return
 	}
 	var adopting []int
+	// claimed is every object an install of this plan takes, by name: two
+	// installs never take the same object.
+	claimed := map[string]string{}
 	for _, i := range idx {
 		st := &plan.Steps[i]
 		if st.Action != ActionInstall || st.rendered == "" {
@@ -163,11 +172,17 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 		byName := map[string]*unstructured.Unstructured{}
 		var readErr error
 		for _, o := range objs {
+			if o.GetKind() == "CustomResourceDefinition" {
+				continue // Helm installs a chart's CRDs itself, and skips live ones
+			}
 			name := renderedName(o, st.Release.Namespace)
 			lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace)
 			if err != nil {
 				readErr = err
 				break
+			}
+			if lo.helmRelease != "" {
+				lo.environment = live[lo.helmRelease].Environment
 			}
 			names = append(names, name)
 			owners[name], byName[name] = lo, lo.object
@@ -176,7 +191,12 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 			st.Action, st.Reason = ActionError, fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, readErr)
 			continue
 		}
-		d := decideTakeover(st.Release.Name, st.Release.Namespace, env.Policy.Adopt, names, owners)
+		d := decideTakeover(env.Name, st.Release.Name, st.Release.Namespace, env.Policy.Adopt, names, owners)
+		for _, a := range d.adopt {
+			if other, ok := claimed[a.Object]; ok {
+				d.refused = append(d.refused, a.Object+" is also rendered by release "+other)
+			}
+		}
 		if len(d.refused) > 0 {
 			st.Action = ActionError
 			st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s (set sync.adopt: helm-releases to take them)", st.Release.Name, strings.Join(d.refused, "; "))
@@ -187,6 +207,9 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 		}
 		if len(d.adopt) == 0 {
 			continue
+		}
+		for _, a := range d.adopt {
+			claimed[a.Object] = st.Release.Name
 		}
 		st.Adopt = d.adopt
 		st.Reason += fmt.Sprintf("; takes over %d live object(s)", len(d.adopt))
@@ -263,8 +286,8 @@ func pointerGet(obj map[string]any, path string) (any, bool) {
 			}
 			cur = v
 		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
+			i := listIndex(c, t)
+			if i < 0 {
 				return nil, false
 			}
 			cur = c[i]
@@ -273,6 +296,43 @@ func pointerGet(obj map[string]any, path string) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// listIndex finds the element a path token names in a list: an index
+// ("0"), or the keys of an associative list as drift paths write them
+// ("name=app", "port=8080,protocol=TCP"); -1 when none.
+func listIndex(list []any, tok string) int {
+	if i, err := strconv.Atoi(tok); err == nil {
+		if i >= 0 && i < len(list) {
+			return i
+		}
+		return -1
+	}
+	var keys [][2]string
+	for _, kv := range strings.Split(tok, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return -1
+		}
+		keys = append(keys, [2]string{k, v})
+	}
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		match := true
+		for _, kv := range keys {
+			if fmt.Sprint(m[kv[0]]) != kv[1] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return i
+		}
+	}
+	return -1
 }
 
 // pointerSet sets the value at a JSON pointer whose parent exists; it
@@ -292,8 +352,8 @@ func pointerSet(obj map[string]any, path string, v any) bool {
 		p[last] = v
 		return true
 	case []any:
-		i, err := strconv.Atoi(last)
-		if err != nil || i < 0 || i >= len(p) {
+		i := listIndex(p, last)
+		if i < 0 {
 			return false
 		}
 		p[i] = v
@@ -447,9 +507,13 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 		for _, path := range nondeterministicPaths(st.rendered, again, st.Release.Namespace) {
 			nondeterministic[path] = true
 		}
+		// Both ways: an object only one side has differs too (the
+		// render's CRDs aside: Helm's manifest never has them).
 		same := true
-		for _, path := range nondeterministicPaths(c.stored, st.rendered, st.Release.Namespace) {
-			if !nondeterministic[path] {
+		diffs := append(nondeterministicPaths(c.stored, st.rendered, st.Release.Namespace),
+			nondeterministicPaths(st.rendered, c.stored, st.Release.Namespace)...)
+		for _, path := range diffs {
+			if !nondeterministic[path] && !strings.HasPrefix(path, "CustomResourceDefinition/") {
 				same = false
 				break
 			}
@@ -508,4 +572,72 @@ type replaceRender struct{ manifest string }
 // Run implements postrender.PostRenderer.
 func (r replaceRender) Run(*bytes.Buffer) (*bytes.Buffer, error) {
 	return bytes.NewBufferString(r.manifest), nil
+}
+
+// usesReleaseName reports whether a template of c or of its dependencies
+// reads .Release.Name.
+func usesReleaseName(c *chart.Chart) bool {
+	for _, t := range c.Templates {
+		if bytes.Contains(t.Data, []byte(".Release.Name")) {
+			return true
+		}
+	}
+	for _, d := range c.Dependencies() {
+		if usesReleaseName(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteDeployerNames adds a plan note for every install (idx are the
+// rendered steps) whose chart names objects after .Release.Name when the Go
+// deployer's names for them ("release-name-…") are live: the install would
+// create its own beside them, and the environment files likely point at the
+// deployer's. releaseName: deployer keeps them.
+func (p *Planner) noteDeployerNames(ctx context.Context, plan *Plan, idx []int) {
+	if p.Cluster == nil {
+		return
+	}
+	for _, i := range idx {
+		st := &plan.Steps[i]
+		if st.Action != ActionInstall || st.rendered == "" || st.chart == nil || st.Release.TemplateName != "" || !usesReleaseName(st.chart) {
+			continue
+		}
+		spec := st.Release
+		spec.TemplateName = manifest.DeployerReleaseName
+		theirs, err := Render(ctx, spec, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+		if err != nil {
+			continue
+		}
+		ours, err1 := parseManifest(st.rendered)
+		deployer, err2 := parseManifest(theirs)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		mine := map[string]bool{}
+		for _, o := range ours {
+			mine[renderedName(o, st.Release.Namespace)] = true
+		}
+		var left []string
+		for _, o := range deployer {
+			name := renderedName(o, st.Release.Namespace)
+			if mine[name] {
+				continue
+			}
+			if lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace); err == nil && lo.exists && lo.helmRelease == "" {
+				left = append(left, name)
+			}
+		}
+		if len(left) == 0 {
+			continue
+		}
+		more := ""
+		if len(left) > maxNondeterministicPaths {
+			more = fmt.Sprintf(" and %d more", len(left)-maxNondeterministicPaths)
+			left = left[:maxNondeterministicPaths]
+		}
+		plan.Notes = append(plan.Notes, fmt.Sprintf("release %s names its objects after the Helm release, but the Go deployer's are live under %q: %s%s would stay beside the new ones (and what points at them keeps doing so); set releaseName: deployer on the environment to adopt them instead",
+			st.Release.Name, manifest.DeployerReleaseName, strings.Join(left, ", "), more))
+	}
 }

@@ -205,6 +205,18 @@ func TestApply_takesOverWhatTheGoDeployerApplied(t *testing.T) {
 
 func planAndApply(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) (*reconciler.Plan, *reconciler.Result) {
 	t.Helper()
+	env, plan := planEnv(t, ctx, cluster, repo)
+	return plan, (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
+}
+
+func planOnly(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) *reconciler.Plan {
+	t.Helper()
+	_, plan := planEnv(t, ctx, cluster, repo)
+	return plan
+}
+
+func planEnv(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) (*manifest.Environment, *reconciler.Plan) {
+	t.Helper()
 	env, err := envloader.Environment(ctx, envloader.Options{RepoDir: repo}, "dev")
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +233,7 @@ func planAndApply(t *testing.T, ctx context.Context, cluster *reconciler.Cluster
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plan, (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
+	return env, plan
 }
 
 // A release helmfile installed under the name digitops uses, from the same
@@ -317,6 +329,19 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 	}
 	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/kafka-kraft"), nil)
 
+	// Without releaseName: deployer, the plan says what would be left.
+	cfg, err := os.ReadFile(filepath.Join(repo, "digitops.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, repo, map[string]string{"digitops.yaml": strings.Replace(string(cfg), "    releaseName: deployer\n", "", 1)})
+	plan := planOnly(t, ctx, cluster, repo)
+	notes := strings.Join(plan.Notes, "\n")
+	if !strings.Contains(notes, "Service/egov/release-name-kafka-controller-headless") || !strings.Contains(notes, "Secret/egov/release-name-kafka-kraft-cluster-id") || !strings.Contains(notes, "releaseName: deployer") {
+		t.Errorf("plan notes without releaseName: deployer:\n%s\nwant the deployer's objects named, and the setting", notes)
+	}
+	writeFiles(t, repo, map[string]string{"digitops.yaml": string(cfg)})
+
 	plan, res := planAndApply(t, ctx, cluster, repo)
 	st := stepOf(t, plan, "kafka-kraft")
 	if st.Action != reconciler.ActionInstall || len(st.Adopt) != 2 || st.Adopt[1].Object != "Service/egov/release-name-kafka-controller-headless" {
@@ -335,5 +360,48 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 	plan, _ = planAndApply(t, ctx, cluster, repo)
 	if s := plan.Summary(); s.Changes() != 0 {
 		t.Errorf("after the takeover: %+v, want nothing to do", s)
+	}
+}
+
+// A takeover whose install fails (never ready here: no controllers) keeps
+// the objects it took: it is not uninstalled, and the next sync upgrades it.
+func TestApply_failedTakeoverKeepsWhatItTook(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	writeFiles(t, repo, takeoverChart)
+	writeFiles(t, repo, map[string]string{"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {wait: true, timeout: 2s}
+    releases:
+      - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
+`})
+	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
+
+	_, res := planAndApply(t, ctx, cluster, repo)
+	if r := resultOf(t, res, "egov-user"); r.Outcome != reconciler.OutcomeFailed || !strings.Contains(r.Error, "not uninstalled") {
+		t.Fatalf("egov-user: %s: %s; want a failure that keeps the release", r.Outcome, r.Error)
+	}
+	for _, get := range []func() error{
+		func() error {
+			_, err := cluster.Clientset.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := cluster.Clientset.CoreV1().Services("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+			return err
+		},
+	} {
+		if err := get(); err != nil {
+			t.Errorf("an object the failed takeover took is gone: %v", err)
+		}
+	}
+	plan := planOnly(t, ctx, cluster, repo)
+	if st := stepOf(t, plan, "egov-user"); st.Action != reconciler.ActionUpgrade || !strings.Contains(st.Reason, "never uninstalled") {
+		t.Errorf("after the failed takeover: %s: %s; want an upgrade in place", st.Action, st.Reason)
 	}
 }

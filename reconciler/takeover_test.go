@@ -55,6 +55,12 @@ func TestDecideTakeover(t *testing.T) {
 			adopt:  []Adoption{{Object: cm, Owner: "Helm release egov/old-user"}},
 		},
 		{
+			name:    "another digitops environment's release: refused even with helm-releases",
+			mode:    manifest.AdoptHelmReleases,
+			owners:  map[string]liveOwner{cm: {exists: true, helmRelease: "egov/user-prod", environment: "prod"}},
+			refused: []string{cm + " belongs to Helm release egov/user-prod of digitops environment prod"},
+		},
+		{
 			name:    "adopt: none refuses every live object",
 			mode:    manifest.AdoptNone,
 			owners:  map[string]liveOwner{svc: kubectl},
@@ -63,7 +69,7 @@ func TestDecideTakeover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := decideTakeover("egov-user", "egov", tt.mode, names, tt.owners)
+			d := decideTakeover("dev", "egov-user", "egov", tt.mode, names, tt.owners)
 			if !reflect.DeepEqual(d.adopt, tt.adopt) {
 				t.Errorf("adopt = %+v, want %+v", d.adopt, tt.adopt)
 			}
@@ -138,5 +144,19 @@ func TestPointerSet(t *testing.T) {
 	}
 	if pointerSet(obj, "/a/missing/x", "z") || pointerSet(obj, "/a/b~1c/7", "z") {
 		t.Error("pointerSet set a path whose parent does not exist")
+	}
+	// Drift paths name list elements by their keys.
+	dep := map[string]any{"containers": []any{
+		map[string]any{"name": "init", "env": []any{}},
+		map[string]any{"name": "app", "env": []any{map[string]any{"name": "TS", "value": "1"}}},
+	}}
+	if !pointerSet(dep, "/containers/name=app/env/name=TS/value", "2") {
+		t.Fatal("pointerSet refused a keyed list path")
+	}
+	if v, _ := pointerGet(dep, "/containers/name=app/env/name=TS/value"); v != "2" {
+		t.Errorf("keyed path: got %v, want 2", v)
+	}
+	if _, ok := pointerGet(dep, "/containers/name=other/env"); ok {
+		t.Error("pointerGet found an element no key matches")
 	}
 }
