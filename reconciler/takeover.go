@@ -23,6 +23,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 
+	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -154,41 +155,26 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 	if p.Cluster == nil {
 		return
 	}
+	var installs []int
+	for _, i := range idx {
+		if st := &plan.Steps[i]; st.Action == ActionInstall && st.rendered != "" {
+			installs = append(installs, i)
+		}
+	}
+	// The reads, one GET per rendered object, in parallel across releases.
+	found := make([]renderedOwners, len(installs))
+	parallel.ForEach(ctx, len(installs), 0, func(ctx context.Context, k int) {
+		found[k] = p.readRenderedOwners(ctx, &plan.Steps[installs[k]], live)
+	})
 	var adopting []int
 	// claimed is every object an install of this plan takes, by name: two
 	// installs never take the same object.
 	claimed := map[string]string{}
-	for _, i := range idx {
+	for k, i := range installs {
 		st := &plan.Steps[i]
-		if st.Action != ActionInstall || st.rendered == "" {
-			continue
-		}
-		objs, err := parseManifest(st.rendered)
-		if err != nil {
-			continue // the install reports it
-		}
-		names := make([]string, 0, len(objs))
-		owners := map[string]liveOwner{}
-		byName := map[string]*unstructured.Unstructured{}
-		var readErr error
-		for _, o := range objs {
-			if o.GetKind() == "CustomResourceDefinition" {
-				continue // Helm installs a chart's CRDs itself, and skips live ones
-			}
-			name := renderedName(o, st.Release.Namespace)
-			lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace)
-			if err != nil {
-				readErr = err
-				break
-			}
-			if lo.helmRelease != "" {
-				lo.environment = live[lo.helmRelease].Environment
-			}
-			names = append(names, name)
-			owners[name], byName[name] = lo, lo.object
-		}
-		if readErr != nil {
-			st.Action, st.Reason = ActionError, fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, readErr)
+		names, owners, byName := found[k].names, found[k].owners, found[k].byName
+		if found[k].err != nil {
+			st.Action, st.Reason = ActionError, fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, found[k].err)
 			continue
 		}
 		d := decideTakeover(env.Name, st.Release.Name, st.Release.Namespace, env.Policy.Adopt, names, owners)
@@ -244,6 +230,42 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 			sort.Strings(st.Adopt[k].Kept)
 		}
 	}
+}
+
+// renderedOwners is what readRenderedOwners found for one install.
+type renderedOwners struct {
+	names  []string
+	owners map[string]liveOwner
+	byName map[string]*unstructured.Unstructured
+	err    error
+}
+
+// readRenderedOwners reads the live counterpart of every object an install
+// renders (its CRDs aside: Helm installs a chart's CRDs itself, and skips
+// live ones).
+func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live LiveState) renderedOwners {
+	out := renderedOwners{owners: map[string]liveOwner{}, byName: map[string]*unstructured.Unstructured{}}
+	objs, err := parseManifest(st.rendered)
+	if err != nil {
+		return out // the install reports it
+	}
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		name := renderedName(o, st.Release.Namespace)
+		lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		if lo.helmRelease != "" {
+			lo.environment = live[lo.helmRelease].Environment
+		}
+		out.names = append(out.names, name)
+		out.owners[name], out.byName[name] = lo, lo.object
+	}
+	return out
 }
 
 // keptFields returns, by object, the fields (JSON pointers) that differ
