@@ -62,13 +62,8 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int)
 	if len(idx) == 0 {
 		return
 	}
-	// Templates stamp `now` with a resolution of a second at best: wait for
-	// the next second so that a second render can differ.
-	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
-	select {
-	case <-ctx.Done():
+	if !waitNextSecond(ctx) {
 		return
-	case <-time.After(time.Until(next)):
 	}
 	notes := make([]string, len(idx))
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
@@ -84,6 +79,19 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int)
 		if n != "" {
 			plan.Notes = append(plan.Notes, n)
 		}
+	}
+}
+
+// waitNextSecond waits for the next wall-clock second, so that a second
+// render can differ from the first (templates stamp `now` with a resolution
+// of a second at best); false when ctx ends first.
+func waitNextSecond(ctx context.Context) bool {
+	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(next)):
+		return true
 	}
 }
 

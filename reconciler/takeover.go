@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -210,11 +209,8 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 	}
 	// A second render in the next second names what renders differently
 	// every time (see noteNondeterminism).
-	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
-	select {
-	case <-ctx.Done():
+	if !waitNextSecond(ctx) {
 		return
-	case <-time.After(time.Until(next)):
 	}
 	for _, i := range adopting {
 		st := &plan.Steps[i]
@@ -513,11 +509,8 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 	if len(cands) == 0 {
 		return
 	}
-	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
-	select {
-	case <-ctx.Done():
+	if !waitNextSecond(ctx) {
 		return
-	case <-time.After(time.Until(next)):
 	}
 	for _, c := range cands {
 		st := &plan.Steps[c.i]

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -186,25 +188,18 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q is declared twice (first on line %d)", e.Name, prev)}
 		}
 		seen[e.Name] = e.Line
-		switch e.layout() {
-		case LayoutNative, LayoutDigit, LayoutHelmfile:
-		default:
-			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown layout %q (want native, digit or helmfile)", e.Name, e.Layout)}
-		}
-		switch e.Sync.Drift {
-		case "", DriftCorrect, DriftWarn, DriftOff:
-		default:
-			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown drift mode %q (want correct, warn or off)", e.Name, e.Sync.Drift)}
-		}
-		switch e.ReleaseName {
-		case "", "release", "deployer":
-		default:
-			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown releaseName %q (want release or deployer)", e.Name, e.ReleaseName)}
-		}
-		switch e.Sync.Adopt {
-		case "", AdoptUnowned, AdoptHelmReleases, AdoptNone:
-		default:
-			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown sync.adopt %q (want unowned, helm-releases or none)", e.Name, e.Sync.Adopt)}
+		for _, c := range []struct {
+			what, value, shown string
+			allowed            []string
+		}{
+			{"layout", e.layout(), e.Layout, []string{LayoutNative, LayoutDigit, LayoutHelmfile}},
+			{"drift mode", e.Sync.Drift, e.Sync.Drift, []string{"", DriftCorrect, DriftWarn, DriftOff}},
+			{"releaseName", e.ReleaseName, e.ReleaseName, []string{"", "release", "deployer"}},
+			{"sync.adopt", e.Sync.Adopt, e.Sync.Adopt, []string{"", AdoptUnowned, AdoptHelmReleases, AdoptNone}},
+		} {
+			if !slices.Contains(c.allowed, c.value) {
+				return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown %s %q (want %s)", e.Name, c.what, c.shown, orList(c.allowed))}
+			}
 		}
 		if msg := e.Sync.check(); msg != "" {
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: sync.%s", e.Name, msg)}
@@ -323,4 +318,18 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// orList is "a, b or c" of the non-empty values.
+func orList(values []string) string {
+	var out []string
+	for _, v := range values {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	if len(out) < 2 {
+		return strings.Join(out, "")
+	}
+	return strings.Join(out[:len(out)-1], ", ") + " or " + out[len(out)-1]
 }
