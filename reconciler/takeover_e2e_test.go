@@ -405,3 +405,70 @@ func TestApply_failedTakeoverKeepsWhatItTook(t *testing.T) {
 		t.Errorf("after the failed takeover: %s: %s; want an upgrade in place", st.Action, st.Reason)
 	}
 }
+
+// With controllers and kwok (Deployments become Ready, pods exist), a
+// takeover replaces no pod: the same ReplicaSet and the same pods serve
+// before and after, and the install waits for readiness like any other.
+func TestApply_takeoverReplacesNoPod(t *testing.T) {
+	_, cluster := startCluster(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	repo := t.TempDir()
+	writeFiles(t, repo, takeoverChart)
+	writeFiles(t, repo, map[string]string{"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {wait: true, timeout: 2m}
+    releases:
+      - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
+`})
+	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
+	serving := func() (replicaSets, pods []string) {
+		rs, err := cluster.Clientset.AppsV1().ReplicaSets("egov").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs.Items {
+			replicaSets = append(replicaSets, r.Name)
+		}
+		ps, err := cluster.Clientset.CoreV1().Pods("egov").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps.Items {
+			if p.DeletionTimestamp == nil {
+				pods = append(pods, p.Name)
+			}
+		}
+		return replicaSets, pods
+	}
+	for {
+		d, err := cluster.Clientset.AppsV1().Deployments("egov").Get(ctx, "egov-user", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, pods := serving(); reconciler.DeploymentReadiness(d).Ready && len(pods) == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the Go deployer's Deployment never became ready")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	rsBefore, podsBefore := serving()
+	time.Sleep(time.Second) // a render now stamps another second
+
+	_, res := planAndApply(t, ctx, cluster, repo)
+	if r := resultOf(t, res, "egov-user"); r.Outcome != reconciler.OutcomeSucceeded {
+		t.Fatalf("egov-user: %s: %s", r.Outcome, r.Error)
+	}
+	time.Sleep(2 * time.Second) // what a rollout would start, it starts within this
+	rsAfter, podsAfter := serving()
+	if strings.Join(rsAfter, ",") != strings.Join(rsBefore, ",") || strings.Join(podsAfter, ",") != strings.Join(podsBefore, ",") {
+		t.Errorf("the takeover replaced pods: ReplicaSets %v -> %v, pods %v -> %v", rsBefore, rsAfter, podsBefore, podsAfter)
+	}
+}
