@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,7 +172,7 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 	claimed := map[string]string{}
 	for k, i := range installs {
 		st := &plan.Steps[i]
-		names, owners, byName := found[k].names, found[k].owners, found[k].byName
+		names, owners := found[k].names, found[k].owners
 		if found[k].err != nil {
 			st.Action, st.Reason = ActionError, fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, found[k].err)
 			continue
@@ -183,11 +184,12 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 			}
 		}
 		if len(d.refused) > 0 {
-			st.Action = ActionError
-			st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s (set sync.adopt: helm-releases to take them)", st.Release.Name, strings.Join(d.refused, "; "))
+			hint := " (set sync.adopt: helm-releases to take them)"
 			if env.Policy.Adopt == manifest.AdoptNone {
-				st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s", st.Release.Name, strings.Join(d.refused, "; "))
+				hint = ""
 			}
+			st.Action = ActionError
+			st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s%s", st.Release.Name, strings.Join(d.refused, "; "), hint)
 			continue
 		}
 		if len(d.adopt) == 0 {
@@ -200,7 +202,7 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 		st.Reason += fmt.Sprintf("; takes over %d live object(s)", len(d.adopt))
 		st.liveAdopted = map[string]*unstructured.Unstructured{}
 		for _, a := range d.adopt {
-			st.liveAdopted[a.Object] = byName[a.Object]
+			st.liveAdopted[a.Object] = owners[a.Object].object
 		}
 		adopting = append(adopting, i)
 	}
@@ -232,7 +234,6 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 type renderedOwners struct {
 	names  []string
 	owners map[string]liveOwner
-	byName map[string]*unstructured.Unstructured
 	err    error
 }
 
@@ -240,7 +241,7 @@ type renderedOwners struct {
 // renders (its CRDs aside: Helm installs a chart's CRDs itself, and skips
 // live ones).
 func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live LiveState) renderedOwners {
-	out := renderedOwners{owners: map[string]liveOwner{}, byName: map[string]*unstructured.Unstructured{}}
+	out := renderedOwners{owners: map[string]liveOwner{}}
 	objs, err := parseManifest(st.rendered)
 	if err != nil {
 		return out // the install reports it
@@ -259,7 +260,7 @@ func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live LiveSta
 			lo.environment = live[lo.helmRelease].Environment
 		}
 		out.names = append(out.names, name)
-		out.owners[name], out.byName[name] = lo, lo.object
+		out.owners[name] = lo
 	}
 	return out
 }
@@ -609,9 +610,12 @@ func usesReleaseName(c *chart.Chart) bool {
 // rendered steps) whose chart names objects after .Release.Name when the Go
 // deployer's names for them ("release-name-…") are live: the install would
 // create its own beside them, and the environment files likely point at the
-// deployer's. releaseName: deployer keeps them.
+// deployer's. releaseName: deployer keeps them. It looks only in a plan
+// that takes live objects over (a cluster the Go deployer ran): it renders
+// each such install once more, which a fresh cluster's cold install must
+// not pay.
 func (p *Planner) noteDeployerNames(ctx context.Context, plan *Plan, idx []int) {
-	if p.Cluster == nil {
+	if p.Cluster == nil || !slices.ContainsFunc(plan.Steps, func(st Step) bool { return len(st.Adopt) > 0 }) {
 		return
 	}
 	for _, i := range idx {

@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,22 @@ func deployChartLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *re
 	}
 }
 
+// takeoverRepo writes files into a new repository (digitops.yaml replaced
+// by config when given) and creates the namespace egov as `kubectl apply`
+// of cluster-configs does.
+func takeoverRepo(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, files map[string]string, config string) string {
+	t.Helper()
+	repo := t.TempDir()
+	writeFiles(t, repo, files)
+	if config != "" {
+		writeFiles(t, repo, map[string]string{"digitops.yaml": config})
+	}
+	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"}); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for path, content := range files {
@@ -129,11 +146,7 @@ func createAs(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, u 
 func TestApply_takesOverWhatTheGoDeployerApplied(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
-	repo := t.TempDir()
-	writeFiles(t, repo, takeoverChart)
-	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"}); err != nil {
-		t.Fatal(err)
-	}
+	repo := takeoverRepo(t, ctx, cluster, takeoverChart, "")
 	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
 	// pgr-services' ConfigMap belongs to a Helm release of another name (a
 	// helmfile release): never taken silently.
@@ -241,11 +254,7 @@ func planEnv(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, rep
 func TestApply_takesOverAHelmfileReleaseWithoutANewRevision(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
-	repo := t.TempDir()
-	writeFiles(t, repo, takeoverChart)
-	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	repo := takeoverRepo(t, ctx, cluster, takeoverChart, "")
 	c, err := loader.Load(filepath.Join(repo, "charts/svc"))
 	if err != nil {
 		t.Fatal(err)
@@ -314,19 +323,22 @@ stringData: {id: abc}
 func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
-	repo := t.TempDir()
-	writeFiles(t, repo, kafkaShapedChart)
-	writeFiles(t, repo, map[string]string{"digitops.yaml": `environments:
+	// A cluster the Go deployer ran: a service chart beside the kafka one
+	// (the plan takes the service's objects over, which is when it looks
+	// for the deployer's names).
+	files := map[string]string{}
+	maps.Copy(files, takeoverChart)
+	maps.Copy(files, kafkaShapedChart)
+	repo := takeoverRepo(t, ctx, cluster, files, `environments:
   - name: dev
     layout: native
     releaseName: deployer
     sync: {wait: false}
     releases:
+      - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
       - {name: kafka-kraft, namespace: egov, chart: charts/kafka-kraft}
-`})
-	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+`)
+	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
 	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/kafka-kraft"), nil)
 
 	// Without releaseName: deployer, the plan says what would be left.
@@ -354,8 +366,12 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(svcs.Items) != 1 || svcs.Items[0].Name != "release-name-kafka-controller-headless" || svcs.Items[0].Annotations["meta.helm.sh/release-name"] != "kafka-kraft" {
-		t.Errorf("services after the takeover: %v; want only the deployer's, owned by release kafka-kraft", svcs.Items)
+	owners := map[string]string{}
+	for _, svc := range svcs.Items {
+		owners[svc.Name] = svc.Annotations["meta.helm.sh/release-name"]
+	}
+	if want := map[string]string{"egov-user": "egov-user", "release-name-kafka-controller-headless": "kafka-kraft"}; !maps.Equal(owners, want) {
+		t.Errorf("services after the takeover (name: Helm owner) = %v, want %v: the deployer's kafka Service, no second one", owners, want)
 	}
 	plan, _ = planAndApply(t, ctx, cluster, repo)
 	if s := plan.Summary(); s.Changes() != 0 {
@@ -368,18 +384,13 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 func TestApply_failedTakeoverKeepsWhatItTook(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
-	repo := t.TempDir()
-	writeFiles(t, repo, takeoverChart)
-	writeFiles(t, repo, map[string]string{"digitops.yaml": `environments:
+	repo := takeoverRepo(t, ctx, cluster, takeoverChart, `environments:
   - name: dev
     layout: native
     sync: {wait: true, timeout: 2s}
     releases:
       - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
-`})
-	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+`)
 	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
 
 	_, res := planAndApply(t, ctx, cluster, repo)
@@ -413,18 +424,13 @@ func TestApply_takeoverReplacesNoPod(t *testing.T) {
 	_, cluster := startCluster(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	repo := t.TempDir()
-	writeFiles(t, repo, takeoverChart)
-	writeFiles(t, repo, map[string]string{"digitops.yaml": `environments:
+	repo := takeoverRepo(t, ctx, cluster, takeoverChart, `environments:
   - name: dev
     layout: native
     sync: {wait: true, timeout: 2m}
     releases:
       - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
-`})
-	if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "egov"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+`)
 	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
 	serving := func() (replicaSets, pods []string) {
 		rs, err := cluster.Clientset.AppsV1().ReplicaSets("egov").List(ctx, metav1.ListOptions{})

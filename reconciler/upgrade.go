@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -119,12 +121,7 @@ func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) (int, error) {
 	// Helm copies the labels of revision to, which recorded writing that
 	// revision: record this one as written by digitops too, so that the
 	// next sync does not take its own remediation for a manual rollback.
-	if d.Labels == nil {
-		d.Labels = map[string]string{}
-	}
-	d.Labels[LabelRevision] = strconv.Itoa(d.Version)
-	d.Labels[LabelRemediation] = fmt.Sprintf("rolled-back-to-%d", to)
-	if err := cfg.Releases.Update(d); err != nil {
+	if err := addLabels(cfg, d, map[string]string{LabelRevision: strconv.Itoa(d.Version), LabelRemediation: fmt.Sprintf("rolled-back-to-%d", to)}); err != nil {
 		return d.Version, fmt.Errorf("remediation: unable to label revision %d of release %q: %w", d.Version, spec.Name, err)
 	}
 	return d.Version, nil
@@ -140,15 +137,19 @@ func (a Upgrade) relabel(step *Step) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("unable to read release %q revision %d: %w", spec.Name, step.Live.Version, err)
 	}
-	if rel.Labels == nil {
-		rel.Labels = map[string]string{}
-	}
-	for k, v := range a.labels(step, rel.Version) {
-		rel.Labels[k] = v
-	}
-	if err := cfg.Releases.Update(rel); err != nil {
+	if err := addLabels(cfg, rel, a.labels(step, rel.Version)); err != nil {
 		return 0, fmt.Errorf("unable to label release %q revision %d: %w", spec.Name, rel.Version, err)
 	}
 	a.log.Info("took over release", "release", spec.Name, "namespace", spec.Namespace, "revision", rel.Version)
 	return rel.Version, nil
+}
+
+// addLabels writes labels onto a stored revision, in place (no new
+// revision).
+func addLabels(cfg *action.Configuration, rel *release.Release, labels map[string]string) error {
+	if rel.Labels == nil {
+		rel.Labels = map[string]string{}
+	}
+	maps.Copy(rel.Labels, labels)
+	return cfg.Releases.Update(rel)
 }
