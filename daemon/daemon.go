@@ -81,7 +81,7 @@ type Options struct {
 	// CacheDir holds Git caches and the suspension file. Required.
 	CacheDir string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
-	Secrets string
+	Secrets manifest.SecretsMode
 	// MaxFileSize caps each file read from a repository; 0 means 16 MiB.
 	MaxFileSize int64
 	// Cluster connects to clusters; nil uses kubeconfigs (KubeconfigOverride

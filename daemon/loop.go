@@ -242,7 +242,7 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		st := statusapi.Release{
 			Name:      name,
 			Namespace: ns,
-			Action:    string(step.Action),
+			Action:    step.Action,
 			Reason:    reconciler.MaskSecrets(step.Reason, step.Release.SecretValues),
 			Suspended: suspended[name],
 			Drift:     items,
@@ -266,7 +266,7 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted, Failing: st.Failures > 0}
 		if applied {
 			facts.Outcome = rr.Outcome
-			st.Outcome, st.Error, st.Notes = string(rr.Outcome), rr.Error, rr.Notes
+			st.Outcome, st.Error, st.Notes = rr.Outcome, rr.Error, rr.Notes
 			if rr.RevisionAfter > 0 {
 				st.Revision = rr.RevisionAfter
 			}
@@ -322,13 +322,13 @@ func acts(a reconciler.Action) bool {
 }
 
 // finish records a sync that did not plan.
-func (l *envLoop) finish(start time.Time, result string, err error) {
+func (l *envLoop) finish(start time.Time, result metrics.SyncResult, err error) {
 	l.finishPlanned(start, result, err, nil)
 }
 
 // finishPlanned records the end of a sync in the metrics, the status and
 // the log.
-func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan *reconciler.Plan) {
+func (l *envLoop) finishPlanned(start time.Time, result metrics.SyncResult, err error, plan *reconciler.Plan) {
 	end := time.Now()
 	d := end.Sub(start)
 	l.d.metrics.Sync(l.name, result, d, end)
@@ -337,8 +337,7 @@ func (l *envLoop) finishPlanned(start time.Time, result string, err error, plan 
 	sync := &statusapi.Sync{Started: start, Duration: d.Round(time.Millisecond).String(), Result: result, Revision: l.attempted}
 	if plan != nil {
 		s := plan.Summary()
-		sync.Summary = map[string]int{"install": s.Install, "upgrade": s.Upgrade, "correct": s.Correct, "unlock": s.Unlock,
-			"rollback": s.Rollback, "uninstall": s.Uninstall, "skip": s.Skip, "unchanged": s.Unchanged, "error": s.Error, "blocked": s.Blocked}
+		sync.Summary = &s
 	}
 	l.status.LastSync = sync
 	l.status.Suspended = result == metrics.SyncSuspended

@@ -13,27 +13,36 @@ import (
 //go:embed page.html.tmpl
 var pageSource string
 
-// PhaseColors are the badge colours of the status page, by phase. Tests
-// look for them in screenshots.
-var PhaseColors = map[string]string{
-	statusapi.PhaseInSync:    "#1a7f37",
-	statusapi.PhaseDrifted:   "#f59e0b",
-	statusapi.PhaseFailing:   "#d1242f",
-	statusapi.PhaseOutOfSync: "#0969da",
-	statusapi.PhasePending:   "#8250df",
-	statusapi.PhaseSuspended: "#6e7781",
+// PhaseColor is the badge colour of a phase on the status page. Tests look
+// for it in screenshots.
+func PhaseColor(p statusapi.Phase) string {
+	switch p {
+	case statusapi.PhaseInSync:
+		return "#1a7f37"
+	case statusapi.PhaseDrifted:
+		return "#f59e0b"
+	case statusapi.PhaseFailing:
+		return "#d1242f"
+	case statusapi.PhaseOutOfSync:
+		return "#0969da"
+	case statusapi.PhasePending:
+		return "#8250df"
+	case statusapi.PhaseSuspended:
+		return "#6e7781"
+	}
+	return ""
 }
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"color": func(phase string) template.CSS { return template.CSS(PhaseColors[phase]) },
+	"color": func(phase statusapi.Phase) template.CSS { return template.CSS(PhaseColor(phase)) },
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
 		}
 		return time.Since(*t).Round(time.Second).String() + " ago"
 	},
-	"phases": func() []string {
-		return []string{statusapi.PhaseInSync, statusapi.PhaseDrifted, statusapi.PhaseFailing,
+	"phases": func() []statusapi.Phase {
+		return []statusapi.Phase{statusapi.PhaseInSync, statusapi.PhaseDrifted, statusapi.PhaseFailing,
 			statusapi.PhaseOutOfSync, statusapi.PhasePending, statusapi.PhaseSuspended}
 	},
 }).Parse(pageSource))

@@ -149,13 +149,13 @@ func TestPage_chromium(t *testing.T) {
 	}
 	// A badge is a block of solid colour: rows with a run of >= 20 pixels
 	// of it (anti-aliased text never makes such runs).
-	if n := badgeRows(img, PhaseColors[statusapi.PhaseDrifted]); n < 10 {
-		t.Errorf("drifted badge colour %s: %d badge rows, want >= 10", PhaseColors[statusapi.PhaseDrifted], n)
+	if n := badgeRows(img, PhaseColor(statusapi.PhaseDrifted)); n < 10 {
+		t.Errorf("drifted badge colour %s: %d badge rows, want >= 10", PhaseColor(statusapi.PhaseDrifted), n)
 	}
-	if n := badgeRows(img, PhaseColors[statusapi.PhaseFailing]); n < 10 {
+	if n := badgeRows(img, PhaseColor(statusapi.PhaseFailing)); n < 10 {
 		t.Errorf("failing badge colour: %d badge rows, want >= 10", n)
 	}
-	if n := badgeRows(img, PhaseColors[statusapi.PhaseSuspended]); n > 0 {
+	if n := badgeRows(img, PhaseColor(statusapi.PhaseSuspended)); n > 0 {
 		t.Errorf("suspended colour in %d badge rows though nothing is suspended", n)
 	}
 }

@@ -28,7 +28,7 @@ type releaseFacts struct {
 }
 
 // releasePhase sums a release up. It is pure.
-func releasePhase(f releaseFacts) string {
+func releasePhase(f releaseFacts) statusapi.Phase {
 	switch {
 	case f.Suspended:
 		return statusapi.PhaseSuspended
@@ -44,19 +44,9 @@ func releasePhase(f releaseFacts) string {
 	return statusapi.PhaseOutOfSync
 }
 
-// phaseRank orders phases, worst first.
-var phaseRank = map[string]int{
-	statusapi.PhaseFailing:   0,
-	statusapi.PhaseDrifted:   1,
-	statusapi.PhaseOutOfSync: 2,
-	statusapi.PhasePending:   3,
-	statusapi.PhaseSuspended: 4,
-	statusapi.PhaseInSync:    5,
-}
-
 // environmentPhase sums an environment up from its last sync and its
 // releases: the worst of them. It is pure.
-func environmentPhase(st statusapi.Environment) string {
+func environmentPhase(st statusapi.Environment) statusapi.Phase {
 	switch {
 	case st.Suspended:
 		return statusapi.PhaseSuspended
@@ -67,7 +57,7 @@ func environmentPhase(st statusapi.Environment) string {
 	}
 	worst := statusapi.PhaseInSync
 	for _, r := range st.Releases {
-		if phaseRank[r.Phase] < phaseRank[worst] {
+		if r.Phase.Worse(worst) {
 			worst = r.Phase
 		}
 	}

@@ -10,9 +10,9 @@ import (
 
 func TestReleasePhase(t *testing.T) {
 	tests := []struct {
-		name  string       // what the case shows
-		facts releaseFacts // the input
-		want  string       // the phase
+		name  string          // what the case shows
+		facts releaseFacts    // the input
+		want  statusapi.Phase // the phase
 	}{
 		{"unchanged", releaseFacts{Action: reconciler.ActionNone}, statusapi.PhaseInSync},
 		{"upgraded", releaseFacts{Action: reconciler.ActionUpgrade, Outcome: reconciler.OutcomeSucceeded}, statusapi.PhaseInSync},
@@ -38,7 +38,7 @@ func TestReleasePhase(t *testing.T) {
 
 func TestEnvironmentPhase(t *testing.T) {
 	synced := &statusapi.Sync{Result: "success"}
-	rel := func(phases ...string) []statusapi.Release {
+	rel := func(phases ...statusapi.Phase) []statusapi.Release {
 		out := make([]statusapi.Release, len(phases))
 		for i, p := range phases {
 			out[i] = statusapi.Release{Phase: p}
@@ -48,7 +48,7 @@ func TestEnvironmentPhase(t *testing.T) {
 	tests := []struct {
 		name string                // what the case shows
 		env  statusapi.Environment // the input
-		want string                // the phase
+		want statusapi.Phase       // the phase
 	}{
 		{"never synced", statusapi.Environment{}, statusapi.PhasePending},
 		{"all in sync", statusapi.Environment{LastSync: synced, Releases: rel("in-sync", "in-sync")}, statusapi.PhaseInSync},

@@ -8,20 +8,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Sync results, the values of digitops_sync_total's result label.
+// SyncResult is how a sync ended: the values of digitops_sync_total's
+// result label, and the status API's lastSync.result.
+type SyncResult string
+
+// Sync results.
 const (
 	// SyncSuccess: the environment was loaded, planned and every step that
 	// acted succeeded (including a plan with nothing to do).
-	SyncSuccess = "success"
+	SyncSuccess SyncResult = "success"
 	// SyncFailure: fetch, load, plan or at least one release failed.
-	SyncFailure = "failure"
+	SyncFailure SyncResult = "failure"
 	// SyncUnchanged: the cheap check found the revision and the cluster
 	// unchanged since the last successful sync; nothing was loaded.
-	SyncUnchanged = "unchanged"
+	SyncUnchanged SyncResult = "unchanged"
 	// SyncSuspended: the environment is suspended.
-	SyncSuspended = "suspended"
+	SyncSuspended SyncResult = "suspended"
 	// SyncStandby: planned, not applied, because this replica is not the leader.
-	SyncStandby = "standby"
+	SyncStandby SyncResult = "standby"
 )
 
 // Fetch results.
@@ -104,8 +108,8 @@ func New(reg prometheus.Registerer) *Recorder {
 }
 
 // Sync records the end of one sync of env.
-func (r *Recorder) Sync(env, result string, d time.Duration, end time.Time) {
-	r.syncTotal.WithLabelValues(env, result).Inc()
+func (r *Recorder) Sync(env string, result SyncResult, d time.Duration, end time.Time) {
+	r.syncTotal.WithLabelValues(env, string(result)).Inc()
 	r.syncDuration.WithLabelValues(env).Observe(d.Seconds())
 	if result == SyncSuccess || result == SyncUnchanged {
 		r.lastSuccess.WithLabelValues(env).Set(float64(end.UnixNano()) / 1e9)

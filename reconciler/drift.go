@@ -14,17 +14,20 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// Drift kinds: what happened to a field or an object since Helm deployed it.
+// DriftKind is what happened to a field or an object since Helm deployed it.
+type DriftKind string
+
+// Drift kinds.
 const (
 	// DriftChanged is a field the chart sets whose live value differs.
-	DriftChanged = "changed"
+	DriftChanged DriftKind = "changed"
 	// DriftAdded is a field the chart does not set, added by a field
 	// manager that is neither Helm nor on the allow list.
-	DriftAdded = "added"
+	DriftAdded DriftKind = "added"
 	// DriftRemoved is a field the chart sets that is gone from the object.
-	DriftRemoved = "removed"
+	DriftRemoved DriftKind = "removed"
 	// DriftDeleted is an object of the release that no longer exists.
-	DriftDeleted = "deleted"
+	DriftDeleted DriftKind = "deleted"
 )
 
 // DriftItem is one difference between what a release deployed and the live
@@ -38,7 +41,7 @@ type DriftItem struct {
 	// object.
 	Path string `json:"path,omitempty"`
 	// Kind is one of DriftChanged, DriftAdded, DriftRemoved, DriftDeleted.
-	Kind string `json:"kind"`
+	Kind DriftKind `json:"kind"`
 	// Before is what the release deployed, After what is live; maps and
 	// lists are compact JSON. Secret data and secret values are masked.
 	Before string `json:"before,omitempty"`
@@ -56,7 +59,7 @@ func (d DriftItem) String() string {
 	if d.Path != "" {
 		b.WriteString(" " + d.Path)
 	}
-	b.WriteString(" " + d.Kind)
+	b.WriteString(" " + string(d.Kind))
 	switch d.Kind {
 	case DriftChanged:
 		fmt.Fprintf(&b, ": %s -> %s", d.Before, d.After)
@@ -132,7 +135,7 @@ func matchManager(globs []string, manager string) bool {
 // DecideDrift turns the drift found on an otherwise unchanged release into a
 // decision. It is pure. In mode correct a drifted release is corrected; in
 // mode warn it is left alone and the reason says it drifted.
-func DecideDrift(mode string, items []DriftItem) ReleaseState {
+func DecideDrift(mode manifest.DriftMode, items []DriftItem) ReleaseState {
 	if len(items) == 0 {
 		return ReleaseState{ActionNone, "unchanged"}
 	}

@@ -481,7 +481,7 @@ func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
 	}
 }
 
-func (w *walker) add(kind string, tokens []string, loc []any, d, l any, manager string) {
+func (w *walker) add(kind DriftKind, tokens []string, loc []any, d, l any, manager string) {
 	f := finding{
 		DriftItem: DriftItem{
 			Object:  MaskSecrets(w.object, w.opts.secrets),

@@ -96,7 +96,7 @@ func TestCompareObject(t *testing.T) {
 			got := compareObject(fixture(t, tt.config), fixture(t, tt.live), opts)
 			var lines []string
 			for _, f := range got {
-				lines = append(lines, f.Kind+" "+f.Path+" by "+f.Manager)
+				lines = append(lines, string(f.Kind)+" "+f.Path+" by "+f.Manager)
 				for _, s := range []string{f.Before, f.After, f.Path, f.Object} {
 					if strings.Contains(s, secret) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(secret))) || strings.Contains(s, "aGFuZC1zZXQ") {
 						t.Errorf("secret in drift item %+v", f.DriftItem)
@@ -158,7 +158,7 @@ func TestDecideDrift(t *testing.T) {
 	items := []DriftItem{{Object: "ConfigMap/egov/a", Kind: DriftDeleted}, {Object: "Deployment/egov/b", Path: "/spec/replicas", Kind: DriftChanged}}
 	tests := []struct {
 		// mode is the drift mode, items the drift found.
-		mode  string
+		mode  manifest.DriftMode
 		items []DriftItem
 		want  ReleaseState
 	}{

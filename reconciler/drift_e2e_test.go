@@ -66,7 +66,7 @@ func writeFile(t *testing.T, path, data string) {
 
 // driftEnv loads the environment with a drift mode and the planted secret,
 // as the digit layout would hand it over from a secrets file.
-func driftEnv(t *testing.T, ctx context.Context, repo, mode string) *manifest.Environment {
+func driftEnv(t *testing.T, ctx context.Context, repo string, mode manifest.DriftMode) *manifest.Environment {
 	t.Helper()
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "dev")
 	if err != nil {

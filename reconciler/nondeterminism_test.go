@@ -114,7 +114,7 @@ func TestApply_upgradeNondeterminismNote(t *testing.T) {
 
 // driftClusterEnv starts a control plane and loads driftRepo's environment
 // with drift mode; the context ends with the test (3 minutes at most).
-func driftClusterEnv(t *testing.T, mode string) (context.Context, *reconciler.Cluster, *manifest.Environment) {
+func driftClusterEnv(t *testing.T, mode manifest.DriftMode) (context.Context, *reconciler.Cluster, *manifest.Environment) {
 	t.Helper()
 	tenv := testenv.ForTest(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

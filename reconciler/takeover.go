@@ -117,7 +117,7 @@ type takeoverDecision struct {
 
 // decideTakeover classifies the live counterparts of a release's rendered
 // objects (names in render order, owners by name) under the adoption mode.
-func decideTakeover(env, release, namespace, mode string, names []string, owners map[string]liveOwner) takeoverDecision {
+func decideTakeover(env, release, namespace string, mode manifest.AdoptMode, names []string, owners map[string]liveOwner) takeoverDecision {
 	var d takeoverDecision
 	self := namespace + "/" + release
 	for _, name := range names {

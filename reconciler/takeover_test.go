@@ -17,7 +17,7 @@ func TestDecideTakeover(t *testing.T) {
 	kubectl := liveOwner{exists: true, managers: []string{"kubectl-client-side-apply"}}
 	tests := []struct {
 		name    string
-		mode    string
+		mode    manifest.AdoptMode
 		owners  map[string]liveOwner
 		adopt   []Adoption
 		refused []string

@@ -66,7 +66,7 @@ type globalOptions struct {
 	kubeconfig string
 	context    string
 	output     string
-	secrets    string
+	secrets    manifest.SecretsMode
 	verbose    bool
 	// maxFileSize caps each file read from the repository ("16Mi").
 	maxFileSize  string
@@ -92,7 +92,7 @@ in dependency order.`,
 	pf.StringVar(&opts.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	pf.StringVar(&opts.context, "context", "", "kubeconfig context (default: the environment's, else the current one)")
 	pf.StringVarP(&opts.output, "output", "o", "text", "output format: text, json or markdown")
-	pf.StringVar(&opts.secrets, "secrets", manifest.SecretsDecrypt, "secrets handling: decrypt or placeholder")
+	pf.StringVar((*string)(&opts.secrets), "secrets", string(manifest.SecretsDecrypt), "secrets handling: decrypt or placeholder")
 	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "log Helm's debug output")
 	pf.StringVar(&opts.maxFileSize, "max-file-size", "16Mi", "largest file read from the repository (values, charts, environment files); a larger one is an error")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {

@@ -98,9 +98,9 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  RELEASE\tNAMESPACE\tPHASE\tREVISION\tLAST ACTION")
 		for _, r := range e.Releases {
-			action := r.Action
+			action := string(r.Action)
 			if r.Outcome != "" {
-				action += " (" + r.Outcome + ")"
+				action += " (" + string(r.Outcome) + ")"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", r.Name, r.Namespace, r.Phase, r.Revision, action)
 		}

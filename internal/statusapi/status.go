@@ -3,19 +3,43 @@ package statusapi
 import (
 	"time"
 
+	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// Phases of an environment or a release, worst first.
+// Phase sums up an environment or a release.
+type Phase string
+
+// Phases, worst first.
 const (
-	PhaseFailing   = "failing"
-	PhaseDrifted   = "drifted"
-	PhaseOutOfSync = "out-of-sync"
-	PhaseSuspended = "suspended"
-	PhasePending   = "pending"
-	PhaseInSync    = "in-sync"
+	PhaseFailing   Phase = "failing"
+	PhaseDrifted   Phase = "drifted"
+	PhaseOutOfSync Phase = "out-of-sync"
+	PhaseSuspended Phase = "suspended"
+	PhasePending   Phase = "pending"
+	PhaseInSync    Phase = "in-sync"
 )
+
+// rank orders phases, worst first.
+func (p Phase) rank() int {
+	switch p {
+	case PhaseFailing:
+		return 0
+	case PhaseDrifted:
+		return 1
+	case PhaseOutOfSync:
+		return 2
+	case PhasePending:
+		return 3
+	case PhaseSuspended:
+		return 4
+	}
+	return 5
+}
+
+// Worse reports whether p is a worse phase than q.
+func (p Phase) Worse(q Phase) bool { return p.rank() < q.rank() }
 
 // Status is the body of GET /api/v1/status.
 type Status struct {
@@ -51,7 +75,7 @@ type Environment struct {
 	// Source is the repository URL it is read from.
 	Source string `json:"source"`
 	// Phase sums the environment up (one of the Phase constants).
-	Phase string `json:"phase"`
+	Phase Phase `json:"phase"`
 	// Revision is the revision of the last sync that loaded the environment.
 	Revision string `json:"revision,omitempty"`
 	// CommitTime is that revision's committer time.
@@ -77,13 +101,14 @@ type Environment struct {
 type Sync struct {
 	Started  time.Time `json:"started"`
 	Duration string    `json:"duration"`
-	// Result is a metrics sync result: success, failure, unchanged,
-	// suspended, standby.
-	Result string `json:"result"`
+	// Result is how it ended: success, failure, unchanged, suspended,
+	// standby (docs/metrics.md).
+	Result metrics.SyncResult `json:"result"`
 	// Revision is the revision the sync ran against.
 	Revision string `json:"revision,omitempty"`
-	// Summary counts the plan's actions, nil when nothing was planned.
-	Summary map[string]int `json:"summary,omitempty"`
+	// Summary counts the plan's actions, nil when nothing was planned
+	// (the summary of plan -o json).
+	Summary *reconciler.Summary `json:"summary,omitempty"`
 }
 
 // Release is the state of one release.
@@ -91,12 +116,12 @@ type Release struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
 	// Phase sums the release up (one of the Phase constants).
-	Phase string `json:"phase"`
+	Phase Phase `json:"phase"`
 	// Action and Reason are the last plan's decision.
-	Action string `json:"action"`
+	Action reconciler.Action `json:"action"`
 	Reason string `json:"reason,omitempty"`
 	// Outcome is the last apply's outcome for this release, if it acted.
-	Outcome string `json:"outcome,omitempty"`
+	Outcome reconciler.Outcome `json:"outcome,omitempty"`
 	// Revision is the live Helm revision.
 	Revision int `json:"revision,omitempty"`
 	// Suspended is true when this release is suspended.

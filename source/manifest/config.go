@@ -26,8 +26,8 @@ type Config struct {
 
 // EnvironmentConfig is one entry of digitops.yaml's environments list.
 type EnvironmentConfig struct {
-	Name   string `yaml:"name"`
-	Layout string `yaml:"layout"`
+	Name   string     `yaml:"name"`
+	Layout LayoutName `yaml:"layout"`
 	// ReleaseName is the .Release.Name charts render with: "release" (the
 	// default: each release's own name) or "deployer" (the Go deployer's
 	// "release-name", to keep the names of the objects it created).
@@ -61,13 +61,13 @@ type EnvironmentConfig struct {
 type SyncConfig struct {
 	Interval        time.Duration `yaml:"interval"`
 	Prune           *bool         `yaml:"prune"`
-	Drift           string        `yaml:"drift"`
+	Drift           DriftMode     `yaml:"drift"`
 	Concurrency     int           `yaml:"concurrency"`
 	Timeout         time.Duration `yaml:"timeout"`
 	MaxPrunePercent *int          `yaml:"maxPrunePercent"`
 	HistoryMax      int           `yaml:"historyMax"`
 	Wait            *bool         `yaml:"wait"`
-	Adopt           string        `yaml:"adopt"`
+	Adopt           AdoptMode     `yaml:"adopt"`
 	// OpenAPIValidation turns on Helm's client-side schema validation.
 	OpenAPIValidation bool         `yaml:"openAPIValidation"`
 	Remediation       *Remediation `yaml:"remediation"`
@@ -192,10 +192,10 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			what, value, shown string
 			allowed            []string
 		}{
-			{"layout", e.layout(), e.Layout, []string{LayoutNative, LayoutDigit, LayoutHelmfile}},
-			{"drift mode", e.Sync.Drift, e.Sync.Drift, []string{"", DriftCorrect, DriftWarn, DriftOff}},
+			{"layout", string(e.layout()), string(e.Layout), strs(LayoutNative, LayoutDigit, LayoutHelmfile)},
+			{"drift mode", string(e.Sync.Drift), string(e.Sync.Drift), strs("", DriftCorrect, DriftWarn, DriftOff)},
 			{"releaseName", e.ReleaseName, e.ReleaseName, []string{"", "release", "deployer"}},
-			{"sync.adopt", e.Sync.Adopt, e.Sync.Adopt, []string{"", AdoptUnowned, AdoptHelmReleases, AdoptNone}},
+			{"sync.adopt", string(e.Sync.Adopt), string(e.Sync.Adopt), strs("", AdoptUnowned, AdoptHelmReleases, AdoptNone)},
 		} {
 			if !slices.Contains(c.allowed, c.value) {
 				return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown %s %q (want %s)", e.Name, c.what, c.shown, orList(c.allowed))}
@@ -220,7 +220,16 @@ func (c *Config) Environment(name string) (EnvironmentConfig, error) {
 	return EnvironmentConfig{}, &Error{File: c.Path, Msg: fmt.Sprintf("unknown environment %q (this file has: %v)", name, names)}
 }
 
-func (e EnvironmentConfig) layout() string {
+// strs returns an enum's values as strings.
+func strs[T ~string](values ...T) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (e EnvironmentConfig) layout() LayoutName {
 	if e.Layout == "" {
 		return LayoutNative
 	}
@@ -228,7 +237,7 @@ func (e EnvironmentConfig) layout() string {
 }
 
 // EffectiveLayout returns the layout, native when none is set.
-func (e EnvironmentConfig) EffectiveLayout() string { return e.layout() }
+func (e EnvironmentConfig) EffectiveLayout() LayoutName { return e.layout() }
 
 // Policy returns the sync policy with defaults filled in.
 func (e EnvironmentConfig) Policy() SyncPolicy {

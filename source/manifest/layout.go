@@ -6,13 +6,16 @@ import (
 	"github.com/digitops/digitops/internal/repofs"
 )
 
-// Secrets modes say what to do with encrypted values.
+// SecretsMode says what to do with encrypted values.
+type SecretsMode string
+
+// Secrets modes.
 const (
 	// SecretsDecrypt decrypts SOPS files (the default).
-	SecretsDecrypt = "decrypt"
+	SecretsDecrypt SecretsMode = "decrypt"
 	// SecretsPlaceholder renders each encrypted value as a stable placeholder
 	// derived from its ciphertext, for plans without keys; apply refuses it.
-	SecretsPlaceholder = "placeholder"
+	SecretsPlaceholder SecretsMode = "placeholder"
 )
 
 // Layout reads the releases of one environment from a repository.
@@ -34,7 +37,7 @@ type LayoutInput struct {
 	// Env is the environment's entry in the configuration.
 	Env EnvironmentConfig
 	// Secrets is SecretsDecrypt or SecretsPlaceholder.
-	Secrets string
+	Secrets SecretsMode
 	// Decrypter reads secrets files (plain or SOPS); nil means plain YAML
 	// only, and a SOPS file is an error.
 	Decrypter Decrypter
@@ -59,5 +62,5 @@ type Decrypter interface {
 	// DecryptValues reads the file at path (name is its repository-relative
 	// name for errors) and returns its values and every string leaf that came
 	// from it, so that callers can mask them.
-	DecryptValues(ctx context.Context, path, name, mode string) (values map[string]any, secrets []string, err error)
+	DecryptValues(ctx context.Context, path, name string, mode SecretsMode) (values map[string]any, secrets []string, err error)
 }

@@ -4,18 +4,24 @@ import (
 	"time"
 )
 
+// LayoutName names a layout digitops reads (digitops.yaml's layout:).
+type LayoutName string
+
 // Layouts digitops reads.
 const (
-	LayoutNative   = "native"
-	LayoutDigit    = "digit"
-	LayoutHelmfile = "helmfile"
+	LayoutNative   LayoutName = "native"
+	LayoutDigit    LayoutName = "digit"
+	LayoutHelmfile LayoutName = "helmfile"
 )
+
+// DriftMode is what a sync does about drift (digitops.yaml's sync.drift).
+type DriftMode string
 
 // Drift modes.
 const (
-	DriftCorrect = "correct"
-	DriftWarn    = "warn"
-	DriftOff     = "off"
+	DriftCorrect DriftMode = "correct"
+	DriftWarn    DriftMode = "warn"
+	DriftOff     DriftMode = "off"
 )
 
 // DeployerReleaseName is the .Release.Name of every chart the Go deployer
@@ -24,17 +30,21 @@ const DeployerReleaseName = "release-name"
 
 // Adoption modes: which live objects an install may take into its release
 // (a takeover of a cluster deployed by kubectl or another Helm release).
+// AdoptMode says which live objects an install may take over
+// (digitops.yaml's sync.adopt).
+type AdoptMode string
+
 const (
 	// AdoptUnowned takes objects no Helm release owns (applied by kubectl,
 	// the Go deployer or by hand); an object of another Helm release is an
 	// error naming it.
-	AdoptUnowned = "unowned"
+	AdoptUnowned AdoptMode = "unowned"
 	// AdoptHelmReleases also takes objects of other Helm releases (a
 	// helmfile release under another name).
-	AdoptHelmReleases = "helm-releases"
+	AdoptHelmReleases AdoptMode = "helm-releases"
 	// AdoptNone takes nothing: an existing object is an error (Helm's own
 	// behaviour).
-	AdoptNone = "none"
+	AdoptNone AdoptMode = "none"
 )
 
 // Environment is one deployable environment: a set of Helm releases that
@@ -43,7 +53,7 @@ type Environment struct {
 	// Name is the environment's name from digitops.yaml.
 	Name string
 	// Layout is the layout the releases were read from.
-	Layout string
+	Layout LayoutName
 	// RepoDir is the absolute path of the repository checkout.
 	RepoDir string
 	// Cluster says which cluster the environment targets.
@@ -105,7 +115,7 @@ type SyncPolicy struct {
 	// Prune uninstalls releases digitops installed that are no longer in Git.
 	Prune bool
 	// Drift is one of DriftCorrect, DriftWarn, DriftOff.
-	Drift string
+	Drift DriftMode
 	// Concurrency is the number of releases applied at once.
 	Concurrency int
 	// Timeout bounds one release's Helm action and readiness wait.
@@ -140,7 +150,7 @@ type SyncPolicy struct {
 	// MaxBackoff; a new commit or a manual retry tries at once.
 	Backoff, MaxBackoff time.Duration
 	// Adopt is one of AdoptUnowned (default), AdoptHelmReleases, AdoptNone.
-	Adopt string
+	Adopt AdoptMode
 	// DriftAllowManagers are field managers (globs) whose changes are not
 	// drift, in addition to the reconciler's defaults (controllers, HPA, VPA).
 	DriftAllowManagers []string

@@ -72,9 +72,9 @@ func render(t *testing.T, env *manifest.Environment, opts renderOptions) []byte 
 		Values           map[string]any    `json:"values"`
 	}
 	out := struct {
-		Environment string    `json:"environment"`
-		Layout      string    `json:"layout"`
-		Releases    []release `json:"releases"`
+		Environment string              `json:"environment"`
+		Layout      manifest.LayoutName `json:"layout"`
+		Releases    []release           `json:"releases"`
 	}{Environment: env.Name, Layout: env.Layout}
 	for _, r := range env.Releases {
 		chart, err := filepath.Rel(env.RepoDir, r.Chart.Path)
@@ -246,7 +246,7 @@ func ensureExampleSecrets(t *testing.T) {
 	}
 }
 
-func loadExample(t *testing.T, env, mode string) *manifest.Environment {
+func loadExample(t *testing.T, env string, mode manifest.SecretsMode) *manifest.Environment {
 	t.Helper()
 	e, err := loader.Environment(context.Background(), loader.Options{RepoDir: exampleDir(t), Secrets: mode}, env)
 	if err != nil {
@@ -258,10 +258,10 @@ func loadExample(t *testing.T, env, mode string) *manifest.Environment {
 func TestExample_golden(t *testing.T) {
 	ensureExampleSecrets(t)
 	tests := []struct {
-		env    string // environment of examples/digit/digitops.yaml
-		mode   string // secrets mode
-		keys   bool   // whether the test-only age key is at hand
-		golden string // file under testdata
+		env    string               // environment of examples/digit/digitops.yaml
+		mode   manifest.SecretsMode // secrets mode
+		keys   bool                 // whether the test-only age key is at hand
+		golden string               // file under testdata
 	}{
 		{env: "demo", mode: manifest.SecretsDecrypt, keys: false, golden: "example-demo.golden.yaml"},
 		{env: "demo-sops", mode: manifest.SecretsDecrypt, keys: true, golden: "example-demo-sops.golden.yaml"},

@@ -34,7 +34,7 @@ func corpusDir(t *testing.T) string {
 // becomes a placeholder, as `digitops plan --secrets placeholder` would.
 type placeholderSecrets struct{}
 
-func (placeholderSecrets) DecryptValues(_ context.Context, path, name, _ string) (map[string]any, []string, error) {
+func (placeholderSecrets) DecryptValues(_ context.Context, path, name string, _ manifest.SecretsMode) (map[string]any, []string, error) {
 	v, err := manifest.ReadValuesFile(context.Background(), nil, path, name)
 	if err != nil {
 		return nil, nil, err

@@ -24,17 +24,17 @@ type Options struct {
 	// repository root. A relative path is relative to the repository root.
 	ConfigPath string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
-	Secrets string
+	Secrets manifest.SecretsMode
 	// MaxFileSize caps each file read from the repository;
 	// 0 means repofs.DefaultMaxFileSize (16 MiB).
 	MaxFileSize int64
 	// Layouts overrides the layout readers (tests); nil means all of them.
-	Layouts map[string]manifest.Layout
+	Layouts map[manifest.LayoutName]manifest.Layout
 }
 
 // DefaultLayouts returns a reader for every layout digitops supports.
-func DefaultLayouts() map[string]manifest.Layout {
-	return map[string]manifest.Layout{
+func DefaultLayouts() map[manifest.LayoutName]manifest.Layout {
+	return map[manifest.LayoutName]manifest.Layout{
 		manifest.LayoutNative:   native.Layout{},
 		manifest.LayoutHelmfile: helmfile.Layout{},
 		manifest.LayoutDigit:    digit.Layout{},

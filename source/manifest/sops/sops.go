@@ -44,7 +44,7 @@ var encrypted = regexp.MustCompile(`^ENC\[AES256_GCM,data:.*\]$`)
 // Placeholder(ciphertext), and only the file's unencrypted string leaves are
 // returned as secrets (the placeholders reveal nothing and must stay
 // visible so that a plan shows which secrets changed).
-func (d Decrypter) DecryptValues(ctx context.Context, path, name, mode string) (map[string]any, []string, error) {
+func (d Decrypter) DecryptValues(ctx context.Context, path, name string, mode manifest.SecretsMode) (map[string]any, []string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -57,7 +57,7 @@ func (d Decrypter) DecryptValues(ctx context.Context, path, name, mode string) (
 
 // DecryptData is DecryptValues on the file's contents; name is the file's
 // name in errors and decides the format (.json is JSON, anything else YAML).
-func DecryptData(ctx context.Context, data []byte, name, mode string) (map[string]any, []string, error) {
+func DecryptData(ctx context.Context, data []byte, name string, mode manifest.SecretsMode) (map[string]any, []string, error) {
 	vals, err := manifest.ParseValues(data, name)
 	if err != nil {
 		return nil, nil, err

@@ -226,10 +226,10 @@ func TestDecryptValues_badInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string // the case
-		file string // the file's contents; empty means no file at all
-		mode string // the secrets mode
-		want string // a part of the error message
+		name string               // the case
+		file string               // the file's contents; empty means no file at all
+		mode manifest.SecretsMode // the secrets mode
+		want string               // a part of the error message
 	}{
 		{name: "missing file", file: "", mode: manifest.SecretsDecrypt, want: "env/s.yaml: secrets file does not exist"},
 		{name: "yaml syntax", file: "a: [1, 2\nb: 3\n", mode: manifest.SecretsDecrypt, want: "env/s.yaml:2: invalid YAML"},
