@@ -15,8 +15,20 @@ import (
 type ActionRunner interface {
 	// Name is the action this runner carries out.
 	Name() Action
-	// Run acts on the step and returns the revision it left deployed.
-	Run(ctx context.Context, step *Step) (revision int, err error)
+	// Run acts on the step and returns what it left deployed. It never
+	// writes to the step: the plan is the same before and after.
+	Run(ctx context.Context, step *Step) (Applied, error)
+}
+
+// Applied is what an action left in the cluster: a value, like the entries
+// of ssa's ChangeSet, not a field written into the plan.
+type Applied struct {
+	// Revision is the release revision left deployed (0 after an
+	// uninstall).
+	Revision int
+	// Manifest is the manifest Helm rendered when it installed or
+	// upgraded, empty for the other actions.
+	Manifest string
 }
 
 // helmEnv is what every Helm action needs.

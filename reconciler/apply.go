@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/digitops/digitops/source/manifest"
@@ -115,162 +114,40 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("environment", env.Name, "revision", plan.Revision)
-	base := helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster)}
-	runners := map[Action]ActionRunner{
+	s := &scheduler{
+		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster)}),
+		concurrency: env.Policy.Concurrency,
+		log:         log,
+		progress:    a.Progress,
+		drain:       a.Drain,
+	}
+	results := s.run(ctx, plan)
+	return &Result{Environment: env.Name, Revision: plan.Revision, Started: start, Duration: time.Since(start), Releases: results, APIRequests: a.Cluster.Requests().Since(before)}
+}
+
+// helmRunners are the Applier's runners: Helm's actions on one cluster.
+type helmRunners struct {
+	base    helmEnv
+	runners map[Action]ActionRunner
+}
+
+var _ Runners = helmRunners{}
+
+func newHelmRunners(base helmEnv) helmRunners {
+	return helmRunners{base: base, runners: map[Action]ActionRunner{
 		ActionInstall:      Install{base},
 		ActionUpgrade:      Upgrade{base},
 		ActionUninstall:    Uninstall{base},
 		ActionCorrectDrift: CorrectClusterDrift{base},
 		ActionUnlock:       Unlock{helmEnv: base, install: Install{base}, upgrade: Upgrade{base}},
-	}
-	concurrency := env.Policy.Concurrency
-	if concurrency < 1 {
-		concurrency = 1
-	}
-	sem := make(chan struct{}, concurrency)
-	gates := make(map[string]*readyGate, len(plan.Steps))
-	for i := range plan.Steps {
-		if plan.Steps[i].Action == ActionNone {
-			st := &plan.Steps[i]
-			gates[st.Release.Name] = &readyGate{check: func(ctx context.Context) error { return base.liveReady(ctx, st) }}
-		}
-	}
-	done := make(map[string]chan struct{}, len(plan.Steps))
-	results := make([]ReleaseResult, len(plan.Steps))
-	for _, st := range plan.Steps {
-		done[st.Release.Name] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for i := range plan.Steps {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			step := &plan.Steps[i]
-			defer close(done[step.Release.Name])
-			res := a.runStep(ctx, log, step, runners, sem, done, gates, results, plan)
-			results[i] = res
-			if a.Progress != nil {
-				a.Progress.Finished(res)
-			}
-		}(i)
-	}
-	wg.Wait()
-	return &Result{Environment: env.Name, Revision: plan.Revision, Started: start, Duration: time.Since(start), Releases: results, APIRequests: a.Cluster.Requests().Since(before)}
+	}}
 }
 
-func (a *Applier) runStep(ctx context.Context, log *slog.Logger, step *Step, runners map[Action]ActionRunner, sem chan struct{}, done map[string]chan struct{}, gates map[string]*readyGate, results []ReleaseResult, plan *Plan) ReleaseResult {
-	res := ReleaseResult{Name: step.Release.Name, Namespace: step.Release.Namespace, Action: step.Action, Reason: step.Reason}
-	if step.Live != nil {
-		res.RevisionBefore = step.Live.Version
-		res.RevisionAfter = step.Live.Version
-	}
-	if step.Action == ActionError {
-		// Its own error, whatever became of its needs.
-		res.Outcome, res.Error = OutcomeFailed, MaskSecrets(step.Reason, step.Release.SecretValues)
-		return res
-	}
-	// Wait for everything this release needs.
-	for _, need := range step.Release.Needs {
-		ch, ok := done[need]
-		if !ok {
-			continue
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+ctx.Err().Error()
-			return res
-		}
-		if r := resultOf(plan, results, need); r.Outcome == OutcomeFailed || (r.Outcome == OutcomeSkipped && r.Action != ActionSkip) {
-			res.Outcome, res.Error = OutcomeSkipped, fmt.Sprintf("dependency %q did not succeed", need)
-			return res
-		}
-	}
-	runner, acts := runners[step.Action]
-	if acts {
-		// Needs this sync did not act on must be ready too; the ones it
-		// acted on passed their readiness gate when they succeeded.
-		for _, need := range step.Release.Needs {
-			if g, ok := gates[need]; ok {
-				if err := g.wait(ctx); err != nil {
-					res.Outcome, res.Error = OutcomeSkipped, MaskSecrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)
-					return res
-				}
-			}
-		}
-	}
-	if !acts {
-		switch step.Action {
-		case ActionSkip, ActionBlocked:
-			res.Outcome = OutcomeSkipped
-		default:
-			res.Outcome = OutcomeUnchanged
-		}
-		return res
-	}
-	select {
-	case sem <- struct{}{}:
-		defer func() { <-sem }()
-	case <-ctx.Done():
-		res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+ctx.Err().Error()
-		return res
-	case <-a.Drain:
-		res.Outcome, res.Error = OutcomeSkipped, "shutting down: not started"
-		return res
-	}
-	if err := ctx.Err(); err != nil {
-		res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+err.Error()
-		return res
-	}
-	select {
-	case <-a.Drain:
-		res.Outcome, res.Error = OutcomeSkipped, "shutting down: not started"
-		return res
-	default:
-	}
-	if a.Progress != nil {
-		a.Progress.Started(step)
-	}
-	l := log.With("release", step.Release.Name, "namespace", step.Release.Namespace, "action", string(step.Action))
-	l.Info("acting", "reason", step.Reason)
-	res.Started = time.Now()
-	rev, err := runner.Run(ctx, step)
-	res.Duration = time.Since(res.Started)
-	if err != nil {
-		res.Outcome = OutcomeFailed
-		res.Error = MaskSecrets(err.Error(), step.Release.SecretValues)
-		l.Error("failed", "error", res.Error, "duration", res.Duration)
-		return res
-	}
-	res.Outcome = OutcomeSucceeded
-	res.RevisionAfter = rev
-	if note := appliedRenderNote(step); note != "" {
-		res.Notes = append(res.Notes, note)
-	}
-	l.Info("done", "revision", rev, "duration", res.Duration)
-	return res
+// Runner implements Runners.
+func (h helmRunners) Runner(a Action) (ActionRunner, bool) {
+	r, ok := h.runners[a]
+	return r, ok
 }
 
-// readyGate checks once, for every release that needs it, that an unchanged
-// release is ready.
-type readyGate struct {
-	once  sync.Once
-	check func(ctx context.Context) error
-	err   error
-}
-
-func (g *readyGate) wait(ctx context.Context) error {
-	g.once.Do(func() { g.err = g.check(ctx) })
-	return g.err
-}
-
-// resultOf finds the result of the named release; the caller has waited for
-// it, so it is written.
-func resultOf(plan *Plan, results []ReleaseResult, name string) ReleaseResult {
-	for i := range plan.Steps {
-		if plan.Steps[i].Release.Name == name {
-			return results[i]
-		}
-	}
-	return ReleaseResult{}
-}
+// Ready implements Runners.
+func (h helmRunners) Ready(ctx context.Context, step *Step) error { return h.base.liveReady(ctx, step) }

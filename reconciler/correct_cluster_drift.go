@@ -41,18 +41,18 @@ var _ ActionRunner = CorrectClusterDrift{}
 func (CorrectClusterDrift) Name() Action { return ActionCorrectDrift }
 
 // Run implements ActionRunner.
-func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (int, error) {
+func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (Applied, error) {
 	if step.Live == nil {
-		return 0, fmt.Errorf("unable to correct drift of release %q: it is not installed", step.Release.Name)
+		return Applied{}, fmt.Errorf("unable to correct drift of release %q: it is not installed", step.Release.Name)
 	}
 	// GETs, not the watch cache: the correction writes back what it read.
 	d, err := newDirectDriftDetector(a.cluster)
 	if err != nil {
-		return 0, err
+		return Applied{}, err
 	}
 	objs, err := d.inspect(ctx, step.Release, step.Live, a.policy)
 	if err != nil {
-		return 0, fmt.Errorf("unable to correct drift of release %q: %w", step.Release.Name, err)
+		return Applied{}, fmt.Errorf("unable to correct drift of release %q: %w", step.Release.Name, err)
 	}
 	opts := newCompareOptions(step.Release, a.policy)
 	var errs []error
@@ -69,9 +69,9 @@ func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (int, error) {
 	}
 	a.log.Info("drift corrected", "release", step.Release.Name, "namespace", step.Release.Namespace, "objects", corrected, "revision", step.Live.Version)
 	if err := errors.Join(errs...); err != nil {
-		return step.Live.Version, fmt.Errorf("release %q: %w", step.Release.Name, err)
+		return Applied{Revision: step.Live.Version}, fmt.Errorf("release %q: %w", step.Release.Name, err)
 	}
-	return step.Live.Version, nil
+	return Applied{Revision: step.Live.Version}, nil
 }
 
 // correct restores one object, retrying on a write conflict with a fresh

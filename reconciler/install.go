@@ -31,48 +31,48 @@ var _ ActionRunner = Install{}
 func (Install) Name() Action { return ActionInstall }
 
 // Run implements ActionRunner.
-func (a Install) Run(ctx context.Context, step *Step) (int, error) {
+func (a Install) Run(ctx context.Context, step *Step) (Applied, error) {
 	spec := step.Release
 	// A failed or uninstalled-with-history release must be cleared first so
 	// that install can reuse the name.
 	clear := step.Live != nil
 	for attempt := 0; ; attempt++ {
-		rev, err := a.attempt(ctx, step, clear)
+		applied, err := a.attempt(ctx, step, clear)
 		if err == nil {
-			return rev, nil
+			return applied, nil
 		}
 		if len(step.Adopt) > 0 {
 			// Uninstalling would delete the objects it took over: what
 			// the cluster ran before digitops. The next sync upgrades
 			// the failed release in place.
-			return 0, fmt.Errorf("%w (not uninstalled: it holds the objects it took over; the next sync upgrades it)", err)
+			return Applied{}, fmt.Errorf("%w (not uninstalled: it holds the objects it took over; the next sync upgrades it)", err)
 		}
 		clear = true
 		if a.policy.RemediateFailedInstall {
 			if uerr := a.uninstall(spec.Namespace, spec.Name); uerr != nil {
-				return 0, errors.Join(err, fmt.Errorf("remediation: %w", uerr))
+				return Applied{}, errors.Join(err, fmt.Errorf("remediation: %w", uerr))
 			}
 			clear = false
 			err = fmt.Errorf("%w (uninstalled)", err)
 		}
 		if !a.again(ctx, spec, attempt, err) {
-			return 0, err
+			return Applied{}, err
 		}
 	}
 }
 
 // attempt runs one Helm install (after clearing what is left of the release
 // when clear is set) and the readiness gate.
-func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, error) {
+func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, error) {
 	spec := step.Release
 	cfg := a.config(spec.Namespace)
 	if clear {
 		if err := a.uninstall(spec.Namespace, spec.Name); err != nil {
-			return 0, fmt.Errorf("unable to clear failed release %q before install: %w", spec.Name, err)
+			return Applied{}, fmt.Errorf("unable to clear failed release %q before install: %w", spec.Name, err)
 		}
 	}
 	if err := a.ensureNamespace(ctx, step); err != nil {
-		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	inst := action.NewInstall(cfg)
 	inst.ReleaseName = spec.Name
@@ -88,14 +88,14 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 	}
 	pr, err := a.postRenderer(ctx, step)
 	if err != nil {
-		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	if pr != nil {
 		inst.PostRenderer = pr
 	}
 	rel, err := inst.RunWithContext(ctx, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
-		return 0, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	if len(step.liveAdopted) > 0 {
 		if err := claimFields(ctx, a.cluster, step.liveAdopted); err != nil {
@@ -103,10 +103,9 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (int, erro
 		}
 	}
 	if err := a.waitReady(ctx, rel); err != nil {
-		return 0, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))
+		return Applied{}, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))
 	}
-	step.applied = rel.Manifest
-	return rel.Version, nil
+	return Applied{Revision: rel.Version, Manifest: rel.Manifest}, nil
 }
 
 // uninstall removes a release and its history.

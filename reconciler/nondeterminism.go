@@ -116,13 +116,13 @@ func nondeterminismNote(spec manifest.ReleaseSpec, a, b string) string {
 // upgrade with what Helm rendered when it acted, a moment later: a
 // difference is a nondeterministic template, noted on the release's result.
 // Renders in the same second can't tell; a later sync's will.
-func appliedRenderNote(step *Step) string {
-	if step.rendered == "" || step.applied == "" {
+func appliedRenderNote(step *Step, applied string) string {
+	if step.rendered == "" || applied == "" {
 		return ""
 	}
 	// Helm's manifest leaves out the chart's crds/, which the planner's
 	// render includes: compare from Helm's side.
-	return nondeterminismNote(step.Release, step.applied, step.rendered)
+	return nondeterminismNote(step.Release, applied, step.rendered)
 }
 
 // nondeterministicPaths compares two renders object by object and returns

@@ -75,9 +75,6 @@ type Step struct {
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
 	rendered string
-	// applied is the manifest Helm rendered when the Applier installed or
-	// upgraded the step's release.
-	applied string
 }
 
 // Summary counts a plan's steps by action.

@@ -21,15 +21,15 @@ var _ ActionRunner = Uninstall{}
 func (Uninstall) Name() Action { return ActionUninstall }
 
 // Run implements ActionRunner.
-func (a Uninstall) Run(ctx context.Context, step *Step) (int, error) {
+func (a Uninstall) Run(ctx context.Context, step *Step) (Applied, error) {
 	if step.Live == nil || step.Live.Environment != a.environment {
-		return 0, fmt.Errorf("refusing to uninstall release %q: environment %q does not own it", step.Release.Name, a.environment)
+		return Applied{}, fmt.Errorf("refusing to uninstall release %q: environment %q does not own it", step.Release.Name, a.environment)
 	}
 	un := action.NewUninstall(a.config(step.Release.Namespace))
 	un.Timeout = a.timeout()
 	un.Wait = a.policy.Wait
 	if _, err := un.Run(step.Release.Name); err != nil {
-		return 0, fmt.Errorf("unable to uninstall release %q: %w", step.Release.Name, err)
+		return Applied{}, fmt.Errorf("unable to uninstall release %q: %w", step.Release.Name, err)
 	}
-	return 0, ctx.Err()
+	return Applied{}, ctx.Err()
 }

@@ -27,19 +27,19 @@ var _ ActionRunner = Unlock{}
 func (Unlock) Name() Action { return ActionUnlock }
 
 // Run implements ActionRunner.
-func (a Unlock) Run(ctx context.Context, step *Step) (int, error) {
+func (a Unlock) Run(ctx context.Context, step *Step) (Applied, error) {
 	spec := step.Release
 	store := a.config(spec.Namespace).Releases
 	rel, err := store.Get(spec.Name, step.Live.Version)
 	if err != nil {
-		return 0, fmt.Errorf("unable to read pending release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to read pending release %q: %w", spec.Name, err)
 	}
 	if !rel.Info.Status.IsPending() {
-		return 0, fmt.Errorf("release %q is no longer pending (%s); not unlocking", spec.Name, rel.Info.Status)
+		return Applied{}, fmt.Errorf("release %q is no longer pending (%s); not unlocking", spec.Name, rel.Info.Status)
 	}
 	rel.SetStatus(release.StatusFailed, fmt.Sprintf("digitops: released a stale %s lock", rel.Info.Status))
 	if err := store.Update(rel); err != nil {
-		return 0, fmt.Errorf("unable to unlock release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to unlock release %q: %w", spec.Name, err)
 	}
 	if step.Live.LastDeployed > 0 {
 		return a.upgrade.Run(ctx, step)

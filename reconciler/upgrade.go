@@ -33,7 +33,7 @@ var _ ActionRunner = Upgrade{}
 func (Upgrade) Name() Action { return ActionUpgrade }
 
 // Run implements ActionRunner.
-func (a Upgrade) Run(ctx context.Context, step *Step) (int, error) {
+func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 	spec := step.Release
 	if step.relabel && step.Live != nil {
 		return a.relabel(step)
@@ -43,26 +43,26 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (int, error) {
 		target = step.Live.LastDeployed
 	}
 	for attempt := 0; ; attempt++ {
-		rev, err := a.attempt(ctx, step, attempt)
+		applied, err := a.attempt(ctx, step, attempt)
 		if err == nil {
-			return rev, nil
+			return applied, nil
 		}
 		if a.policy.RemediateFailedUpgrade && target > 0 {
 			to, rerr := a.rollback(spec, target)
 			if rerr != nil {
-				return 0, errors.Join(err, rerr)
+				return Applied{}, errors.Join(err, rerr)
 			}
 			err = fmt.Errorf("%w (rolled back to revision %d)", err, target)
 			target = to
 		}
 		if !a.again(ctx, spec, attempt, err) {
-			return 0, err
+			return Applied{}, err
 		}
 	}
 }
 
 // attempt runs one Helm upgrade (the n-th, from 0) and the readiness gate.
-func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
+func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error) {
 	spec := step.Release
 	cfg := a.config(spec.Namespace)
 	up := action.NewUpgrade(cfg)
@@ -87,20 +87,19 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (int, error) {
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	pr, err := a.postRenderer(ctx, step)
 	if err != nil {
-		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
 	}
 	if pr != nil {
 		up.PostRenderer = pr
 	}
 	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
 	if err != nil {
-		return 0, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
+		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
 	}
 	if err := a.waitReady(ctx, rel); err != nil {
-		return 0, markFailed(cfg, rel, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err))
+		return Applied{}, markFailed(cfg, rel, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err))
 	}
-	step.applied = rel.Manifest
-	return rel.Version, nil
+	return Applied{Revision: rel.Version, Manifest: rel.Manifest}, nil
 }
 
 // rollback restores revision to and returns the revision it wrote.
@@ -130,18 +129,18 @@ func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) (int, error) {
 // relabel records digitops's labels on the live revision of a release
 // another tool installed with the chart and values Git wants: the release
 // is digitops's from now on, with no new revision.
-func (a Upgrade) relabel(step *Step) (int, error) {
+func (a Upgrade) relabel(step *Step) (Applied, error) {
 	spec := step.Release
 	cfg := a.config(spec.Namespace)
 	rel, err := cfg.Releases.Get(spec.Name, step.Live.Version)
 	if err != nil {
-		return 0, fmt.Errorf("unable to read release %q revision %d: %w", spec.Name, step.Live.Version, err)
+		return Applied{}, fmt.Errorf("unable to read release %q revision %d: %w", spec.Name, step.Live.Version, err)
 	}
 	if err := addLabels(cfg, rel, a.labels(step, rel.Version)); err != nil {
-		return 0, fmt.Errorf("unable to label release %q revision %d: %w", spec.Name, rel.Version, err)
+		return Applied{}, fmt.Errorf("unable to label release %q revision %d: %w", spec.Name, rel.Version, err)
 	}
 	a.log.Info("took over release", "release", spec.Name, "namespace", spec.Namespace, "revision", rel.Version)
-	return rel.Version, nil
+	return Applied{Revision: rel.Version}, nil
 }
 
 // addLabels writes labels onto a stored revision, in place (no new

@@ -1,0 +1,200 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Runners are what the scheduler acts with: its only way to touch a
+// cluster. The Applier's are Helm's actions; tests give fakes.
+type Runners interface {
+	// Runner returns the runner of an action that changes something, false
+	// for the actions that do not act (none, skip, blocked, error).
+	Runner(a Action) (ActionRunner, bool)
+	// Ready waits for the objects of a release this sync leaves unchanged
+	// to be ready, before a release that needs it acts.
+	Ready(ctx context.Context, step *Step) error
+}
+
+// scheduler walks a plan as a DAG: a release starts when everything it
+// needs has succeeded (and, unchanged, is ready), independent releases run
+// in parallel up to concurrency, a failed release stops its dependants and
+// not its siblings, and drain stops releases that have not started.
+type scheduler struct {
+	runners     Runners
+	concurrency int
+	log         *slog.Logger
+	// progress, if set, is told about every step.
+	progress Progress
+	// drain, when closed, skips releases not yet started ("shutting down").
+	drain <-chan struct{}
+}
+
+// schedule is the state of one run of a plan, shared by its steps.
+type schedule struct {
+	plan    *Plan
+	sem     chan struct{}
+	done    map[string]chan struct{}
+	gates   map[string]*readyGate
+	results []ReleaseResult
+}
+
+// run carries out every step of plan and returns their results, in plan
+// order. It does not write to the plan.
+func (s *scheduler) run(ctx context.Context, plan *Plan) []ReleaseResult {
+	sc := &schedule{
+		plan:    plan,
+		sem:     make(chan struct{}, max(s.concurrency, 1)),
+		done:    make(map[string]chan struct{}, len(plan.Steps)),
+		gates:   make(map[string]*readyGate, len(plan.Steps)),
+		results: make([]ReleaseResult, len(plan.Steps)),
+	}
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		sc.done[st.Release.Name] = make(chan struct{})
+		if st.Action == ActionNone {
+			sc.gates[st.Release.Name] = &readyGate{check: func(ctx context.Context) error { return s.runners.Ready(ctx, st) }}
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range plan.Steps {
+		wg.Go(func() {
+			step := &plan.Steps[i]
+			defer close(sc.done[step.Release.Name])
+			res := s.runStep(ctx, sc, step)
+			sc.results[i] = res
+			if s.progress != nil {
+				s.progress.Finished(res)
+			}
+		})
+	}
+	wg.Wait()
+	return sc.results
+}
+
+// runStep waits for the step's needs, then acts on it (under the
+// concurrency limit) and returns its result.
+func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) ReleaseResult {
+	res := ReleaseResult{Name: step.Release.Name, Namespace: step.Release.Namespace, Action: step.Action, Reason: step.Reason}
+	if step.Live != nil {
+		res.RevisionBefore = step.Live.Version
+		res.RevisionAfter = step.Live.Version
+	}
+	if step.Action == ActionError {
+		// Its own error, whatever became of its needs.
+		res.Outcome, res.Error = OutcomeFailed, MaskSecrets(step.Reason, step.Release.SecretValues)
+		return res
+	}
+	if why, ok := sc.waitNeeds(ctx, step); !ok {
+		res.Outcome, res.Error = OutcomeSkipped, why
+		return res
+	}
+	runner, acts := s.runners.Runner(step.Action)
+	if !acts {
+		switch step.Action {
+		case ActionSkip, ActionBlocked:
+			res.Outcome = OutcomeSkipped
+		default:
+			res.Outcome = OutcomeUnchanged
+		}
+		return res
+	}
+	// Needs this sync did not act on must be ready too; the ones it acted
+	// on passed their readiness gate when they succeeded.
+	for _, need := range step.Release.Needs {
+		if g, ok := sc.gates[need]; ok {
+			if err := g.wait(ctx); err != nil {
+				res.Outcome, res.Error = OutcomeSkipped, MaskSecrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)
+				return res
+			}
+		}
+	}
+	select {
+	case sc.sem <- struct{}{}:
+		defer func() { <-sc.sem }()
+	case <-ctx.Done():
+		res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+ctx.Err().Error()
+		return res
+	case <-s.drain:
+		res.Outcome, res.Error = OutcomeSkipped, "shutting down: not started"
+		return res
+	}
+	if err := ctx.Err(); err != nil {
+		res.Outcome, res.Error = OutcomeSkipped, "cancelled: "+err.Error()
+		return res
+	}
+	select {
+	case <-s.drain:
+		res.Outcome, res.Error = OutcomeSkipped, "shutting down: not started"
+		return res
+	default:
+	}
+	if s.progress != nil {
+		s.progress.Started(step)
+	}
+	l := s.log.With("release", step.Release.Name, "namespace", step.Release.Namespace, "action", string(step.Action))
+	l.Info("acting", "reason", step.Reason)
+	res.Started = time.Now()
+	applied, err := runner.Run(ctx, step)
+	res.Duration = time.Since(res.Started)
+	if err != nil {
+		res.Outcome = OutcomeFailed
+		res.Error = MaskSecrets(err.Error(), step.Release.SecretValues)
+		l.Error("failed", "error", res.Error, "duration", res.Duration)
+		return res
+	}
+	res.Outcome = OutcomeSucceeded
+	res.RevisionAfter = applied.Revision
+	if note := appliedRenderNote(step, applied.Manifest); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+	l.Info("done", "revision", applied.Revision, "duration", res.Duration)
+	return res
+}
+
+// waitNeeds waits until every release the step needs has a result; it
+// returns why the step cannot go on when one did not succeed or ctx ends.
+func (sc *schedule) waitNeeds(ctx context.Context, step *Step) (why string, ok bool) {
+	for _, need := range step.Release.Needs {
+		ch, known := sc.done[need]
+		if !known {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "cancelled: " + ctx.Err().Error(), false
+		}
+		if r := sc.resultOf(need); r.Outcome == OutcomeFailed || (r.Outcome == OutcomeSkipped && r.Action != ActionSkip) {
+			return fmt.Sprintf("dependency %q did not succeed", need), false
+		}
+	}
+	return "", true
+}
+
+// resultOf finds the result of the named release; the caller has waited for
+// it, so it is written.
+func (sc *schedule) resultOf(name string) ReleaseResult {
+	for i := range sc.plan.Steps {
+		if sc.plan.Steps[i].Release.Name == name {
+			return sc.results[i]
+		}
+	}
+	return ReleaseResult{}
+}
+
+// readyGate checks once, for every release that needs it, that an unchanged
+// release is ready.
+type readyGate struct {
+	once  sync.Once
+	check func(ctx context.Context) error
+	err   error
+}
+
+func (g *readyGate) wait(ctx context.Context) error {
+	g.once.Do(func() { g.err = g.check(ctx) })
+	return g.err
+}
