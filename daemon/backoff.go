@@ -31,24 +31,17 @@ func backoffDelay(initial, max time.Duration, n int) time.Duration {
 	return min(d, max)
 }
 
-// holdBack turns each install or upgrade of a desired state that failed,
-// and whose next attempt is not due at now, into a skip that says when it
-// is. A different desired state (a new commit) is tried at once. It is pure
-// but for the plan it changes.
-func holdBack(plan *reconciler.Plan, b backoffs, now time.Time) {
-	for i := range plan.Steps {
-		st := &plan.Steps[i]
-		f, ok := b[st.Release.Name]
-		if !ok || (st.Action != reconciler.ActionInstall && st.Action != reconciler.ActionUpgrade) {
-			continue
-		}
-		if f.ChartDigest != st.Desired.ChartDigest || f.ValuesDigest != st.Desired.ValuesDigest || !now.Before(f.Next) {
-			continue
-		}
-		st.Action = reconciler.ActionSkip
-		st.Reason = fmt.Sprintf("failed %d time(s) with this chart and values; next attempt at %s (in %s); a commit that changes them, or `digitops retry`, tries at once",
-			f.Failures, f.Next.UTC().Format(time.RFC3339), f.Next.Sub(now).Round(time.Second))
+// heldBack says why the release name, about to be installed or upgraded
+// to desired, waits: that desired state failed and its next attempt is not
+// due at now. A different desired state (a new commit) is tried at once:
+// "". It is pure.
+func (b backoffs) heldBack(name string, desired reconciler.Desired, now time.Time) string {
+	f, ok := b[name]
+	if !ok || f.ChartDigest != desired.ChartDigest || f.ValuesDigest != desired.ValuesDigest || !now.Before(f.Next) {
+		return ""
 	}
+	return fmt.Sprintf("failed %d time(s) with this chart and values; next attempt at %s (in %s); a commit that changes them, or `digitops retry`, tries at once",
+		f.Failures, f.Next.UTC().Format(time.RFC3339), f.Next.Sub(now).Round(time.Second))
 }
 
 // record updates b from one applied step: a failed install or upgrade
@@ -90,6 +83,9 @@ func (b backoffs) forget(plan *reconciler.Plan) {
 	}
 	for name, f := range b {
 		st, ok := steps[name]
+		if ok && st.Status == reconciler.StatusSuspended {
+			continue // nothing was observed: it still holds
+		}
 		if !ok || st.Action == reconciler.ActionNone || st.Desired.ChartDigest != f.ChartDigest || st.Desired.ValuesDigest != f.ValuesDigest {
 			delete(b, name)
 		}

@@ -35,24 +35,25 @@ func TestBackoffs(t *testing.T) {
 		t.Fatalf("after two failures: %+v", f)
 	}
 	tests := []struct {
-		name   string            // the case
-		step   *reconciler.Step  // planned
-		at     time.Time         // when the plan is made
-		action reconciler.Action // after holdBack
+		name    string             // the case
+		desired reconciler.Desired // planned
+		at      time.Time          // when the plan is made
+		held    bool               // whether it waits
 	}{
-		{"same state, not due", step(reconciler.ActionUpgrade, "v1"), now.Add(time.Minute), reconciler.ActionSkip},
-		{"same state, due", step(reconciler.ActionUpgrade, "v1"), now.Add(2 * time.Minute), reconciler.ActionUpgrade},
-		{"a new commit", step(reconciler.ActionUpgrade, "v2"), now.Add(time.Minute), reconciler.ActionUpgrade},
-		{"drift correction is not held back", step(reconciler.ActionCorrectDrift, "v1"), now.Add(time.Minute), reconciler.ActionCorrectDrift},
+		{"same state, not due", reconciler.Desired{ChartDigest: "c1", ValuesDigest: "v1"}, now.Add(time.Minute), true},
+		{"same state, due", reconciler.Desired{ChartDigest: "c1", ValuesDigest: "v1"}, now.Add(2 * time.Minute), false},
+		{"a new commit", reconciler.Desired{ChartDigest: "c1", ValuesDigest: "v2"}, now.Add(time.Minute), false},
 	}
 	for _, tt := range tests {
-		plan := &reconciler.Plan{Steps: []reconciler.Step{*tt.step}}
-		holdBack(plan, b, tt.at)
-		if got := plan.Steps[0]; got.Action != tt.action {
-			t.Errorf("%s: %s (%s), want %s", tt.name, got.Action, got.Reason, tt.action)
-		} else if got.Action == reconciler.ActionSkip && !strings.Contains(got.Reason, "failed 2 time(s)") {
-			t.Errorf("%s: reason %q", tt.name, got.Reason)
+		why := b.heldBack("egov-user", tt.desired, tt.at)
+		if held := why != ""; held != tt.held {
+			t.Errorf("%s: held back %v (%q), want %v", tt.name, held, why, tt.held)
+		} else if held && !strings.Contains(why, "failed 2 time(s)") {
+			t.Errorf("%s: reason %q", tt.name, why)
 		}
+	}
+	if why := b.heldBack("egov-mdms", reconciler.Desired{ChartDigest: "c1", ValuesDigest: "v1"}, now); why != "" {
+		t.Errorf("another release is held back: %q", why)
 	}
 	if b.due(now.Add(time.Minute)) || !b.due(now.Add(2*time.Minute)) {
 		t.Error("due is wrong")
@@ -83,6 +84,7 @@ func TestBackoffs_forget(t *testing.T) {
 		{"a commit reverted it: in sync again", plan(reconciler.ActionNone, "v0"), false},
 		{"a commit changed its values", plan(reconciler.ActionUpgrade, "v2"), false},
 		{"removed from Git", &reconciler.Plan{}, false},
+		{"suspended: nothing observed, so it still holds", &reconciler.Plan{Steps: []reconciler.Step{{Release: manifest.ReleaseSpec{Name: "egov-user"}, Status: reconciler.StatusSuspended, Action: reconciler.ActionSkip}}}, true},
 	} {
 		b := backoffs{"egov-user": failed}
 		b.forget(tt.plan)

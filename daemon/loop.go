@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -117,40 +118,34 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		return
 	}
 	l.cluster = conn.cluster
-	live, err := reconciler.ReadLiveState(ctx, l.cluster)
+	suspended := l.d.suspends.releases(l.name)
+	leader := l.d.leading.Load()
+	syncer := &reconciler.Syncer{Planner: conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
+	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
+		PlanOptions: reconciler.PlanOptions{Revision: snap.Revision, Suspended: suspended, HeldBack: l.heldBack},
+		Apply:       leader,
+		Planned: func(context.Context, *reconciler.Plan) (bool, error) {
+			l.d.ready.Store(true)
+			return true, nil
+		},
+		// On SIGTERM (ctx done) releases not yet started are skipped; those
+		// acting finish under applyCtx, which outlives ctx by the grace period.
+		ActContext: applyCtx,
+		Drain:      ctx.Done(),
+	})
 	if err != nil {
+		var lre *reconciler.LiveReadError
+		if !errors.As(err, &lre) {
+			err = fmt.Errorf("unable to plan %q: %w", l.name, err)
+		}
 		l.finish(start, metrics.SyncFailure, err)
 		return
 	}
-	plan, err := conn.planner.Plan(ctx, env, live, reconciler.PlanOptions{Revision: snap.Revision})
-	if err != nil {
-		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to plan %q: %w", l.name, err))
-		return
-	}
-	suspended := l.d.suspends.releases(l.name)
-	skipSuspended(plan, suspended)
+	plan, result, live := synced.Plan, synced.Result, synced.Live
+	changes := plan.Summary().Changes()
 	l.mu.Lock()
 	l.failed.forget(plan)
-	holdBack(plan, l.failed, time.Now())
 	l.mu.Unlock()
-	l.d.ready.Store(true)
-
-	leader := l.d.leading.Load()
-	changes := plan.Summary().Changes()
-	var result *reconciler.Result
-	if leader && changes > 0 {
-		// On SIGTERM (ctx done) releases not yet started are skipped; those
-		// acting finish under applyCtx, which outlives ctx by the grace period.
-		applier := &reconciler.Applier{Cluster: l.cluster, Log: l.d.log, Drain: ctx.Done()} // it adds environment and revision
-		result = applier.Apply(applyCtx, env, plan)
-		readCtx := ctx
-		if readCtx.Err() != nil {
-			readCtx = applyCtx
-		}
-		if after, err := reconciler.ReadLiveState(readCtx, l.cluster); err == nil {
-			live = after
-		}
-	}
 	outcome := l.record(plan, result, suspended, leader, env.Policy)
 	l.commit = snap.Commit
 	l.fingerprint = fingerprint(live, l.name, l.releases)
@@ -408,12 +403,10 @@ func (l *envLoop) snapshot() statusapi.Environment {
 	return st
 }
 
-// skipSuspended turns the steps of suspended releases into skips.
-func skipSuspended(plan *reconciler.Plan, suspended map[string]bool) {
-	for i := range plan.Steps {
-		if suspended[plan.Steps[i].Release.Name] {
-			plan.Steps[i].Action = reconciler.ActionSkip
-			plan.Steps[i].Reason = "suspended"
-		}
-	}
+// heldBack says why a release's desired state waits for its next attempt
+// (see backoffs.heldBack), "" when it does not.
+func (l *envLoop) heldBack(name string, desired reconciler.Desired) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed.heldBack(name, desired, time.Now())
 }

@@ -150,17 +150,17 @@ func DecideDrift(mode manifest.DriftMode, items []DriftItem) ReleaseState {
 	return ReleaseState{ActionCorrectDrift, "drifted: " + what}
 }
 
-// checkDrift looks for drift on a release whose digests say unchanged and
-// records it on the step. A failure to look is a plan note, not an error: the
+// checkDrift looks for drift on a release whose digests say unchanged and,
+// when it finds some, records it on the step as drifted. A failure to look is a plan note, not an error: the
 // other releases still get planned.
 func (p *Planner) checkDrift(ctx context.Context, env *manifest.Environment, step *Step) (note string) {
 	items, err := p.Drift.Detect(ctx, step.Release, step.Live, env.Policy)
 	if err != nil {
 		return MaskSecrets(fmt.Sprintf("release %s: drift not checked: %v", step.Release.Name, err), step.Release.SecretValues)
 	}
-	step.Drift = items
-	st := DecideDrift(env.Policy.Drift, items)
-	step.Action, step.Reason = st.Action, st.Reason
+	if len(items) > 0 {
+		step.observe(Observation{Status: StatusDrifted, Reason: step.Reason, Drift: items}, env.Policy.Drift)
+	}
 	return ""
 }
 
@@ -176,7 +176,7 @@ func (p *Planner) checkDriftAll(ctx context.Context, env *manifest.Environment, 
 	}
 	var todo []int
 	for i := range plan.Steps {
-		if st := &plan.Steps[i]; st.Live != nil && st.Action == ActionNone {
+		if st := &plan.Steps[i]; st.Live != nil && st.Status == StatusInSync {
 			todo = append(todo, i)
 		}
 	}

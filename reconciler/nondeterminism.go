@@ -36,8 +36,7 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 			if ctx.Err() == nil {
 				// A chart that does not render is an error of its
 				// release, never a change.
-				st.Reason = err.Error() + untaggedHint(st.Release, err)
-				st.Action, st.chart = ActionError, nil
+				st.observe(Observation{Status: StatusInvalid, Reason: err.Error() + untaggedHint(st.Release, err)}, "")
 			}
 			return
 		}

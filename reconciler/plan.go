@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,7 +50,10 @@ type Step struct {
 	// Release is the desired release; for an uninstall only Name and
 	// Namespace are set.
 	Release manifest.ReleaseSpec
-	// Action and Reason are the decision.
+	// Status is what was observed about the release; Action and Reason
+	// are the decision (see Decide), Action blocked when a release it
+	// needs is in error.
+	Status Status
 	Action Action
 	Reason string
 	// Live is the live release the decision was made against, or nil.
@@ -160,10 +164,33 @@ type PlanOptions struct {
 	Revision string
 	// ForcePrune lifts the prune guard (MaxPrunePercent).
 	ForcePrune bool
+	// Select, when set, keeps only the releases it matches (the CLI's
+	// --release and --selector): the others get no step, and nothing is
+	// loaded, read, rendered or checked for drift for them. A release that
+	// is not selected still counts as wanted (never pruned), and one that
+	// failed to load still blocks the selected releases that need it.
+	Select func(manifest.ReleaseSpec) bool
+	// Suspended releases are skipped with status suspended, before their
+	// chart is loaded or anything is read for them.
+	Suspended map[string]bool
+	// HeldBack, when set, says why a release that would be installed or
+	// upgraded to desired waits (its last attempts with this chart and
+	// values failed and the next is not due), or "" when it does not; a
+	// held-back release is skipped and not rendered.
+	HeldBack func(name string, desired Desired) string
 }
 
-// Plan decides what to do with every release of env against the live state.
-// It reads charts but changes nothing.
+// selected reports whether opts keep spec.
+func (o PlanOptions) selected(spec manifest.ReleaseSpec) bool {
+	return o.Select == nil || o.Select(spec)
+}
+
+// Plan decides what to do with every selected release of env against the
+// live state: it observes each release (live Helm release, then drift for
+// those in sync), maps what it saw to an action with [Decide], renders what
+// will change, and adds the prune steps. It reads charts but changes
+// nothing, and the plan it returns is not changed afterwards: applying it
+// returns results, it does not write into it.
 func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live LiveState, opts PlanOptions) (*Plan, error) {
 	now := time.Now
 	if p.Now != nil {
@@ -171,6 +198,9 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	}
 	plan := &Plan{Environment: env.Name, Revision: opts.Revision, Warnings: env.Warnings, KubeVersion: p.KubeVersion}
 	wanted := make(map[string]bool, len(env.Releases))
+	// invalidElsewhere are the releases left out by Select that failed to
+	// load, or need one that did: what needs them is blocked all the same.
+	invalidElsewhere := map[string]bool{}
 	// Releases share subtrees of their values (a DIGIT environment file):
 	// one digester encodes each shared subtree once per plan.
 	digests := &ValuesDigester{}
@@ -180,8 +210,23 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		}
 		key := spec.Namespace + "/" + spec.Name
 		wanted[key] = true
+		if !opts.selected(spec) {
+			// Releases come in dependency order: a need is seen first.
+			if spec.Err != nil || slices.ContainsFunc(spec.Needs, func(n string) bool { return invalidElsewhere[n] }) {
+				invalidElsewhere[spec.Name] = true
+			}
+			continue
+		}
+		var lr *LiveRelease
+		if l, ok := live[key]; ok {
+			lr = &l
+		}
+		if opts.Suspended[spec.Name] {
+			plan.Steps = append(plan.Steps, newStep(Step{Release: spec, Live: lr}, Observation{Status: StatusSuspended, Reason: "suspended"}, env.Policy.Drift))
+			continue
+		}
 		if spec.Err != nil {
-			plan.Steps = append(plan.Steps, errorStep(spec, live[key], spec.Err))
+			plan.Steps = append(plan.Steps, errorStep(spec, lr, spec.Err))
 			continue
 		}
 		c, err := p.Charts.Load(ctx, spec.Chart)
@@ -189,17 +234,13 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			plan.Steps = append(plan.Steps, errorStep(spec, live[key], fmt.Errorf("chart %s: %w", chartName(env, spec), err)))
+			plan.Steps = append(plan.Steps, errorStep(spec, lr, fmt.Errorf("chart %s: %w", chartName(env, spec), err)))
 			continue
 		}
 		desired := Desired{
 			Name:        spec.Name,
 			Namespace:   spec.Namespace,
 			ChartDigest: chartDigestAs(c, spec),
-		}
-		var lr *LiveRelease
-		if l, ok := live[key]; ok {
-			lr = &l
 		}
 		spec, note, err := keepLiveImageTag(ctx, p.Cluster, spec, lr)
 		if err != nil {
@@ -209,16 +250,20 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			plan.Notes = append(plan.Notes, note)
 		}
 		desired.ValuesDigest = digests.Digest(spec.Values)
-		st := DetermineReleaseState(StateInput{
+		obs := ObserveRelease(StateInput{
 			Environment:    env.Name,
 			Desired:        desired,
 			Live:           lr,
 			Now:            now(),
 			PendingTimeout: env.Policy.Timeout,
 		})
-		plan.Steps = append(plan.Steps, Step{Release: spec, Action: st.Action, Reason: st.Reason, Live: lr, Desired: desired, chart: c})
+		plan.Steps = append(plan.Steps, newStep(Step{Release: spec, Live: lr, Desired: desired, chart: c}, obs, env.Policy.Drift))
+	}
+	if opts.Select != nil {
+		noteNeedsLeftOut(env, plan)
 	}
 	p.checkDriftAll(ctx, env, plan)
+	holdBack(plan, opts.HeldBack, env.Policy.Drift)
 	rendered := p.renderChanged(ctx, plan)
 	p.findTakeovers(ctx, env, live, plan, rendered)
 	p.findRelabels(ctx, plan, rendered)
@@ -226,7 +271,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	if p.RenderTwice {
 		p.noteNondeterminism(ctx, plan, rendered)
 	}
-	blockDependants(plan)
+	blockDependants(plan, invalidElsewhere)
 	// Only the actions that install or upgrade need the chart again: let
 	// the others' go (at 500 releases that is most of a no-op's charts).
 	for i := range plan.Steps {
@@ -236,8 +281,8 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			plan.Steps[i].chart = nil
 		}
 	}
-	prunes := pruneSteps(env, live, wanted)
-	if errs := len(plan.Errors()); errs > 0 && len(prunes) > 0 {
+	prunes := pruneSteps(env, live, wanted, opts)
+	if errs := len(plan.Errors()) + len(invalidElsewhere); errs > 0 && len(prunes) > 0 {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("%d release(s) owned by this environment are no longer in Git; nothing is pruned while %d release(s) are in error", len(prunes), errs))
 		prunes = nil
 	}
@@ -252,8 +297,8 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 		switch {
 		case !env.Policy.Prune:
 			plan.Notes = append(plan.Notes, fmt.Sprintf("%d release(s) owned by this environment are no longer in Git; prune is off", len(prunes)))
-		case len(prunes) > limit && !opts.ForcePrune:
-			return nil, fmt.Errorf("refusing to prune %d of %d releases (more than %d%%): pass --force-prune if this is intended", len(prunes), owned, env.Policy.MaxPrunePercent)
+		case countChanges(prunes) > limit && !opts.ForcePrune:
+			return nil, fmt.Errorf("refusing to prune %d of %d releases (more than %d%%): pass --force-prune if this is intended", countChanges(prunes), owned, env.Policy.MaxPrunePercent)
 		default:
 			plan.Steps = append(plan.Steps, prunes...)
 		}
@@ -261,12 +306,81 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 	return plan, nil
 }
 
+// noteNeedsLeftOut notes the releases the selected ones need that the
+// selection leaves out: nothing was rendered or checked for them.
+func noteNeedsLeftOut(env *manifest.Environment, plan *Plan) {
+	inPlan := make(map[string]bool, len(plan.Steps))
+	for _, st := range plan.Steps {
+		inPlan[st.Release.Name] = true
+	}
+	inEnv := make(map[string]bool, len(env.Releases))
+	for _, r := range env.Releases {
+		inEnv[r.Name] = true
+	}
+	var out []string
+	for _, st := range plan.Steps {
+		for _, n := range st.Release.Needs {
+			if inEnv[n] && !inPlan[n] && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	if len(out) > 0 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("not selected, so not rendered or checked, but needed by the releases selected: %s (--include-needs adds them)", strings.Join(out, ", ")))
+	}
+}
+
+// newStep is st with what was observed about it and the decision.
+func newStep(st Step, o Observation, mode manifest.DriftMode) Step {
+	st.observe(o, mode)
+	return st
+}
+
+// observe records what was observed about the step and decides from it.
+func (st *Step) observe(o Observation, mode manifest.DriftMode) {
+	st.Status, st.Drift = o.Status, o.Drift
+	d := Decide(o, mode)
+	st.Action, st.Reason = d.Action, d.Reason
+	if d.Action == ActionError {
+		st.chart, st.rendered = nil, ""
+	}
+}
+
+// holdBack turns each install or upgrade that heldBack says waits into a
+// held-back skip, before anything renders it.
+func holdBack(plan *Plan, heldBack func(string, Desired) string, mode manifest.DriftMode) {
+	if heldBack == nil {
+		return
+	}
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if st.Action != ActionInstall && st.Action != ActionUpgrade {
+			continue
+		}
+		if why := heldBack(st.Release.Name, st.Desired); why != "" {
+			st.observe(Observation{Status: StatusHeldBack, Reason: why}, mode)
+		}
+	}
+}
+
+// countChanges counts the steps that change something.
+func countChanges(steps []Step) int {
+	n := 0
+	for _, st := range steps {
+		if st.Action.Changes() {
+			n++
+		}
+	}
+	return n
+}
+
 // pruneSteps returns an uninstall step for every live release the
-// environment owns that Git no longer has.
-func pruneSteps(env *manifest.Environment, live LiveState, wanted map[string]bool) []Step {
+// environment owns that Git no longer has and opts select (suspended ones
+// are skipped).
+func pruneSteps(env *manifest.Environment, live LiveState, wanted map[string]bool, opts PlanOptions) []Step {
 	var keys []string
 	for key, l := range live {
-		if l.Environment == env.Name && !wanted[key] {
+		if l.Environment == env.Name && !wanted[key] && opts.selected(manifest.ReleaseSpec{Name: l.Name, Namespace: l.Namespace}) {
 			keys = append(keys, key)
 		}
 	}
@@ -274,23 +388,18 @@ func pruneSteps(env *manifest.Environment, live LiveState, wanted map[string]boo
 	steps := make([]Step, 0, len(keys))
 	for _, key := range keys {
 		l := live[key]
-		steps = append(steps, Step{
-			Release: manifest.ReleaseSpec{Name: l.Name, Namespace: l.Namespace},
-			Action:  ActionUninstall,
-			Reason:  "no longer in Git",
-			Live:    &l,
-		})
+		o := Observation{Status: StatusRemoved, Reason: "no longer in Git"}
+		if opts.Suspended[l.Name] {
+			o = Observation{Status: StatusSuspended, Reason: "suspended"}
+		}
+		steps = append(steps, newStep(Step{Release: manifest.ReleaseSpec{Name: l.Name, Namespace: l.Namespace}, Live: &l}, o, env.Policy.Drift))
 	}
 	return steps
 }
 
 // errorStep is the step of a release that cannot be planned: err says why.
-func errorStep(spec manifest.ReleaseSpec, live LiveRelease, err error) Step {
-	st := Step{Release: spec, Action: ActionError, Reason: err.Error()}
-	if live.Name != "" {
-		st.Live = &live
-	}
-	return st
+func errorStep(spec manifest.ReleaseSpec, live *LiveRelease, err error) Step {
+	return newStep(Step{Release: spec, Live: live}, Observation{Status: StatusInvalid, Reason: err.Error()}, "")
 }
 
 // chartName is a step's chart as the user wrote it: relative to the
@@ -305,11 +414,15 @@ func chartName(env *manifest.Environment, spec manifest.ReleaseSpec) string {
 }
 
 // blockDependants turns every step that would change something but needs a
-// release in error, or a release blocked itself, into a blocked step whose
-// reason names that release. Steps are in dependency order, so one pass
-// sees every need before its dependants.
-func blockDependants(plan *Plan) {
+// release in error (in the plan, or left out of it and invalid), or a
+// release blocked itself, into a blocked step whose reason names that
+// release. Steps are in dependency order, so one pass sees every need
+// before its dependants.
+func blockDependants(plan *Plan, invalidElsewhere map[string]bool) {
 	stuck := map[string]Action{}
+	for name := range invalidElsewhere {
+		stuck[name] = ActionError
+	}
 	for i := range plan.Steps {
 		st := &plan.Steps[i]
 		if st.Action == ActionError {

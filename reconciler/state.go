@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/release"
+
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // Action is what the plan does to one release.
@@ -54,7 +56,92 @@ type ReleaseState struct {
 	Reason string
 }
 
-// StateInput is everything DetermineReleaseState looks at.
+// Status is what digitops observed about one release before deciding: the
+// one place a sync looks, [Decide] the one place it maps what it saw to an
+// action.
+type Status string
+
+// Statuses, by what the decision does with them.
+const (
+	// StatusAbsent: no live release (install).
+	StatusAbsent Status = "absent"
+	// StatusUninstalled: uninstalled with its history kept (install).
+	StatusUninstalled Status = "uninstalled"
+	// StatusFailedInstall: the last install failed and nothing was ever
+	// deployed (installed again, from clean).
+	StatusFailedInstall Status = "failed-install"
+	// StatusFailed: the last upgrade failed, or a takeover install did
+	// (upgraded in place).
+	StatusFailed Status = "failed"
+	// StatusUnmanaged: deployed by another tool (helmfile, helm), under
+	// the name digitops wants (upgraded, adopted).
+	StatusUnmanaged Status = "unmanaged"
+	// StatusWrittenOutside: its newest revision was written outside
+	// digitops, a manual helm upgrade or rollback (upgraded).
+	StatusWrittenOutside Status = "written-outside"
+	// StatusOutOfSync: the chart or the values changed in Git (upgraded).
+	StatusOutOfSync Status = "out-of-sync"
+	// StatusInSync: deployed with the chart and values Git wants, and no
+	// drift found (nothing to do).
+	StatusInSync Status = "in-sync"
+	// StatusDrifted: in sync with Git, but its live objects changed
+	// (corrected or warned about, by the drift mode).
+	StatusDrifted Status = "drifted"
+	// StatusStuck: pending for longer than the timeout: the operation died
+	// (unlocked).
+	StatusStuck Status = "stuck"
+	// StatusLocked: another operation is in progress (skipped).
+	StatusLocked Status = "locked"
+	// StatusUninstalling: being uninstalled (skipped).
+	StatusUninstalling Status = "uninstalling"
+	// StatusOwnedElsewhere: another digitops environment owns it (skipped).
+	StatusOwnedElsewhere Status = "owned-elsewhere"
+	// StatusSuspended: suspended by an operator (skipped, nothing read).
+	StatusSuspended Status = "suspended"
+	// StatusHeldBack: this desired state failed and waits for its next
+	// attempt (skipped, nothing rendered).
+	StatusHeldBack Status = "held-back"
+	// StatusInvalid: it could not be loaded or rendered (error).
+	StatusInvalid Status = "invalid"
+	// StatusRemoved: owned by the environment, no longer in Git
+	// (uninstalled).
+	StatusRemoved Status = "removed"
+)
+
+// Observation is what was observed about one release: its status, what
+// was seen (the reason the decision reports) and, when drifted, the drift.
+type Observation struct {
+	Status Status
+	// Reason says what was seen, e.g. "chart changed".
+	Reason string
+	// Drift is the drift found on a release otherwise in sync.
+	Drift []DriftItem
+}
+
+// Decide maps what was observed about a release to what to do. It is pure,
+// and the only place an action is chosen for a status; mode is the drift
+// mode (a drifted release is corrected unless the mode is warn).
+func Decide(o Observation, mode manifest.DriftMode) ReleaseState {
+	switch o.Status {
+	case StatusAbsent, StatusUninstalled, StatusFailedInstall:
+		return ReleaseState{ActionInstall, o.Reason}
+	case StatusFailed, StatusUnmanaged, StatusWrittenOutside, StatusOutOfSync:
+		return ReleaseState{ActionUpgrade, o.Reason}
+	case StatusStuck:
+		return ReleaseState{ActionUnlock, o.Reason}
+	case StatusRemoved:
+		return ReleaseState{ActionUninstall, o.Reason}
+	case StatusLocked, StatusUninstalling, StatusOwnedElsewhere, StatusSuspended, StatusHeldBack:
+		return ReleaseState{ActionSkip, o.Reason}
+	case StatusInvalid:
+		return ReleaseState{ActionError, o.Reason}
+	case StatusDrifted:
+		return DecideDrift(mode, o.Drift)
+	}
+	return ReleaseState{ActionNone, o.Reason}
+}
+
+// StateInput is everything ObserveRelease looks at.
 type StateInput struct {
 	// Environment is the environment planning the release.
 	Environment string
@@ -69,50 +156,58 @@ type StateInput struct {
 	PendingTimeout time.Duration
 }
 
-// DetermineReleaseState decides what to do with one release. It is pure.
+// DetermineReleaseState decides what to do with one release from its live
+// Helm release alone (no drift, no suspension): Decide(ObserveRelease(in)).
+// It is pure.
 func DetermineReleaseState(in StateInput) ReleaseState {
+	return Decide(ObserveRelease(in), "")
+}
+
+// ObserveRelease compares a desired release with its newest live revision
+// and says what it sees. It is pure.
+func ObserveRelease(in StateInput) Observation {
 	live := in.Live
 	if live == nil {
-		return ReleaseState{ActionInstall, "not installed"}
+		return Observation{StatusAbsent, "not installed", nil}
 	}
 	if live.Environment != "" && live.Environment != in.Environment {
-		return ReleaseState{ActionSkip, fmt.Sprintf("owned by environment %q", live.Environment)}
+		return Observation{StatusOwnedElsewhere, fmt.Sprintf("owned by environment %q", live.Environment), nil}
 	}
 	switch live.Status {
 	case release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback:
 		age := in.Now.Sub(live.Modified)
 		if age > in.PendingTimeout {
-			return ReleaseState{ActionUnlock, fmt.Sprintf("stuck in %s for %s (revision %d)", live.Status, age.Round(time.Second), live.Version)}
+			return Observation{StatusStuck, fmt.Sprintf("stuck in %s for %s (revision %d)", live.Status, age.Round(time.Second), live.Version), nil}
 		}
-		return ReleaseState{ActionSkip, fmt.Sprintf("another operation is in progress (%s, revision %d)", live.Status, live.Version)}
+		return Observation{StatusLocked, fmt.Sprintf("another operation is in progress (%s, revision %d)", live.Status, live.Version), nil}
 	case release.StatusUninstalling:
-		return ReleaseState{ActionSkip, "being uninstalled"}
+		return Observation{StatusUninstalling, "being uninstalled", nil}
 	case release.StatusFailed:
 		if live.LastDeployed == 0 && live.TookOver {
-			return ReleaseState{ActionUpgrade, fmt.Sprintf("last takeover failed (revision %d); upgraded in place, never uninstalled: it holds objects it took over", live.Version)}
+			return Observation{StatusFailed, fmt.Sprintf("last takeover failed (revision %d); upgraded in place, never uninstalled: it holds objects it took over", live.Version), nil}
 		}
 		if live.LastDeployed == 0 {
-			return ReleaseState{ActionInstall, fmt.Sprintf("last install failed (revision %d)", live.Version)}
+			return Observation{StatusFailedInstall, fmt.Sprintf("last install failed (revision %d)", live.Version), nil}
 		}
-		return ReleaseState{ActionUpgrade, fmt.Sprintf("last attempt failed (revision %d)", live.Version)}
+		return Observation{StatusFailed, fmt.Sprintf("last attempt failed (revision %d)", live.Version), nil}
 	case release.StatusUninstalled:
-		return ReleaseState{ActionInstall, "uninstalled with history kept"}
+		return Observation{StatusUninstalled, "uninstalled with history kept", nil}
 	}
 	if live.Environment == "" {
-		return ReleaseState{ActionUpgrade, "adopting a release digitops did not install"}
+		return Observation{StatusUnmanaged, "adopting a release digitops did not install", nil}
 	}
 	if live.WrittenRevision != 0 && live.WrittenRevision != live.Version {
-		return ReleaseState{ActionUpgrade, fmt.Sprintf("revision %d was written outside digitops (a manual helm upgrade or rollback?)", live.Version)}
+		return Observation{StatusWrittenOutside, fmt.Sprintf("revision %d was written outside digitops (a manual helm upgrade or rollback?)", live.Version), nil}
 	}
 	chartChanged := live.ChartDigest != in.Desired.ChartDigest
 	valuesChanged := live.ValuesDigest != in.Desired.ValuesDigest
 	switch {
 	case chartChanged && valuesChanged:
-		return ReleaseState{ActionUpgrade, "chart and values changed"}
+		return Observation{StatusOutOfSync, "chart and values changed", nil}
 	case chartChanged:
-		return ReleaseState{ActionUpgrade, "chart changed"}
+		return Observation{StatusOutOfSync, "chart changed", nil}
 	case valuesChanged:
-		return ReleaseState{ActionUpgrade, "values changed"}
+		return Observation{StatusOutOfSync, "values changed", nil}
 	}
-	return ReleaseState{ActionNone, "unchanged"}
+	return Observation{StatusInSync, "unchanged", nil}
 }

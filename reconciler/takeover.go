@@ -174,7 +174,7 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 		st := &plan.Steps[i]
 		names, owners := found[k].names, found[k].owners
 		if found[k].err != nil {
-			st.Action, st.Reason = ActionError, fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, found[k].err)
+			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q: unable to look for live objects to take over: %v", st.Release.Name, found[k].err)}, "")
 			continue
 		}
 		d := decideTakeover(env.Name, st.Release.Name, st.Release.Namespace, env.Policy.Adopt, names, owners)
@@ -188,8 +188,7 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 			if env.Policy.Adopt == manifest.AdoptNone {
 				hint = ""
 			}
-			st.Action = ActionError
-			st.Reason = fmt.Sprintf("release %q cannot be installed over live objects: %s%s", st.Release.Name, strings.Join(d.refused, "; "), hint)
+			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q cannot be installed over live objects: %s%s", st.Release.Name, strings.Join(d.refused, "; "), hint)}, "")
 			continue
 		}
 		if len(d.adopt) == 0 {

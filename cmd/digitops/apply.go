@@ -2,10 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -45,41 +45,54 @@ The exit code is 1 when any release failed; the failed releases are named.`,
 			if g.secrets == manifest.SecretsPlaceholder {
 				return errors.New("apply needs the real secrets: drop --secrets=placeholder (and provide the SOPS key)")
 			}
-			p, err := makePlan(ctx, g, o.planFlags)
+			run, err := newSyncRun(ctx, g, o.planFlags)
 			if err != nil {
 				return err
 			}
 			tty := isTerminal(s.out)
-			if o.diff {
-				p.renderDiffs(ctx)
+			var p *planned
+			view := &progressView{}
+			opts := run.opts
+			opts.Apply, opts.Progress = true, view
+			opts.Planned = func(ctx context.Context, plan *reconciler.Plan) (bool, error) {
+				p = run.planned(plan)
+				if o.diff {
+					p.renderDiffs(ctx)
+				}
+				if err := printPlanText(s.out, p, tty); err != nil {
+					return false, err
+				}
+				if plan.Summary().Changes() == 0 {
+					return false, nil
+				}
+				if isTerminal(s.in) && !o.yes {
+					ok, err := confirm(s.in, s.out, run.env.Name)
+					if err != nil {
+						return false, err
+					}
+					if !ok {
+						return false, &exitError{code: 1, err: errors.New("apply cancelled: nothing was changed")}
+					}
+				}
+				fmt.Fprintln(s.out)
+				view.p = newProgress(s.out, tty, plan, time.Now)
+				return true, nil
 			}
-			if err := printPlanText(s.out, p, tty); err != nil {
+			synced, err := run.sync(ctx, opts)
+			if err != nil {
 				return err
 			}
-			if p.plan.Summary().Changes() == 0 {
-				if err := planErrors(p.plan); err != nil {
+			if synced.Result == nil {
+				if err := planErrors(synced.Plan); err != nil {
 					fmt.Fprintln(s.out, "Nothing to apply: the other releases match Git.")
 					return err
 				}
 				fmt.Fprintln(s.out, "Nothing to do: the cluster matches Git.")
 				return nil
 			}
-			if isTerminal(s.in) && !o.yes {
-				ok, err := confirm(s.in, s.out, p.env.Name)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return &exitError{code: 1, err: errors.New("apply cancelled: nothing was changed")}
-				}
-			}
-			fmt.Fprintln(s.out)
-			prog := newProgress(s.out, tty, p.plan, time.Now)
-			applier := &reconciler.Applier{Cluster: p.cluster, Log: slog.Default(), Progress: prog}
-			result := applier.Apply(ctx, p.env, p.plan)
-			prog.stop()
-			printApplySummary(s.out, result)
-			if err := result.Err(); err != nil {
+			view.p.stop()
+			printApplySummary(s.out, synced.Result)
+			if err := synced.Result.Err(); err != nil {
 				return fmt.Errorf("%w (see the errors above; `digitops status` shows the releases' state)", err)
 			}
 			if ctx.Err() != nil {
@@ -92,6 +105,15 @@ The exit code is 1 when any release failed; the failed releases are named.`,
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply without asking for confirmation")
 	return cmd
 }
+
+// progressView is the apply's live view, made once the plan is known.
+type progressView struct{ p *progress }
+
+var _ reconciler.Progress = (*progressView)(nil)
+
+func (v *progressView) Started(step *reconciler.Step) { v.p.Started(step) }
+
+func (v *progressView) Finished(res reconciler.ReleaseResult) { v.p.Finished(res) }
 
 // confirm asks the user to type yes.
 func confirm(in io.Reader, out io.Writer, env string) (bool, error) {

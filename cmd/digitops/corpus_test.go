@@ -343,9 +343,9 @@ func TestCorpus_renderAsTheDeployer(t *testing.T) {
 	}
 }
 
-// TestCorpus_filteredBlocked: plan --release of a release that needs one in
-// error fails too (exit 1), naming what blocks it, and the JSON plan still
-// shows it blocked.
+// TestCorpus_filteredBlocked: plan --release renders only that release and
+// names the needs it left unchecked; with --include-needs, a release that
+// needs one in error fails too (exit 1), naming what blocks it.
 func TestCorpus_filteredBlocked(t *testing.T) {
 	repo := corpusBranch(t, "unified-env")
 	config := filepath.Join(t.TempDir(), "digitops.yaml")
@@ -361,8 +361,13 @@ func TestCorpus_filteredBlocked(t *testing.T) {
 	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, testContext(t), "plan", "--offline", "--secrets", "placeholder", "--diff=false", "--repo", repo, "--config", config, "--env", "unified-qa", "--release", "egov-user")
-	if r.code != 1 || !strings.Contains(r.stderr, `release "egov-user" is blocked: needs "`) || !strings.Contains(r.out, "egov-user") {
+	args := []string{"plan", "--offline", "--secrets", "placeholder", "--diff=false", "--repo", repo, "--config", config, "--env", "unified-qa", "--release", "egov-user"}
+	r := runCLI(t, testContext(t), args...)
+	if r.code != 0 || !strings.Contains(r.out, "install egov/egov-user") || !strings.Contains(r.out, "needed by the releases selected: zookeeper-v2, kafka-v2,") || strings.Contains(r.out, "install kafka") || strings.Contains(r.out, "renders differently on every run at Deployment/kafka") {
 		t.Errorf("plan --release egov-user: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+	r = runCLI(t, testContext(t), append(args, "--include-needs")...)
+	if r.code != 1 || !strings.Contains(r.stderr, `unable to render release "kafka-v2"`) || !strings.Contains(r.out, `blocked egov/egov-user: needs "kafka-v2", which is in error`) {
+		t.Errorf("plan --release egov-user --include-needs: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
 	}
 }

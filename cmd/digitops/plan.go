@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,8 @@ type planFlags struct {
 	forcePrune bool
 	releases   []string
 	selectors  []string
+	// includeNeeds adds what the selected releases need, transitively.
+	includeNeeds bool
 	offline    bool
 	diff       bool
 	// renderTwice renders changed releases twice to name nondeterministic
@@ -31,6 +34,7 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.forcePrune, "force-prune", false, "allow pruning more than the environment's maxPrunePercent")
 	fl.StringSliceVar(&f.releases, "release", nil, "only this release (repeatable)")
 	fl.StringSliceVarP(&f.selectors, "selector", "l", nil, "only releases whose labels match key=value[,key!=value] (name and namespace are implicit labels; repeat for OR)")
+	fl.BoolVar(&f.includeNeeds, "include-needs", false, "with --release or --selector: also the releases those need, transitively (as helmfile's --include-needs)")
 	fl.BoolVar(&f.diff, "diff", true, "render changed releases and show what changes in their objects")
 }
 
@@ -66,10 +70,15 @@ its diff is the full render, which checks that every chart renders.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			o.renderTwice = true
-			p, err := makePlan(ctx, g, o.planFlags)
+			run, err := newSyncRun(ctx, g, o.planFlags)
 			if err != nil {
 				return err
 			}
+			synced, err := run.sync(ctx, run.opts)
+			if err != nil {
+				return err
+			}
+			p := run.planned(synced.Plan)
 			if g.output != "json" && o.diff {
 				p.renderDiffs(ctx)
 			}
@@ -92,7 +101,7 @@ its diff is the full render, which checks that every chart renders.`,
 	return cmd
 }
 
-// planned is a plan with what it was made from.
+// planned is a plan with what it was made from, for printing.
 type planned struct {
 	env  *manifest.Environment
 	plan *reconciler.Plan
@@ -103,9 +112,20 @@ type planned struct {
 	diffs map[int]stepDiff
 }
 
-// makePlan loads the environment, reads the cluster (unless offline), plans
-// and keeps the steps the filters select.
-func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, error) {
+// syncRun is one sync from the command line: the environment, the syncer
+// for its cluster (offline: none), and the options the flags give.
+type syncRun struct {
+	env     *manifest.Environment
+	syncer  *reconciler.Syncer
+	opts    reconciler.SyncOptions
+	sel     *filter
+	offline bool
+}
+
+// newSyncRun loads the environment and prepares its sync: the cluster
+// (unless offline), a planner, and the filters, which the plan applies
+// before it reads or renders anything for the releases they leave out.
+func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, error) {
 	env, revision, err := g.loadEnvironment(ctx)
 	if err != nil {
 		return nil, err
@@ -114,21 +134,20 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 	if err != nil {
 		return nil, err
 	}
-	p := &planned{env: env, offline: f.offline}
-	live := reconciler.LiveState{}
+	if f.kubeVersion != "" && !f.offline {
+		return nil, fmt.Errorf("--kube-version is for --offline plans: online, the cluster's version is used")
+	}
+	var cluster *reconciler.Cluster
 	if !f.offline {
-		if p.cluster, err = g.cluster(env); err != nil {
+		if cluster, err = g.cluster(env); err != nil {
 			return nil, err
-		}
-		if live, err = reconciler.ReadLiveState(ctx, p.cluster); err != nil {
-			return nil, fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context, or plan with --offline)", err)
 		}
 	}
 	chartCache, err := cacheDir("charts")
 	if err != nil {
 		return nil, err
 	}
-	planner, err := reconciler.NewPlanner(p.cluster, chartCache)
+	planner, err := reconciler.NewPlanner(cluster, chartCache)
 	if err != nil {
 		return nil, err
 	}
@@ -137,39 +156,52 @@ func makePlan(ctx context.Context, g *globalOptions, f planFlags) (*planned, err
 	}
 	planner.RenderTwice = f.renderTwice
 	if f.kubeVersion != "" {
-		if !f.offline {
-			return nil, fmt.Errorf("--kube-version is for --offline plans: online, the cluster's version is used")
-		}
 		if _, err := reconciler.ParseKubeVersion(f.kubeVersion); err != nil {
 			return nil, err
 		}
 		planner.KubeVersion = f.kubeVersion
 	}
-	p.plan, err = planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision})
-	if planner.Drift != nil {
-		// One plan per command: stop the watches before applying, so that
-		// the objects an apply writes are not cached for nothing.
-		planner.Drift.Close()
-	}
-	if err != nil {
-		return nil, err
-	}
-	if f.offline {
-		p.plan.Notes = append(p.plan.Notes, "offline: planned from Git alone, no cluster was read; every release shows as an install")
+	run := &syncRun{
+		env:     env,
+		syncer:  &reconciler.Syncer{Planner: planner, Cluster: cluster, Log: slog.Default()},
+		sel:     sel,
+		offline: f.offline,
+		// One plan per command: the watches stop before applying.
+		opts: reconciler.SyncOptions{StopWatching: true, PlanOptions: reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision}},
 	}
 	if !sel.empty() {
-		kept := p.plan.Steps[:0]
-		for _, st := range p.plan.Steps {
-			if sel.match(st.Release) {
-				kept = append(kept, st)
-			}
+		run.opts.Select = sel.match
+		if f.includeNeeds {
+			run.opts.Select = withNeeds(env, sel.match)
 		}
-		if len(kept) == 0 {
-			return nil, fmt.Errorf("no release matches %s; the environment has: %s", sel, strings.Join(releaseNames(env), ", "))
-		}
-		p.plan.Steps = kept
 	}
-	return p, nil
+	return run, nil
+}
+
+// sync runs the sync with opts; a filter that selects nothing is an error,
+// raised before opts.Planned sees the plan.
+func (r *syncRun) sync(ctx context.Context, opts reconciler.SyncOptions) (reconciler.Synced, error) {
+	planned := opts.Planned
+	opts.Planned = func(ctx context.Context, plan *reconciler.Plan) (bool, error) {
+		if !r.sel.empty() && len(plan.Steps) == 0 {
+			return false, fmt.Errorf("no release matches %s; the environment has: %s", r.sel, strings.Join(releaseNames(r.env), ", "))
+		}
+		if planned == nil {
+			return true, nil
+		}
+		return planned(ctx, plan)
+	}
+	synced, err := r.syncer.Sync(ctx, r.env, opts)
+	var lre *reconciler.LiveReadError
+	if errors.As(err, &lre) {
+		return synced, fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context, or plan with --offline)", err)
+	}
+	return synced, err
+}
+
+// planned is the plan with what it was made from, for printing.
+func (r *syncRun) planned(plan *reconciler.Plan) *planned {
+	return &planned{env: r.env, plan: plan, cluster: r.syncer.Cluster, offline: r.offline}
 }
 
 // planErrors is the error plan and apply exit with when releases are in
@@ -200,6 +232,36 @@ func planErrors(plan *reconciler.Plan) error {
 		names[i] = st.Release.Name
 	}
 	return fmt.Errorf("%d release(s) in error: %s", len(errs), strings.Join(names, ", "))
+}
+
+// withNeeds selects what match selects and, transitively, what that needs.
+func withNeeds(env *manifest.Environment, match func(manifest.ReleaseSpec) bool) func(manifest.ReleaseSpec) bool {
+	byName := make(map[string]manifest.ReleaseSpec, len(env.Releases))
+	for _, r := range env.Releases {
+		byName[r.Name] = r
+	}
+	keep := map[string]bool{}
+	var add func(name string)
+	add = func(name string) {
+		if keep[name] {
+			return
+		}
+		keep[name] = true
+		for _, n := range byName[name].Needs {
+			add(n)
+		}
+	}
+	for _, r := range env.Releases {
+		if match(r) {
+			add(r.Name)
+		}
+	}
+	return func(r manifest.ReleaseSpec) bool {
+		if _, inEnv := byName[r.Name]; !inEnv {
+			return match(r) // a prune: only when asked for
+		}
+		return keep[r.Name]
+	}
 }
 
 func releaseNames(env *manifest.Environment) []string {
