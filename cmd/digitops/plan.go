@@ -20,8 +20,8 @@ type planFlags struct {
 	selectors  []string
 	// includeNeeds adds what the selected releases need, transitively.
 	includeNeeds bool
-	offline    bool
-	diff       bool
+	offline      bool
+	diff         bool
 	// renderTwice renders changed releases twice to name nondeterministic
 	// fields in the plan; apply leaves that to the Applier, for free.
 	renderTwice bool

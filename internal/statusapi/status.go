@@ -119,7 +119,7 @@ type Release struct {
 	Phase Phase `json:"phase"`
 	// Action and Reason are the last plan's decision.
 	Action reconciler.Action `json:"action"`
-	Reason string `json:"reason,omitempty"`
+	Reason string            `json:"reason,omitempty"`
 	// Outcome is the last apply's outcome for this release, if it acted.
 	Outcome reconciler.Outcome `json:"outcome,omitempty"`
 	// Revision is the live Helm revision.
