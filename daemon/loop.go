@@ -232,13 +232,13 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		step := &plan.Steps[i]
 		name, ns := step.Release.Name, step.Release.Namespace
 		rr, applied := results[ns+"/"+name]
-		items := stepDrift(step, step.Release.SecretValues)
+		items := step.Drift // masked where found
 		drifted := step.Action == reconciler.ActionCorrectDrift || len(items) > 0
 		st := statusapi.Release{
 			Name:      name,
 			Namespace: ns,
 			Action:    step.Action,
-			Reason:    reconciler.MaskSecrets(step.Reason, step.Release.SecretValues),
+			Reason:    step.Reason, // masked by the plan
 			Suspended: suspended[name],
 			Drift:     items,
 		}

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/digitops/digitops/internal/redact"
 )
 
 // CorrectClusterDrift restores the objects of a deployed release to what the
@@ -62,7 +64,7 @@ func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (Applied, erro
 			continue
 		}
 		if err := a.correct(ctx, d, o, step, opts); err != nil {
-			errs = append(errs, fmt.Errorf("unable to correct %s: %w", MaskSecrets(objectName(o.desired), opts.secrets), err))
+			errs = append(errs, fmt.Errorf("unable to correct %s: %w", redact.Secrets(objectName(o.desired), opts.secrets), err))
 			continue
 		}
 		corrected++

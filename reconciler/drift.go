@@ -11,6 +11,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/kube"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -156,7 +157,7 @@ func DecideDrift(mode manifest.DriftMode, items []DriftItem) ReleaseState {
 func (p *Planner) checkDrift(ctx context.Context, env *manifest.Environment, step *Step) (note string) {
 	items, err := p.Drift.Detect(ctx, step.Release, step.Live, env.Policy)
 	if err != nil {
-		return MaskSecrets(fmt.Sprintf("release %s: drift not checked: %v", step.Release.Name, err), step.Release.SecretValues)
+		return redact.Secrets(fmt.Sprintf("release %s: drift not checked: %v", step.Release.Name, err), step.Release.SecretValues)
 	}
 	if len(items) > 0 {
 		step.observe(Observation{Status: StatusDrifted, Reason: step.Reason, Drift: items}, env.Policy.Drift)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -484,8 +485,8 @@ func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
 func (w *walker) add(kind DriftKind, tokens []string, loc []any, d, l any, manager string) {
 	f := finding{
 		DriftItem: DriftItem{
-			Object:  MaskSecrets(w.object, w.opts.secrets),
-			Path:    MaskSecrets("/"+strings.Join(tokens, "/"), w.opts.secrets),
+			Object:  redact.Secrets(w.object, w.opts.secrets),
+			Path:    redact.Secrets("/"+strings.Join(tokens, "/"), w.opts.secrets),
 			Kind:    kind,
 			Manager: manager,
 		},
@@ -509,9 +510,9 @@ func (w *walker) show(tokens []string, v any) string {
 	}
 	s := scalarString(v)
 	if w.secret && len(tokens) > 0 && (tokens[0] == "data" || tokens[0] == "stringData") {
-		return Mask(s)
+		return redact.Value(s)
 	}
-	s = MaskSecrets(s, w.opts.secrets)
+	s = redact.Secrets(s, w.opts.secrets)
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -185,7 +186,7 @@ func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured
 	switch {
 	case apierrors.IsNotFound(err):
 		if !ignored(opts.ignore, desired, "") {
-			o.findings = []finding{{DriftItem: DriftItem{Object: MaskSecrets(objectName(desired), opts.secrets), Kind: DriftDeleted}}}
+			o.findings = []finding{{DriftItem: DriftItem{Object: redact.Secrets(objectName(desired), opts.secrets), Kind: DriftDeleted}}}
 		}
 		return o, nil
 	case err != nil:

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/parallel"
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -108,7 +109,7 @@ func nondeterminismNote(spec manifest.ReleaseSpec, a, b string) string {
 	}
 	note := fmt.Sprintf("release %s renders differently on every run at %s%s; digitops upgrades it only when its chart or values change",
 		spec.Name, strings.Join(paths, ", "), more)
-	return MaskSecrets(note, spec.SecretValues)
+	return redact.Secrets(note, spec.SecretValues)
 }
 
 // appliedRenderNote compares what the planner rendered for an install or an

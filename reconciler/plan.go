@@ -12,6 +12,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -52,7 +53,7 @@ type Step struct {
 	Release manifest.ReleaseSpec
 	// Status is what was observed about the release; Action and Reason
 	// are the decision (see Decide), Action blocked when a release it
-	// needs is in error.
+	// needs is in error. Reason is masked (see internal/redact).
 	Status Status
 	Action Action
 	Reason string
@@ -337,10 +338,11 @@ func newStep(st Step, o Observation, mode manifest.DriftMode) Step {
 }
 
 // observe records what was observed about the step and decides from it.
+// The reason is masked here, once: whoever prints a step prints it as is.
 func (st *Step) observe(o Observation, mode manifest.DriftMode) {
 	st.Status, st.Drift = o.Status, o.Drift
 	d := Decide(o, mode)
-	st.Action, st.Reason = d.Action, d.Reason
+	st.Action, st.Reason = d.Action, redact.Secrets(d.Reason, st.Release.SecretValues)
 	if d.Action == ActionError {
 		st.chart, st.rendered = nil, ""
 	}

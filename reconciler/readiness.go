@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -347,7 +348,7 @@ func (h helmEnv) again(ctx context.Context, spec manifest.ReleaseSpec, attempt i
 	if attempt >= h.policy.Retries || ctx.Err() != nil {
 		return false
 	}
-	h.log.Warn("failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", MaskSecrets(err.Error(), spec.SecretValues))
+	h.log.Warn("failed, retrying", "release", spec.Name, "namespace", spec.Namespace, "attempt", attempt+1, "error", redact.Secrets(err.Error(), spec.SecretValues))
 	return pause(ctx, attempt) == nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -80,8 +81,8 @@ func TestApply_failedInstall(t *testing.T) {
 	if bad.Outcome != reconciler.OutcomeFailed || !strings.Contains(bad.Error, `unable to install release "bad"`) || !strings.Contains(bad.Error, "(uninstalled)") {
 		t.Errorf("bad: %s %q, want failed, naming the release, uninstalled", bad.Outcome, bad.Error)
 	}
-	if !strings.Contains(bad.Error, reconciler.Mask(planted)) {
-		t.Errorf("bad's error %q does not show the masked value %s", bad.Error, reconciler.Mask(planted))
+	if !strings.Contains(bad.Error, redact.Value(planted)) {
+		t.Errorf("bad's error %q does not show the masked value %s", bad.Error, redact.Value(planted))
 	}
 	if r := resultOf(t, res, "egov-config"); r.Outcome != reconciler.OutcomeSucceeded {
 		t.Errorf("egov-config: %s %q, want succeeded", r.Outcome, r.Error)

@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -177,7 +178,7 @@ func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step 
 		}
 		if rel != nil {
 			m.Old = rel.Manifest
-			if old := PreviousSecrets(step.Release.Values, rel.Config, step.Release.SecretValues); len(old) > 0 {
+			if old := redact.PreviousValues(step.Release.Values, rel.Config, step.Release.SecretValues); len(old) > 0 {
 				m.Secrets = append(append([]string(nil), m.Secrets...), old...)
 			}
 		}

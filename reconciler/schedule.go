@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/digitops/digitops/internal/redact"
 )
 
 // Runners are what the scheduler acts with: its only way to touch a
@@ -85,7 +87,7 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 	}
 	if step.Action == ActionError {
 		// Its own error, whatever became of its needs.
-		res.Outcome, res.Error = OutcomeFailed, MaskSecrets(step.Reason, step.Release.SecretValues)
+		res.Outcome, res.Error = OutcomeFailed, step.Reason // masked by the plan
 		return res
 	}
 	if why, ok := sc.waitNeeds(ctx, step); !ok {
@@ -107,7 +109,7 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 	for _, need := range step.Release.Needs {
 		if g, ok := sc.gates[need]; ok {
 			if err := g.wait(ctx); err != nil {
-				res.Outcome, res.Error = OutcomeSkipped, MaskSecrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)
+				res.Outcome, res.Error = OutcomeSkipped, redact.Secrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)
 				return res
 			}
 		}
@@ -142,7 +144,7 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 	res.Duration = time.Since(res.Started)
 	if err != nil {
 		res.Outcome = OutcomeFailed
-		res.Error = MaskSecrets(err.Error(), step.Release.SecretValues)
+		res.Error = redact.Secrets(err.Error(), step.Release.SecretValues)
 		l.Error("failed", "error", res.Error, "duration", res.Duration)
 		return res
 	}

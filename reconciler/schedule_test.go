@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -147,7 +148,7 @@ func TestSchedule_failureStopsDependantsNotSiblings(t *testing.T) {
 	results, _ := runPlan(context.Background(), f, 2, nil,
 		step("a", ActionUpgrade), step("b", ActionUpgrade, "a"), step("d", ActionInstall, "b"), step("c", ActionInstall))
 	want := []string{
-		`a failed: unable to upgrade release "a": boom (` + MaskSecrets("password hunter2", []string{"hunter2"}) + ")",
+		`a failed: unable to upgrade release "a": boom (` + redact.Secrets("password hunter2", []string{"hunter2"}) + ")",
 		`b skipped: dependency "a" did not succeed`,
 		`d skipped: dependency "b" did not succeed`,
 		"c succeeded",

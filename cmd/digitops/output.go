@@ -12,6 +12,7 @@ import (
 
 	"github.com/digitops/digitops/internal/diff"
 	"github.com/digitops/digitops/internal/parallel"
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -46,7 +47,7 @@ func (p *planned) renderDiffs(ctx context.Context) {
 		st := &p.plan.Steps[idx[k]]
 		m, err := reconciler.RenderStep(ctx, p.cluster, p.plan.KubeVersion, st)
 		if err != nil {
-			diffs[k] = stepDiff{err: fmt.Errorf("%s", reconciler.MaskSecrets(err.Error(), st.Release.SecretValues))}
+			diffs[k] = stepDiff{err: fmt.Errorf("%s", redact.Secrets(err.Error(), st.Release.SecretValues))}
 			return
 		}
 		objs, err := diff.Manifests(m.Old, m.New, diff.Options{Secrets: m.Secrets})

@@ -214,14 +214,14 @@ func planErrors(plan *reconciler.Plan) error {
 		// left out, not what they block.
 		for _, st := range plan.Steps {
 			if st.Action == reconciler.ActionBlocked {
-				return fmt.Errorf("release %q is blocked: %s", st.Release.Name, reconciler.MaskSecrets(st.Reason, st.Release.SecretValues))
+				return fmt.Errorf("release %q is blocked: %s", st.Release.Name, st.Reason)
 			}
 		}
 		return nil
 	}
 	if len(errs) == 1 {
 		st := errs[0]
-		reason := reconciler.MaskSecrets(st.Reason, st.Release.SecretValues)
+		reason := st.Reason // masked by the plan
 		if strings.Contains(reason, fmt.Sprintf("release %q", st.Release.Name)) {
 			return errors.New(reason)
 		}

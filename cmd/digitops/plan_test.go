@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/internal/testenv"
-	"github.com/digitops/digitops/reconciler"
 )
 
 // Planted secret values: they must never appear in plan output.
@@ -274,7 +274,7 @@ data:
 			t.Fatalf("plan -o %s: exit %d, want 2\n%s%s", format, r.code, r.out, r.stderr)
 		}
 		assertNoSecret(t, "plan -o "+format, r.out+r.stderr, oldPass, newPass, b64(oldPass), b64(newPass))
-		if format == "text" && (!strings.Contains(r.out, reconciler.Mask(oldPass)) || !strings.Contains(r.out, reconciler.Mask(newPass))) {
+		if format == "text" && (!strings.Contains(r.out, redact.Value(oldPass)) || !strings.Contains(r.out, redact.Value(newPass))) {
 			t.Errorf("plan -o text does not show the masked change of dbpass:\n%s", r.out)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/chartrepo"
 	"github.com/digitops/digitops/source/manifest"
@@ -101,12 +102,12 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 				if err != nil {
 					// Report it and carry on, as plan does: every
 					// failing release is named in one run.
-					fmt.Fprintf(s.err, "digitops: release %s/%s: %s\n", spec.Namespace, spec.Name, reconciler.MaskSecrets(err.Error(), spec.SecretValues))
+					fmt.Fprintf(s.err, "digitops: release %s/%s: %s\n", spec.Namespace, spec.Name, redact.Secrets(err.Error(), spec.SecretValues))
 					failed = append(failed, spec.Name)
 					continue
 				}
 				if o.maskSecrets {
-					text = reconciler.MaskSecrets(text, spec.SecretValues)
+					text = redact.Secrets(text, spec.SecretValues)
 				}
 				fmt.Fprintf(&b, "---\n# Release: %s/%s\n%s", spec.Namespace, spec.Name, text)
 			}

@@ -17,6 +17,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
+	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
@@ -173,7 +174,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 			switch {
 			case errors.Is(err, driver.ErrReleaseNotFound):
 			case err != nil:
-				rs.Error = reconciler.MaskSecrets(err.Error(), sp.SecretValues)
+				rs.Error = redact.Secrets(err.Error(), sp.SecretValues)
 			default:
 				rs.Chart = rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version
 				rs.Images = manifestImages(rel.Manifest)
@@ -181,7 +182,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 			if l.Status == release.StatusDeployed && wanted[sp.Namespace+"/"+sp.Name] {
 				items, err := detector.Detect(ctx, sp, &l, env.Policy)
 				if err != nil {
-					rs.Error = reconciler.MaskSecrets(err.Error(), sp.SecretValues)
+					rs.Error = redact.Secrets(err.Error(), sp.SecretValues)
 				} else if len(items) > 0 {
 					rs.Drift, rs.State = items, "drifted"
 				}

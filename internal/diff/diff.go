@@ -13,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/internal/redact"
 )
 
 // Change says what happened to one object.
@@ -162,7 +162,7 @@ func parse(manifest string, secrets []string) (map[Key]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("object %s: %w", k, err)
 		}
-		out[k] = reconciler.MaskSecrets(string(b), secrets)
+		out[k] = redact.Secrets(string(b), secrets)
 	}
 }
 
@@ -192,7 +192,7 @@ func maskSecret(obj map[string]any) {
 					s = string(dec)
 				}
 			}
-			m[k] = reconciler.Mask(s)
+			m[k] = redact.Value(s)
 		}
 	}
 }

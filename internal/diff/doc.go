@@ -11,7 +11,7 @@
 //
 // Nothing secret is ever shown: the data and stringData of every Secret, and
 // every string listed in [Options.Secrets], are replaced by
-// reconciler.Mask's short hash before diffing, so a change is still visible
+// redact.Value's short hash before diffing, so a change is still visible
 // and the value is not.
 //
 // # Printing

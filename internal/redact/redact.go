@@ -1,4 +1,4 @@
-package reconciler
+package redact
 
 import (
 	"crypto/sha256"
@@ -8,26 +8,26 @@ import (
 	"strings"
 )
 
-// Mask hides a secret value behind a short hash of it.
-func Mask(v string) string {
+// Value hides a secret value behind a short hash of it.
+func Value(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return "(secret sha256:" + hex.EncodeToString(sum[:])[:8] + ")"
 }
 
-// MaskSecrets replaces every secret value in s, and its base64 encodings (a
+// Secrets replaces every secret value in s, and its base64 encodings (a
 // chart's b64enc, a Secret's data), by a short hash of the value, so that a
 // change is still visible and the value is not. Longer strings are replaced
 // first, so that a secret inside another (or the encoding of one inside the
 // encoding of another) leaves nothing behind. Values under 4 bytes are left:
 // they would mask every occurrence of a common word.
-func MaskSecrets(s string, secrets []string) string {
+func Secrets(s string, secrets []string) string {
 	type needle struct{ text, mask string }
 	var needles []needle
 	for _, v := range secrets {
 		if len(v) < 4 {
 			continue
 		}
-		m := Mask(v)
+		m := Value(v)
 		needles = append(needles, needle{v, m},
 			needle{base64.StdEncoding.EncodeToString([]byte(v)), m},
 			needle{base64.RawStdEncoding.EncodeToString([]byte(v)), m})
@@ -41,11 +41,11 @@ func MaskSecrets(s string, secrets []string) string {
 	return s
 }
 
-// PreviousSecrets returns the values a deployed release had (deployed, its
+// PreviousValues returns the values a deployed release had (deployed, its
 // stored values) where the desired values hold a secret (one of secrets)
 // and differ: a rotated secret's old value, which a diff of the old
 // manifest would otherwise print in clear next to the masked new one.
-func PreviousSecrets(values, deployed map[string]any, secrets []string) []string {
+func PreviousValues(values, deployed map[string]any, secrets []string) []string {
 	if len(secrets) == 0 || len(deployed) == 0 {
 		return nil
 	}
