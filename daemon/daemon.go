@@ -22,6 +22,7 @@ import (
 
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -68,7 +69,7 @@ type WebhookSecrets struct {
 }
 
 // ClusterFunc connects to the cluster an environment targets.
-type ClusterFunc func(ctx context.Context, ref manifest.ClusterRef) (*reconciler.Cluster, error)
+type ClusterFunc func(ctx context.Context, ref manifest.ClusterRef) (*kube.Cluster, error)
 
 // Options configure a Daemon.
 type Options struct {
@@ -325,7 +326,7 @@ func (d *Daemon) loops() []*envLoop {
 // connected is a cluster client and the planner that plans against it
 // (drift detection and live image tags read that cluster).
 type connected struct {
-	cluster *reconciler.Cluster
+	cluster *kube.Cluster
 	planner *reconciler.Planner
 }
 
@@ -349,12 +350,12 @@ func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (connecte
 	if c, ok := d.clusters[key]; ok {
 		return c, nil
 	}
-	var c *reconciler.Cluster
+	var c *kube.Cluster
 	var err error
 	if d.opts.Cluster != nil {
 		c, err = d.opts.Cluster(ctx, ref)
 	} else {
-		c, err = reconciler.NewClusterFromKubeconfig(reconciler.ClusterOptions{Kubeconfig: ref.Kubeconfig, Context: ref.Context})
+		c, err = kube.NewClusterFromKubeconfig(kube.ClusterOptions{Kubeconfig: ref.Kubeconfig, Context: ref.Context})
 	}
 	if err != nil {
 		return connected{}, err
@@ -382,7 +383,7 @@ func (d *Daemon) clusterFromSecret(ctx context.Context, ref manifest.SecretKeyRe
 		}
 		delete(d.clusters, old)
 	}
-	c, err := reconciler.NewCluster(cfg)
+	c, err := kube.NewCluster(cfg)
 	if err != nil {
 		return connected{}, err
 	}
@@ -408,7 +409,7 @@ func (d *Daemon) closeClusters() {
 
 // connect makes the planner of a new cluster connection and remembers it
 // under key. d.mu is held.
-func (d *Daemon) connect(key string, c *reconciler.Cluster) (connected, error) {
+func (d *Daemon) connect(key string, c *kube.Cluster) (connected, error) {
 	p, err := reconciler.NewPlanner(c, filepath.Join(d.opts.CacheDir, "charts"))
 	if err != nil {
 		return connected{}, err

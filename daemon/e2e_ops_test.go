@@ -16,13 +16,13 @@ import (
 	"github.com/digitops/digitops/daemon"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/internal/testenv"
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
 func clusterOf(tenv *testenv.Env) daemon.ClusterFunc {
-	return func(context.Context, manifest.ClusterRef) (*reconciler.Cluster, error) {
-		return reconciler.NewCluster(tenv.Config)
+	return func(context.Context, manifest.ClusterRef) (*kube.Cluster, error) {
+		return kube.NewCluster(tenv.Config)
 	}
 }
 
@@ -167,7 +167,7 @@ func TestDaemon_gitDown(t *testing.T) {
 func TestDaemon_shutdownMidSync(t *testing.T) {
 	tenv := testenv.ForTest(t, testenv.Options{})
 	g := quickstartRepo(t)
-	cluster, err := reconciler.NewCluster(tenv.Config)
+	cluster, err := kube.NewCluster(tenv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestDaemon_shutdownMidSync(t *testing.T) {
 	})
 	ctx := context.Background()
 	waitFor(t, 2*time.Minute, "a first release written", func() bool {
-		live, err := reconciler.ReadLiveState(ctx, cluster)
+		live, err := kube.ReadLiveState(ctx, cluster)
 		return err == nil && len(live) > 0
 	})
 	stopped := time.Now()
@@ -188,7 +188,7 @@ func TestDaemon_shutdownMidSync(t *testing.T) {
 	if time.Since(stopped) > 25*time.Second {
 		t.Errorf("stop took %s, more than the grace period", time.Since(stopped))
 	}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/internal/testenv"
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -261,8 +261,8 @@ func TestDaemon_commitWebhookAndFailingNeighbour(t *testing.T) {
 			{URL: good.dir},
 			{URL: broken.dir, Environments: []string{"broken"}},
 		},
-		Cluster: func(context.Context, manifest.ClusterRef) (*reconciler.Cluster, error) {
-			return reconciler.NewCluster(tenv.Config)
+		Cluster: func(context.Context, manifest.ClusterRef) (*kube.Cluster, error) {
+			return kube.NewCluster(tenv.Config)
 		},
 		Interval: time.Hour, // only webhooks wake the loops after the first sync
 		Debounce: 200 * time.Millisecond,
@@ -383,8 +383,8 @@ func TestDaemon_unchangedIsCheap(t *testing.T) {
 	good.commit("fast interval", map[string]string{"digitops.yaml": strings.Replace(cfg, "interval: 1m", "interval: 300ms", 1)})
 	r := startDaemon(t, daemon.Options{
 		Sources: []daemon.SourceOptions{{URL: good.dir}},
-		Cluster: func(context.Context, manifest.ClusterRef) (*reconciler.Cluster, error) {
-			return reconciler.NewCluster(tenv.Config)
+		Cluster: func(context.Context, manifest.ClusterRef) (*kube.Cluster, error) {
+			return kube.NewCluster(tenv.Config)
 		},
 		Jitter: -1,
 	})
@@ -420,8 +420,8 @@ func TestDaemon_digitWarningsAndErrors(t *testing.T) {
 	g.commit("a service twice, a service with no chart", map[string]string{chartFile: rc, "digitops.yaml": cfg})
 	r := startDaemon(t, daemon.Options{
 		Sources: []daemon.SourceOptions{{URL: g.dir, Environments: []string{"demo"}}},
-		Cluster: func(context.Context, manifest.ClusterRef) (*reconciler.Cluster, error) {
-			return reconciler.NewCluster(tenv.Config)
+		Cluster: func(context.Context, manifest.ClusterRef) (*kube.Cluster, error) {
+			return kube.NewCluster(tenv.Config)
 		},
 		Interval: time.Hour,
 	})

@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -28,7 +28,7 @@ func HomeConfig(kubeconfig, context string) (*rest.Config, error) {
 		}
 		return cfg, nil
 	}
-	return reconciler.LoadKubeconfig(reconciler.ClusterOptions{Kubeconfig: kubeconfig, Context: context})
+	return kube.LoadKubeconfig(kube.ClusterOptions{Kubeconfig: kubeconfig, Context: context})
 }
 
 // defaultKubeconfigKeys are the Secret keys tried, in order, when a

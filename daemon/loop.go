@@ -13,6 +13,7 @@ import (
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
@@ -27,12 +28,12 @@ type envLoop struct {
 	wake chan struct{}
 
 	// Owned by the loop goroutine.
-	commit      string              // commit of the last load
-	deployed    string              // commit of the last successful sync
-	settled     bool                // the last sync left nothing to do
-	fingerprint string              // live releases after the last full sync
-	lastFull    time.Time           // end of the last full sync
-	cluster     *reconciler.Cluster // from the last load
+	commit      string        // commit of the last load
+	deployed    string        // commit of the last successful sync
+	settled     bool          // the last sync left nothing to do
+	fingerprint string        // live releases after the last full sync
+	lastFull    time.Time     // end of the last full sync
+	cluster     *kube.Cluster // from the last load
 	interval    time.Duration
 	releases    map[string]string // name → namespace, in the metrics
 
@@ -197,7 +198,7 @@ func (l *envLoop) unchanged(ctx context.Context, snap git.Snapshot) bool {
 	if due || l.retried.Swap(false) {
 		return false // a failed release's next attempt, or a retry asked
 	}
-	live, err := reconciler.ReadLiveState(ctx, l.cluster)
+	live, err := kube.ReadLiveState(ctx, l.cluster)
 	if err != nil {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // releaseFacts is what the phase of a release is decided from.
@@ -70,7 +71,7 @@ func environmentPhase(st statusapi.Environment) statusapi.Phase {
 // fingerprint digests the live releases that matter to an environment:
 // those it owns and those it declares (names maps release names to
 // namespaces). A Helm action anywhere among them changes it.
-func fingerprint(live reconciler.LiveState, env string, names map[string]string) string {
+func fingerprint(live kube.LiveState, env string, names map[string]string) string {
 	keys := make([]string, 0, len(names))
 	for key, l := range live {
 		if l.Environment == env || names[l.Name] == l.Namespace {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 func TestReleasePhase(t *testing.T) {
@@ -68,7 +69,7 @@ func TestEnvironmentPhase(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
-	live := reconciler.LiveState{
+	live := kube.LiveState{
 		"egov/a":  {Name: "a", Namespace: "egov", Version: 1, Status: "deployed", Environment: "dev"},
 		"egov/b":  {Name: "b", Namespace: "egov", Version: 4, Status: "deployed"},
 		"other/c": {Name: "c", Namespace: "other", Version: 9, Status: "deployed", Environment: "prod"},

@@ -8,6 +8,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -33,7 +34,7 @@ type Applied struct {
 
 // helmEnv is what every Helm action needs.
 type helmEnv struct {
-	cluster     *Cluster
+	cluster     *kube.Cluster
 	log         *slog.Logger
 	environment string
 	policy      manifest.SyncPolicy
@@ -57,8 +58,8 @@ func (h helmEnv) ensureNamespace(ctx context.Context, step *Step) error {
 // discovery cache and rediscover them for every action (on error Helm
 // discovers them itself); plain reads of Helm storage need none of this.
 func (h helmEnv) config(namespace string) *action.Configuration {
-	cfg := h.cluster.actionConfig(namespace, h.log)
-	if caps, err := h.cluster.capabilities(); err == nil {
+	cfg := h.cluster.ActionConfig(namespace, h.log)
+	if caps, err := h.cluster.Capabilities(); err == nil {
 		cfg.Capabilities = caps
 	}
 	return cfg
@@ -68,10 +69,10 @@ func (h helmEnv) config(namespace string) *action.Configuration {
 // to write, which will be number revision.
 func (h helmEnv) labels(step *Step, revision int) map[string]string {
 	return map[string]string{
-		LabelEnvironment:  h.environment,
-		LabelChartDigest:  step.Desired.ChartDigest,
-		LabelValuesDigest: step.Desired.ValuesDigest,
-		LabelRevision:     strconv.Itoa(revision),
+		kube.LabelEnvironment:  h.environment,
+		kube.LabelChartDigest:  step.Desired.ChartDigest,
+		kube.LabelValuesDigest: step.Desired.ValuesDigest,
+		kube.LabelRevision:     strconv.Itoa(revision),
 	}
 }
 

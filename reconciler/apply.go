@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -46,8 +47,8 @@ type Result struct {
 	Duration    time.Duration   `json:"duration"`
 	Releases    []ReleaseResult `json:"releases"`
 	// APIRequests counts the API requests made while applying, by verb
-	// (see [Cluster.Requests]).
-	APIRequests Requests `json:"apiRequests"`
+	// (see [kube.Cluster.Requests]).
+	APIRequests kube.Requests `json:"apiRequests"`
 }
 
 // Failed returns the results that failed.
@@ -84,8 +85,8 @@ type Progress interface {
 
 // Applier carries out plans against one cluster.
 type Applier struct {
-	// Cluster is the target cluster.
-	Cluster *Cluster
+	// kube.Cluster is the target cluster.
+	Cluster *kube.Cluster
 	// Log receives structured progress.
 	Log *slog.Logger
 	// Progress, if set, is told about every step.

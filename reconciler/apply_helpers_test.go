@@ -14,6 +14,7 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -36,10 +37,10 @@ func writeConfig(t *testing.T, repo, config string) {
 }
 
 // startCluster starts a control plane for the test and a Cluster on it.
-func startCluster(t *testing.T, extras bool) (*testenv.Env, *reconciler.Cluster) {
+func startCluster(t *testing.T, extras bool) (*testenv.Env, *kube.Cluster) {
 	t.Helper()
 	env := testenv.ForTest(t, testenv.Options{Extras: extras})
-	cluster, err := reconciler.NewCluster(env.Config)
+	cluster, err := kube.NewCluster(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ type syncRun struct {
 	Log *slog.Logger
 }
 
-func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconciler.Plan, *reconciler.Result, error) {
+func (s syncRun) run(ctx context.Context, cluster *kube.Cluster) (*reconciler.Plan, *reconciler.Result, error) {
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: s.Repo}, "dev")
 	if err != nil {
 		return nil, nil, err
@@ -75,7 +76,7 @@ func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconci
 	if s.Adjust != nil {
 		s.Adjust(env)
 	}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +91,7 @@ func (s syncRun) run(ctx context.Context, cluster *reconciler.Cluster) (*reconci
 
 // mustRun runs the sync and fails the test on a load or plan error (not on
 // failed releases: the caller looks at the result).
-func (s syncRun) mustRun(t *testing.T, ctx context.Context, cluster *reconciler.Cluster) (*reconciler.Plan, *reconciler.Result) {
+func (s syncRun) mustRun(t *testing.T, ctx context.Context, cluster *kube.Cluster) (*reconciler.Plan, *reconciler.Result) {
 	t.Helper()
 	plan, res, err := s.run(ctx, cluster)
 	if err != nil {
@@ -147,7 +148,7 @@ func (p *progressLog) Finished(res reconciler.ReleaseResult) {
 
 // helmStatuses reads a release's history through Helm's own storage, oldest
 // first; an empty list when the release does not exist.
-func helmStatuses(t *testing.T, cluster *reconciler.Cluster, namespace, name string) []string {
+func helmStatuses(t *testing.T, cluster *kube.Cluster, namespace, name string) []string {
 	t.Helper()
 	rels, err := action.NewHistory(reconciler.ActionConfigForTest(cluster, namespace)).Run(name)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // CorrectClusterDrift restores the objects of a deployed release to what the
@@ -64,7 +65,7 @@ func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (Applied, erro
 			continue
 		}
 		if err := a.correct(ctx, d, o, step, opts); err != nil {
-			errs = append(errs, fmt.Errorf("unable to correct %s: %w", redact.Secrets(objectName(o.desired), opts.secrets), err))
+			errs = append(errs, fmt.Errorf("unable to correct %s: %w", redact.Secrets(kube.Ref(o.desired), opts.secrets), err))
 			continue
 		}
 		corrected++

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -40,7 +41,7 @@ func TestApply_drainLetsInFlightFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Policy.Drift = manifest.DriftOff
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestApply_drainLetsInFlightFinish(t *testing.T) {
 	if succeeded != 1 || skipped != 2 {
 		t.Fatalf("succeeded %d, skipped %d; want 1 and 2", succeeded, skipped)
 	}
-	after, err := reconciler.ReadLiveState(ctx, cluster)
+	after, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"sync"
 
-	"helm.sh/helm/v3/pkg/kube"
+	helmkube "helm.sh/helm/v3/pkg/kube"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -99,8 +100,8 @@ const FieldManager = "digitops"
 // kube client's ManagedFieldsManager when set, else the running binary's name
 // ("digitops" for the digitops binary, "helm" for the helm CLI).
 func HelmFieldManager() string {
-	if kube.ManagedFieldsManager != "" {
-		return kube.ManagedFieldsManager
+	if helmkube.ManagedFieldsManager != "" {
+		return helmkube.ManagedFieldsManager
 	}
 	if len(os.Args) == 0 || os.Args[0] == "" {
 		return "unknown"
@@ -185,7 +186,7 @@ func (p *Planner) checkDriftAll(ctx context.Context, env *manifest.Environment, 
 		return
 	}
 	before := p.Drift.Requests()
-	lives := make([]*LiveRelease, len(todo))
+	lives := make([]*kube.LiveRelease, len(todo))
 	for j, i := range todo {
 		lives[j] = plan.Steps[i].Live
 	}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -104,7 +105,7 @@ func compareObject(desired, live *unstructured.Unstructured, opts compareOptions
 	}
 	w := &walker{opts: opts, owners: fieldOwners(live), secret: isSecret(desired)}
 	w.hasFields = len(live.GetManagedFields()) > 0
-	w.object = objectName(desired)
+	w.object = kube.Ref(desired)
 	w.walk(d, l, nil, nil, nil)
 	out := w.found[:0]
 	for _, f := range w.found {
@@ -172,14 +173,6 @@ func fieldOwners(live *unstructured.Unstructured) []fieldOwner {
 
 func isSecret(u *unstructured.Unstructured) bool {
 	return u.GetKind() == "Secret" && u.GetAPIVersion() == "v1"
-}
-
-// objectName is Kind/namespace/name, or Kind/name for cluster-scoped objects.
-func objectName(u *unstructured.Unstructured) string {
-	if u.GetNamespace() == "" {
-		return u.GetKind() + "/" + u.GetName()
-	}
-	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
 }
 
 // walker walks a desired and a live object side by side.

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
-	"helm.sh/helm/v3/pkg/releaseutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,9 +13,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -38,13 +34,13 @@ import (
 // detector per cluster: once warm, a check of an unchanged cluster makes no
 // request.
 //
-// It counts its API requests (Requests), the cache's lists and watches
+// It counts its API requests (kube.Requests), the cache's lists and watches
 // included, so that a plan can say what it cost.
 type DriftDetector struct {
-	cluster  *Cluster
+	cluster  *kube.Cluster
 	dynamic  dynamic.Interface
 	typed    kubernetes.Interface
-	requests *requestCounter
+	requests *kube.RequestCounter
 	// objects serves live objects; nil reads each with a GET.
 	objects objectSource
 
@@ -64,21 +60,21 @@ type storedRevision struct {
 
 // NewDriftDetector builds a detector over a cluster, with its own clients
 // whose requests it counts and its own watch cache. Close it when done.
-func NewDriftDetector(c *Cluster) (*DriftDetector, error) {
+func NewDriftDetector(c *kube.Cluster) (*DriftDetector, error) {
 	d, err := newDirectDriftDetector(c)
 	if err != nil {
 		return nil, err
 	}
-	d.objects = newObjectCache(d.dynamic, c.discovery)
+	d.objects = newObjectCache(d.dynamic, c.Discovery())
 	return d, nil
 }
 
 // newDirectDriftDetector builds a detector that reads every live object
 // with a GET: for a correction, which must act on the object as it is now.
-func newDirectDriftDetector(c *Cluster) (*DriftDetector, error) {
-	d := &DriftDetector{cluster: c, requests: newRequestCounter(), manifests: map[string]storedRevision{}}
+func newDirectDriftDetector(c *kube.Cluster) (*DriftDetector, error) {
+	d := &DriftDetector{cluster: c, requests: kube.NewRequestCounter(), manifests: map[string]storedRevision{}}
 	cfg := rest.CopyConfig(c.Config)
-	cfg.Wrap(d.requests.wrap)
+	cfg.Wrap(d.requests.Wrap)
 	var err error
 	if d.dynamic, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("unable to create dynamic client: %w", err)
@@ -97,12 +93,12 @@ func (d *DriftDetector) Close() {
 	}
 }
 
-// Requests is the number of API requests the detector has made.
-func (d *DriftDetector) Requests() int64 { return int64(d.requests.snapshot().Total()) }
+// kube.Requests is the number of API requests the detector has made.
+func (d *DriftDetector) Requests() int64 { return int64(d.requests.Snapshot().Total()) }
 
 // Detect returns the drift of one release against its deployed revision
 // live.Version. It changes nothing.
-func (d *DriftDetector) Detect(ctx context.Context, spec manifest.ReleaseSpec, live *LiveRelease, policy manifest.SyncPolicy) ([]DriftItem, error) {
+func (d *DriftDetector) Detect(ctx context.Context, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) ([]DriftItem, error) {
 	objs, err := d.inspect(ctx, spec, live, policy)
 	if err != nil {
 		return nil, err
@@ -128,7 +124,7 @@ type objectDrift struct {
 }
 
 // inspect reads every object of the release and compares it.
-func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, live *LiveRelease, policy manifest.SyncPolicy) ([]objectDrift, error) {
+func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) ([]objectDrift, error) {
 	desired, err := d.deployedObjects(ctx, live.Namespace, live.Name, live.Version)
 	if err != nil {
 		return nil, err
@@ -157,7 +153,7 @@ func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, 
 // keeps and may change: a fresh copy).
 func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured.Unstructured, namespace string, opts compareOptions) (objectDrift, error) {
 	gvk := desired.GroupVersionKind()
-	mapping, err := d.cluster.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := d.cluster.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return objectDrift{}, fmt.Errorf("unable to map %s %q: %w", gvk.Kind, desired.GetName(), err)
 	}
@@ -175,7 +171,7 @@ func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured
 		cached, found, err := d.objects.get(ctx, mapping.Resource, desired.GetNamespace(), desired.GetName())
 		switch {
 		case err != nil && !errors.Is(err, errNotCached):
-			return o, fmt.Errorf("unable to read %s: %w", objectName(desired), err)
+			return o, fmt.Errorf("unable to read %s: %w", kube.Ref(desired), err)
 		case found && len(compareObject(desired, cached, opts)) == 0:
 			o.live = cached
 			return o, nil
@@ -186,11 +182,11 @@ func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured
 	switch {
 	case apierrors.IsNotFound(err):
 		if !ignored(opts.ignore, desired, "") {
-			o.findings = []finding{{DriftItem: DriftItem{Object: redact.Secrets(objectName(desired), opts.secrets), Kind: DriftDeleted}}}
+			o.findings = []finding{{DriftItem: DriftItem{Object: redact.Secrets(kube.Ref(desired), opts.secrets), Kind: DriftDeleted}}}
 		}
 		return o, nil
 	case err != nil:
-		return o, fmt.Errorf("unable to get %s: %w", objectName(desired), err)
+		return o, fmt.Errorf("unable to get %s: %w", kube.Ref(desired), err)
 	}
 	o.live = lo
 	o.findings = compareObject(desired, lo, opts)
@@ -210,11 +206,11 @@ func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name str
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m, err := readStoredManifest(ctx, d.typed.CoreV1().Secrets(namespace), name, version)
+	m, err := kube.ReadStoredManifest(ctx, d.typed.CoreV1().Secrets(namespace), name, version)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := manifestJSON(m)
+	objs, err := kube.ObjectsJSON(m)
 	if err != nil {
 		return nil, fmt.Errorf("release %q revision %d: %w", name, version, err)
 	}
@@ -225,11 +221,11 @@ func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name str
 }
 
 // prefetch reads the manifests of the revisions of lives not yet known: with
-// paginated LISTs in a namespace that has at least listManifestsMin of them
+// paginated LISTs in a namespace that has at least kube.ListManifestsMin of them
 // (a cold start: the CLI, a daemon's first sync), else not at all, leaving
 // them to deployedObjects' GETs. A failed LIST is not an error: the GETs
 // that follow report it per release.
-func (d *DriftDetector) prefetch(ctx context.Context, lives []*LiveRelease) {
+func (d *DriftDetector) prefetch(ctx context.Context, lives []*kube.LiveRelease) {
 	want := map[string]map[string]int{}
 	d.mu.Lock()
 	for _, l := range lives {
@@ -243,12 +239,12 @@ func (d *DriftDetector) prefetch(ctx context.Context, lives []*LiveRelease) {
 	}
 	d.mu.Unlock()
 	for ns, names := range want {
-		if len(names) < listManifestsMin {
+		if len(names) < kube.ListManifestsMin {
 			continue
 		}
-		found, _ := listStoredManifests(ctx, d.typed.CoreV1().Secrets(ns), names)
+		found, _ := kube.ListStoredManifests(ctx, d.typed.CoreV1().Secrets(ns), names)
 		for name, m := range found {
-			objs, err := manifestJSON(m)
+			objs, err := kube.ObjectsJSON(m)
 			if err != nil {
 				continue
 			}
@@ -257,54 +253,4 @@ func (d *DriftDetector) prefetch(ctx context.Context, lives []*LiveRelease) {
 			d.mu.Unlock()
 		}
 	}
-}
-
-// parseManifest splits a rendered manifest into objects, in order.
-func parseManifest(m string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	err := eachManifestObject(m, func(_ []byte, u *unstructured.Unstructured) { out = append(out, u) })
-	return out, err
-}
-
-// manifestJSON splits a rendered manifest into objects, in order, each as
-// JSON.
-func manifestJSON(m string) ([][]byte, error) {
-	var out [][]byte
-	err := eachManifestObject(m, func(js []byte, _ *unstructured.Unstructured) { out = append(out, js) })
-	return out, err
-}
-
-// eachManifestObject calls f with each object of a rendered manifest, in
-// order, as JSON and decoded; empty documents, lists and objects without a
-// kind or name are left out.
-func eachManifestObject(m string, f func(js []byte, u *unstructured.Unstructured)) error {
-	docs := releaseutil.SplitManifests(m)
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return manifestIndex(keys[i]) < manifestIndex(keys[j]) })
-	for _, k := range keys {
-		js, err := yaml.YAMLToJSON([]byte(docs[k]))
-		if err != nil {
-			return fmt.Errorf("unable to parse manifest: %w", err)
-		}
-		if s := strings.TrimSpace(string(js)); s == "null" || s == "{}" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(js); err != nil {
-			return fmt.Errorf("unable to decode manifest object: %w", err)
-		}
-		if u.IsList() || u.GetKind() == "" || u.GetName() == "" {
-			continue
-		}
-		f(js, u)
-	}
-	return nil
-}
-
-func manifestIndex(k string) int {
-	n, _ := strconv.Atoi(strings.TrimPrefix(k, "manifest-"))
-	return n
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -83,9 +84,9 @@ func driftEnv(t *testing.T, ctx context.Context, repo string, mode manifest.Drif
 	return env
 }
 
-func planDrift(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, env *manifest.Environment, detect bool) *reconciler.Plan {
+func planDrift(t *testing.T, ctx context.Context, cluster *kube.Cluster, env *manifest.Environment, detect bool) *reconciler.Plan {
 	t.Helper()
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatalf("live state: %v", err)
 	}
@@ -103,7 +104,7 @@ func planDrift(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, e
 	return plan
 }
 
-func applyPlan(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, env *manifest.Environment, plan *reconciler.Plan) *reconciler.Result {
+func applyPlan(t *testing.T, ctx context.Context, cluster *kube.Cluster, env *manifest.Environment, plan *reconciler.Plan) *reconciler.Result {
 	t.Helper()
 	res := (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
 	if err := res.Err(); err != nil {
@@ -219,7 +220,7 @@ func TestDrift_warnThenCorrect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	repo := driftRepo(t)
-	cluster, err := reconciler.NewCluster(tenv.Config)
+	cluster, err := kube.NewCluster(tenv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -28,14 +29,14 @@ func copyTree(t *testing.T, src, dst string) {
 }
 
 // syncOnce loads env, plans against the live state and applies.
-func syncOnce(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) (*reconciler.Plan, *reconciler.Result) {
+func syncOnce(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo string) (*reconciler.Plan, *reconciler.Result) {
 	t.Helper()
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "dev")
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	env.Policy.Wait = false // no controllers in this control plane
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatalf("live state: %v", err)
 	}
@@ -55,9 +56,9 @@ func syncOnce(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, re
 	return plan, res
 }
 
-func revisions(t *testing.T, ctx context.Context, cluster *reconciler.Cluster) map[string]int {
+func revisions(t *testing.T, ctx context.Context, cluster *kube.Cluster) map[string]int {
 	t.Helper()
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestApply_installNoOpAndUpgradeOne(t *testing.T) {
 	defer cancel()
 	repo := t.TempDir()
 	copyTree(t, "../examples/quickstart", repo)
-	cluster, err := reconciler.NewCluster(env.Config)
+	cluster, err := kube.NewCluster(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func assertRevisions(t *testing.T, got, want map[string]int) {
 }
 
 // helmHistory reads a release's history through Helm's own storage.
-func helmHistory(t *testing.T, cluster *reconciler.Cluster, namespace, name string) []string {
+func helmHistory(t *testing.T, cluster *kube.Cluster, namespace, name string) []string {
 	t.Helper()
 	cfg := reconciler.ActionConfigForTest(cluster, namespace)
 	h := action.NewHistory(cfg)

@@ -8,6 +8,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -84,7 +85,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 	// those of other releases unless the policy allows it.
 	inst.TakeOwnership = len(step.Adopt) > 0
 	if inst.TakeOwnership {
-		inst.Labels[LabelTakeover] = "true"
+		inst.Labels[kube.LabelTakeover] = "true"
 	}
 	pr, err := a.postRenderer(ctx, step)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chartutil"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -14,14 +15,14 @@ import (
 // release chart lists without a tag keeps the tag of the live release (read
 // from the values Helm stored for it), else the chart default. It returns the
 // spec to plan with and a note for the plan, or "".
-func keepLiveImageTag(ctx context.Context, cluster *Cluster, spec manifest.ReleaseSpec, live *LiveRelease) (manifest.ReleaseSpec, string, error) {
+func keepLiveImageTag(ctx context.Context, cluster *kube.Cluster, spec manifest.ReleaseSpec, live *kube.LiveRelease) (manifest.ReleaseSpec, string, error) {
 	if !spec.KeepLiveImageTag {
 		return spec, "", nil
 	}
 	if live == nil || cluster == nil || live.LastDeployed == 0 {
 		return spec, fmt.Sprintf("release %q: the release chart names no image tag and nothing is deployed; the chart default applies", spec.Name), nil
 	}
-	rel, err := ReadRelease(ctx, cluster, spec.Namespace, spec.Name, live.LastDeployed)
+	rel, err := kube.ReadRelease(ctx, cluster, spec.Namespace, spec.Name, live.LastDeployed)
 	if err != nil {
 		return spec, "", fmt.Errorf("release %q: unable to read the live image tag: %w", spec.Name, err)
 	}

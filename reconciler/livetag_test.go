@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -25,7 +26,7 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 	// Deploy egov-user at a hotfix tag, as a release chart would set it.
 	user.Values = manifest.OverlayValues(user.Values, map[string]any{"image": map[string]any{"tag": "v1.0.1-hotfix"}})
 	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}, Cluster: cluster, SkipRenderCheck: true}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 	delete(user.Values["image"].(map[string]any), "tag")
 	user.Values["image"].(map[string]any)["shared"] = shared
 	user.KeepLiveImageTag = true
-	live, err = reconciler.ReadLiveState(ctx, cluster)
+	live, err = kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 
 	// Nothing deployed: the chart default, and a note.
 	env.Releases = []manifest.ReleaseSpec{*user}
-	plan, err = planner.Plan(ctx, env, reconciler.LiveState{}, reconciler.PlanOptions{})
+	plan, err = planner.Plan(ctx, env, kube.LiveState{}, reconciler.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

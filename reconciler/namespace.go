@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // namespaces makes sure the namespaces releases install into exist, reading
@@ -22,7 +24,7 @@ import (
 // a cold install's CPU); a GET, and a POST only when it is missing, does the
 // same job.
 type namespaces struct {
-	cluster *Cluster
+	cluster *kube.Cluster
 
 	mu      sync.Mutex
 	entries map[string]*namespaceEntry
@@ -35,7 +37,7 @@ type namespaceEntry struct {
 	ok bool
 }
 
-func newNamespaces(c *Cluster) *namespaces {
+func newNamespaces(c *kube.Cluster) *namespaces {
 	return &namespaces{cluster: c, entries: map[string]*namespaceEntry{}}
 }
 
@@ -55,7 +57,7 @@ func ownerOfNamespace(step *Step) *namespaceOwner {
 	if step.rendered == "" || !strings.Contains(step.rendered, "Namespace") {
 		return nil
 	}
-	objs, err := parseManifest(step.rendered)
+	objs, err := kube.Objects(step.rendered)
 	if err != nil {
 		return nil
 	}
@@ -95,7 +97,7 @@ func (n *namespaces) ensure(ctx context.Context, name string, owner *namespaceOw
 // the namespace carries Helm's ownership metadata for that release; an
 // existing one gets it only when nothing but digitops ever wrote it and no
 // release owns it yet (anything else is left for Helm to refuse).
-func createNamespace(ctx context.Context, c *Cluster, name string, owner *namespaceOwner) error {
+func createNamespace(ctx context.Context, c *kube.Cluster, name string, owner *namespaceOwner) error {
 	nsClient := c.Clientset.CoreV1().Namespaces()
 	live, err := nsClient.Get(ctx, name, metav1.GetOptions{})
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -128,8 +129,8 @@ func appliedRenderNote(step *Step, applied string) string {
 // nondeterministicPaths compares two renders object by object and returns
 // "Kind/namespace/name /path" for every field that differs.
 func nondeterministicPaths(a, b, namespace string) []string {
-	objsA, errA := parseManifest(a)
-	objsB, errB := parseManifest(b)
+	objsA, errA := kube.Objects(a)
+	objsB, errB := kube.Objects(b)
 	if errA != nil || errB != nil {
 		return nil
 	}
@@ -157,7 +158,7 @@ func renderedName(u *unstructured.Unstructured, namespace string) string {
 		u = u.DeepCopy()
 		u.SetNamespace(namespace)
 	}
-	return objectName(u)
+	return kube.Ref(u)
 }
 
 // untaggedHint explains a render failure that speaks of a tag, of a service

@@ -8,6 +8,7 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -24,11 +25,11 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 	upgrades := ownedLive(env.Name, quickstartNames...)
 	for _, tc := range []struct {
 		name string
-		live reconciler.LiveState // the cluster planned against
-		want reconciler.Summary   // what the plan does
+		live kube.LiveState     // the cluster planned against
+		want reconciler.Summary // what the plan does
 	}{
 		{name: "upgrades", live: upgrades, want: reconciler.Summary{Upgrade: len(quickstartNames)}},
-		{name: "installs", live: reconciler.LiveState{}, want: reconciler.Summary{Install: len(quickstartNames)}},
+		{name: "installs", live: kube.LiveState{}, want: reconciler.Summary{Install: len(quickstartNames)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
@@ -75,7 +76,7 @@ func TestApply_upgradeNondeterminismNote(t *testing.T) {
 	ctx, cluster, env := driftClusterEnv(t, manifest.DriftOff)
 	planAndApply := func() *reconciler.Result {
 		t.Helper()
-		live, err := reconciler.ReadLiveState(ctx, cluster)
+		live, err := kube.ReadLiveState(ctx, cluster)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,12 +115,12 @@ func TestApply_upgradeNondeterminismNote(t *testing.T) {
 
 // driftClusterEnv starts a control plane and loads driftRepo's environment
 // with drift mode; the context ends with the test (3 minutes at most).
-func driftClusterEnv(t *testing.T, mode manifest.DriftMode) (context.Context, *reconciler.Cluster, *manifest.Environment) {
+func driftClusterEnv(t *testing.T, mode manifest.DriftMode) (context.Context, *kube.Cluster, *manifest.Environment) {
 	t.Helper()
 	tenv := testenv.ForTest(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	cluster, err := reconciler.NewCluster(tenv.Config)
+	cluster, err := kube.NewCluster(tenv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // objectSource serves live objects to the drift detector without a request
@@ -162,7 +164,7 @@ func (c *objectCache) start(k cacheKey) *cacheEntry {
 		return e
 	}
 	var tweak dynamicinformer.TweakListOptionsFunc
-	if k.resource == secretsResource {
+	if k.resource == kube.SecretsResource {
 		tweak = func(o *metav1.ListOptions) { o.FieldSelector = helmStorageSelector }
 	}
 	inf := dynamicinformer.NewFilteredDynamicInformer(c.dynamic, k.resource, k.namespace, 0, cache.Indexers{}, tweak).Informer()

@@ -6,6 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // StaleCacheForTest makes d's object cache answer with a copy of each object
@@ -34,11 +36,11 @@ func (s staleSource) close() { s.next.close() }
 // ReadStoredManifestForTest exposes the manifest-only decode of a storage
 // Secret read with a GET.
 func ReadStoredManifestForTest(ctx context.Context, secrets corev1client.SecretInterface, name string, version int) (string, error) {
-	return readStoredManifest(ctx, secrets, name, version)
+	return kube.ReadStoredManifest(ctx, secrets, name, version)
 }
 
 // ListStoredManifestsForTest exposes the manifest-only decode of storage
 // Secrets read with a LIST.
 func ListStoredManifestsForTest(ctx context.Context, secrets corev1client.SecretInterface, want map[string]int) (map[string]string, error) {
-	return listStoredManifests(ctx, secrets, want)
+	return kube.ListStoredManifests(ctx, secrets, want)
 }

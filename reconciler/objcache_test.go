@@ -13,15 +13,16 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
 // installedDrift installs the drift fixture (4 releases in egov, warn mode)
 // on a fresh control plane.
-func installedDrift(t *testing.T, ctx context.Context) (*testenv.Env, *reconciler.Cluster, *manifest.Environment) {
+func installedDrift(t *testing.T, ctx context.Context) (*testenv.Env, *kube.Cluster, *manifest.Environment) {
 	t.Helper()
 	tenv := testenv.ForTest(t, testenv.Options{})
-	cluster, err := reconciler.NewCluster(tenv.Config)
+	cluster, err := kube.NewCluster(tenv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func installedDrift(t *testing.T, ctx context.Context) (*testenv.Env, *reconcile
 type warmDetector struct {
 	ctx     context.Context
 	cs      kubernetes.Interface
-	cluster *reconciler.Cluster
+	cluster *kube.Cluster
 	env     *manifest.Environment
 	d       *reconciler.DriftDetector
 }
@@ -60,7 +61,7 @@ func newWarmDetector(t *testing.T) warmDetector {
 // detect checks every release and returns the drift by release.
 func (w warmDetector) detect(t *testing.T) map[string][]reconciler.DriftItem {
 	t.Helper()
-	live, err := reconciler.ReadLiveState(w.ctx, w.cluster)
+	live, err := kube.ReadLiveState(w.ctx, w.cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestStorage_manifestEqualsHelm(t *testing.T) {
 	defer cancel()
 	tenv, cluster, env := installedDrift(t, ctx)
 	secrets := kubernetes.NewForConfigOrDie(tenv.Config).CoreV1().Secrets("egov")
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}

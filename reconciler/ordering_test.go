@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -140,7 +141,7 @@ func TestApply_readinessOrderingAndFailures(t *testing.T) {
 	if d, _ := deployments.Get(ctx, "svc-c", metav1.GetOptions{}); d == nil || *d.Spec.Replicas != 2 {
 		t.Errorf("svc-c Deployment not upgraded to 2 replicas")
 	}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}

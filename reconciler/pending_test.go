@@ -12,13 +12,14 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // writePending writes revision version of a release as Helm would have left
 // it when killed in the middle of an upgrade: a copy of revision from with
 // status pending-upgrade, modified at modified (zero: now). It goes through
 // Helm's Secrets storage driver directly, as the killed process did.
-func writePending(t *testing.T, cluster *reconciler.Cluster, namespace, name string, from, version int, modified time.Time) {
+func writePending(t *testing.T, cluster *kube.Cluster, namespace, name string, from, version int, modified time.Time) {
 	t.Helper()
 	d := driver.NewSecrets(cluster.Clientset.CoreV1().Secrets(namespace))
 	key := "sh.helm.release.v1." + name + ".v" + strconv.Itoa(version)

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -58,7 +59,7 @@ type Step struct {
 	Action Action
 	Reason string
 	// Live is the live release the decision was made against, or nil.
-	Live *LiveRelease
+	Live *kube.LiveRelease
 	// Desired carries the digests.
 	Desired Desired
 	// Drift is what changed in the cluster since the release was deployed
@@ -151,11 +152,11 @@ type Planner struct {
 	// Applier compares what Helm renders when it acts with the plan's
 	// render, at no cost, and notes the fields on the release's result.
 	RenderTwice bool
-	// Cluster reads live release values (image tags a release chart leaves
+	// kube.Cluster reads live release values (image tags a release chart leaves
 	// out); nil (offline plans) uses the chart default.
-	Cluster *Cluster
+	Cluster *kube.Cluster
 	// KubeVersion is the Kubernetes version offline renders assume (see
-	// RenderOptions.KubeVersion); with a Cluster, the cluster's is used.
+	// RenderOptions.KubeVersion); with a kube.Cluster, the cluster's is used.
 	KubeVersion string
 }
 
@@ -192,7 +193,7 @@ func (o PlanOptions) selected(spec manifest.ReleaseSpec) bool {
 // will change, and adds the prune steps. It reads charts but changes
 // nothing, and the plan it returns is not changed afterwards: applying it
 // returns results, it does not write into it.
-func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live LiveState, opts PlanOptions) (*Plan, error) {
+func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube.LiveState, opts PlanOptions) (*Plan, error) {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
@@ -218,7 +219,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live Live
 			}
 			continue
 		}
-		var lr *LiveRelease
+		var lr *kube.LiveRelease
 		if l, ok := live[key]; ok {
 			lr = &l
 		}
@@ -379,7 +380,7 @@ func countChanges(steps []Step) int {
 // pruneSteps returns an uninstall step for every live release the
 // environment owns that Git no longer has and opts select (suspended ones
 // are skipped).
-func pruneSteps(env *manifest.Environment, live LiveState, wanted map[string]bool, opts PlanOptions) []Step {
+func pruneSteps(env *manifest.Environment, live kube.LiveState, wanted map[string]bool, opts PlanOptions) []Step {
 	var keys []string
 	for key, l := range live {
 		if l.Environment == env.Name && !wanted[key] && opts.selected(manifest.ReleaseSpec{Name: l.Name, Namespace: l.Namespace}) {
@@ -400,7 +401,7 @@ func pruneSteps(env *manifest.Environment, live LiveState, wanted map[string]boo
 }
 
 // errorStep is the step of a release that cannot be planned: err says why.
-func errorStep(spec manifest.ReleaseSpec, live *LiveRelease, err error) Step {
+func errorStep(spec manifest.ReleaseSpec, live *kube.LiveRelease, err error) Step {
 	return newStep(Step{Release: spec, Live: live}, Observation{Status: StatusInvalid, Reason: err.Error()}, "")
 }
 

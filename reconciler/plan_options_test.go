@@ -11,6 +11,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -37,7 +38,7 @@ func TestPlan_options(t *testing.T) {
 	byName := func(names ...string) func(manifest.ReleaseSpec) bool {
 		return func(r manifest.ReleaseSpec) bool { return slices.Contains(names, r.Name) }
 	}
-	oldLive := LiveRelease{Name: "old", Namespace: "egov", Version: 1, Status: release.StatusDeployed, Modified: time.Now(), Environment: "dev", LastDeployed: 1}
+	oldLive := kube.LiveRelease{Name: "old", Namespace: "egov", Version: 1, Status: release.StatusDeployed, Modified: time.Now(), Environment: "dev", LastDeployed: 1}
 	tests := []struct {
 		name string
 		// opts are the plan's options; broken makes that release fail to
@@ -111,7 +112,7 @@ func TestPlan_options(t *testing.T) {
 			env.Policy.Prune, tt.opts.ForcePrune = true, true
 			charts := &countingCharts{}
 			p := &Planner{Charts: charts}
-			plan, err := p.Plan(context.Background(), env, LiveState{oldLive.Key(): oldLive}, tt.opts)
+			plan, err := p.Plan(context.Background(), env, kube.LiveState{oldLive.Key(): oldLive}, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}

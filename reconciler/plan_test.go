@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -27,18 +28,18 @@ func quickstartEnv(t *testing.T) *manifest.Environment {
 
 // ownedLive returns live releases owned by environment owner, deployed, one
 // per name, in namespace egov.
-func ownedLive(owner string, names ...string) reconciler.LiveState {
-	live := reconciler.LiveState{}
+func ownedLive(owner string, names ...string) kube.LiveState {
+	live := kube.LiveState{}
 	for _, n := range names {
-		l := reconciler.LiveRelease{Name: n, Namespace: "egov", Version: 1, Status: release.StatusDeployed,
+		l := kube.LiveRelease{Name: n, Namespace: "egov", Version: 1, Status: release.StatusDeployed,
 			Modified: time.Now(), Environment: owner, LastDeployed: 1}
 		live[l.Key()] = l
 	}
 	return live
 }
 
-func merge(states ...reconciler.LiveState) reconciler.LiveState {
-	out := reconciler.LiveState{}
+func merge(states ...kube.LiveState) kube.LiveState {
+	out := kube.LiveState{}
 	for _, s := range states {
 		for k, v := range s {
 			out[k] = v
@@ -58,7 +59,7 @@ func TestPlan_prune(t *testing.T) {
 		keep int
 		// live is the cluster besides the quickstart's releases (all
 		// owned by dev).
-		live reconciler.LiveState
+		live kube.LiveState
 		// force lifts the prune guard.
 		force bool
 		// uninstall is the releases the plan uninstalls, sorted.
@@ -158,7 +159,7 @@ func TestPlan_actionsFromLiveState(t *testing.T) {
 		ownedLive("prod", "egov-config"),   // someone else's: skipped
 		ownedLive("", "egov-mdms-service"), // unlabelled: adopted
 	)
-	stuck := reconciler.LiveRelease{Name: "egov-user", Namespace: "egov", Version: 2, Status: release.StatusPendingUpgrade,
+	stuck := kube.LiveRelease{Name: "egov-user", Namespace: "egov", Version: 2, Status: release.StatusPendingUpgrade,
 		Modified: time.Now().Add(-time.Hour), Environment: "dev", LastDeployed: 1}
 	live[stuck.Key()] = stuck
 	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"fmt"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/chartrepo"
 )
 
@@ -16,7 +17,7 @@ import (
 // watches of live objects and the manifests of deployed revisions between
 // syncs, so that a drift check of an unchanged cluster makes no request.
 // Close its Drift detector when done with the cluster.
-func NewPlanner(cluster *Cluster, chartCacheDir string) (*Planner, error) {
+func NewPlanner(cluster *kube.Cluster, chartCacheDir string) (*Planner, error) {
 	p := &Planner{
 		Charts:  LocalCharts{Remote: &chartrepo.Cache{Dir: chartCacheDir}},
 		Cluster: cluster,

@@ -12,12 +12,13 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
 // installForeign installs a release of the quickstart's mdms chart straight
 // through Helm, as someone else would: with labels (nil: none).
-func installForeign(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo, name string, labels map[string]string) {
+func installForeign(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo, name string, labels map[string]string) {
 	t.Helper()
 	c, err := reconciler.LocalCharts{}.Load(ctx, manifest.ChartRef{Path: filepath.Join(repo, "charts/services/egov-mdms-service")})
 	if err != nil {
@@ -55,7 +56,7 @@ func TestApply_pruneSafety(t *testing.T) {
 		t.Fatalf("install: %v", res.Err())
 	}
 	installForeign(t, ctx, cluster, repo, "hand-made", nil)
-	installForeign(t, ctx, cluster, repo, "prod-svc", map[string]string{reconciler.LabelEnvironment: "prod"})
+	installForeign(t, ctx, cluster, repo, "prod-svc", map[string]string{kube.LabelEnvironment: "prod"})
 	all := revisions(t, ctx, cluster)
 	if len(all) != 6 {
 		t.Fatalf("live releases %v, want 6", all)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,66 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
 // readinessInterval is the pause between two readiness polls.
 const readinessInterval = time.Second
-
-// ObjectRef names one object a release deployed.
-type ObjectRef struct {
-	APIVersion string
-	Kind       string
-	Namespace  string
-	Name       string
-}
-
-// String names the object for humans: "Deployment egov/egov-user".
-func (o ObjectRef) String() string {
-	if o.Namespace == "" {
-		return o.Kind + " " + o.Name
-	}
-	return o.Kind + " " + o.Namespace + "/" + o.Name
-}
-
-// ManifestObjects lists the objects of a rendered release manifest (the
-// release's Manifest: hooks are not in it), in install order. An object
-// without a namespace gets namespace; cluster-scoped objects are told apart
-// when they are read.
-func ManifestObjects(manifest, namespace string) ([]ObjectRef, error) {
-	docs := releaseutil.SplitManifests(manifest)
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
-	var out []ObjectRef
-	for _, k := range keys {
-		var head struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-			Metadata   struct {
-				Name      string `json:"name"`
-				Namespace string `json:"namespace"`
-			} `json:"metadata"`
-		}
-		if err := yaml.Unmarshal([]byte(docs[k]), &head); err != nil {
-			return nil, fmt.Errorf("unable to parse release manifest: %w", err)
-		}
-		if head.Kind == "" || head.Metadata.Name == "" {
-			continue
-		}
-		ns := head.Metadata.Namespace
-		if ns == "" {
-			ns = namespace
-		}
-		out = append(out, ObjectRef{APIVersion: head.APIVersion, Kind: head.Kind, Namespace: ns, Name: head.Metadata.Name})
-	}
-	return out, nil
-}
 
 // Readiness is how far one object is from ready.
 type Readiness struct {
@@ -199,7 +145,7 @@ func JobReadiness(j *batchv1.Job) Readiness {
 
 // readinessOf reads one object and says how ready it is. Kinds without a
 // readiness rule are ready once they exist.
-func (c *Cluster) readinessOf(ctx context.Context, o ObjectRef) (Readiness, error) {
+func readinessOf(ctx context.Context, c *kube.Cluster, o kube.ObjectRef) (Readiness, error) {
 	gv, err := schema.ParseGroupVersion(o.APIVersion)
 	if err != nil {
 		return Readiness{}, fmt.Errorf("object %s: %w", o, err)
@@ -229,10 +175,10 @@ func (c *Cluster) readinessOf(ctx context.Context, o ObjectRef) (Readiness, erro
 		}
 	default:
 		var m *meta.RESTMapping
-		m, err = c.mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: o.Kind}, gv.Version)
+		m, err = c.Mapper().RESTMapping(schema.GroupKind{Group: gv.Group, Kind: o.Kind}, gv.Version)
 		if meta.IsNoMatchError(err) {
 			// A CRD installed by this very release may not be discovered yet.
-			meta.MaybeResetRESTMapper(c.mapper)
+			meta.MaybeResetRESTMapper(c.Mapper())
 			return notReady("kind %s not yet served", o.Kind), nil
 		}
 		if err != nil {
@@ -258,15 +204,15 @@ func (c *Cluster) readinessOf(ctx context.Context, o ObjectRef) (Readiness, erro
 // WaitReady polls the objects until every one is ready, one fails, or timeout
 // passes. Objects found ready are not read again. The error names the
 // objects that are not ready and why.
-func (c *Cluster) WaitReady(ctx context.Context, objs []ObjectRef, timeout time.Duration) error {
+func WaitReady(ctx context.Context, c *kube.Cluster, objs []kube.ObjectRef, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	pending := objs
 	for {
 		var still []string
-		var left []ObjectRef
+		var left []kube.ObjectRef
 		for _, o := range pending {
-			r, err := c.readinessOf(wctx, o)
+			r, err := readinessOf(wctx, c, o)
 			if err != nil && wctx.Err() == nil {
 				// A transient read error: try again next round.
 				r = notReady("%v", err)
@@ -305,12 +251,12 @@ func (h helmEnv) waitReady(ctx context.Context, rel *release.Release) error {
 	if !h.policy.Wait {
 		return nil
 	}
-	objs, err := ManifestObjects(rel.Manifest, rel.Namespace)
+	objs, err := kube.ManifestObjects(rel.Manifest, rel.Namespace)
 	if err != nil {
 		return fmt.Errorf("release %q: %w", rel.Name, err)
 	}
 	start := time.Now()
-	if err := h.cluster.WaitReady(ctx, objs, h.timeout()); err != nil {
+	if err := WaitReady(ctx, h.cluster, objs, h.timeout()); err != nil {
 		return fmt.Errorf("release %q is not ready: %w", rel.Name, err)
 	}
 	h.log.Debug("ready", "release", rel.Name, "namespace", rel.Namespace, "revision", rel.Version, "objects", len(objs), "duration", time.Since(start))

@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 func TestManifestObjects(t *testing.T) {
@@ -38,11 +39,11 @@ kind: ClusterRoleBinding
 metadata:
   name: egov-user
 `
-	got, err := reconciler.ManifestObjects(manifest, "egov")
+	got, err := kube.ManifestObjects(manifest, "egov")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []reconciler.ObjectRef{
+	want := []kube.ObjectRef{
 		{APIVersion: "v1", Kind: "Service", Namespace: "egov", Name: "egov-user"},
 		{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "other", Name: "egov-user"},
 		// Cluster-scoped objects get the namespace too; it is dropped when
@@ -52,7 +53,7 @@ metadata:
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("objects =\n%v\nwant\n%v", got, want)
 	}
-	if _, err := reconciler.ManifestObjects("---\nkind: [\n", "egov"); err == nil {
+	if _, err := kube.ManifestObjects("---\nkind: [\n", "egov"); err == nil {
 		t.Error("a broken manifest parsed without error")
 	}
 }
@@ -205,10 +206,10 @@ func assertReadiness(t *testing.T, got, want reconciler.Readiness) {
 }
 
 func TestRequests(t *testing.T) {
-	before := reconciler.Requests{"GET": 3, "PATCH": 1}
-	after := reconciler.Requests{"GET": 7, "PATCH": 1, "POST": 2, "DELETE": 1}
+	before := kube.Requests{"GET": 3, "PATCH": 1}
+	after := kube.Requests{"GET": 7, "PATCH": 1, "POST": 2, "DELETE": 1}
 	d := after.Since(before)
-	if want := (reconciler.Requests{"GET": 4, "POST": 2, "DELETE": 1}); !reflect.DeepEqual(d, want) {
+	if want := (kube.Requests{"GET": 4, "POST": 2, "DELETE": 1}); !reflect.DeepEqual(d, want) {
 		t.Errorf("since = %v, want %v", d, want)
 	}
 	if d.Writes() != 3 || d.Total() != 7 {

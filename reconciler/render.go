@@ -4,32 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime/debug"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
 // RenderOptions adjust one render.
 type RenderOptions struct {
-	// Cluster, when set, supplies the capabilities (Kubernetes version and
+	// kube.Cluster, when set, supplies the capabilities (Kubernetes version and
 	// API versions) templates see; nil renders with Helm's defaults, as
 	// `helm template` does.
-	Cluster *Cluster
+	Cluster *kube.Cluster
 	// IsUpgrade renders as for an upgrade (.Release.IsUpgrade).
 	IsUpgrade bool
 	// Hooks appends the chart's hooks after the manifest, each with its
 	// "# Source:" line, as `helm template` prints them.
 	Hooks bool
-	// KubeVersion is the Kubernetes version templates see when Cluster is
+	// KubeVersion is the Kubernetes version templates see when kube.Cluster is
 	// nil (e.g. "v1.37.2"); empty means DefaultKubeVersion, not Helm's
 	// built-in v1.20 (too old for cert-manager or ingress-nginx).
 	KubeVersion string
@@ -79,7 +78,7 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 	inst.ReleaseName = templateName(spec)
 	inst.Namespace = spec.Namespace
 	if opts.Cluster != nil {
-		caps, err := opts.Cluster.capabilities()
+		caps, err := opts.Cluster.Capabilities()
 		if err != nil {
 			return "", err
 		}
@@ -120,29 +119,6 @@ func templateName(spec manifest.ReleaseSpec) string {
 	return spec.Name
 }
 
-// ReadRelease reads one revision of a release from Helm's storage; version 0
-// means the newest revision. It returns driver.ErrReleaseNotFound (wrapped)
-// when there is none.
-func ReadRelease(ctx context.Context, c *Cluster, namespace, name string, version int) (*release.Release, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	cfg := c.actionConfig(namespace, slog.New(slog.DiscardHandler))
-	var (
-		rel *release.Release
-		err error
-	)
-	if version > 0 {
-		rel, err = cfg.Releases.Get(name, version)
-	} else {
-		rel, err = cfg.Releases.Last(name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("unable to read release %q: %w", name, err)
-	}
-	return rel, nil
-}
-
 // Chart returns the chart the step would deploy, nil for an uninstall.
 func (s *Step) Chart() *chart.Chart { return s.chart }
 
@@ -164,7 +140,7 @@ type Manifests struct {
 // (offline): then nothing is read from the cluster and kubeVersion is the
 // Kubernetes version the templates see (empty: DefaultKubeVersion). Steps that change
 // nothing return empty Manifests without rendering.
-func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step *Step) (Manifests, error) {
+func RenderStep(ctx context.Context, cluster *kube.Cluster, kubeVersion string, step *Step) (Manifests, error) {
 	m := Manifests{Secrets: step.Release.SecretValues}
 	switch step.Action {
 	case ActionInstall, ActionUpgrade, ActionUninstall, ActionCorrectDrift:
@@ -172,7 +148,7 @@ func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step 
 		return m, nil
 	}
 	if cluster != nil && step.Live != nil && step.Live.LastDeployed > 0 {
-		rel, err := ReadRelease(ctx, cluster, step.Release.Namespace, step.Release.Name, step.Live.LastDeployed)
+		rel, err := kube.ReadRelease(ctx, cluster, step.Release.Namespace, step.Release.Name, step.Live.LastDeployed)
 		if err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
 			return m, err
 		}
@@ -197,6 +173,6 @@ func RenderStep(ctx context.Context, cluster *Cluster, kubeVersion string, step 
 
 // renderOptions are the options a step is rendered with for its diff: the
 // cluster's capabilities, and as an upgrade when a revision is deployed.
-func renderOptions(cluster *Cluster, kubeVersion string, step *Step) RenderOptions {
+func renderOptions(cluster *kube.Cluster, kubeVersion string, step *Step) RenderOptions {
 	return RenderOptions{Cluster: cluster, KubeVersion: kubeVersion, IsUpgrade: step.Live != nil && step.Live.LastDeployed > 0}
 }

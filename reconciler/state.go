@@ -6,6 +6,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -148,7 +149,7 @@ type StateInput struct {
 	// Desired is the release as Git wants it.
 	Desired Desired
 	// Live is the newest live revision, nil when none exists.
-	Live *LiveRelease
+	Live *kube.LiveRelease
 	// Now is the time of the decision.
 	Now time.Time
 	// PendingTimeout is how long a pending-* status may last before digitops

@@ -8,6 +8,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -16,8 +17,8 @@ func TestDetermineReleaseState(t *testing.T) {
 	desired := reconciler.Desired{Name: "egov-user", Namespace: "egov", ChartDigest: "chart-1", ValuesDigest: "values-1"}
 	// live builds a live release owned by environment dev with the desired
 	// digests, deployed at revision 3, then lets the case change it.
-	live := func(change func(l *reconciler.LiveRelease)) *reconciler.LiveRelease {
-		l := &reconciler.LiveRelease{
+	live := func(change func(l *kube.LiveRelease)) *kube.LiveRelease {
+		l := &kube.LiveRelease{
 			Name: "egov-user", Namespace: "egov", Version: 3, Status: release.StatusDeployed,
 			Modified: now.Add(-time.Hour), Environment: "dev",
 			ChartDigest: "chart-1", ValuesDigest: "values-1", LastDeployed: 3,
@@ -30,7 +31,7 @@ func TestDetermineReleaseState(t *testing.T) {
 	tests := []struct {
 		name string
 		// live is the newest live revision, nil when the release is absent.
-		live *reconciler.LiveRelease
+		live *kube.LiveRelease
 		// status is what is observed, action the decision expected.
 		status reconciler.Status
 		action reconciler.Action
@@ -53,28 +54,28 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name:   "chart changed",
-			live:   live(func(l *reconciler.LiveRelease) { l.ChartDigest = "chart-0" }),
+			live:   live(func(l *kube.LiveRelease) { l.ChartDigest = "chart-0" }),
 			status: reconciler.StatusOutOfSync,
 			action: reconciler.ActionUpgrade,
 			reason: "chart changed",
 		},
 		{
 			name:   "values changed",
-			live:   live(func(l *reconciler.LiveRelease) { l.ValuesDigest = "values-0" }),
+			live:   live(func(l *kube.LiveRelease) { l.ValuesDigest = "values-0" }),
 			status: reconciler.StatusOutOfSync,
 			action: reconciler.ActionUpgrade,
 			reason: "values changed",
 		},
 		{
 			name:   "chart and values changed",
-			live:   live(func(l *reconciler.LiveRelease) { l.ChartDigest, l.ValuesDigest = "chart-0", "values-0" }),
+			live:   live(func(l *kube.LiveRelease) { l.ChartDigest, l.ValuesDigest = "chart-0", "values-0" }),
 			status: reconciler.StatusOutOfSync,
 			action: reconciler.ActionUpgrade,
 			reason: "chart and values changed",
 		},
 		{
 			name: "pending-upgrade older than the timeout",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.Modified = 4, release.StatusPendingUpgrade, now.Add(-10*time.Minute)
 			}),
 			status: reconciler.StatusStuck,
@@ -83,7 +84,7 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name: "pending-install older than the timeout",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.Modified, l.LastDeployed = 1, release.StatusPendingInstall, now.Add(-6*time.Minute), 0
 			}),
 			status: reconciler.StatusStuck,
@@ -92,7 +93,7 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name: "pending-rollback older than the timeout",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.Modified = 5, release.StatusPendingRollback, now.Add(-time.Hour)
 			}),
 			status: reconciler.StatusStuck,
@@ -101,7 +102,7 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name: "pending-upgrade younger than the timeout",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.Modified = 4, release.StatusPendingUpgrade, now.Add(-time.Minute)
 			}),
 			status: reconciler.StatusLocked,
@@ -110,14 +111,14 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name:   "uninstalling",
-			live:   live(func(l *reconciler.LiveRelease) { l.Status = release.StatusUninstalling }),
+			live:   live(func(l *kube.LiveRelease) { l.Status = release.StatusUninstalling }),
 			status: reconciler.StatusUninstalling,
 			action: reconciler.ActionSkip,
 			reason: "being uninstalled",
 		},
 		{
 			name: "failed with a deployed revision",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status = 4, release.StatusFailed
 			}),
 			status: reconciler.StatusFailed,
@@ -126,7 +127,7 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name: "failed without a deployed revision",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.LastDeployed = 1, release.StatusFailed, 0
 			}),
 			status: reconciler.StatusFailedInstall,
@@ -135,7 +136,7 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name: "failed takeover: upgraded in place, never uninstalled",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.LastDeployed, l.TookOver = 1, release.StatusFailed, 0, true
 			}),
 			status: reconciler.StatusFailed,
@@ -144,28 +145,28 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name:   "failed with the same digests is still retried",
-			live:   live(func(l *reconciler.LiveRelease) { l.Version, l.Status = 4, release.StatusFailed }),
+			live:   live(func(l *kube.LiveRelease) { l.Version, l.Status = 4, release.StatusFailed }),
 			status: reconciler.StatusFailed,
 			action: reconciler.ActionUpgrade,
 			reason: "last attempt failed",
 		},
 		{
 			name:   "uninstalled with history kept",
-			live:   live(func(l *reconciler.LiveRelease) { l.Status, l.LastDeployed = release.StatusUninstalled, 0 }),
+			live:   live(func(l *kube.LiveRelease) { l.Status, l.LastDeployed = release.StatusUninstalled, 0 }),
 			status: reconciler.StatusUninstalled,
 			action: reconciler.ActionInstall,
 			reason: "uninstalled with history kept",
 		},
 		{
 			name:   "owned by another environment",
-			live:   live(func(l *reconciler.LiveRelease) { l.Environment = "prod" }),
+			live:   live(func(l *kube.LiveRelease) { l.Environment = "prod" }),
 			status: reconciler.StatusOwnedElsewhere,
 			action: reconciler.ActionSkip,
 			reason: `owned by environment "prod"`,
 		},
 		{
 			name: "owned by another environment, even when failed",
-			live: live(func(l *reconciler.LiveRelease) {
+			live: live(func(l *kube.LiveRelease) {
 				l.Environment, l.Status = "prod", release.StatusFailed
 			}),
 			status: reconciler.StatusOwnedElsewhere,
@@ -174,7 +175,7 @@ func TestDetermineReleaseState(t *testing.T) {
 		},
 		{
 			name:   "not owned (no label): adopted",
-			live:   live(func(l *reconciler.LiveRelease) { l.Environment, l.ChartDigest, l.ValuesDigest = "", "", "" }),
+			live:   live(func(l *kube.LiveRelease) { l.Environment, l.ChartDigest, l.ValuesDigest = "", "", "" }),
 			status: reconciler.StatusUnmanaged,
 			action: reconciler.ActionUpgrade,
 			reason: "adopting",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -16,9 +17,9 @@ type Syncer struct {
 	// Planner makes the plan; keep one per cluster (its drift detector's
 	// watches outlive a sync).
 	Planner *Planner
-	// Cluster is the target; nil plans offline (from Git alone: nothing is
+	// kube.Cluster is the target; nil plans offline (from Git alone: nothing is
 	// read, every release shows as an install) and never acts.
-	Cluster *Cluster
+	Cluster *kube.Cluster
 	// Log receives the actions' structured progress.
 	Log *slog.Logger
 }
@@ -58,7 +59,7 @@ type Synced struct {
 	Result *Result
 	// Live is the live Helm releases after the sync: read again when it
 	// acted, else those the plan was made from.
-	Live LiveState
+	Live kube.LiveState
 }
 
 // LiveReadError is a sync that could not read the cluster's live Helm
@@ -73,10 +74,10 @@ func (e *LiveReadError) Unwrap() error { return e.Err }
 // error means no plan could be made (the live releases could not be read,
 // the prune guard refused); what releases did is in the result.
 func (s *Syncer) Sync(ctx context.Context, env *manifest.Environment, opts SyncOptions) (Synced, error) {
-	live := LiveState{}
+	live := kube.LiveState{}
 	if s.Cluster != nil {
 		var err error
-		if live, err = ReadLiveState(ctx, s.Cluster); err != nil {
+		if live, err = kube.ReadLiveState(ctx, s.Cluster); err != nil {
 			return Synced{}, &LiveReadError{Err: err}
 		}
 	}
@@ -112,7 +113,7 @@ func (s *Syncer) Sync(ctx context.Context, env *manifest.Environment, opts SyncO
 	if readCtx.Err() != nil {
 		readCtx = actCtx
 	}
-	if after, err := ReadLiveState(readCtx, s.Cluster); err == nil {
+	if after, err := kube.ReadLiveState(readCtx, s.Cluster); err == nil {
 		out.Live = after
 	}
 	return out, nil

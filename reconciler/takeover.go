@@ -21,9 +21,9 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
 
 	"github.com/digitops/digitops/internal/parallel"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -67,14 +67,14 @@ type liveOwner struct {
 }
 
 // readOwner reads the live counterpart of a rendered object.
-func readOwner(ctx context.Context, c *Cluster, o *unstructured.Unstructured, namespace string) (liveOwner, error) {
+func readOwner(ctx context.Context, c *kube.Cluster, o *unstructured.Unstructured, namespace string) (liveOwner, error) {
 	gvk := o.GroupVersionKind()
-	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := c.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return liveOwner{}, nil // a kind the cluster does not serve yet: nothing to take over
 		}
-		return liveOwner{}, fmt.Errorf("object %s: %w", objectName(o), err)
+		return liveOwner{}, fmt.Errorf("object %s: %w", kube.Ref(o), err)
 	}
 	get := c.Dynamic.Resource(m.Resource).Get
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -89,7 +89,7 @@ func readOwner(ctx context.Context, c *Cluster, o *unstructured.Unstructured, na
 		return liveOwner{}, nil
 	}
 	if err != nil {
-		return liveOwner{}, fmt.Errorf("unable to read %s: %w", objectName(o), err)
+		return liveOwner{}, fmt.Errorf("unable to read %s: %w", kube.Ref(o), err)
 	}
 	lo := liveOwner{exists: true, object: live}
 	if name := live.GetAnnotations()[helmReleaseNameAnnotation]; name != "" {
@@ -151,7 +151,7 @@ func decideTakeover(env, release, namespace string, mode manifest.AdoptMode, nam
 // objects, the fields that render differently on every run keep their live
 // value at install, found by a second render in the next second. Offline
 // plans (no cluster) look at nothing.
-func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, live LiveState, plan *Plan, idx []int) {
+func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, live kube.LiveState, plan *Plan, idx []int) {
 	if p.Cluster == nil {
 		return
 	}
@@ -239,9 +239,9 @@ type renderedOwners struct {
 // readRenderedOwners reads the live counterpart of every object an install
 // renders (its CRDs aside: Helm installs a chart's CRDs itself, and skips
 // live ones).
-func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live LiveState) renderedOwners {
+func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live kube.LiveState) renderedOwners {
 	out := renderedOwners{owners: map[string]liveOwner{}}
-	objs, err := parseManifest(st.rendered)
+	objs, err := kube.Objects(st.rendered)
 	if err != nil {
 		return out // the install reports it
 	}
@@ -400,15 +400,8 @@ type keepLivePostRenderer struct {
 
 // Run implements postrender.PostRenderer.
 func (r keepLivePostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	docs := releaseutil.SplitManifests(in.String())
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return manifestIndex(keys[i]) < manifestIndex(keys[j]) })
 	var out bytes.Buffer
-	for _, k := range keys {
-		doc := docs[k]
+	for _, doc := range kube.Documents(in.String()) {
 		out.WriteString("---\n")
 		out.WriteString(r.keepIn(doc))
 		out.WriteString("\n")
@@ -453,12 +446,12 @@ func (r keepLivePostRenderer) keepIn(doc string) string {
 // takeover is the release's now, so later edits by others are drift and the
 // fields the old manager defaulted are not. Only managedFields change (no
 // new generation, nothing restarts).
-func claimFields(ctx context.Context, c *Cluster, adopted map[string]*unstructured.Unstructured) error {
+func claimFields(ctx context.Context, c *kube.Cluster, adopted map[string]*unstructured.Unstructured) error {
 	patch := []byte(`[{"op":"replace","path":"/metadata/managedFields","value":[{}]}]`)
 	var errs []error
 	for name, o := range adopted {
 		gvk := o.GroupVersionKind()
-		m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		m, err := c.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
@@ -497,7 +490,7 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 		if st.Action != ActionUpgrade || st.Live == nil || st.Live.Environment != "" || st.Live.Status != release.StatusDeployed || st.rendered == "" || st.chart == nil {
 			continue
 		}
-		rel, err := p.Cluster.actionConfig(st.Release.Namespace, slog.New(slog.DiscardHandler)).Releases.Get(st.Release.Name, st.Live.Version)
+		rel, err := p.Cluster.ActionConfig(st.Release.Namespace, slog.New(slog.DiscardHandler)).Releases.Get(st.Release.Name, st.Live.Version)
 		if err != nil || rel.Chart == nil || rel.Chart.Metadata == nil {
 			continue
 		}
@@ -628,8 +621,8 @@ func (p *Planner) noteDeployerNames(ctx context.Context, plan *Plan, idx []int) 
 		if err != nil {
 			continue
 		}
-		ours, err1 := parseManifest(st.rendered)
-		deployer, err2 := parseManifest(theirs)
+		ours, err1 := kube.Objects(st.rendered)
+		deployer, err2 := kube.Objects(theirs)
 		if err1 != nil || err2 != nil {
 			continue
 		}

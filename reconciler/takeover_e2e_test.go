@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	envloader "github.com/digitops/digitops/source/manifest/loader"
 )
@@ -77,12 +78,12 @@ data: {db: db.backbone}
 // deployLikeTheGoDeployer renders the chart as `helm template` with no
 // release name does and creates every object as `kubectl apply` does: no
 // Helm release, no Helm ownership metadata.
-func deployLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo, name string) {
+func deployLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo, name string) {
 	t.Helper()
 	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/svc"), map[string]any{"name": name})
 }
 
-func deployChartLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, chartDir string, values map[string]any) {
+func deployChartLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *kube.Cluster, chartDir string, values map[string]any) {
 	t.Helper()
 	c, err := loader.Load(chartDir)
 	if err != nil {
@@ -104,7 +105,7 @@ func deployChartLikeTheGoDeployer(t *testing.T, ctx context.Context, cluster *re
 // takeoverRepo writes files into a new repository (digitops.yaml replaced
 // by config when given) and creates the namespace egov as `kubectl apply`
 // of cluster-configs does.
-func takeoverRepo(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, files map[string]string, config string) string {
+func takeoverRepo(t *testing.T, ctx context.Context, cluster *kube.Cluster, files map[string]string, config string) string {
 	t.Helper()
 	repo := t.TempDir()
 	writeFiles(t, repo, files)
@@ -130,7 +131,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-func createAs(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, u *unstructured.Unstructured, manager string) {
+func createAs(t *testing.T, ctx context.Context, cluster *kube.Cluster, u *unstructured.Unstructured, manager string) {
 	t.Helper()
 	gvr := map[string]schema.GroupVersionResource{
 		"Deployment": {Group: "apps", Version: "v1", Resource: "deployments"},
@@ -216,25 +217,25 @@ func TestApply_takesOverWhatTheGoDeployerApplied(t *testing.T) {
 	}
 }
 
-func planAndApply(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) (*reconciler.Plan, *reconciler.Result) {
+func planAndApply(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo string) (*reconciler.Plan, *reconciler.Result) {
 	t.Helper()
 	env, plan := planEnv(t, ctx, cluster, repo)
 	return plan, (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
 }
 
-func planOnly(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) *reconciler.Plan {
+func planOnly(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo string) *reconciler.Plan {
 	t.Helper()
 	_, plan := planEnv(t, ctx, cluster, repo)
 	return plan
 }
 
-func planEnv(t *testing.T, ctx context.Context, cluster *reconciler.Cluster, repo string) (*manifest.Environment, *reconciler.Plan) {
+func planEnv(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo string) (*manifest.Environment, *reconciler.Plan) {
 	t.Helper()
 	env, err := envloader.Environment(ctx, envloader.Options{RepoDir: repo}, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
 	}

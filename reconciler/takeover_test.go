@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -109,7 +110,7 @@ spec:
 `
 	}
 	first, second := render("20261201120000"), render("20261201120001")
-	objs, err := parseManifest(render("20251111000000"))
+	objs, err := kube.Objects(render("20251111000000"))
 	if err != nil {
 		t.Fatal(err)
 	}

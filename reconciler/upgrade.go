@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -83,7 +84,7 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 	up.Labels = a.labels(step, next)
 	// Helm merges the previous revision's labels in; "null" drops the mark
 	// an earlier remediation left.
-	up.Labels[LabelRemediation] = "null"
+	up.Labels[kube.LabelRemediation] = "null"
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	pr, err := a.postRenderer(ctx, step)
 	if err != nil {
@@ -120,7 +121,7 @@ func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) (int, error) {
 	// Helm copies the labels of revision to, which recorded writing that
 	// revision: record this one as written by digitops too, so that the
 	// next sync does not take its own remediation for a manual rollback.
-	if err := addLabels(cfg, d, map[string]string{LabelRevision: strconv.Itoa(d.Version), LabelRemediation: fmt.Sprintf("rolled-back-to-%d", to)}); err != nil {
+	if err := addLabels(cfg, d, map[string]string{kube.LabelRevision: strconv.Itoa(d.Version), kube.LabelRemediation: fmt.Sprintf("rolled-back-to-%d", to)}); err != nil {
 		return d.Version, fmt.Errorf("remediation: unable to label revision %d of release %q: %w", d.Version, spec.Name, err)
 	}
 	return d.Version, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -106,7 +107,7 @@ type planned struct {
 	env  *manifest.Environment
 	plan *reconciler.Plan
 	// cluster is nil offline.
-	cluster *reconciler.Cluster
+	cluster *kube.Cluster
 	offline bool
 	// diffs are the rendered changes by step index (after renderDiffs).
 	diffs map[int]stepDiff
@@ -137,7 +138,7 @@ func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, e
 	if f.kubeVersion != "" && !f.offline {
 		return nil, fmt.Errorf("--kube-version is for --offline plans: online, the cluster's version is used")
 	}
-	var cluster *reconciler.Cluster
+	var cluster *kube.Cluster
 	if !f.offline {
 		if cluster, err = g.cluster(env); err != nil {
 			return nil, err

@@ -9,11 +9,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"helm.sh/helm/v3/pkg/kube"
+	helmkube "helm.sh/helm/v3/pkg/kube"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -36,7 +37,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	// Helm names its field manager after the executable unless told: pin
 	// it, so that a renamed binary (a package's digitops-v2) does not see
 	// every field a release set as changed by another manager.
-	kube.ManagedFieldsManager = reconciler.FieldManager
+	helmkube.ManagedFieldsManager = reconciler.FieldManager
 	root := newRootCommand(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -175,13 +176,13 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 
 // cluster connects to the environment's cluster; flags win over the
 // environment's cluster block.
-func (o *globalOptions) cluster(env *manifest.Environment) (*reconciler.Cluster, error) {
-	opts := reconciler.ClusterOptions{Kubeconfig: env.Cluster.Kubeconfig, Context: env.Cluster.Context}
+func (o *globalOptions) cluster(env *manifest.Environment) (*kube.Cluster, error) {
+	opts := kube.ClusterOptions{Kubeconfig: env.Cluster.Kubeconfig, Context: env.Cluster.Context}
 	if o.kubeconfig != "" {
 		opts.Kubeconfig = o.kubeconfig
 	}
 	if o.context != "" {
 		opts.Context = o.context
 	}
-	return reconciler.NewClusterFromKubeconfig(opts)
+	return kube.NewClusterFromKubeconfig(opts)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -141,7 +142,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 	if err != nil {
 		return err
 	}
-	live, err := reconciler.ReadLiveState(ctx, cluster)
+	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		return fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context)", err)
 	}
@@ -170,7 +171,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 		l, ok := live[sp.Namespace+"/"+sp.Name]
 		if ok {
 			rs.Revision, rs.State = l.Version, string(l.Status)
-			rel, err := reconciler.ReadRelease(ctx, cluster, sp.Namespace, sp.Name, l.Version)
+			rel, err := kube.ReadRelease(ctx, cluster, sp.Namespace, sp.Name, l.Version)
 			switch {
 			case errors.Is(err, driver.ErrReleaseNotFound):
 			case err != nil:

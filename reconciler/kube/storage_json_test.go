@@ -1,4 +1,4 @@
-package reconciler
+package kube
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package reconciler
+package kube
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	getters  map[string]*restGetter
-	requests *requestCounter
+	requests *RequestCounter
 
 	capsMu sync.Mutex
 	caps   *chartutil.Capabilities
@@ -87,8 +87,8 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		cfg.QPS = 100
 		cfg.Burst = 300
 	}
-	requests := newRequestCounter()
-	cfg.Wrap(requests.wrap)
+	requests := NewRequestCounter()
+	cfg.Wrap(requests.Wrap)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("unable to create Kubernetes client: %w", err)
@@ -118,6 +118,12 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 		requests:  requests,
 	}, nil
 }
+
+// Mapper maps kinds to resources, from the cluster's discovery (cached).
+func (c *Cluster) Mapper() meta.RESTMapper { return c.mapper }
+
+// Discovery is the cluster's cached discovery client.
+func (c *Cluster) Discovery() discovery.CachedDiscoveryInterface { return c.discovery }
 
 // getter returns a RESTClientGetter for Helm, defaulting to namespace.
 func (c *Cluster) getter(namespace string) genericclioptions.RESTClientGetter {

@@ -1,8 +1,12 @@
-package reconciler
+package kube
 
 import (
+	"context"
+
 	"fmt"
 	"log/slog"
+
+	"helm.sh/helm/v3/pkg/release"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/kube"
@@ -35,7 +39,7 @@ const (
 
 // actionConfig returns a Helm action configuration for namespace, with the
 // Secrets storage driver.
-func (c *Cluster) actionConfig(namespace string, log *slog.Logger) *action.Configuration {
+func (c *Cluster) ActionConfig(namespace string, log *slog.Logger) *action.Configuration {
 	getter := c.getter(namespace)
 	kc := kube.New(getter)
 	kc.Namespace = namespace
@@ -51,4 +55,27 @@ func (c *Cluster) actionConfig(namespace string, log *slog.Logger) *action.Confi
 		Releases:         storage.Init(d),
 		Log:              debug,
 	}
+}
+
+// ReadRelease reads one revision of a release from Helm's storage; version 0
+// means the newest revision. It returns driver.ErrReleaseNotFound (wrapped)
+// when there is none.
+func ReadRelease(ctx context.Context, c *Cluster, namespace, name string, version int) (*release.Release, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg := c.ActionConfig(namespace, slog.New(slog.DiscardHandler))
+	var (
+		rel *release.Release
+		err error
+	)
+	if version > 0 {
+		rel, err = cfg.Releases.Get(name, version)
+	} else {
+		rel, err = cfg.Releases.Last(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to read release %q: %w", name, err)
+	}
+	return rel, nil
 }

@@ -1,4 +1,4 @@
-package reconciler
+package kube
 
 import (
 	"net/http"
@@ -60,27 +60,31 @@ func (r Requests) String() string {
 	return strings.Join(parts, " ")
 }
 
-// requestCounter counts the requests that go through the transports of one
+// RequestCounter counts the requests that go through the transports of one
 // Cluster (every client digitops and Helm build from its rest.Config).
-type requestCounter struct {
+type RequestCounter struct {
 	mu     sync.Mutex
 	counts Requests
 }
 
-func newRequestCounter() *requestCounter { return &requestCounter{counts: Requests{}} }
+// NewRequestCounter returns a counter at zero; wrap a rest.Config with its
+// Wrap to count that config's requests.
+func NewRequestCounter() *RequestCounter { return &RequestCounter{counts: Requests{}} }
 
 // wrap is a rest.Config WrapTransport.
-func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+// Wrap is a rest.Config WrapTransport that counts requests by verb.
+func (c *RequestCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
 	return requestCountingTransport{next: rt, counter: c}
 }
 
-func (c *requestCounter) add(verb string) {
+func (c *RequestCounter) add(verb string) {
 	c.mu.Lock()
 	c.counts[verb]++
 	c.mu.Unlock()
 }
 
-func (c *requestCounter) snapshot() Requests {
+// Snapshot returns the counts so far.
+func (c *RequestCounter) Snapshot() Requests {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(Requests, len(c.counts))
@@ -92,7 +96,7 @@ func (c *requestCounter) snapshot() Requests {
 
 type requestCountingTransport struct {
 	next    http.RoundTripper
-	counter *requestCounter
+	counter *RequestCounter
 }
 
 func (t requestCountingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -109,5 +113,5 @@ func (c *Cluster) Requests() Requests {
 	if c.requests == nil {
 		return Requests{}
 	}
-	return c.requests.snapshot()
+	return c.requests.Snapshot()
 }

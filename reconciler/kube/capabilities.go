@@ -1,4 +1,4 @@
-package reconciler
+package kube
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ const capabilitiesTTL = 30 * time.Second
 
 // capabilities returns the cluster's Kubernetes version and API versions for
 // Helm's templates, discovering them at most once per capabilitiesTTL.
-func (c *Cluster) capabilities() (*chartutil.Capabilities, error) {
+func (c *Cluster) Capabilities() (*chartutil.Capabilities, error) {
 	c.capsMu.Lock()
 	defer c.capsMu.Unlock()
 	if c.caps != nil && time.Since(c.capsAt) < capabilitiesTTL {

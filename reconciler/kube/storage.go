@@ -1,4 +1,4 @@
-package reconciler
+package kube
 
 import (
 	"bufio"
@@ -27,9 +27,9 @@ func storageSecretName(name string, version int) string {
 	return "sh.helm.release.v1." + name + ".v" + strconv.Itoa(version)
 }
 
-// readStoredManifest GETs the storage Secret of one release revision and
+// ReadStoredManifest GETs the storage Secret of one release revision and
 // decodes its manifest only.
-func readStoredManifest(ctx context.Context, secrets corev1client.SecretInterface, name string, version int) (string, error) {
+func ReadStoredManifest(ctx context.Context, secrets corev1client.SecretInterface, name string, version int) (string, error) {
 	s, err := secrets.Get(ctx, storageSecretName(name, version), metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("unable to read release %q revision %d: %w", name, version, err)
@@ -69,19 +69,19 @@ func decodeManifest(data []byte) (string, error) {
 	return m, err
 }
 
-// listManifestsMin is the number of unknown revisions in one namespace from
+// ListManifestsMin is the number of unknown revisions in one namespace from
 // which a LIST of its storage Secrets replaces one GET per revision.
-const listManifestsMin = 8
+const ListManifestsMin = 8
 
 // listManifestsPage bounds the storage Secrets one LIST response holds (each
 // carries a gzipped chart and values).
 const listManifestsPage = 50
 
-// listStoredManifests lists the storage Secrets of the deployed revisions of
+// ListStoredManifests lists the storage Secrets of the deployed revisions of
 // a namespace, a page at a time, and decodes the manifests of the revisions
 // in want (release name → version). Revisions it does not find (not
 // labelled deployed) are not in the result.
-func listStoredManifests(ctx context.Context, secrets corev1client.SecretInterface, want map[string]int) (map[string]string, error) {
+func ListStoredManifests(ctx context.Context, secrets corev1client.SecretInterface, want map[string]int) (map[string]string, error) {
 	out := map[string]string{}
 	opts := metav1.ListOptions{LabelSelector: "owner=helm,status=deployed", Limit: listManifestsPage}
 	for {

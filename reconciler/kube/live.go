@@ -1,4 +1,4 @@
-package reconciler
+package kube
 
 import (
 	"context"
@@ -43,12 +43,12 @@ func (l LiveRelease) Key() string { return l.Namespace + "/" + l.Name }
 // LiveState is the live Helm releases of a cluster, by namespace/name.
 type LiveState map[string]LiveRelease
 
-var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+var SecretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
 // ReadLiveState lists every Helm release of the cluster in one metadata-only
 // request and keeps the newest revision of each.
 func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
-	list, err := c.Metadata.Resource(secretsResource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+	list, err := c.Metadata.Resource(SecretsResource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
 	if err != nil {
 		return nil, fmt.Errorf("unable to list Helm releases: %w", err)
 	}
