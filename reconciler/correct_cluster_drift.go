@@ -2,17 +2,9 @@ package reconciler
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/util/retry"
-
-	"github.com/digitops/digitops/internal/redact"
-	"github.com/digitops/digitops/reconciler/kube"
+	"github.com/digitops/digitops/reconciler/drift"
 )
 
 // CorrectClusterDrift restores the objects of a deployed release to what the
@@ -48,183 +40,10 @@ func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (Applied, erro
 	if step.Live == nil {
 		return Applied{}, fmt.Errorf("unable to correct drift of release %q: it is not installed", step.Release.Name)
 	}
-	// GETs, not the watch cache: the correction writes back what it read.
-	d, err := newDirectDriftDetector(a.cluster)
-	if err != nil {
-		return Applied{}, err
-	}
-	objs, err := d.inspect(ctx, step.Release, step.Live, a.policy)
-	if err != nil {
-		return Applied{}, fmt.Errorf("unable to correct drift of release %q: %w", step.Release.Name, err)
-	}
-	opts := newCompareOptions(step.Release, a.policy)
-	var errs []error
-	corrected := 0
-	for _, o := range objs {
-		if len(o.findings) == 0 {
-			continue
-		}
-		if err := a.correct(ctx, d, o, step, opts); err != nil {
-			errs = append(errs, fmt.Errorf("unable to correct %s: %w", redact.Secrets(kube.Ref(o.desired), opts.secrets), err))
-			continue
-		}
-		corrected++
-	}
+	corrected, err := drift.Restore(ctx, a.cluster, step.Release, step.Live, a.policy)
 	a.log.Info("drift corrected", "release", step.Release.Name, "namespace", step.Release.Namespace, "objects", corrected, "revision", step.Live.Version)
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return Applied{Revision: step.Live.Version}, fmt.Errorf("release %q: %w", step.Release.Name, err)
 	}
 	return Applied{Revision: step.Live.Version}, nil
-}
-
-// correct restores one object, retrying on a write conflict with a fresh
-// read.
-func (a CorrectClusterDrift) correct(ctx context.Context, d *DriftDetector, o objectDrift, step *Step, opts compareOptions) error {
-	manager := HelmFieldManager()
-	first := true
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if !first {
-			fresh, err := d.inspectObject(ctx, o.desired, step.Release.Namespace, opts)
-			if err != nil {
-				return err
-			}
-			o = fresh
-		}
-		first = false
-		if len(o.findings) == 0 {
-			return nil
-		}
-		if o.live == nil {
-			obj := o.desired.DeepCopy()
-			helmOwnership(obj, step.Release.Name, step.Release.Namespace)
-			_, err := o.client.Create(ctx, obj, metav1.CreateOptions{FieldManager: manager})
-			return err
-		}
-		obj := o.live.DeepCopy()
-		if err := applyFindings(obj, o.findings); err != nil {
-			return err
-		}
-		_, err := o.client.Update(ctx, obj, metav1.UpdateOptions{FieldManager: manager})
-		return err
-	})
-}
-
-// applyFindings puts an object back the way the release deployed it: values
-// set (changed and removed fields) first, then foreign additions deleted,
-// deepest and highest index first so that indices stay valid, then removed
-// list items appended.
-func applyFindings(obj *unstructured.Unstructured, findings []finding) error {
-	var deletes, appends []finding
-	for _, f := range findings {
-		switch {
-		case f.Kind == DriftAdded:
-			deletes = append(deletes, f)
-		case len(f.loc) > 0 && f.loc[len(f.loc)-1] == -1:
-			appends = append(appends, f)
-		default:
-			if err := setAt(obj.Object, f.loc, runtime.DeepCopyJSONValue(f.desired)); err != nil {
-				return err
-			}
-		}
-	}
-	sort.SliceStable(deletes, func(i, j int) bool { return locAfter(deletes[i].loc, deletes[j].loc) })
-	for _, f := range deletes {
-		if err := deleteAt(obj.Object, f.loc); err != nil {
-			return err
-		}
-	}
-	for _, f := range appends {
-		parent := f.loc[:len(f.loc)-1]
-		list, err := getAt(obj.Object, parent)
-		if err != nil {
-			return err
-		}
-		l, _ := list.([]any)
-		if err := setAt(obj.Object, parent, append(l, runtime.DeepCopyJSONValue(f.desired))); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// locAfter orders locations so that a later list index comes first.
-func locAfter(a, b []any) bool {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		ai, aInt := a[i].(int)
-		bi, bInt := b[i].(int)
-		if aInt && bInt && ai != bi {
-			return ai > bi
-		}
-	}
-	return len(a) > len(b)
-}
-
-func getAt(obj any, loc []any) (any, error) {
-	cur := obj
-	for _, step := range loc {
-		switch k := step.(type) {
-		case string:
-			m, ok := cur.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("no map at %v", loc)
-			}
-			cur = m[k]
-		case int:
-			l, ok := cur.([]any)
-			if !ok || k < 0 || k >= len(l) {
-				return nil, fmt.Errorf("no list item at %v", loc)
-			}
-			cur = l[k]
-		}
-	}
-	return cur, nil
-}
-
-func setAt(obj map[string]any, loc []any, v any) error {
-	if len(loc) == 0 {
-		return fmt.Errorf("empty location")
-	}
-	parent, err := getAt(obj, loc[:len(loc)-1])
-	if err != nil {
-		return err
-	}
-	switch k := loc[len(loc)-1].(type) {
-	case string:
-		m, ok := parent.(map[string]any)
-		if !ok {
-			return fmt.Errorf("no map at %v", loc)
-		}
-		m[k] = v
-	case int:
-		l, ok := parent.([]any)
-		if !ok || k < 0 || k >= len(l) {
-			return fmt.Errorf("no list item at %v", loc)
-		}
-		l[k] = v
-	}
-	return nil
-}
-
-func deleteAt(obj map[string]any, loc []any) error {
-	if len(loc) == 0 {
-		return fmt.Errorf("empty location")
-	}
-	parentLoc := loc[:len(loc)-1]
-	parent, err := getAt(obj, parentLoc)
-	if err != nil {
-		return err
-	}
-	switch k := loc[len(loc)-1].(type) {
-	case string:
-		if m, ok := parent.(map[string]any); ok {
-			delete(m, k)
-		}
-	case int:
-		l, ok := parent.([]any)
-		if !ok || k < 0 || k >= len(l) {
-			return fmt.Errorf("no list item at %v", loc)
-		}
-		return setAt(obj, parentLoc, append(append([]any{}, l[:k]...), l[k+1:]...))
-	}
-	return nil
 }

@@ -1,18 +1,34 @@
 // Package reconciler turns an Environment and the live cluster into a Plan,
-// and a Plan into changes.
+// and a Plan into changes: one pipeline, [Syncer.Sync], that the CLI's plan
+// and apply and the daemon all run.
 //
-// # Deciding
+// # Observe, decide, act
 //
-// [DetermineReleaseState] is pure: from a desired release (with digests of its
-// chart and values) and the live Helm release it returns what to do and why.
-// [Planner.Plan] runs it for every release of an environment and adds the
-// prune steps. Nothing in the deciding half talks to the cluster except the
-// read of live state, which is done before and passed in.
+// [Syncer.Sync] reads the live Helm releases (package kube), then
+// [Planner.Plan] observes each selected release: [ObserveRelease] compares
+// it with its live revision and gives a typed [Status] (absent, out of sync
+// and why, stuck, owned elsewhere, …), the drift detector (package drift)
+// looks at the releases in sync, and suspension and hold-back (a failed
+// desired state waiting for its next attempt) are observations too. One
+// pure function, [Decide], maps what was observed to an action; renders,
+// takeovers and dependency blocking follow, and the plan is returned as a
+// value nobody writes to again. When asked, the [Applier] acts on it and
+// returns a [Result] per release.
+//
+// Packages, imports one way: kube (clients, Helm storage, object names)
+// ← drift (observe and restore drift) ← reconciler (state, plan, render,
+// takeover, actions and the scheduler). Secrets are masked by
+// internal/redact where text is produced.
+//
+// docs/architecture.md draws the pipeline; docs/cli.md and
+// docs/configuration.md are the contract it implements.
 //
 // # Acting
 //
-// Each action (install, upgrade, uninstall, unlock) is a small type with a
-// Run method. [Applier.Apply] walks the plan as a DAG: a release starts when
+// Each action (install, upgrade, correct-drift, uninstall, unlock) is a
+// small type with a Run method that returns what it left ([Applied]); the
+// scheduler gets them through the [Runners] interface (fakes in its unit
+// tests). [Applier.Apply] walks the plan as a DAG: a release starts when
 // everything it needs has succeeded, independent releases run in parallel up
 // to the environment's concurrency, and a failed release stops its dependants,
 // not its siblings. With the policy's Wait, digitops's readiness gate

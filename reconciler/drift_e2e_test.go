@@ -19,6 +19,7 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
@@ -92,7 +93,7 @@ func planDrift(t *testing.T, ctx context.Context, cluster *kube.Cluster, env *ma
 	}
 	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
 	if detect {
-		if planner.Drift, err = reconciler.NewDriftDetector(cluster); err != nil {
+		if planner.Drift, err = drift.NewDetector(cluster); err != nil {
 			t.Fatal(err)
 		}
 		defer planner.Drift.Close()
@@ -117,8 +118,8 @@ func applyPlan(t *testing.T, ctx context.Context, cluster *kube.Cluster, env *ma
 }
 
 // driftByRelease is the plan's drift, as the golden file holds it.
-func driftByRelease(plan *reconciler.Plan) map[string][]reconciler.DriftItem {
-	out := map[string][]reconciler.DriftItem{}
+func driftByRelease(plan *reconciler.Plan) map[string][]drift.Item {
+	out := map[string][]drift.Item{}
 	for _, st := range plan.Steps {
 		if len(st.Drift) > 0 {
 			out[st.Release.Name] = st.Drift

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 )
 
@@ -108,7 +109,7 @@ func createNamespace(ctx context.Context, c *kube.Cluster, name string, owner *n
 		if err != nil {
 			return err
 		}
-		if _, err := nsClient.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: HelmFieldManager()}); err != nil {
+		if _, err := nsClient.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: drift.HelmFieldManager()}); err != nil {
 			return fmt.Errorf("unable to hand namespace %q to release %q: %w", name, owner.release, err)
 		}
 		return nil
@@ -121,7 +122,7 @@ func createNamespace(ctx context.Context, c *kube.Cluster, name string, owner *n
 		ns.Labels, ns.Annotations = owner.labels(), owner.annotations()
 		ns.Labels["name"] = name
 	}
-	if _, err := nsClient.Create(ctx, ns, metav1.CreateOptions{FieldManager: HelmFieldManager()}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := nsClient.Create(ctx, ns, metav1.CreateOptions{FieldManager: drift.HelmFieldManager()}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("unable to create namespace %q: %w", name, err)
 	}
 	return nil
@@ -130,29 +131,21 @@ func createNamespace(ctx context.Context, c *kube.Cluster, name string, owner *n
 // createdByDigitops reports whether only digitops ever wrote namespace ns
 // and no Helm release owns it.
 func createdByDigitops(ns *corev1.Namespace) bool {
-	if ns.Annotations[helmReleaseNameAnnotation] != "" || len(ns.ManagedFields) == 0 {
+	if ns.Annotations[kube.HelmReleaseNameAnnotation] != "" || len(ns.ManagedFields) == 0 {
 		return false
 	}
 	for _, f := range ns.ManagedFields {
-		if f.Manager != HelmFieldManager() {
+		if f.Manager != drift.HelmFieldManager() {
 			return false
 		}
 	}
 	return true
 }
 
-// Helm's ownership metadata (what `helm install` checks on an object that
-// already exists).
-const (
-	helmManagedByLabel             = "app.kubernetes.io/managed-by"
-	helmReleaseNameAnnotation      = "meta.helm.sh/release-name"
-	helmReleaseNamespaceAnnotation = "meta.helm.sh/release-namespace"
-)
-
 func (o *namespaceOwner) labels() map[string]string {
-	return map[string]string{helmManagedByLabel: "Helm"}
+	return map[string]string{kube.HelmManagedByLabel: "Helm"}
 }
 
 func (o *namespaceOwner) annotations() map[string]string {
-	return map[string]string{helmReleaseNameAnnotation: o.release, helmReleaseNamespaceAnnotation: o.namespace}
+	return map[string]string{kube.HelmReleaseNameAnnotation: o.release, kube.HelmReleaseNamespaceAnnotation: o.namespace}
 }

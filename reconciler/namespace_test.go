@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -29,7 +30,7 @@ func TestOwnerOfNamespace(t *testing.T) {
 			if (got != nil) != tt.want {
 				t.Fatalf("ownerOfNamespace = %+v, want owner %v", got, tt.want)
 			}
-			if got != nil && (got.release != "cluster-configs" || got.annotations()[helmReleaseNamespaceAnnotation] != "egov") {
+			if got != nil && (got.release != "cluster-configs" || got.annotations()[kube.HelmReleaseNamespaceAnnotation] != "egov") {
 				t.Errorf("owner = %+v, annotations %v", got, got.annotations())
 			}
 		})

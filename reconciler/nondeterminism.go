@@ -10,6 +10,7 @@ import (
 
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -146,7 +147,7 @@ func nondeterministicPaths(a, b, namespace string) []string {
 			out = append(out, name)
 			continue
 		}
-		for _, p := range diffRendered(o, other) {
+		for _, p := range drift.DiffRendered(o, other) {
 			out = append(out, name+" "+p)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -38,7 +39,7 @@ type warmDetector struct {
 	cs      kubernetes.Interface
 	cluster *kube.Cluster
 	env     *manifest.Environment
-	d       *reconciler.DriftDetector
+	d       *drift.Detector
 }
 
 func newWarmDetector(t *testing.T) warmDetector {
@@ -46,7 +47,7 @@ func newWarmDetector(t *testing.T) warmDetector {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	tenv, cluster, env := installedDrift(t, ctx)
-	d, err := reconciler.NewDriftDetector(cluster)
+	d, err := drift.NewDetector(cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +60,13 @@ func newWarmDetector(t *testing.T) warmDetector {
 }
 
 // detect checks every release and returns the drift by release.
-func (w warmDetector) detect(t *testing.T) map[string][]reconciler.DriftItem {
+func (w warmDetector) detect(t *testing.T) map[string][]drift.Item {
 	t.Helper()
 	live, err := kube.ReadLiveState(w.ctx, w.cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]reconciler.DriftItem{}
+	out := map[string][]drift.Item{}
 	for _, spec := range w.env.Releases {
 		l, ok := live[spec.Namespace+"/"+spec.Name]
 		if !ok {
@@ -111,7 +112,7 @@ func TestDriftCache_reusedDetector(t *testing.T) {
 	if _, err := deps.Update(ctx, dep, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	var found reconciler.DriftItem
+	var found drift.Item
 	for deadline := time.Now().Add(15 * time.Second); found.Kind == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, it := range w.detect(t)["egov-user"] {
 			if strings.HasSuffix(it.Path, "/image") {
@@ -119,7 +120,7 @@ func TestDriftCache_reusedDetector(t *testing.T) {
 			}
 		}
 	}
-	if found.Kind != reconciler.DriftChanged || found.After != "egovio/egov-user:hotfix" || found.Manager != "kubectl-edit" {
+	if found.Kind != drift.Changed || found.After != "egovio/egov-user:hotfix" || found.Manager != "kubectl-edit" {
 		t.Errorf("edited image: drift item %+v, want changed to the hotfix by kubectl-edit", found)
 	}
 
@@ -128,7 +129,7 @@ func TestDriftCache_reusedDetector(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := w.detect(t)["egov-config"]
-	if len(got) != 1 || got[0].Kind != reconciler.DriftDeleted || got[0].Object != "ConfigMap/egov/egov-config" {
+	if len(got) != 1 || got[0].Kind != drift.Deleted || got[0].Object != "ConfigMap/egov/egov-config" {
 		t.Errorf("deleted ConfigMap: drift %v, want ConfigMap/egov/egov-config deleted", got)
 	}
 }
@@ -142,7 +143,7 @@ func TestDriftCache_staleCopyConfirmed(t *testing.T) {
 	// The stale copy still carries a label kubectl-label added and a
 	// correction has since removed.
 	stale := 0
-	reconciler.StaleCacheForTest(d, func(u *unstructured.Unstructured) {
+	drift.InjectStaleCache(d, func(u *unstructured.Unstructured) {
 		if u.GetKind() != "Deployment" {
 			return
 		}
@@ -193,7 +194,7 @@ func TestStorage_manifestEqualsHelm(t *testing.T) {
 	for _, spec := range env.Releases {
 		want[spec.Name] = live[spec.Namespace+"/"+spec.Name].Version
 	}
-	listed, err := reconciler.ListStoredManifestsForTest(ctx, secrets, want)
+	listed, err := kube.ListStoredManifests(ctx, secrets, want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestStorage_manifestEqualsHelm(t *testing.T) {
 		if rel.Manifest == "" {
 			t.Fatalf("%s: Helm decoded an empty manifest", name)
 		}
-		got, err := reconciler.ReadStoredManifestForTest(ctx, secrets, name, version)
+		got, err := kube.ReadStoredManifest(ctx, secrets, name, version)
 		if err != nil {
 			t.Fatal(err)
 		}

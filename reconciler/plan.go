@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -64,7 +65,7 @@ type Step struct {
 	Desired Desired
 	// Drift is what changed in the cluster since the release was deployed
 	// (set when the release is otherwise unchanged and drift is not off).
-	Drift []DriftItem
+	Drift []drift.Item
 	// Adopt are the live objects an install takes over (see findTakeovers).
 	Adopt []Adoption
 
@@ -142,7 +143,7 @@ type Planner struct {
 	Now func() time.Time
 	// Drift, when set, checks unchanged releases for drift; nil (offline
 	// plans) does not look.
-	Drift *DriftDetector
+	Drift *drift.Detector
 	// SkipRenderCheck turns off the plan's renders of changed releases
 	// (and so the nondeterminism checks; diffs then render on demand).
 	SkipRenderCheck bool

@@ -11,6 +11,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
@@ -147,7 +148,7 @@ func TestHoldBack(t *testing.T) {
 	}{
 		{Observation{Status: StatusOutOfSync, Reason: "values changed"}, ActionSkip},
 		{Observation{Status: StatusAbsent, Reason: "not installed"}, ActionSkip},
-		{Observation{Status: StatusDrifted, Drift: []DriftItem{{Object: "Deployment/egov/a", Kind: DriftDeleted}}}, ActionCorrectDrift},
+		{Observation{Status: StatusDrifted, Drift: []drift.Item{{Object: "Deployment/egov/a", Kind: drift.Deleted}}}, ActionCorrectDrift},
 		{Observation{Status: StatusStuck, Reason: "stuck"}, ActionUnlock},
 	} {
 		plan := &Plan{Steps: []Step{newStep(Step{Release: manifest.ReleaseSpec{Name: "a"}}, tt.obs, manifest.DriftCorrect)}}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"fmt"
 
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/chartrepo"
 )
@@ -23,7 +24,7 @@ func NewPlanner(cluster *kube.Cluster, chartCacheDir string) (*Planner, error) {
 		Cluster: cluster,
 	}
 	if cluster != nil {
-		d, err := NewDriftDetector(cluster)
+		d, err := drift.NewDetector(cluster)
 		if err != nil {
 			return nil, fmt.Errorf("unable to set up drift detection: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -116,7 +117,7 @@ type Observation struct {
 	// Reason says what was seen, e.g. "chart changed".
 	Reason string
 	// Drift is the drift found on a release otherwise in sync.
-	Drift []DriftItem
+	Drift []drift.Item
 }
 
 // Decide maps what was observed about a release to what to do. It is pure,

@@ -8,6 +8,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -205,7 +206,7 @@ func TestDetermineReleaseState(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	drift := []reconciler.DriftItem{{Object: "Deployment/egov/egov-user", Path: "/spec/replicas", Kind: reconciler.DriftChanged}}
+	drift := []drift.Item{{Object: "Deployment/egov/egov-user", Path: "/spec/replicas", Kind: drift.Changed}}
 	tests := []struct {
 		// obs is what was observed, mode the drift mode.
 		obs  reconciler.Observation

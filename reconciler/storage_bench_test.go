@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/internal/testenv"
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 )
 
 // storageReleases is how many deployed releases the storage benchmark
@@ -84,7 +84,7 @@ func BenchmarkStorage_getVsList(b *testing.B) {
 			for range 8 {
 				wg.Go(func() {
 					for n := range names {
-						if _, err := reconciler.ReadStoredManifestForTest(ctx, secrets, n, 1); err != nil {
+						if _, err := kube.ReadStoredManifest(ctx, secrets, n, 1); err != nil {
 							b.Error(err)
 						}
 					}
@@ -101,7 +101,7 @@ func BenchmarkStorage_getVsList(b *testing.B) {
 	b.Run("list", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			got, err := reconciler.ListStoredManifestsForTest(ctx, secrets, want)
+			got, err := kube.ListStoredManifests(ctx, secrets, want)
 			if err != nil || len(got) != storageReleases {
 				b.Fatalf("listed %d manifests: %v", len(got), err)
 			}

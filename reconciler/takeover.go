@@ -23,6 +23,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/digitops/digitops/internal/parallel"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -92,8 +93,8 @@ func readOwner(ctx context.Context, c *kube.Cluster, o *unstructured.Unstructure
 		return liveOwner{}, fmt.Errorf("unable to read %s: %w", kube.Ref(o), err)
 	}
 	lo := liveOwner{exists: true, object: live}
-	if name := live.GetAnnotations()[helmReleaseNameAnnotation]; name != "" {
-		lo.helmRelease = live.GetAnnotations()[helmReleaseNamespaceAnnotation] + "/" + name
+	if name := live.GetAnnotations()[kube.HelmReleaseNameAnnotation]; name != "" {
+		lo.helmRelease = live.GetAnnotations()[kube.HelmReleaseNamespaceAnnotation] + "/" + name
 	}
 	seen := map[string]bool{}
 	for _, f := range live.GetManagedFields() {
@@ -383,7 +384,7 @@ func pointerSet(obj map[string]any, path string, v any) bool {
 func escapeTokens(toks []string) []string {
 	out := make([]string, len(toks))
 	for i, t := range toks {
-		out[i] = escapeToken(t)
+		out[i] = drift.EscapeToken(t)
 	}
 	return out
 }
@@ -456,7 +457,7 @@ func claimFields(ctx context.Context, c *kube.Cluster, adopted map[string]*unstr
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		opts := metav1.PatchOptions{FieldManager: HelmFieldManager()}
+		opts := metav1.PatchOptions{FieldManager: drift.HelmFieldManager()}
 		if m.Scope.Name() == meta.RESTScopeNameNamespace {
 			_, err = c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts)
 		} else {

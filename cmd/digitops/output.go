@@ -14,6 +14,7 @@ import (
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -24,7 +25,7 @@ func isTerminal(f any) bool {
 }
 
 // driftOf returns the drift the planner found on a step.
-func driftOf(st *reconciler.Step) []reconciler.DriftItem { return st.Drift }
+func driftOf(st *reconciler.Step) []drift.Item { return st.Drift }
 
 // stepDiff is what one step changes in rendered objects.
 type stepDiff struct {
@@ -70,12 +71,12 @@ type planJSON struct {
 }
 
 type planReleaseJSON struct {
-	Name      string                 `json:"name"`
-	Namespace string                 `json:"namespace"`
-	Action    string                 `json:"action"`
-	Reason    string                 `json:"reason"`
-	Drift     []reconciler.DriftItem `json:"drift"`
-	Adopt     []reconciler.Adoption  `json:"adopt,omitempty"`
+	Name      string                `json:"name"`
+	Namespace string                `json:"namespace"`
+	Action    string                `json:"action"`
+	Reason    string                `json:"reason"`
+	Drift     []drift.Item          `json:"drift"`
+	Adopt     []reconciler.Adoption `json:"adopt,omitempty"`
 }
 
 func printPlan(w io.Writer, format string, p *planned, color bool) error {
@@ -100,7 +101,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		st := &p.plan.Steps[i]
 		d := driftOf(st)
 		if d == nil {
-			d = []reconciler.DriftItem{}
+			d = []drift.Item{}
 		}
 		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt})
 	}

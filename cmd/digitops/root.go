@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	// Helm names its field manager after the executable unless told: pin
 	// it, so that a renamed binary (a package's digitops-v2) does not see
 	// every field a release set as changed by another manager.
-	helmkube.ManagedFieldsManager = reconciler.FieldManager
+	helmkube.ManagedFieldsManager = drift.FieldManager
 	root := newRootCommand(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/internal/statusapi"
-	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -109,7 +109,7 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 		tw.Flush()
 		for _, r := range e.Releases {
 			for _, d := range r.Drift {
-				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, reconciler.DriftItem(d))
+				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, drift.Item(d))
 			}
 			if r.Error != "" {
 				fmt.Fprintf(&b, "  error %s: %s\n", r.Name, r.Error)
@@ -123,14 +123,14 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 
 // releaseStatus is one release as status prints it.
 type releaseStatus struct {
-	Name      string                 `json:"name"`
-	Namespace string                 `json:"namespace"`
-	State     string                 `json:"state"`
-	Revision  int                    `json:"revision"`
-	Chart     string                 `json:"chart"`
-	Images    []string               `json:"images"`
-	Drift     []reconciler.DriftItem `json:"drift"`
-	Error     string                 `json:"error,omitempty"`
+	Name      string       `json:"name"`
+	Namespace string       `json:"namespace"`
+	State     string       `json:"state"`
+	Revision  int          `json:"revision"`
+	Chart     string       `json:"chart"`
+	Images    []string     `json:"images"`
+	Drift     []drift.Item `json:"drift"`
+	Error     string       `json:"error,omitempty"`
 }
 
 func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error {
@@ -146,7 +146,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 	if err != nil {
 		return fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context)", err)
 	}
-	detector, err := reconciler.NewDriftDetector(cluster)
+	detector, err := drift.NewDetector(cluster)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 	}
 	var out []releaseStatus
 	for _, sp := range specs {
-		rs := releaseStatus{Name: sp.Name, Namespace: sp.Namespace, State: "not installed", Images: []string{}, Drift: []reconciler.DriftItem{}}
+		rs := releaseStatus{Name: sp.Name, Namespace: sp.Namespace, State: "not installed", Images: []string{}, Drift: []drift.Item{}}
 		l, ok := live[sp.Namespace+"/"+sp.Name]
 		if ok {
 			rs.Revision, rs.State = l.Version, string(l.Status)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -143,4 +144,4 @@ type Release struct {
 
 // DriftItem is one difference between a live object and its release, as
 // the reconciler finds it (Secret data and secret values masked).
-type DriftItem = reconciler.DriftItem
+type DriftItem = drift.Item

@@ -37,6 +37,14 @@ const (
 	LabelTakeover = "digitops.io/took-over"
 )
 
+// Helm's ownership metadata (what `helm install` checks on an object that
+// already exists).
+const (
+	HelmManagedByLabel             = "app.kubernetes.io/managed-by"
+	HelmReleaseNameAnnotation      = "meta.helm.sh/release-name"
+	HelmReleaseNamespaceAnnotation = "meta.helm.sh/release-namespace"
+)
+
 // actionConfig returns a Helm action configuration for namespace, with the
 // Secrets storage driver.
 func (c *Cluster) ActionConfig(namespace string, log *slog.Logger) *action.Configuration {

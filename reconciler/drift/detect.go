@@ -1,4 +1,4 @@
-package reconciler
+package drift
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// DriftDetector compares the objects a release deployed (the manifest Helm
+// Detector compares the objects a release deployed (the manifest Helm
 // stored for the release's revision) with the live objects.
 //
 // It reads, never writes. Manifests: one GET of a revision's storage Secret
@@ -36,7 +36,7 @@ import (
 //
 // It counts its API requests (kube.Requests), the cache's lists and watches
 // included, so that a plan can say what it cost.
-type DriftDetector struct {
+type Detector struct {
 	cluster  *kube.Cluster
 	dynamic  dynamic.Interface
 	typed    kubernetes.Interface
@@ -58,10 +58,10 @@ type storedRevision struct {
 	objects [][]byte
 }
 
-// NewDriftDetector builds a detector over a cluster, with its own clients
+// NewDetector builds a detector over a cluster, with its own clients
 // whose requests it counts and its own watch cache. Close it when done.
-func NewDriftDetector(c *kube.Cluster) (*DriftDetector, error) {
-	d, err := newDirectDriftDetector(c)
+func NewDetector(c *kube.Cluster) (*Detector, error) {
+	d, err := NewDirectDetector(c)
 	if err != nil {
 		return nil, err
 	}
@@ -69,10 +69,10 @@ func NewDriftDetector(c *kube.Cluster) (*DriftDetector, error) {
 	return d, nil
 }
 
-// newDirectDriftDetector builds a detector that reads every live object
+// NewDirectDetector builds a detector that reads every live object
 // with a GET: for a correction, which must act on the object as it is now.
-func newDirectDriftDetector(c *kube.Cluster) (*DriftDetector, error) {
-	d := &DriftDetector{cluster: c, requests: kube.NewRequestCounter(), manifests: map[string]storedRevision{}}
+func NewDirectDetector(c *kube.Cluster) (*Detector, error) {
+	d := &Detector{cluster: c, requests: kube.NewRequestCounter(), manifests: map[string]storedRevision{}}
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Wrap(d.requests.Wrap)
 	var err error
@@ -87,26 +87,26 @@ func newDirectDriftDetector(c *kube.Cluster) (*DriftDetector, error) {
 
 // Close stops the detector's watches. A closed detector still works, reading
 // each object with a GET.
-func (d *DriftDetector) Close() {
+func (d *Detector) Close() {
 	if d.objects != nil {
 		d.objects.close()
 	}
 }
 
 // kube.Requests is the number of API requests the detector has made.
-func (d *DriftDetector) Requests() int64 { return int64(d.requests.Snapshot().Total()) }
+func (d *Detector) Requests() int64 { return int64(d.requests.Snapshot().Total()) }
 
 // Detect returns the drift of one release against its deployed revision
 // live.Version. It changes nothing.
-func (d *DriftDetector) Detect(ctx context.Context, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) ([]DriftItem, error) {
+func (d *Detector) Detect(ctx context.Context, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) ([]Item, error) {
 	objs, err := d.inspect(ctx, spec, live, policy)
 	if err != nil {
 		return nil, err
 	}
-	var items []DriftItem
+	var items []Item
 	for _, o := range objs {
 		for _, f := range o.findings {
-			items = append(items, f.DriftItem)
+			items = append(items, f.Item)
 		}
 	}
 	return items, nil
@@ -124,7 +124,7 @@ type objectDrift struct {
 }
 
 // inspect reads every object of the release and compares it.
-func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) ([]objectDrift, error) {
+func (d *Detector) inspect(ctx context.Context, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) ([]objectDrift, error) {
 	desired, err := d.deployedObjects(ctx, live.Namespace, live.Name, live.Version)
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func (d *DriftDetector) inspect(ctx context.Context, spec manifest.ReleaseSpec, 
 // inspectObject reads one object, from the cache when it shows no drift,
 // else with a GET, and compares it with what was deployed (desired, which it
 // keeps and may change: a fresh copy).
-func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured.Unstructured, namespace string, opts compareOptions) (objectDrift, error) {
+func (d *Detector) inspectObject(ctx context.Context, desired *unstructured.Unstructured, namespace string, opts compareOptions) (objectDrift, error) {
 	gvk := desired.GroupVersionKind()
 	mapping, err := d.cluster.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -182,7 +182,7 @@ func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured
 	switch {
 	case apierrors.IsNotFound(err):
 		if !ignored(opts.ignore, desired, "") {
-			o.findings = []finding{{DriftItem: DriftItem{Object: redact.Secrets(kube.Ref(desired), opts.secrets), Kind: DriftDeleted}}}
+			o.findings = []finding{{Item: Item{Object: redact.Secrets(kube.Ref(desired), opts.secrets), Kind: Deleted}}}
 		}
 		return o, nil
 	case err != nil:
@@ -195,7 +195,7 @@ func (d *DriftDetector) inspectObject(ctx context.Context, desired *unstructured
 
 // deployedObjects returns the objects of a release revision's manifest as
 // JSON (hooks excluded: Helm keeps them apart), from Helm's storage Secret.
-func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name string, version int) ([][]byte, error) {
+func (d *Detector) deployedObjects(ctx context.Context, namespace, name string, version int) ([][]byte, error) {
 	key := namespace + "/" + name
 	d.mu.Lock()
 	rev, ok := d.manifests[key]
@@ -220,12 +220,12 @@ func (d *DriftDetector) deployedObjects(ctx context.Context, namespace, name str
 	return objs, nil
 }
 
-// prefetch reads the manifests of the revisions of lives not yet known: with
+// Prefetch reads the manifests of the revisions of lives not yet known: with
 // paginated LISTs in a namespace that has at least kube.ListManifestsMin of them
 // (a cold start: the CLI, a daemon's first sync), else not at all, leaving
 // them to deployedObjects' GETs. A failed LIST is not an error: the GETs
 // that follow report it per release.
-func (d *DriftDetector) prefetch(ctx context.Context, lives []*kube.LiveRelease) {
+func (d *Detector) Prefetch(ctx context.Context, lives []*kube.LiveRelease) {
 	want := map[string]map[string]int{}
 	d.mu.Lock()
 	for _, l := range lives {

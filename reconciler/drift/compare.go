@@ -1,4 +1,4 @@
-package reconciler
+package drift
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ type compareOptions struct {
 func newCompareOptions(spec manifest.ReleaseSpec, policy manifest.SyncPolicy) compareOptions {
 	opts := compareOptions{
 		own:     helmManagers(),
-		allowed: append(DefaultDriftAllowManagers(), policy.DriftAllowManagers...),
+		allowed: append(DefaultAllowManagers(), policy.DriftAllowManagers...),
 		secrets: spec.SecretValues,
 	}
 	for _, r := range policy.DriftIgnore {
@@ -51,7 +51,7 @@ func newCompareOptions(spec manifest.ReleaseSpec, policy manifest.SyncPolicy) co
 
 // finding is a drift item with what correcting it needs.
 type finding struct {
-	DriftItem
+	Item
 	// loc is where the field is in the live object: map keys (string) and
 	// list indices (int). For a removed list item the last index is -1
 	// (append).
@@ -116,9 +116,9 @@ func compareObject(desired, live *unstructured.Unstructured, opts compareOptions
 	return out
 }
 
-// diffRendered compares two renders of the same object and returns the paths
+// DiffRendered compares two renders of the same object and returns the paths
 // that differ (every difference, no ownership).
-func diffRendered(a, b *unstructured.Unstructured) []string {
+func DiffRendered(a, b *unstructured.Unstructured) []string {
 	w := &walker{raw: true}
 	w.walk(normalizeDesired(a.Object), normalizeDesired(b.Object), nil, nil, nil)
 	paths := make([]string, len(w.found))
@@ -205,7 +205,7 @@ func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 			return
 		}
 		for _, k := range sortedKeys(dv) {
-			t, p, c := with(tokens, escapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k))
+			t, p, c := with(tokens, EscapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k))
 			sub, has := lv[k]
 			if !has {
 				w.removed(dv[k], t, c)
@@ -215,7 +215,7 @@ func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 		}
 		for _, k := range sortedKeys(lv) {
 			if _, has := dv[k]; !has {
-				w.added(lv[k], with(tokens, escapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k)))
+				w.added(lv[k], with(tokens, EscapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k)))
 			}
 		}
 	case []any:
@@ -353,7 +353,7 @@ func keyToken(keys []string, item map[string]any) string {
 			parts = append(parts, k+"="+scalarString(v))
 		}
 	}
-	return escapeToken(strings.Join(parts, ","))
+	return EscapeToken(strings.Join(parts, ","))
 }
 
 func keyElement(keys []string, item map[string]any) fieldpath.PathElement {
@@ -419,18 +419,18 @@ func (w *walker) ownersOf(p fieldpath.Path) (foreign []string, allowed, own bool
 
 func (w *walker) changed(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 	if w.raw {
-		w.add(DriftChanged, tokens, loc, d, l, "")
+		w.add(Changed, tokens, loc, d, l, "")
 		return
 	}
 	if !w.hasFields {
-		w.add(DriftChanged, tokens, loc, d, l, "")
+		w.add(Changed, tokens, loc, d, l, "")
 		return
 	}
 	foreign, allowed, _ := w.ownersOf(fp)
 	if allowed || len(foreign) == 0 {
 		return
 	}
-	w.add(DriftChanged, tokens, loc, d, l, strings.Join(foreign, ","))
+	w.add(Changed, tokens, loc, d, l, strings.Join(foreign, ","))
 }
 
 func (w *walker) removed(d any, tokens []string, loc []any) {
@@ -439,12 +439,12 @@ func (w *walker) removed(d any, tokens []string, loc []any) {
 	}
 	// managedFields keep no trace of who removed a field (the remover owns
 	// nothing afterwards), so no manager is named.
-	w.add(DriftRemoved, tokens, loc, d, nil, "")
+	w.add(Removed, tokens, loc, d, nil, "")
 }
 
 func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
 	if w.raw {
-		w.add(DriftAdded, tokens, loc, nil, l, "")
+		w.add(Added, tokens, loc, nil, l, "")
 		return
 	}
 	if !w.hasFields {
@@ -455,7 +455,7 @@ func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
 		return
 	}
 	if !allowed && !own {
-		w.add(DriftAdded, tokens, loc, nil, l, strings.Join(foreign, ","))
+		w.add(Added, tokens, loc, nil, l, strings.Join(foreign, ","))
 		return
 	}
 	// Shared with Helm or an allowed manager: look deeper for the part the
@@ -463,7 +463,7 @@ func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
 	switch lv := l.(type) {
 	case map[string]any:
 		for _, k := range sortedKeys(lv) {
-			w.added(lv[k], with(tokens, escapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k)))
+			w.added(lv[k], with(tokens, EscapeToken(k)), with(fp, fieldpath.PathElement{FieldName: &k}), with(loc, any(k)))
 		}
 	case []any:
 		keys := w.listKeys(fp, nil, lv)
@@ -475,9 +475,9 @@ func (w *walker) added(l any, tokens []string, fp fieldpath.Path, loc []any) {
 	}
 }
 
-func (w *walker) add(kind DriftKind, tokens []string, loc []any, d, l any, manager string) {
+func (w *walker) add(kind Kind, tokens []string, loc []any, d, l any, manager string) {
 	f := finding{
-		DriftItem: DriftItem{
+		Item: Item{
 			Object:  redact.Secrets(w.object, w.opts.secrets),
 			Path:    redact.Secrets("/"+strings.Join(tokens, "/"), w.opts.secrets),
 			Kind:    kind,
@@ -486,10 +486,10 @@ func (w *walker) add(kind DriftKind, tokens []string, loc []any, d, l any, manag
 		loc:     loc,
 		desired: d,
 	}
-	if kind != DriftAdded {
+	if kind != Added {
 		f.Before = w.show(tokens, d)
 	}
-	if kind != DriftRemoved {
+	if kind != Removed {
 		f.After = w.show(tokens, l)
 	}
 	w.found = append(w.found, f)
@@ -640,8 +640,8 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// escapeToken escapes a JSON pointer token (RFC 6901).
-func escapeToken(s string) string {
+// EscapeToken escapes a JSON pointer token (RFC 6901).
+func EscapeToken(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
@@ -698,13 +698,13 @@ func helmOwnership(u *unstructured.Unstructured, release, namespace string) {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[helmManagedByLabel] = "Helm"
+	labels[kube.HelmManagedByLabel] = "Helm"
 	u.SetLabels(labels)
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[helmReleaseNameAnnotation] = release
-	ann[helmReleaseNamespaceAnnotation] = namespace
+	ann[kube.HelmReleaseNameAnnotation] = release
+	ann[kube.HelmReleaseNamespaceAnnotation] = namespace
 	u.SetAnnotations(ann)
 }

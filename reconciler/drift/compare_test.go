@@ -1,4 +1,4 @@
-package reconciler
+package drift
 
 import (
 	"encoding/base64"
@@ -15,7 +15,7 @@ import (
 
 func fixture(t *testing.T, name string) *unstructured.Unstructured {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "drift", "compare", name))
+	data, err := os.ReadFile(filepath.Join("testdata", "compare", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestCompareObject(t *testing.T) {
 	tests := []struct {
 		name string
 		// config is what the release deployed, live the object in the
-		// cluster (both files under testdata/drift/compare).
+		// cluster (both files under testdata/compare).
 		config, live string
 		// ignore are the release's ignore rules.
 		ignore []manifest.DriftIgnoreRule
@@ -99,7 +99,7 @@ func TestCompareObject(t *testing.T) {
 				lines = append(lines, string(f.Kind)+" "+f.Path+" by "+f.Manager)
 				for _, s := range []string{f.Before, f.After, f.Path, f.Object} {
 					if strings.Contains(s, secret) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(secret))) || strings.Contains(s, "aGFuZC1zZXQ") {
-						t.Errorf("secret in drift item %+v", f.DriftItem)
+						t.Errorf("secret in drift item %+v", f.Item)
 					}
 				}
 			}
@@ -151,37 +151,5 @@ func TestValuesEqual(t *testing.T) {
 		if got := valuesEqual(tt.a, tt.b); got != tt.want {
 			t.Errorf("valuesEqual(%#v, %#v) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
-	}
-}
-
-func TestDecideDrift(t *testing.T) {
-	items := []DriftItem{{Object: "ConfigMap/egov/a", Kind: DriftDeleted}, {Object: "Deployment/egov/b", Path: "/spec/replicas", Kind: DriftChanged}}
-	tests := []struct {
-		// mode is the drift mode, items the drift found.
-		mode  manifest.DriftMode
-		items []DriftItem
-		want  ReleaseState
-	}{
-		{manifest.DriftCorrect, nil, ReleaseState{ActionNone, "unchanged"}},
-		{manifest.DriftCorrect, items, ReleaseState{ActionCorrectDrift, "drifted: 2 drift item(s) on 2 object(s)"}},
-		{manifest.DriftWarn, items, ReleaseState{ActionNone, "drifted: 2 drift item(s) on 2 object(s) (drift: warn, not corrected)"}},
-	}
-	for _, tt := range tests {
-		if got := DecideDrift(tt.mode, tt.items); got != tt.want {
-			t.Errorf("DecideDrift(%s, %d items) = %+v, want %+v", tt.mode, len(tt.items), got, tt.want)
-		}
-	}
-}
-
-func TestNondeterministicPaths(t *testing.T) {
-	a := "---\n# Source: c/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    metadata:\n      annotations:\n        deployment-timestamp: \"2026-01-01-00-00-00\"\n"
-	b := strings.Replace(a, "00-00-00", "00-00-01", 1)
-	got := nondeterministicPaths(a, b, "egov")
-	want := "Deployment/egov/d /spec/template/metadata/annotations/deployment-timestamp"
-	if len(got) != 1 || got[0] != want {
-		t.Errorf("paths = %v, want [%s]", got, want)
-	}
-	if got := nondeterministicPaths(a, a, "egov"); len(got) != 0 {
-		t.Errorf("identical renders differ at %v", got)
 	}
 }
