@@ -137,7 +137,7 @@ func TestApply_readinessTimeout(t *testing.T) {
 		t.Errorf("egov-config through the gate: %s %q, want succeeded", r.Outcome, r.Error)
 	}
 	bad := resultOf(t, res, "bad")
-	want := `release "bad" is not ready: not ready after 3s: Deployment egov/bad: generation 1 not yet observed`
+	want := `release "bad" is not ready: not ready after 3s: Deployment/egov/bad: generation 1 not yet observed`
 	if bad.Outcome != reconciler.OutcomeFailed || !strings.Contains(bad.Error, want) {
 		t.Errorf("bad: %s %q, want failed with %q", bad.Outcome, bad.Error, want)
 	}

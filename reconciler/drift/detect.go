@@ -85,6 +85,19 @@ func NewDirectDetector(c *kube.Cluster) (*Detector, error) {
 	return d, nil
 }
 
+// OnChange has f told, from the watches, about every change of a live
+// object of a Helm release that this detector has read (its content, not
+// its status), and every deletion: the cue for a drift check of that
+// release alone. f is called from the watches' goroutines and must not
+// block. A detector that reads with GETs never calls it.
+func (d *Detector) OnChange(f func(Change)) {
+	if c, ok := d.objects.(*objectCache); ok {
+		c.mu.Lock()
+		c.changed = f
+		c.mu.Unlock()
+	}
+}
+
 // Close stops the detector's watches. A closed detector still works, reading
 // each object with a GET.
 func (d *Detector) Close() {
@@ -93,7 +106,7 @@ func (d *Detector) Close() {
 	}
 }
 
-// kube.Requests is the number of API requests the detector has made.
+// Requests is the number of API requests the detector has made.
 func (d *Detector) Requests() int64 { return int64(d.requests.Snapshot().Total()) }
 
 // Detect returns the drift of one release against its deployed revision

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,9 +68,23 @@ type objectCache struct {
 
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
+	// changed, when set, is told about every change of a cached object
+	// that a Helm release owns (see Detector.OnChange).
+	changed func(Change)
 }
 
 var _ objectSource = (*objectCache)(nil)
+
+// Change is a live object of a Helm release that changed or went away.
+type Change struct {
+	// Release and Namespace name the Helm release that owns the object
+	// (its meta.helm.sh annotations).
+	Release, Namespace string
+	// Object is the object's kube.Ref, without the Kind's group.
+	Object string
+	// Deleted is set when the object is gone.
+	Deleted bool
+}
 
 // cacheKey is one informer's scope; namespace is "" for a cluster-scoped
 // resource.
@@ -188,6 +203,14 @@ func (c *objectCache) start(k cacheKey) *cacheEntry {
 		close(e.ready)
 		return e
 	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(old, cur any) { c.notify(old, cur, false) },
+		DeleteFunc: func(obj any) { c.notify(nil, obj, true) },
+	}); err != nil {
+		e.err = err
+		close(e.ready)
+		return e
+	}
 	ctx, stop := context.WithCancel(c.ctx)
 	e.informer, e.stop = inf, stop
 	go inf.RunWithContext(ctx)
@@ -203,6 +226,30 @@ func (c *objectCache) start(k cacheKey) *cacheEntry {
 		close(e.ready)
 	}()
 	return e
+}
+
+// notify tells c.changed about an object of a Helm release whose content
+// (what the cache keeps: not its status, not its resourceVersion) changed,
+// or that was deleted.
+func (c *objectCache) notify(old, cur any, deleted bool) {
+	c.mu.Lock()
+	changed := c.changed
+	c.mu.Unlock()
+	if changed == nil {
+		return
+	}
+	if t, ok := cur.(cache.DeletedFinalStateUnknown); ok {
+		cur = t.Obj
+	}
+	co, ok := cur.(*cachedObject)
+	if !ok || co.release == "" {
+		return
+	}
+	if prev, ok := old.(*cachedObject); ok && !deleted && bytes.Equal(prev.raw, co.raw) {
+		return // a status or resourceVersion change only
+	}
+	ns, name, _ := strings.Cut(co.release, "/")
+	changed(Change{Release: name, Namespace: ns, Object: co.ref, Deleted: deleted})
 }
 
 // watchable returns nil when the resource can be listed and watched, as
@@ -254,6 +301,9 @@ func dropUnread(obj any) (any, error) {
 type cachedObject struct {
 	metav1.ObjectMeta
 	raw []byte
+	// release is the namespace/name of the Helm release that owns the
+	// object, "" when none does; ref is its kube.Ref.
+	release, ref string
 }
 
 var _ runtime.Object = (*cachedObject)(nil)
@@ -264,7 +314,7 @@ func (*cachedObject) GetObjectKind() schema.ObjectKind { return schema.EmptyObje
 // DeepCopyObject implements runtime.Object; raw is never written, so it is
 // shared.
 func (c *cachedObject) DeepCopyObject() runtime.Object {
-	return &cachedObject{ObjectMeta: *c.ObjectMeta.DeepCopy(), raw: c.raw}
+	return &cachedObject{ObjectMeta: *c.ObjectMeta.DeepCopy(), raw: c.raw, release: c.release, ref: c.ref}
 }
 
 // compact is the informers' transform: dropUnread, then the object as JSON.
@@ -277,11 +327,17 @@ func compact(obj any) (any, error) {
 	if _, err := dropUnread(u); err != nil {
 		return nil, err
 	}
+	meta := metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), ResourceVersion: u.GetResourceVersion()}
+	// The informer tracks the resourceVersion in meta; without it in raw,
+	// equal raws mean an unchanged object.
+	unstructured.RemoveNestedField(u.Object, "metadata", "resourceVersion")
 	raw, err := u.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("unable to encode %s %q for the cache: %w", u.GetKind(), u.GetName(), err)
 	}
-	meta := metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), ResourceVersion: u.GetResourceVersion()}
-	// The encoder's buffer has grown by doubling: keep the bytes only.
-	return &cachedObject{ObjectMeta: meta, raw: bytes.Clone(raw)}, nil
+	co := &cachedObject{ObjectMeta: meta, raw: bytes.Clone(raw), ref: kube.Ref(u)} // the encoder's buffer grew by doubling: keep the bytes only
+	if ann := u.GetAnnotations(); ann[kube.HelmReleaseNameAnnotation] != "" {
+		co.release = ann[kube.HelmReleaseNamespaceAnnotation] + "/" + ann[kube.HelmReleaseNameAnnotation]
+	}
+	return co, nil
 }
