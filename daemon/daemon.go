@@ -22,6 +22,7 @@ import (
 
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
@@ -34,6 +35,9 @@ const (
 	DefaultDriftInterval = 5 * time.Minute
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultDebounce      = 2 * time.Second
+	// DefaultDriftDebounce gathers a burst of watch events (kubectl apply
+	// of several fields, a rollout) into one drift check.
+	DefaultDriftDebounce = time.Second
 	DefaultJitter        = 0.1
 	// MaxWebhookBody is the largest webhook body accepted (413 beyond).
 	MaxWebhookBody = 1 << 20
@@ -117,6 +121,10 @@ type Options struct {
 	// Debounce gathers webhook pushes arriving close together into one
 	// sync; DefaultDebounce when zero.
 	Debounce time.Duration
+	// DriftDebounce gathers the watch events of a release's objects
+	// arriving close together into one drift check of that release;
+	// DefaultDriftDebounce when zero.
+	DriftDebounce time.Duration
 	// ShutdownGrace is how long in-flight Helm actions may run after the
 	// daemon is asked to stop; DefaultShutdownGrace when zero.
 	ShutdownGrace time.Duration
@@ -171,6 +179,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Jitter == 0 {
 		opts.Jitter = DefaultJitter
+	}
+	if opts.DriftDebounce <= 0 {
+		opts.DriftDebounce = DefaultDriftDebounce
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultDebounce
@@ -413,6 +424,9 @@ func (d *Daemon) connect(key string, c *kube.Cluster) (connected, error) {
 	p, err := reconciler.NewPlanner(c, filepath.Join(d.opts.CacheDir, "charts"))
 	if err != nil {
 		return connected{}, err
+	}
+	if p.Drift != nil {
+		p.Drift.OnChange(func(ch drift.Change) { d.objectChanged(c, ch) })
 	}
 	cc := connected{cluster: c, planner: p}
 	d.clusters[key] = cc

@@ -313,3 +313,112 @@ func TestDaemon_failedUpgradeBacksOff(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the retried upgrade", func() bool { v, _ := metricValue(t, r, upgrades); return v >= 2 })
 }
+
+// TestDaemon_watchDrift: a hand edit of an object a release deployed is
+// corrected from the watch event within seconds, while the environment's
+// full sync is busy waiting for another release to become ready (here it
+// never does: no controllers), and with no full drift check due. A manager
+// that undoes every correction is reported once as a fight, and the
+// corrections back off instead of a write loop.
+func TestDaemon_watchDrift(t *testing.T) {
+	tenv := testenv.ForTest(t, testenv.Options{})
+	g := quickstartRepo(t)
+	r := startDaemon(t, daemon.Options{
+		Sources:       []daemon.SourceOptions{{URL: g.dir}},
+		Cluster:       clusterOf(tenv),
+		Interval:      time.Hour,
+		DriftInterval: time.Hour,
+		DriftDebounce: 200 * time.Millisecond,
+		Debounce:      50 * time.Millisecond,
+		ShutdownGrace: time.Second, // the full sync is still waiting at the end
+		Webhooks:      daemon.WebhookSecrets{GitHub: webhookSecret},
+	})
+	waitFor(t, 2*time.Minute, "dev in sync", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
+	ctx := context.Background()
+	cs := kubernetes.NewForConfigOrDie(tenv.Config)
+
+	// Keep the full sync busy: egov-user's upgrade first waits for what it
+	// needs, egov-mdms-service, to be ready, which never comes, for up to
+	// 90s.
+	cfg := strings.Replace(g.read("digitops.yaml"), "      wait: false\n", "      wait: true\n", 1)
+	cfg = strings.Replace(cfg, "      timeout: 2m\n", "      timeout: 90s\n", 1)
+	cfg = strings.Replace(cfg, "          - replicas: 2\n", "          - replicas: 3\n", 1)
+	if !strings.Contains(cfg, "replicas: 3") || !strings.Contains(cfg, "wait: true") {
+		t.Fatal("could not change the quickstart configuration")
+	}
+	g.commit("egov-user: 3 replicas, wait", map[string]string{"digitops.yaml": cfg})
+	busySince := time.Now()
+	githubPush(t, r, g.dir, webhookSecret)
+	time.Sleep(2 * time.Second) // the full sync plans, then waits
+
+	edit := func(value, manager string) {
+		t.Helper()
+		patch := `{"data":{"timezone":"` + value + `"}}`
+		if _, err := cs.CoreV1().ConfigMaps("egov").Patch(ctx, "egov-config", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: manager}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	timezone := func() string {
+		cm, err := cs.CoreV1().ConfigMaps("egov").Get(ctx, "egov-config", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data["timezone"]
+	}
+	want := timezone()
+	edited := time.Now()
+	edit("UTC-hand-edit", "kubectl-edit")
+	waitFor(t, 15*time.Second, "the hand edit corrected", func() bool { return timezone() == want })
+	reaction := time.Since(edited)
+	t.Logf("hand edit corrected %s after the edit, with the full sync busy for %s", reaction.Round(time.Millisecond), time.Since(busySince).Round(time.Millisecond))
+	if reaction > 5*time.Second {
+		t.Errorf("the correction took %s, want a few seconds at most", reaction)
+	}
+	if time.Since(busySince) > 80*time.Second {
+		t.Fatal("the full sync's wait ended before the check: the test shows nothing")
+	}
+
+	// A fighter: whatever digitops puts back, it changes again.
+	stop := make(chan struct{})
+	fights := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if timezone() != "UTC-fighter" {
+				edit("UTC-fighter", "fighter")
+				fights++
+			}
+		}
+	}()
+	const fightMetric = `digitops_drift_fights_total{environment="dev",release="egov-config"}`
+	waitFor(t, 30*time.Second, "the fight reported", func() bool { v, _ := metricValue(t, r, fightMetric); return v == 1 })
+	noted := false
+	for _, rel := range r.env(t, "dev").Releases {
+		for _, n := range rel.Notes {
+			if rel.Name == "egov-config" && strings.Contains(n, "fighting with manager fighter on field ConfigMap/egov/egov-config /data/timezone") {
+				noted = true
+			}
+		}
+	}
+	if !noted {
+		t.Errorf("no fight note on egov-config: %+v", r.env(t, "dev").Releases)
+	}
+	atReport := fights
+	time.Sleep(6 * time.Second)
+	close(stop)
+	<-done
+	// Backed off: 400ms, 800ms, 1.6s, 3.2s… after the report, not one
+	// correction per debounce (about 25 in 6s).
+	if after := fights - atReport; after > 5 {
+		t.Errorf("%d corrections in the 6s after the fight was reported, want the corrections to back off", after)
+	}
+	if v, _ := metricValue(t, r, fightMetric); v != 1 {
+		t.Errorf("fights counted %v times, want once", v)
+	}
+}

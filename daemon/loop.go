@@ -43,25 +43,39 @@ type envLoop struct {
 	failed    backoffs // desired states that failed, tried again later
 	// retried is set by a retry request: the next sync plans in full.
 	retried atomic.Bool
+
+	// Watch-driven drift (watchdrift.go): what the last full sync left to
+	// watch, the releases whose objects changed since, the releases being
+	// acted on (by the full sync or the drift worker), and the fights.
+	target    watchTarget
+	pending   map[string]time.Time
+	acting    map[string]bool
+	fights    map[string]*fight
+	holdUntil map[string]time.Time
+	driftWake chan struct{}
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
 	return &envLoop{
-		d:        d,
-		src:      s,
-		name:     name,
-		log:      d.log.With("environment", name),
-		wake:     make(chan struct{}, 1),
-		interval: d.opts.Interval,
-		releases: map[string]string{},
-		failed:   backoffs{},
-		status:   statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
+		d:         d,
+		src:       s,
+		name:      name,
+		log:       d.log.With("environment", name),
+		wake:      make(chan struct{}, 1),
+		driftWake: make(chan struct{}, 1),
+		interval:  d.opts.Interval,
+		releases:  map[string]string{},
+		failed:    backoffs{},
+		status:    statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
 	}
 }
 
 // run syncs until ctx is cancelled. Helm actions run under applyCtx, which
 // outlives ctx by the shutdown grace period.
 func (l *envLoop) run(ctx, applyCtx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { l.watchDrift(ctx, applyCtx) })
 	for {
 		l.sync(ctx, applyCtx)
 		t := time.NewTimer(jittered(l.interval, l.d.opts.Jitter))
@@ -121,12 +135,22 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	l.cluster = conn.cluster
 	suspended := l.d.suspends.releases(l.name)
 	leader := l.d.leading.Load()
+	var acting []string
 	syncer := &reconciler.Syncer{Planner: conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
 	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
 		PlanOptions: reconciler.PlanOptions{Revision: snap.Revision, Suspended: suspended, HeldBack: l.heldBack},
 		Apply:       leader,
-		Planned: func(context.Context, *reconciler.Plan) (bool, error) {
+		Planned: func(_ context.Context, plan *reconciler.Plan) (bool, error) {
 			l.d.ready.Store(true)
+			l.mu.Lock()
+			l.setTarget(env, conn, snap.Revision, plan)
+			l.mu.Unlock()
+			for _, st := range plan.Steps {
+				if st.Action.Changes() {
+					acting = append(acting, st.Release.Name)
+				}
+			}
+			l.setActing(acting, true)
 			return true, nil
 		},
 		// On SIGTERM (ctx done) releases not yet started are skipped; those
@@ -134,6 +158,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		ActContext: applyCtx,
 		Drain:      ctx.Done(),
 	})
+	l.setActing(acting, false)
 	if err != nil {
 		var lre *reconciler.LiveReadError
 		if !errors.As(err, &lre) {
@@ -143,6 +168,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		return
 	}
 	plan, result, live := synced.Plan, synced.Result, synced.Live
+	l.watchActed(plan, result)
 	changes := plan.Summary().Changes()
 	l.mu.Lock()
 	l.failed.forget(plan)
@@ -263,6 +289,11 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		if applied {
 			facts.Outcome = rr.Outcome
 			st.Outcome, st.Error, st.Notes = rr.Outcome, rr.Error, rr.Notes
+		}
+		l.mu.Lock()
+		st.Notes = append(st.Notes, l.fightNotesOf(name)...)
+		l.mu.Unlock()
+		if applied {
 			if rr.RevisionAfter > 0 {
 				st.Revision = rr.RevisionAfter
 			}

@@ -42,6 +42,7 @@ type Recorder struct {
 	lastSuccess    *prometheus.GaugeVec
 	releaseDrifted *prometheus.GaugeVec
 	driftDetected  *prometheus.CounterVec
+	driftFights    *prometheus.CounterVec
 	releaseActions *prometheus.CounterVec
 	fetchTotal     *prometheus.CounterVec
 	fetchDuration  *prometheus.HistogramVec
@@ -77,6 +78,10 @@ func New(reg prometheus.Registerer) *Recorder {
 			Name: "digitops_drift_detected_total",
 			Help: "Times drift was found on a release, corrected or not (a drift left from the sync before is not counted again).",
 		}, []string{"environment", "release"}),
+		driftFights: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_drift_fights_total",
+			Help: "Times another field manager was found undoing digitops's drift corrections of a release again and again (corrections then back off).",
+		}, []string{"environment", "release"}),
 		releaseActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "digitops_release_actions_total",
 			Help: "Helm actions digitops took on a release, by action and result.",
@@ -102,7 +107,7 @@ func New(reg prometheus.Registerer) *Recorder {
 		revisions: map[string]string{},
 		drifted:   map[string]bool{},
 	}
-	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected,
+	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.driftFights,
 		r.releaseActions, r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy)
 	return r
 }
@@ -170,6 +175,12 @@ func (r *Recorder) Drift(env, release, namespace string, detected, corrected boo
 	}
 }
 
+// DriftFight counts one fight over a release's fields: another manager
+// undid its drift corrections several times in a row.
+func (r *Recorder) DriftFight(env, release string) {
+	r.driftFights.WithLabelValues(env, release).Inc()
+}
+
 // ReleaseAction counts one Helm action on a release.
 func (r *Recorder) ReleaseAction(env, release, action, result string) {
 	r.releaseActions.WithLabelValues(env, release, action, result).Inc()
@@ -180,6 +191,7 @@ func (r *Recorder) ForgetRelease(env, release string) {
 	m := prometheus.Labels{"environment": env, "release": release}
 	r.releaseDrifted.DeletePartialMatch(m)
 	r.driftDetected.DeletePartialMatch(m)
+	r.driftFights.DeletePartialMatch(m)
 	r.releaseActions.DeletePartialMatch(m)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -196,7 +208,7 @@ func (r *Recorder) ForgetEnvironment(env string) {
 	m := prometheus.Labels{"environment": env}
 	for _, v := range []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.releaseActions,
+	}{r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.driftFights, r.releaseActions,
 		r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy} {
 		v.DeletePartialMatch(m)
 	}
