@@ -26,6 +26,16 @@
 //     marks the steps of suspended releases as skips, and — when this
 //     replica leads — applies.
 //
+// # Watch-driven drift
+//
+// The drift detector's watches report every edit or deletion of a live
+// object a release deployed. The loop of the environment that owns the
+// release checks that release alone, Options.DriftDebounce after the first
+// event, and in correct mode corrects it at once (watchdrift.go). This runs
+// beside the full sync, never behind it: a release the full sync is acting
+// on is left to it. A manager that undoes every correction is a fight:
+// reported once, then the corrections back off.
+//
 // A fetch failure keeps the last good revision: the environment is still
 // synced from it, the failure is counted and shown.
 //

@@ -23,6 +23,7 @@ type serveOptions struct {
 	cacheDir       string
 	interval       time.Duration
 	driftInterval  time.Duration
+	driftDebounce  time.Duration
 	shutdownGrace  time.Duration
 	logFormat      string
 	leaderElect    bool
@@ -76,6 +77,7 @@ DIGITOPS_GIT_* environment variables.`,
 	f.StringVar(&o.cacheDir, "cache-dir", "", "Git caches and the suspension file (default the user cache dir)")
 	f.DurationVar(&o.interval, "interval", daemon.DefaultInterval, "loop interval until an environment's sync.interval is known; discovery interval")
 	f.DurationVar(&o.driftInterval, "drift-interval", daemon.DefaultDriftInterval, "plan fully (looking for drift) at least this often even when nothing changed")
+	f.DurationVar(&o.driftDebounce, "drift-debounce", daemon.DefaultDriftDebounce, "check a release for drift this long after a watched object of it changed (gathers a burst of events)")
 	f.DurationVar(&o.shutdownGrace, "shutdown-grace", daemon.DefaultShutdownGrace, "how long in-flight Helm actions may run after SIGTERM")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "apply only while holding a Lease (for several replicas)")
@@ -135,6 +137,7 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 		ContextOverride:    g.context,
 		Interval:           o.interval,
 		DriftInterval:      o.driftInterval,
+		DriftDebounce:      o.driftDebounce,
 		ShutdownGrace:      o.shutdownGrace,
 		Logger:             logger,
 	}
