@@ -11,7 +11,7 @@ TESTENV_BUILD := hack/testenv/build.sh --extras
 all: build
 
 build: ## build bin/digitops
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/digitops
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/digitops
 
 testenv: ## build the control-plane binaries once (cached, keyed by version)
 	@$(TESTENV_BUILD) >/dev/null && $(TESTENV_BUILD)

@@ -34,7 +34,7 @@ const (
 	DefaultInterval      = time.Minute
 	DefaultDriftInterval = 5 * time.Minute
 	DefaultShutdownGrace = 30 * time.Second
-	DefaultDebounce      = 2 * time.Second
+	DefaultDebounce      = 500 * time.Millisecond
 	// DefaultDriftDebounce gathers a burst of watch events (kubectl apply
 	// of several fields, a rollout) into one drift check.
 	DefaultDriftDebounce = time.Second

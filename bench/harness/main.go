@@ -27,6 +27,9 @@ const (
 const (
 	beginMarker = "<!-- bench:begin -->"
 	endMarker   = "<!-- bench:end -->"
+	// The reaction measurements have their own, so that either runs alone.
+	reactionBegin = "<!-- reaction:begin -->"
+	reactionEnd   = "<!-- reaction:end -->"
 )
 
 // Main is the bench command.
@@ -58,6 +61,11 @@ type Main struct {
 	// Hold keeps the large configuration's control plane up after its
 	// last run until interrupted (see Config.Hold).
 	Hold bool
+	// Reaction is the size of the environment whose reaction times under
+	// digitops serve are measured (RunReaction); 0 skips it.
+	Reaction int
+	// ReactionSamples is the number of events of each kind.
+	ReactionSamples int
 }
 
 // DefaultPeersDir is where bench/peers.sh puts helm and helmfile.
@@ -106,6 +114,8 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&m.SlowRuns, "slow-runs", 1, "runs of the -slow-tools")
 	fs.StringVar(&m.Out, "out", "", "Markdown file to write the results into (between its bench markers); empty: stdout")
 	fs.BoolVar(&m.Hold, "hold", false, "after the large configuration (or the main one when -big 0), keep its last control plane up and log how to run the tool against it, until interrupted")
+	fs.IntVar(&m.Reaction, "reaction", 0, "services of the environment whose reaction times under digitops serve are measured (drift, commit); 0 skips it")
+	fs.IntVar(&m.ReactionSamples, "reaction-samples", 10, "events of each kind in the reaction measurement")
 	fs.StringVar(&m.WorkDir, "workdir", "", "keep workspaces and logs here (default: a temporary dir, removed)")
 	fs.StringVar(&m.Bins.Digitops, "digitops", m.Bins.Digitops, "digitops binary")
 	fs.StringVar(&m.Bins.Helm, "helm", m.Bins.Helm, "helm v3 binary")
@@ -162,13 +172,43 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		all = append(all, r)
 	}
-	var buf bytes.Buffer
-	writeReport(ctx, &buf, m, all, start, loadBefore)
+	if len(all) > 0 {
+		var buf bytes.Buffer
+		writeReport(ctx, &buf, m, all, start, loadBefore)
+		if err := m.write(beginMarker, endMarker, buf.String()); err != nil {
+			return err
+		}
+	}
+	if m.Reaction > 0 {
+		workDir := m.WorkDir
+		if workDir == "" {
+			d, err := os.MkdirTemp("", "digitops-reaction-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(d)
+			workDir = d
+		}
+		rr, err := RunReaction(ctx, ReactionConfig{Services: m.Reaction, Samples: m.ReactionSamples, Digitops: m.Bins.Digitops, WorkDir: workDir, Log: m.Log})
+		if err != nil {
+			return err
+		}
+		text := fmt.Sprintf("Measured %s. Machine: %s, %d CPUs. digitops %s.\n\n", start.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(),
+			strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops ")) + rr.Markdown()
+		if err := m.write(reactionBegin, reactionEnd, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write puts text between the markers of m.Out, or prints it.
+func (m *Main) write(begin, end, text string) error {
 	if m.Out == "" {
-		_, err := os.Stdout.Write(buf.Bytes())
+		_, err := os.Stdout.WriteString(text)
 		return err
 	}
-	return spliceInto(m.Out, buf.String())
+	return spliceInto(m.Out, begin, end, text)
 }
 
 func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results, start time.Time, loadBefore string) {
@@ -188,7 +228,7 @@ func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results
 
 // spliceInto replaces the text between the markers of path, or writes the
 // whole file when it has none.
-func spliceInto(path, text string) error {
+func spliceInto(path, beginMarker, endMarker, text string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -196,7 +236,11 @@ func spliceInto(path, text string) error {
 	s := string(old)
 	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
 	if i < 0 || j < i {
-		return os.WriteFile(path, []byte(beginMarker+"\n"+text+endMarker+"\n"), 0o644)
+		// No section yet: append one.
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
+		return os.WriteFile(path, []byte(s+beginMarker+"\n"+text+endMarker+"\n"), 0o644)
 	}
 	return os.WriteFile(path, []byte(s[:i+len(beginMarker)]+"\n"+text+s[j:]), 0o644)
 }
@@ -249,5 +293,6 @@ func version(ctx context.Context, bin string, args ...string) string {
 	if err != nil {
 		return "unknown"
 	}
-	return strings.Join(strings.Fields(string(out)), " ")
+	first, _, _ := strings.Cut(string(out), "\n")
+	return strings.Join(strings.Fields(first), " ")
 }

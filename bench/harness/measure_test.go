@@ -97,11 +97,19 @@ func TestSpliceInto(t *testing.T) {
 	if err := os.WriteFile(p, []byte("intro\n"+beginMarker+"\nold\n"+endMarker+"\noutro\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := spliceInto(p, "new\n"); err != nil {
+	if err := spliceInto(p, beginMarker, endMarker, "new\n"); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(p)
 	if want := "intro\n" + beginMarker + "\nnew\n" + endMarker + "\noutro\n"; string(b) != want {
+		t.Fatalf("got %q, want %q", b, want)
+	}
+	// A section the file does not have yet is appended, the rest kept.
+	if err := spliceInto(p, reactionBegin, reactionEnd, "r\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(p)
+	if want := "intro\n" + beginMarker + "\nnew\n" + endMarker + "\noutro\n" + reactionBegin + "\nr\n" + reactionEnd + "\n"; string(b) != want {
 		t.Fatalf("got %q, want %q", b, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +62,27 @@ func assertNoSecret(t *testing.T, what, s string, secrets ...string) {
 		if strings.Contains(s, v) {
 			t.Errorf("%s shows the secret value %q", what, v)
 		}
+	}
+}
+
+func TestPrintVersion(t *testing.T) {
+	info := &debug.BuildInfo{
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}},
+		Deps: []*debug.Module{
+			{Path: "helm.sh/helm/v3", Version: "v3.22.0"},
+			{Path: "k8s.io/client-go", Version: "v0.37.0", Replace: &debug.Module{Path: "k8s.io/client-go", Version: "v0.37.2"}},
+		},
+	}
+	var b strings.Builder
+	printVersion(&b, "v1.2.3", info)
+	for _, want := range []string{"digitops v1.2.3 (revision 0123456789ab, modified)\n", "helm SDK:          v3.22.0", "kubernetes client: v0.37.2", runtime.Version()} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("version output lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	printVersion(&b, "dev", nil)
+	if !strings.HasPrefix(b.String(), "digitops dev (revision unknown)\n") || !strings.Contains(b.String(), "helm SDK:          unknown") {
+		t.Errorf("without build info:\n%s", b.String())
 	}
 }

@@ -11,7 +11,9 @@
 set -euo pipefail
 
 K8S_VERSION=v1.37.2
-ETCD_VERSION=v3.7.0
+# go.mod pins etcd v3.7.0, but k8s.io/kubernetes v1.37.2 requires v3.7.3, which
+# is what Go builds (checked below): the cache key says what is built.
+ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,15 +28,24 @@ for arg in "$@"; do
 	esac
 done
 mkdir -p "$dir"
+if [[ ! -x "$dir/etcd" ]]; then
+	resolved="$(cd "$here" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
+	if [[ "$resolved" != "$ETCD_VERSION" ]]; then
+		echo "build.sh: go.mod resolves etcd $resolved, the cache key says $ETCD_VERSION: fix ETCD_VERSION" >&2
+		exit 1
+	fi
+fi
 
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean"
 
 build() { # build NAME PACKAGE
 	local name=$1 pkg=$2
 	[[ -x "$dir/$name" ]] && return 0
-	echo "building $name ($pkg); the first build takes minutes" >&2
+	local start=$SECONDS
+	echo "testenv: building $name ($pkg) into $dir; kube-apiserver takes ~5-10 minutes on 2 cores" >&2
 	(cd "$here" && CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$dir/$name.tmp" "$pkg")
 	mv "$dir/$name.tmp" "$dir/$name"
+	echo "testenv: built $name in $((SECONDS - start))s (total $((SECONDS))s)" >&2
 }
 
 build etcd go.etcd.io/etcd/server/v3
@@ -44,7 +55,7 @@ if $extras; then
 	build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 	build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 	if [[ ! -x "$dir/kwok" ]]; then
-		echo "building kwok $KWOK_VERSION" >&2
+		echo "testenv: building kwok $KWOK_VERSION (total ${SECONDS}s so far)" >&2
 		(cd "$dir" && GOBIN="$dir/.gobin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
 		mv "$dir/.gobin/kwok" "$dir/kwok" && rmdir "$dir/.gobin"
 	fi

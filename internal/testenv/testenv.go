@@ -20,7 +20,7 @@ import (
 // Versions of the control plane, which key the cache directory.
 const (
 	KubernetesVersion = "v1.37.2"
-	EtcdVersion       = "v3.7.0"
+	EtcdVersion       = "v3.7.3"
 	KwokVersion       = "v0.8.0"
 )
 
