@@ -116,7 +116,6 @@ func RunReaction(ctx context.Context, cfg ReactionConfig) (*ReactionResults, err
 	}
 	defer logFile.Close()
 	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	cmd := exec.CommandContext(serveCtx, cfg.Digitops, "serve", "--repo", opts.Dir, "--config", "digitops-serve.yaml",
 		"--kubeconfig", env.Kubeconfig, "--listen", addr, "--cache-dir", filepath.Join(dir, "cache"),
 		"--interval", "1h", "--drift-interval", "1h", "--github-webhook-secret-file", secretFile)
@@ -124,9 +123,13 @@ func RunReaction(ctx context.Context, cfg ReactionConfig) (*ReactionResults, err
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	if err := cmd.Start(); err != nil {
+		stop()
 		return nil, err
 	}
-	defer cmd.Wait()
+	defer func() {
+		stop() // SIGINT: serve stops as on Ctrl-C
+		_ = cmd.Wait()
+	}()
 	base := "http://" + addr
 	cfg.Log.Info("waiting for the environment to be in sync", "services", cfg.Services)
 	if err := pollUntil(ctx, 10*time.Minute, 200*time.Millisecond, func() bool { return envPhase(base, gen.DigitEnvironment) == "in-sync" }); err != nil {
