@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/digitops
 TESTENV_BUILD := hack/testenv/build.sh --extras
 
-.PHONY: all build test unit lint testenv demo bench clean
+.PHONY: all build test unit lint testenv demo bench clean dist image release-check
 
 all: build
 
@@ -35,5 +35,14 @@ include bench/Makefile.inc
 bench: testenv build bench-peers ## benchmarks against helmfile, the deployer's way and the floor
 	$(BENCH_RUN) -digitops $(BIN)
 
+dist: ## release binaries for linux/darwin x amd64/arm64, checksums.txt and an SPDX SBOM, in dist/
+	$(GO) run ./hack/release dist -version $(VERSION) -out dist
+
+image: ## the container image without Docker: dist/image/oci (OCI layout, amd64+arm64) and docker-loadable tarballs
+	$(GO) run ./hack/release image -version $(VERSION) -out dist
+
+release-check: dist image ## build every release artifact (CI runs it after make test)
+	cd dist && sha256sum --check --quiet checksums.txt
+
 clean:
-	rm -rf bin .demo
+	rm -rf bin .demo dist
