@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
@@ -17,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -62,28 +62,16 @@ func renderEnvironment(ctx context.Context, env *manifest.Environment, version i
 	return out, nil
 }
 
-// splitManifest parses a multi-document manifest; objects without a
-// namespace get ns.
+// splitManifest splits a manifest into objects (kube.Objects, the one
+// splitter); objects without a namespace get ns.
 func splitManifest(m, ns string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for _, doc := range strings.Split(m, "\n---") {
-		if strings.TrimSpace(strings.TrimPrefix(doc, "---")) == "" {
-			continue
-		}
-		var obj map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			return nil, err
-		}
-		if len(obj) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
+	objs, err := kube.Objects(m)
+	for _, u := range objs {
 		if u.GetNamespace() == "" {
 			u.SetNamespace(ns)
 		}
-		out = append(out, u)
 	}
-	return out, nil
+	return objs, err
 }
 
 // releaseRecord encodes rel as Helm's Secret storage driver does (JSON,
