@@ -32,14 +32,14 @@ import (
 // upstream is a repository the test writes to: its objects live in dir (the
 // directory a server serves), its work tree in memory.
 type upstream struct {
-	t    *testing.T
+	t    testing.TB
 	repo *gogit.Repository
 	wt   *gogit.Worktree
 	dir  string
 	when time.Time
 }
 
-func newUpstream(t *testing.T, dir string) *upstream {
+func newUpstream(t testing.TB, dir string) *upstream {
 	t.Helper()
 	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
 	repo, err := gogit.InitWithOptions(st, memfs.New(), gogit.InitOptions{DefaultBranch: plumbing.Main})
@@ -134,7 +134,7 @@ type server struct {
 }
 
 // startHTTP starts an HTTP git server, with basic auth when user is set.
-func startHTTP(t *testing.T, user, password string) *server {
+func startHTTP(t testing.TB, user, password string) *server {
 	t.Helper()
 	s := &server{GitServer: gittestserver.NewGitServer(t.TempDir())}
 	if user != "" {
@@ -162,7 +162,7 @@ func startHTTP(t *testing.T, user, password string) *server {
 }
 
 // repo creates an upstream served at /<name> and returns it with its URL.
-func (s *server) repo(t *testing.T, name string) (*upstream, string) {
+func (s *server) repo(t testing.TB, name string) (*upstream, string) {
 	t.Helper()
 	return newUpstream(t, filepath.Join(s.Root(), name)), s.HTTPAddress() + "/" + name
 }
