@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/metrics"
+	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
@@ -128,6 +129,13 @@ type Options struct {
 	// ShutdownGrace is how long in-flight Helm actions may run after the
 	// daemon is asked to stop; DefaultShutdownGrace when zero.
 	ShutdownGrace time.Duration
+	// NotifySecretsDir holds the secrets environments' notify entries name
+	// (secretRef: a file name in it); empty: notifications that need a
+	// secret are not sent.
+	NotifySecretsDir string
+	// StatusURL is the status page's address, linked from notifications
+	// and commit statuses; none when empty.
+	StatusURL string
 	// Logger receives the logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -146,6 +154,8 @@ type Daemon struct {
 	deliveries *deliveries
 	leading    atomic.Bool
 	ready      atomic.Bool
+	// notifier sends notifications in the background.
+	notifier *notify.Queue
 
 	mu       sync.Mutex
 	envs     map[string]*envLoop  // by environment name
@@ -209,6 +219,7 @@ func New(opts Options) (*Daemon, error) {
 		secretKeys: map[manifest.SecretKeyRef]string{},
 		deliveries: newDeliveries(10*time.Minute, 10000),
 	}
+	d.notifier = notify.NewQueue(notify.QueueOptions{Count: d.metrics.Notification, Log: opts.Logger})
 	var err error
 	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {
 		return nil, err
@@ -262,6 +273,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			defer cancel()
 			_ = srv.Shutdown(ctx)
 		})
+	}
+	{ // notifications
+		send, stop := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error { return d.notifier.Run(send) }, func(error) { stop() })
 	}
 	{ // the sync loops
 		work, stop := context.WithCancel(context.WithoutCancel(ctx))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
+	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/git"
@@ -135,6 +136,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	l.cluster = conn.cluster
 	suspended := l.d.suspends.releases(l.name)
 	leader := l.d.leading.Load()
+	providers := l.notifiers(env)
 	var acting []string
 	syncer := &reconciler.Syncer{Planner: conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
 	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
@@ -143,7 +145,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		Planned: func(_ context.Context, plan *reconciler.Plan) (bool, error) {
 			l.d.ready.Store(true)
 			l.mu.Lock()
-			l.setTarget(env, conn, snap.Revision, plan)
+			l.setTarget(env, conn, snap.Revision, snap.Commit, plan)
 			l.mu.Unlock()
 			for _, st := range plan.Steps {
 				if st.Action.Changes() {
@@ -151,6 +153,9 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 				}
 			}
 			l.setActing(acting, true)
+			if leader && len(acting) > 0 {
+				l.notify(providers, notify.SyncStarted, snap.Revision, snap.Commit, nil, fmt.Sprintf("applying %d release(s)", len(acting)), nil)
+			}
 			return true, nil
 		},
 		// On SIGTERM (ctx done) releases not yet started are skipped; those
@@ -174,6 +179,12 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	l.failed.forget(plan)
 	l.mu.Unlock()
 	outcome := l.record(plan, result, suspended, leader, env.Policy)
+	if leader {
+		for i := range plan.Steps {
+			st := &plan.Steps[i]
+			l.notifyDrift(providers, snap.Revision, snap.Commit, st, st.Action == reconciler.ActionCorrectDrift && succeeded(result, st.Release.Name))
+		}
+	}
 	l.commit = snap.Commit
 	l.fingerprint = fingerprint(live, l.name, l.releases)
 	l.lastFull = time.Now()
@@ -194,6 +205,14 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 			l.d.metrics.CommitToDeploy(l.name, time.Since(snap.CommitTime))
 		}
 		l.deployed = snap.Commit
+	}
+	if leader {
+		switch result2 {
+		case metrics.SyncSuccess:
+			l.notify(providers, notify.SyncSucceeded, snap.Revision, snap.Commit, actedOn(result), fmt.Sprintf("%d release(s) applied, the rest in sync", len(actedOn(result))), nil)
+		case metrics.SyncFailure:
+			l.notify(providers, notify.SyncFailed, snap.Revision, snap.Commit, failedOf(result), syncErr.Error(), nil)
+		}
 	}
 	l.d.metrics.Revision(l.name, snap.Revision)
 	l.mu.Lock()

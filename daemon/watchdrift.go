@@ -38,6 +38,7 @@ type watchTarget struct {
 	env      *manifest.Environment
 	conn     connected
 	revision string
+	commit   string
 	releases map[string]string
 }
 
@@ -173,6 +174,13 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 		return
 	}
 	l.recordWatched(synced, first)
+	if leader {
+		providers := l.notifiers(tgt.env)
+		for i := range synced.Plan.Steps {
+			st := &synced.Plan.Steps[i]
+			l.notifyDrift(providers, tgt.revision, tgt.commit, st, st.Action == reconciler.ActionCorrectDrift && succeeded(synced.Result, st.Release.Name))
+		}
+	}
 }
 
 // setActing marks releases as being acted on (or no longer), so that the
@@ -329,12 +337,12 @@ func (l *envLoop) watchActed(plan *reconciler.Plan, result *reconciler.Result) {
 // setTarget records what the full sync just planned for watch-driven
 // checks: the releases it found in sync (drifted or not) and their
 // environment. l.mu is held.
-func (l *envLoop) setTarget(env *manifest.Environment, conn connected, revision string, plan *reconciler.Plan) {
+func (l *envLoop) setTarget(env *manifest.Environment, conn connected, revision, commit string, plan *reconciler.Plan) {
 	releases := map[string]string{}
 	for _, st := range plan.Steps {
 		if st.Status == reconciler.StatusInSync || st.Status == reconciler.StatusDrifted {
 			releases[st.Release.Name] = st.Release.Namespace
 		}
 	}
-	l.target = watchTarget{env: env, conn: conn, revision: revision, releases: releases}
+	l.target = watchTarget{env: env, conn: conn, revision: revision, commit: commit, releases: releases}
 }

@@ -43,6 +43,7 @@ type Recorder struct {
 	releaseDrifted *prometheus.GaugeVec
 	driftDetected  *prometheus.CounterVec
 	driftFights    *prometheus.CounterVec
+	notifications  *prometheus.CounterVec
 	releaseActions *prometheus.CounterVec
 	fetchTotal     *prometheus.CounterVec
 	fetchDuration  *prometheus.HistogramVec
@@ -82,6 +83,10 @@ func New(reg prometheus.Registerer) *Recorder {
 			Name: "digitops_drift_fights_total",
 			Help: "Times another field manager was found undoing digitops's drift corrections of a release again and again (corrections then back off).",
 		}, []string{"environment", "release"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_notifications_total",
+			Help: "Notifications by provider and result: sent, failed (after every retry), dropped (queue full), deduplicated (already sent for that revision).",
+		}, []string{"provider", "result"}),
 		releaseActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "digitops_release_actions_total",
 			Help: "Helm actions digitops took on a release, by action and result.",
@@ -107,7 +112,7 @@ func New(reg prometheus.Registerer) *Recorder {
 		revisions: map[string]string{},
 		drifted:   map[string]bool{},
 	}
-	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.driftFights,
+	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.driftFights, r.notifications,
 		r.releaseActions, r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy)
 	return r
 }
@@ -179,6 +184,11 @@ func (r *Recorder) Drift(env, release, namespace string, detected, corrected boo
 // undid its drift corrections several times in a row.
 func (r *Recorder) DriftFight(env, release string) {
 	r.driftFights.WithLabelValues(env, release).Inc()
+}
+
+// Notification counts one notification by provider and result.
+func (r *Recorder) Notification(provider, result string) {
+	r.notifications.WithLabelValues(provider, result).Inc()
 }
 
 // ReleaseAction counts one Helm action on a release.

@@ -45,9 +45,10 @@ type Event struct {
 	URL string `json:"url,omitempty"`
 }
 
-// key is what makes two events the same notification.
+// key is what makes two events the same notification: a sync failing
+// again on the same revision, the same drift seen again.
 func (e Event) key() string {
-	return strings.Join([]string{string(e.Kind), e.Environment, e.Revision, strings.Join(e.Releases, ",")}, "\x00")
+	return strings.Join([]string{string(e.Kind), e.Environment, e.Revision, strings.Join(e.Releases, ","), strings.Join(e.Drift, "\n")}, "\x00")
 }
 
 // text is the event for people (chat).

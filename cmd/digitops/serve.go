@@ -19,21 +19,23 @@ import (
 )
 
 type serveOptions struct {
-	listen         string
-	cacheDir       string
-	interval       time.Duration
-	driftInterval  time.Duration
-	driftDebounce  time.Duration
-	shutdownGrace  time.Duration
-	logFormat      string
-	leaderElect    bool
-	leaseNamespace string
-	leaseName      string
-	githubSecret   string
-	gitlabSecret   string
-	genericSecret  string
-	apiTokenFile   string
-	sources        []string
+	listen           string
+	cacheDir         string
+	interval         time.Duration
+	driftInterval    time.Duration
+	driftDebounce    time.Duration
+	notifySecretsDir string
+	statusURL        string
+	shutdownGrace    time.Duration
+	logFormat        string
+	leaderElect      bool
+	leaseNamespace   string
+	leaseName        string
+	githubSecret     string
+	gitlabSecret     string
+	genericSecret    string
+	apiTokenFile     string
+	sources          []string
 }
 
 func newServeCommand(g *globalOptions, s streams) *cobra.Command {
@@ -86,6 +88,8 @@ DIGITOPS_GIT_* environment variables.`,
 	f.StringVar(&o.githubSecret, "github-webhook-secret-file", "", "file holding the GitHub webhook secret")
 	f.StringVar(&o.gitlabSecret, "gitlab-webhook-token-file", "", "file holding the GitLab webhook token")
 	f.StringVar(&o.genericSecret, "webhook-secret-file", "", "file holding the generic webhook HMAC secret")
+	f.StringVar(&o.notifySecretsDir, "notify-secrets-dir", "", "directory of the secrets digitops.yaml's notify entries name (secretRef: a file in it)")
+	f.StringVar(&o.statusURL, "status-url", "", "the status page's public address, linked from notifications and commit statuses")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token required by suspend and resume")
 	f.StringArrayVar(&o.sources, "source", nil, "another repository to watch beside --repo, as URL or URL#REF (repeatable; same --config path; all its environments)")
 	return cmd
@@ -138,6 +142,8 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 		Interval:           o.interval,
 		DriftInterval:      o.driftInterval,
 		DriftDebounce:      o.driftDebounce,
+		NotifySecretsDir:   o.notifySecretsDir,
+		StatusURL:          o.statusURL,
 		ShutdownGrace:      o.shutdownGrace,
 		Logger:             logger,
 	}

@@ -52,6 +52,8 @@ type EnvironmentConfig struct {
 
 	Cluster ClusterRef `yaml:"cluster"`
 	Sync    SyncConfig `yaml:"sync"`
+	// Notify are where the daemon tells what it did (see NotifyConfig).
+	Notify []NotifyConfig `yaml:"notify"`
 
 	// Line is the line of the entry in the configuration file.
 	Line int `yaml:"-"`
@@ -199,6 +201,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		} {
 			if !slices.Contains(c.allowed, c.value) {
 				return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: unknown %s %q (want %s)", e.Name, c.what, c.shown, orList(c.allowed))}
+			}
+		}
+		for i, n := range e.Notify {
+			if msg := n.check(); msg != "" {
+				return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: notify[%d]: %s", e.Name, i, msg)}
 			}
 		}
 		if msg := e.Sync.check(); msg != "" {

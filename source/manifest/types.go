@@ -67,6 +67,8 @@ type Environment struct {
 	// Warnings are what the layout accepted where the tool it replaces was
 	// lenient (see Warning).
 	Warnings []Warning
+	// Notify are the environment's notification targets.
+	Notify []NotifyConfig
 }
 
 // Errors returns the releases that could not be loaded.

@@ -1,0 +1,85 @@
+package manifest
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+)
+
+// NotifyConfig is one entry of an environment's notify: list: where the
+// daemon tells what it did. Its secret is never in the repository:
+// SecretRef names a file in the daemon's --notify-secrets-dir.
+type NotifyConfig struct {
+	// Provider is webhook, slack, github or gitlab.
+	Provider string `yaml:"provider"`
+	// SecretRef names the secret: Slack's incoming-webhook URL, the
+	// webhook's HMAC key, or the GitHub or GitLab token.
+	SecretRef string `yaml:"secretRef"`
+	// URL is where a webhook POSTs; for github and gitlab the API base
+	// (default https://api.github.com, https://gitlab.com).
+	URL string `yaml:"url"`
+	// Repository is github's owner/name or gitlab's project path or id.
+	Repository string `yaml:"repository"`
+	// Events limit the kinds sent (sync-succeeded, sync-failed,
+	// drift-detected, drift-corrected); empty sends every kind.
+	Events []string `yaml:"events"`
+}
+
+// NotifyEvents are the event kinds a notify entry may list.
+func NotifyEvents() []string {
+	return []string{"sync-started", "sync-succeeded", "sync-failed", "drift-detected", "drift-corrected"}
+}
+
+// check returns what is wrong with the entry, "" when nothing.
+func (n NotifyConfig) check() string {
+	switch n.Provider {
+	case "webhook":
+		if n.URL == "" {
+			return "provider webhook needs url"
+		}
+	case "slack":
+		if n.SecretRef == "" {
+			return "provider slack needs secretRef (the file holding the incoming-webhook URL)"
+		}
+	case "github", "gitlab":
+		if n.SecretRef == "" || n.Repository == "" {
+			return fmt.Sprintf("provider %s needs secretRef (the token's file) and repository", n.Provider)
+		}
+	default:
+		return fmt.Sprintf("unknown provider %q (want webhook, slack, github or gitlab)", n.Provider)
+	}
+	if n.SecretRef != "" && !fileName(n.SecretRef) {
+		return fmt.Sprintf("secretRef %q is not a file name (lower-case letters, digits, '.', '-', '_')", n.SecretRef)
+	}
+	if n.URL != "" {
+		u, err := url.Parse(n.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return "url must be an http(s) URL without credentials"
+		}
+	}
+	for _, e := range n.Events {
+		if !slices.Contains(NotifyEvents(), e) {
+			return fmt.Sprintf("unknown event %q (want %s)", e, orList(NotifyEvents()))
+		}
+	}
+	return ""
+}
+
+// fileName reports whether s is a plain file name: lower-case letters,
+// digits, '.', '-' and '_', starting and ending with a letter or digit, at
+// most 63 characters (no path, no "..").
+func fileName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i, c := range s {
+		alnum := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+		if (i == 0 || i == len(s)-1) && !alnum {
+			return false
+		}
+		if !alnum && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
