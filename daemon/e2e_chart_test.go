@@ -2,9 +2,9 @@ package daemon_test
 
 import (
 	"context"
-	"os"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
