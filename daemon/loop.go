@@ -50,7 +50,10 @@ type envLoop struct {
 	// acted on (by the full sync or the drift worker), and the fights.
 	target    watchTarget
 	pending   map[string]time.Time
-	acting    map[string]bool
+	acting    map[string]actor
+	freed     chan struct{} // closed and replaced whenever marks end
+	// actedEpoch moves on each time the full sync ends its marks.
+	actedEpoch uint64
 	fights    map[string]*fight
 	holdUntil map[string]time.Time
 	driftWake chan struct{}
@@ -64,6 +67,7 @@ func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
 		log:       d.log.With("environment", name),
 		wake:      make(chan struct{}, 1),
 		driftWake: make(chan struct{}, 1),
+		freed:     make(chan struct{}),
 		interval:  d.opts.Interval,
 		releases:  map[string]string{},
 		failed:    backoffs{},
@@ -152,7 +156,13 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 					acting = append(acting, st.Release.Name)
 				}
 			}
-			l.setActing(acting, true)
+			if leader {
+				// Waits for drift corrections of these releases in flight.
+				if err := l.claimWait(ctx, acting, actorFullSync); err != nil {
+					acting = nil
+					return false, nil
+				}
+			}
 			if leader && len(acting) > 0 {
 				l.notify(providers, notify.SyncStarted, snap.Revision, snap.Commit, nil, fmt.Sprintf("applying %d release(s)", len(acting)), nil)
 			}
@@ -163,7 +173,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		ActContext: applyCtx,
 		Drain:      ctx.Done(),
 	})
-	l.setActing(acting, false)
+	l.unclaim(acting, actorFullSync)
 	if err != nil {
 		var lre *reconciler.LiveReadError
 		if !errors.As(err, &lre) {

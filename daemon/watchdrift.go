@@ -18,9 +18,12 @@ import (
 // every change of a live object a release deployed; the loop of the
 // environment that owns the release checks that release alone, a moment
 // later (DriftDebounce gathers a burst), and in correct mode corrects it at
-// once. It runs beside the environment's full sync, never behind it: a
-// release the full sync is acting on is left to it. The full drift check at
-// DriftInterval stays as the safety net.
+// once. It runs beside the environment's full sync, never behind it, and
+// never on the same release at once: each claims the releases it acts on;
+// the worker leaves a release the full sync holds (and re-checks it when
+// the full sync lets go, as it does when the full sync acted since the
+// worker read the live state), and the full sync waits for a correction in
+// flight. The full drift check at DriftInterval stays as the safety net.
 
 const (
 	// fightWindow is how soon after a correction a new one of the same
@@ -47,7 +50,15 @@ type fight struct {
 	manager     string
 	corrections int
 	last        time.Time
+	// hold is how long corrections of the release were held back after
+	// the last one: the next correction counts as the same fight when it
+	// comes within fightWindow after the hold.
+	hold time.Duration
 }
+
+// over reports whether the fight ended: no correction of the field for
+// fightWindow after the hold.
+func (f *fight) over(now time.Time) bool { return now.Sub(f.last) > fightWindow+f.hold }
 
 // objectChanged routes a watch event of cluster c to the loops whose
 // last full sync has the release in sync.
@@ -113,7 +124,7 @@ func (l *envLoop) duePending(now time.Time) (names []string, first time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for name, at := range l.pending {
-		if l.acting[name] {
+		if _, busy := l.acting[name]; busy {
 			continue
 		}
 		if until := l.holdUntil[name]; now.Before(until) {
@@ -136,7 +147,7 @@ func (l *envLoop) duePending(now time.Time) (names []string, first time.Time) {
 // is left to the full sync.
 func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, first time.Time) {
 	l.mu.Lock()
-	tgt := l.target
+	tgt, epoch := l.target, l.actedEpoch
 	l.mu.Unlock()
 	if tgt.env == nil || l.d.suspends.environment(l.name) {
 		return
@@ -144,6 +155,7 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 	leader := l.d.leading.Load()
 	syncer := &reconciler.Syncer{Planner: tgt.conn.planner, Cluster: tgt.conn.cluster, Log: l.d.log}
 	var corrections []string
+	requeue := false
 	synced, err := syncer.Sync(ctx, tgt.env, reconciler.SyncOptions{
 		PlanOptions: reconciler.PlanOptions{
 			Revision:  tgt.revision,
@@ -152,21 +164,38 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 		},
 		Apply: leader,
 		Planned: func(_ context.Context, plan *reconciler.Plan) (bool, error) {
+			var want []string
 			for _, st := range plan.Steps {
 				switch {
 				case st.Action == reconciler.ActionCorrectDrift:
-					corrections = append(corrections, st.Release.Name)
+					want = append(want, st.Release.Name)
 				case st.Action.Changes():
 					return false, nil // Git moved: the full sync's to do
 				}
 			}
-			l.setActing(corrections, true)
-			return len(corrections) > 0, nil
+			if len(want) == 0 || !leader {
+				return false, nil
+			}
+			// The full sync holds one of them, or acted since this check
+			// read the live state: check again once it is done.
+			l.mu.Lock()
+			stale := l.actedEpoch != epoch
+			l.mu.Unlock()
+			if stale || !l.claim(want, actorWatch) {
+				requeue = true
+				return false, nil
+			}
+			corrections = want
+			return true, nil
 		},
 		ActContext: applyCtx,
 		Drain:      ctx.Done(),
 	})
-	l.setActing(corrections, false)
+	l.unclaim(corrections, actorWatch)
+	if requeue {
+		l.requeue(names, first)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			l.log.Warn("watch-driven drift check failed", "releases", names, "error", err)
@@ -183,22 +212,88 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 	}
 }
 
-// setActing marks releases as being acted on (or no longer), so that the
-// full sync and the drift worker never act on the same release at once.
-func (l *envLoop) setActing(names []string, on bool) {
+// actor is who acts on a release: the full sync or the drift worker.
+type actor int
+
+const (
+	actorFullSync actor = iota + 1
+	actorWatch
+)
+
+// claim marks the named releases as acted on by who, all or none: it
+// returns false, marking nothing, when another actor holds one of them.
+func (l *envLoop) claim(names []string, who actor) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, n := range names {
+		if by, ok := l.acting[n]; ok && by != who {
+			return false
+		}
+	}
+	if l.acting == nil {
+		l.acting = map[string]actor{}
+	}
+	for _, n := range names {
+		l.acting[n] = who
+	}
+	return true
+}
+
+// claimWait claims the named releases for who, waiting while another actor
+// holds one of them (the drift worker's corrections are short), until ctx
+// ends.
+func (l *envLoop) claimWait(ctx context.Context, names []string, who actor) error {
+	for {
+		l.mu.Lock()
+		freed := l.freed
+		l.mu.Unlock()
+		if l.claim(names, who) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-freed:
+		}
+	}
+}
+
+// unclaim ends who's marks on the named releases (never another actor's),
+// tells claimWait, and when the full sync let go, moves the epoch on (a
+// drift check planned before it is stale) and wakes the drift worker for
+// the events that came meanwhile.
+func (l *envLoop) unclaim(names []string, who actor) {
 	if len(names) == 0 {
 		return
 	}
 	l.mu.Lock()
+	for _, n := range names {
+		if l.acting[n] == who {
+			delete(l.acting, n)
+		}
+	}
+	if who == actorFullSync {
+		l.actedEpoch++
+	}
+	close(l.freed)
+	l.freed = make(chan struct{})
+	l.mu.Unlock()
+	if who == actorFullSync {
+		l.wakeDrift()
+	}
+}
+
+// requeue queues the named releases again, keeping when their first event
+// came; the full sync wakes the worker when it lets go of them.
+func (l *envLoop) requeue(names []string, first time.Time) {
+	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.acting == nil {
-		l.acting = map[string]bool{}
+	if l.pending == nil {
+		l.pending = map[string]time.Time{}
 	}
 	for _, n := range names {
-		if on {
-			l.acting[n] = true
-		} else {
-			delete(l.acting, n)
+		if at, queued := l.pending[n]; !queued || first.Before(at) {
+			l.pending[n] = first
 		}
 	}
 }
@@ -257,10 +352,11 @@ func (l *envLoop) noteFights(st *reconciler.Step, now time.Time) {
 		l.holdUntil = map[string]time.Time{}
 	}
 	worst := 0
+	var fought []*fight
 	for _, it := range st.Drift {
 		key := st.Release.Name + "\x00" + it.Object + "\x00" + it.Path
 		f := l.fights[key]
-		if f == nil || now.Sub(f.last) > fightWindow {
+		if f == nil || f.over(now) {
 			f = &fight{}
 			l.fights[key] = f
 		}
@@ -275,12 +371,17 @@ func (l *envLoop) noteFights(st *reconciler.Step, now time.Time) {
 			l.d.metrics.DriftFight(l.name, st.Release.Name)
 		}
 		worst = max(worst, f.corrections)
+		fought = append(fought, f)
 	}
+	var hold time.Duration
 	if worst >= fightThreshold {
-		delay := l.d.opts.DriftDebounce << min(worst-fightThreshold+1, 20)
-		l.holdUntil[st.Release.Name] = now.Add(min(delay, l.d.opts.DriftInterval))
+		hold = min(l.d.opts.DriftDebounce<<min(worst-fightThreshold+1, 20), l.d.opts.DriftInterval)
+		l.holdUntil[st.Release.Name] = now.Add(hold)
 	} else {
 		delete(l.holdUntil, st.Release.Name)
+	}
+	for _, f := range fought {
+		f.hold = hold
 	}
 }
 
@@ -291,7 +392,7 @@ func (l *envLoop) fightNotesOf(release string) []string {
 	for _, key := range slices.Sorted(maps.Keys(l.fights)) {
 		f := l.fights[key]
 		parts := strings.SplitN(key, "\x00", 3)
-		if len(parts) != 3 || parts[0] != release || f.corrections < fightThreshold || time.Since(f.last) > fightWindow {
+		if len(parts) != 3 || parts[0] != release || f.corrections < fightThreshold || f.over(time.Now()) {
 			continue
 		}
 		manager := f.manager

@@ -16,6 +16,10 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
+// ErrReleaseMoved is wrapped by Restore's error when the release got a new
+// revision after it was planned: the drift is left to the next check.
+var ErrReleaseMoved = errors.New("the release moved since it was planned")
+
 // Restore puts the drifted objects of a deployed release back the way the
 // release deployed them, in place (no new Helm revision): it re-reads the
 // drift with GETs (the correction writes back what it read; the cluster may
@@ -26,11 +30,21 @@ import (
 // removed. Fields of allowed managers, server defaults and status stay.
 //
 // It returns how many objects it corrected; on error the objects corrected
-// so far stay corrected and the error names the others.
+// so far stay corrected and the error names the others. When the release
+// has a newer revision than live (an upgrade since the plan), it corrects
+// nothing and returns an error that wraps ErrReleaseMoved: putting back the
+// older revision's objects would undo the upgrade.
 func Restore(ctx context.Context, c *kube.Cluster, spec manifest.ReleaseSpec, live *kube.LiveRelease, policy manifest.SyncPolicy) (int, error) {
 	d, err := NewDirectDetector(c)
 	if err != nil {
 		return 0, err
+	}
+	newest, err := kube.NewestRevision(ctx, c, spec.Namespace, spec.Name)
+	if err != nil {
+		return 0, err
+	}
+	if newest != live.Version {
+		return 0, fmt.Errorf("unable to correct drift of release %q: planned against revision %d, the release is at %d: %w", spec.Name, live.Version, newest, ErrReleaseMoved)
 	}
 	objs, err := d.inspect(ctx, spec, live, policy)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -91,4 +92,21 @@ func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
 		}
 	}
 	return state, nil
+}
+
+// NewestRevision returns the newest revision of one Helm release in Helm's
+// storage (one metadata-only request), 0 when it has none.
+func NewestRevision(ctx context.Context, c *Cluster, namespace, name string) (int, error) {
+	sel := labels.SelectorFromSet(labels.Set{"owner": "helm", "name": name})
+	list, err := c.Metadata.Resource(SecretsResource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return 0, fmt.Errorf("unable to list the revisions of release %q: %w", name, err)
+	}
+	newest := 0
+	for _, item := range list.Items {
+		if v, err := strconv.Atoi(item.Labels["version"]); err == nil && v > newest {
+			newest = v
+		}
+	}
+	return newest, nil
 }

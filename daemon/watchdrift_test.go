@@ -1,0 +1,137 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/digitops/digitops/metrics"
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
+	"github.com/digitops/digitops/source/manifest"
+)
+
+// newTestLoop is an environment loop with no source, enough for the
+// bookkeeping of watch-driven drift.
+func newTestLoop(t *testing.T) *envLoop {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := &Daemon{
+		opts:    Options{DriftDebounce: time.Second, DriftInterval: 5 * time.Minute},
+		log:     log,
+		metrics: metrics.New(prometheus.NewRegistry()),
+	}
+	return &envLoop{d: d, name: "dev", log: log, driftWake: make(chan struct{}, 1), freed: make(chan struct{})}
+}
+
+func TestClaim_oneActorPerRelease(t *testing.T) {
+	l := newTestLoop(t)
+	if !l.claim([]string{"egov-user", "egov-mdms"}, actorFullSync) {
+		t.Fatal("the full sync could not claim free releases")
+	}
+	if l.claim([]string{"egov-user"}, actorWatch) {
+		t.Fatal("the drift worker claimed a release the full sync acts on")
+	}
+	if l.claim([]string{"egov-persister", "egov-mdms"}, actorWatch) {
+		t.Fatal("the drift worker claimed a set with one release held by the full sync")
+	}
+	if _, marked := l.acting["egov-persister"]; marked {
+		t.Fatal("a refused claim marked a release: claims are all or none")
+	}
+	// The worker ending marks it does not hold leaves the full sync's.
+	l.unclaim([]string{"egov-user"}, actorWatch)
+	if l.acting["egov-user"] != actorFullSync {
+		t.Fatal("the drift worker cleared the full sync's mark")
+	}
+	epoch := l.actedEpoch
+	l.unclaim([]string{"egov-user", "egov-mdms"}, actorFullSync)
+	if len(l.acting) != 0 {
+		t.Fatalf("marks left after the full sync let go: %v", l.acting)
+	}
+	if l.actedEpoch != epoch+1 {
+		t.Fatal("the full sync letting go did not move the epoch: a drift check planned before it would act on stale state")
+	}
+	select {
+	case <-l.driftWake:
+	default:
+		t.Fatal("the full sync letting go did not wake the drift worker")
+	}
+	if !l.claim([]string{"egov-user"}, actorWatch) {
+		t.Fatal("the drift worker could not claim a freed release")
+	}
+}
+
+func TestClaimWait_waitsForTheDriftWorker(t *testing.T) {
+	l := newTestLoop(t)
+	if !l.claim([]string{"egov-user"}, actorWatch) {
+		t.Fatal("claim failed")
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.claimWait(context.Background(), []string{"egov-user"}, actorFullSync) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the full sync claimed a release the drift worker corrects (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	l.unclaim([]string{"egov-user"}, actorWatch)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the full sync still waits after the drift worker let go")
+	}
+	if l.acting["egov-user"] != actorFullSync {
+		t.Fatal("the full sync does not hold the release after waiting")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.claimWait(ctx, []string{"egov-user"}, actorWatch); err == nil {
+		t.Fatal("claimWait returned no error on a cancelled context while the release was held")
+	}
+}
+
+func TestNoteFights_backoffOutlivesTheWindow(t *testing.T) {
+	l := newTestLoop(t)
+	st := &reconciler.Step{
+		Release: manifest.ReleaseSpec{Name: "egov-config", Namespace: "egov"},
+		Drift:   []drift.Item{{Object: "ConfigMap/egov/egov-config", Path: "/data/timezone", Kind: drift.Changed, Manager: "fighter"}},
+	}
+	now := time.Now()
+	var holds []time.Duration
+	for i := range 8 {
+		l.noteFights(st, now)
+		hold := l.holdUntil["egov-config"].Sub(now)
+		if i+1 < fightThreshold && hold > 0 {
+			t.Fatalf("correction %d: held back %v before a fight", i+1, hold)
+		}
+		if i+1 >= fightThreshold {
+			holds = append(holds, hold)
+		}
+		// The fighter undoes the correction as soon as the hold ends.
+		now = now.Add(max(hold, time.Second))
+	}
+	for i := 1; i < len(holds); i++ {
+		if holds[i] < holds[i-1] {
+			t.Fatalf("the backoff went back from %v to %v: holds %v", holds[i-1], holds[i], holds)
+		}
+	}
+	if last := holds[len(holds)-1]; last <= fightWindow {
+		t.Fatalf("the backoff never grew past the fight window (%v): holds %v", fightWindow, holds)
+	}
+	if notes := l.fightNotesOf("egov-config"); len(notes) != 1 {
+		t.Fatalf("fight notes during a long hold = %q, want one", notes)
+	}
+
+	// Quiet for the window after the hold: the fight is over.
+	l.noteFights(st, now.Add(l.holdUntil["egov-config"].Sub(now)+fightWindow+time.Second))
+	if _, held := l.holdUntil["egov-config"]; held {
+		t.Fatal("a correction after a quiet window is still held back")
+	}
+}
