@@ -66,14 +66,15 @@ func TestDaemon_notifications(t *testing.T) {
 	defer ghs.Close()
 	defer hooks.Close()
 	secrets := t.TempDir()
-	for name, v := range map[string]string{"github-token": "ghp_notify_secret", "hook-key": "hook-hmac-secret"} {
+	// The GitHub API base is the daemon's to choose, beside the token.
+	for name, v := range map[string]string{"github-token": "ghp_notify_secret", "github-token.url": ghs.URL, "hook-key": "hook-hmac-secret"} {
 		if err := os.WriteFile(filepath.Join(secrets, name), []byte(v+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	g := quickstartRepo(t)
 	cfg := strings.Replace(g.read("digitops.yaml"), "    sync:\n", `    notify:
-      - {provider: github, url: "`+ghs.URL+`", repository: egov/envs, secretRef: github-token}
+      - {provider: github, repository: egov/envs, secretRef: github-token}
       - {provider: webhook, url: "`+hooks.URL+`/digitops", secretRef: hook-key}
       - {provider: slack, secretRef: missing-slack-url}
     sync:

@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +40,17 @@ func (l *envLoop) notifiers(env *manifest.Environment) []notify.Provider {
 			out = append(out, notify.Webhook{URL: n.URL, Secret: secret, Events: events})
 		case "slack":
 			out = append(out, notify.Slack{URL: secret, Events: events})
-		case "github":
-			out = append(out, notify.GitHub{APIURL: cmp.Or(n.URL, "https://api.github.com"), Repository: n.Repository, Token: secret})
-		case "gitlab":
-			out = append(out, notify.GitLab{APIURL: cmp.Or(n.URL, "https://gitlab.com"), Project: n.Repository, Token: secret})
+		case "github", "gitlab":
+			api, err := l.notifyAPIBase(n.SecretRef)
+			if err != nil {
+				l.log.Warn("notification left out", "index", i, "provider", n.Provider, "error", err)
+				continue
+			}
+			if n.Provider == "github" {
+				out = append(out, notify.GitHub{APIURL: cmp.Or(api, "https://api.github.com"), Repository: n.Repository, Token: secret})
+			} else {
+				out = append(out, notify.GitLab{APIURL: cmp.Or(api, "https://gitlab.com"), Project: n.Repository, Token: secret})
+			}
 		}
 	}
 	return out
@@ -58,6 +68,25 @@ func (l *envLoop) readNotifySecret(name string) (string, error) {
 		return "", fmt.Errorf("secretRef %q: not readable in --notify-secrets-dir", name)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// notifyAPIBase reads the API base of a token from the file <secretRef>.url
+// beside it in NotifySecretsDir: the daemon's operator, never the
+// repository, chooses where a token goes. "" when there is no such file.
+func (l *envLoop) notifyAPIBase(secretRef string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(l.d.opts.NotifySecretsDir, secretRef+".url"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s.url: not readable in --notify-secrets-dir", secretRef)
+	}
+	raw := strings.TrimSpace(string(b))
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+		return "", fmt.Errorf("%s.url: not an http(s) URL without credentials or query", secretRef)
+	}
+	return raw, nil
 }
 
 // notify queues an event of the environment for its providers.

@@ -199,3 +199,73 @@ func TestQueue_givesUp(t *testing.T) {
 		t.Errorf("counts %v after %d requests, want one failure after 3 attempts", counts.n, len(r.got()))
 	}
 }
+
+func TestQueue_refusalIsNotRetried(t *testing.T) {
+	for _, tt := range []struct {
+		code     int // the first answer
+		requests int // requests made
+		result   string
+	}{
+		{http.StatusUnauthorized, 1, "failed"},
+		{http.StatusNotFound, 1, "failed"},
+		{http.StatusTooManyRequests, 2, "sent"},
+		{http.StatusRequestTimeout, 2, "sent"},
+		{http.StatusBadGateway, 2, "sent"},
+	} {
+		r := &recorder{fail: []int{tt.code}}
+		counts := &countRecorder{n: map[string]int{}}
+		q := NewQueue(QueueOptions{Attempts: 3, Backoff: time.Millisecond, Count: counts.count})
+		q.send(context.Background(), GitHub{APIURL: serve(t, r), Repository: "o/r", Token: "t"}, event)
+		if n := len(r.got()); n != tt.requests || counts.get("github "+tt.result) != 1 {
+			t.Errorf("answer %d: %d requests and counts %v, want %d requests and one %s", tt.code, n, counts.n, tt.requests, tt.result)
+		}
+	}
+}
+
+func TestSend_neverFollowsARedirect(t *testing.T) {
+	elsewhere := &recorder{}
+	target := serve(t, elsewhere)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, target+req.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	err := GitHub{APIURL: redirect.URL, Repository: "o/r", Token: "ghp_redirected"}.Send(context.Background(), event)
+	if err == nil {
+		t.Fatal("a redirect counted as sent")
+	}
+	if n := len(elsewhere.got()); n != 0 {
+		t.Fatalf("the redirect was followed: the token went to another server (%d requests)", n)
+	}
+	if retryable(err) {
+		t.Errorf("a redirect is retried: %v", err)
+	}
+}
+
+func TestQueue_commitStatusFollowsTheLastState(t *testing.T) {
+	r := &recorder{}
+	counts := &countRecorder{n: map[string]int{}}
+	q := NewQueue(QueueOptions{Backoff: time.Millisecond, Count: counts.count})
+	gh := GitHub{APIURL: serve(t, r), Repository: "o/r", Token: "t"}
+	at := func(k Kind) Event { e := event; e.Kind = k; return e }
+	// One revision: pending, failure, a retry that succeeds, then the
+	// same success again.
+	for _, k := range []Kind{SyncStarted, SyncFailed, SyncStarted, SyncSucceeded, SyncSucceeded} {
+		q.send(context.Background(), gh, at(k))
+	}
+	var states []string
+	for _, req := range r.got() {
+		var body map[string]string
+		if err := json.Unmarshal(req.body, &body); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, body["state"])
+	}
+	if got, want := strings.Join(states, ","), "pending,failure,pending,success"; got != want {
+		t.Errorf("commit statuses sent %s, want %s (sent again when the state changes, once otherwise)", got, want)
+	}
+	// Another repository is another status.
+	q.send(context.Background(), GitHub{APIURL: gh.APIURL, Repository: "o/other", Token: "t"}, at(SyncSucceeded))
+	if n := len(r.got()); n != 5 {
+		t.Errorf("%d requests after a second repository's status, want 5", n)
+	}
+}

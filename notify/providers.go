@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Provider sends events somewhere.
@@ -22,9 +23,46 @@ type Provider interface {
 	Name() string
 	// Wants reports whether the provider sends events of this kind.
 	Wants(k Kind) bool
-	// Send delivers one event. An error is retried; it never holds a
+	// Send delivers one event. An error is retried unless the receiver
+	// refused the request (a 4xx other than 408 and 429); it never holds a
 	// secret.
 	Send(ctx context.Context, e Event) error
+}
+
+// commitStatuser is a provider that sets one status per environment and
+// commit: the queue sends it again only when the status changes.
+type commitStatuser interface{ commitStatus() }
+
+func (GitHub) commitStatus() {}
+func (GitLab) commitStatus() {}
+
+// statusError is a response other than 2xx.
+type statusError struct {
+	host   string
+	status string
+	code   int
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("POST to %s: %s", e.host, e.status) }
+
+// retryable reports whether a failed send may succeed if tried again: not
+// when the receiver refused it (bad token, unknown repository, a redirect
+// not followed), except for 408 and 429.
+func retryable(err error) bool {
+	var se *statusError
+	if !errors.As(err, &se) {
+		return true
+	}
+	return se.code >= 500 || se.code == http.StatusRequestTimeout || se.code == http.StatusTooManyRequests
+}
+
+// noRedirects is the client of every provider that sets none: a redirect is
+// never followed, so a token is only ever sent to the host configured.
+func noRedirects() *http.Client {
+	return &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // kinds is a set of event kinds; empty means every kind.
@@ -156,7 +194,7 @@ func (g GitLab) Send(ctx context.Context, e Event) error {
 // status, never the URL's path or query (Slack's secret) nor a header.
 func post(ctx context.Context, c *http.Client, rawURL string, h http.Header, body []byte) error {
 	if c == nil {
-		c = http.DefaultClient
+		c = noRedirects()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
@@ -176,7 +214,7 @@ func post(ctx context.Context, c *http.Client, rawURL string, h http.Header, bod
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST to %s: %s", host, resp.Status)
+		return &statusError{host: host, status: resp.Status, code: resp.StatusCode}
 	}
 	return nil
 }

@@ -2,6 +2,9 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -36,8 +39,9 @@ type QueueOptions struct {
 type Queue struct {
 	opts  QueueOptions
 	items chan item
-	// sent remembers recent notifications, oldest first.
-	sent  map[string]bool
+	// sent remembers recent notifications (key → state sent), oldest
+	// first.
+	sent  map[string]string
 	order []string
 }
 
@@ -63,7 +67,7 @@ func NewQueue(opts QueueOptions) *Queue {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{opts: opts, items: make(chan item, opts.Size), sent: map[string]bool{}}
+	return &Queue{opts: opts, items: make(chan item, opts.Size), sent: map[string]string{}}
 }
 
 // Notify queues e for the providers that want it; when the queue is full
@@ -101,10 +105,11 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
-// send delivers e once per provider and key, with retries.
+// send delivers e once per provider and key, with retries; a refusal
+// (a 4xx other than 408 and 429) is not retried.
 func (q *Queue) send(ctx context.Context, p Provider, e Event) {
-	key := p.Name() + "\x00" + e.key()
-	if q.sent[key] {
+	key, state := dedupeKey(p, e)
+	if sent, ok := q.sent[key]; ok && sent == state {
 		q.count(p.Name(), ResultDeduplicated)
 		return
 	}
@@ -115,11 +120,11 @@ func (q *Queue) send(ctx context.Context, p Provider, e Event) {
 		err = p.Send(sctx, e)
 		cancel()
 		if err == nil {
-			q.remember(key)
+			q.remember(key, state)
 			q.count(p.Name(), ResultSent)
 			return
 		}
-		if attempt == q.opts.Attempts {
+		if attempt == q.opts.Attempts || !retryable(err) {
 			break
 		}
 		select {
@@ -130,12 +135,14 @@ func (q *Queue) send(ctx context.Context, p Provider, e Event) {
 		wait *= 2
 	}
 	q.count(p.Name(), ResultFailed)
-	q.opts.Log.Warn("notification not sent", "provider", p.Name(), "environment", e.Environment, "event", string(e.Kind), "attempts", q.opts.Attempts, "error", err)
+	q.opts.Log.Warn("notification not sent", "provider", p.Name(), "environment", e.Environment, "event", string(e.Kind), "error", err)
 }
 
-func (q *Queue) remember(key string) {
-	q.sent[key] = true
-	q.order = append(q.order, key)
+func (q *Queue) remember(key, state string) {
+	if _, ok := q.sent[key]; !ok {
+		q.order = append(q.order, key)
+	}
+	q.sent[key] = state
 	if len(q.order) > q.opts.Remember {
 		delete(q.sent, q.order[0])
 		q.order = q.order[1:]
@@ -146,4 +153,21 @@ func (q *Queue) count(provider, result string) {
 	if q.opts.Count != nil {
 		q.opts.Count(provider, result)
 	}
+}
+
+// dedupeKey is what makes two sends the same notification, and the state
+// sent. A commit status is one per provider, environment and commit: it is
+// sent again only when its state changes (pending, success, failure), so a
+// sync failing then succeeding again on one revision ends green. Any other
+// event is sent once per provider and event (kind, revision, releases,
+// drift). The provider is told apart by a hash of its settings (two
+// webhooks, two repositories): never the settings themselves.
+func dedupeKey(p Provider, e Event) (key, state string) {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%T%+v", p, p))
+	id := hex.EncodeToString(sum[:8])
+	if _, ok := p.(commitStatuser); ok {
+		st, _ := commitState(e.Kind)
+		return id + "\x00" + e.Environment + "\x00" + e.Commit, st
+	}
+	return id + "\x00" + e.key(), ""
 }

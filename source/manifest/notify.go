@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 )
 
 // NotifyConfig is one entry of an environment's notify: list: where the
@@ -15,10 +16,13 @@ type NotifyConfig struct {
 	// SecretRef names the secret: Slack's incoming-webhook URL, the
 	// webhook's HMAC key, or the GitHub or GitLab token.
 	SecretRef string `yaml:"secretRef"`
-	// URL is where a webhook POSTs; for github and gitlab the API base
-	// (default https://api.github.com, https://gitlab.com).
+	// URL is where a webhook POSTs. Not allowed for github and gitlab: the
+	// API base receives the token, so it is the daemon's to choose (the
+	// file <secretRef>.url beside the token; https://api.github.com and
+	// https://gitlab.com when absent).
 	URL string `yaml:"url"`
-	// Repository is github's owner/name or gitlab's project path or id.
+	// Repository is github's owner/name or gitlab's project path
+	// (group/subgroup/name) or numeric id.
 	Repository string `yaml:"repository"`
 	// Events limit the kinds sent (sync-succeeded, sync-failed,
 	// drift-detected, drift-corrected); empty sends every kind.
@@ -44,6 +48,12 @@ func (n NotifyConfig) check() string {
 	case "github", "gitlab":
 		if n.SecretRef == "" || n.Repository == "" {
 			return fmt.Sprintf("provider %s needs secretRef (the token's file) and repository", n.Provider)
+		}
+		if n.URL != "" {
+			return fmt.Sprintf("url is not allowed for provider %s: the API base receives the token, so the daemon chooses it (write it in the file %s.url beside the token in --notify-secrets-dir)", n.Provider, n.SecretRef)
+		}
+		if !repositoryPath(n.Repository, n.Provider == "gitlab") {
+			return fmt.Sprintf("repository %q is not a %s repository (%s)", n.Repository, n.Provider, map[bool]string{false: "owner/name", true: "group/name, group/subgroup/name or a project id"}[n.Provider == "gitlab"])
 		}
 	default:
 		return fmt.Sprintf("unknown provider %q (want webhook, slack, github or gitlab)", n.Provider)
@@ -79,6 +89,30 @@ func fileName(s string) bool {
 		}
 		if !alnum && c != '.' && c != '-' && c != '_' {
 			return false
+		}
+	}
+	return true
+}
+
+// repositoryPath reports whether s is owner/name (nested groups too when
+// nested), each part letters, digits, '.', '-' and '_', never "." or "..":
+// it goes into an API path. A numeric project id passes when nested (GitLab).
+func repositoryPath(s string, nested bool) bool {
+	parts := strings.Split(s, "/")
+	if nested && len(parts) == 1 && s != "" && strings.Trim(s, "0123456789") == "" {
+		return true
+	}
+	if len(parts) < 2 || (!nested && len(parts) != 2) || len(parts) > 20 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." || len(p) > 100 {
+			return false
+		}
+		for _, c := range p {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+				return false
+			}
 		}
 	}
 	return true
