@@ -290,9 +290,11 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 		prunes = nil
 	}
 	if len(prunes) > 0 {
-		owned := len(prunes)
-		for _, st := range plan.Steps {
-			if st.Live != nil && st.Live.Environment == env.Name {
+		// The share is of every release the environment owns, not of the
+		// ones a selection planned.
+		owned := 0
+		for _, l := range live {
+			if l.Environment == env.Name {
 				owned++
 			}
 		}

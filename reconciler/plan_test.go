@@ -62,6 +62,8 @@ func TestPlan_prune(t *testing.T) {
 		live kube.LiveState
 		// force lifts the prune guard.
 		force bool
+		// only selects one release (plan --release), "" for all.
+		only string
 		// uninstall is the releases the plan uninstalls, sorted.
 		uninstall []string
 		// err is a substring of the expected error; empty for none.
@@ -112,6 +114,14 @@ func TestPlan_prune(t *testing.T) {
 			err:   "refusing to prune 4 of 4 releases",
 		},
 		{
+			name:      "a selection is measured against every owned release, not the selected ones",
+			prune:     true,
+			keep:      4,
+			live:      ownedLive("dev", "old"),
+			only:      "old",
+			uninstall: []string{"old"},
+		},
+		{
 			name:  "foreign releases do not count towards the guard",
 			prune: true,
 			keep:  4,
@@ -126,7 +136,11 @@ func TestPlan_prune(t *testing.T) {
 			env.Releases = env.Releases[:tt.keep]
 			live := merge(ownedLive("dev", quickstartNames...), tt.live)
 			planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
-			plan, err := planner.Plan(context.Background(), env, live, reconciler.PlanOptions{ForcePrune: tt.force})
+			opts := reconciler.PlanOptions{ForcePrune: tt.force}
+			if tt.only != "" {
+				opts.Select = func(r manifest.ReleaseSpec) bool { return r.Name == tt.only }
+			}
+			plan, err := planner.Plan(context.Background(), env, live, opts)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)

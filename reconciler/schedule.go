@@ -37,11 +37,18 @@ type scheduler struct {
 
 // schedule is the state of one run of a plan, shared by its steps.
 type schedule struct {
-	plan    *Plan
-	sem     chan struct{}
-	done    map[string]chan struct{}
-	gates   map[string]*readyGate
+	plan *Plan
+	sem  chan struct{}
+	// done[i] is closed when step i has its result; gates[i] is set when
+	// step i changes nothing (its readiness checked once for dependants).
+	done    []chan struct{}
+	gates   []*readyGate
 	results []ReleaseResult
+	// needed maps a release name to the step its dependants wait for: the
+	// environment's release. A release moved to another namespace has a
+	// second step of that name (the old one's uninstall), which nothing
+	// waits for.
+	needed map[string]int
 }
 
 // run carries out every step of plan and returns their results, in plan
@@ -50,22 +57,26 @@ func (s *scheduler) run(ctx context.Context, plan *Plan) []ReleaseResult {
 	sc := &schedule{
 		plan:    plan,
 		sem:     make(chan struct{}, max(s.concurrency, 1)),
-		done:    make(map[string]chan struct{}, len(plan.Steps)),
-		gates:   make(map[string]*readyGate, len(plan.Steps)),
+		done:    make([]chan struct{}, len(plan.Steps)),
+		gates:   make([]*readyGate, len(plan.Steps)),
 		results: make([]ReleaseResult, len(plan.Steps)),
+		needed:  make(map[string]int, len(plan.Steps)),
 	}
 	for i := range plan.Steps {
 		st := &plan.Steps[i]
-		sc.done[st.Release.Name] = make(chan struct{})
+		sc.done[i] = make(chan struct{})
 		if st.Action == ActionNone {
-			sc.gates[st.Release.Name] = &readyGate{check: func(ctx context.Context) error { return s.runners.Ready(ctx, st) }}
+			sc.gates[i] = &readyGate{check: func(ctx context.Context) error { return s.runners.Ready(ctx, st) }}
+		}
+		if j, seen := sc.needed[st.Release.Name]; !seen || plan.Steps[j].Action == ActionUninstall {
+			sc.needed[st.Release.Name] = i
 		}
 	}
 	var wg sync.WaitGroup
 	for i := range plan.Steps {
 		wg.Go(func() {
 			step := &plan.Steps[i]
-			defer close(sc.done[step.Release.Name])
+			defer close(sc.done[i])
 			res := s.runStep(ctx, sc, step)
 			sc.results[i] = res
 			if s.progress != nil {
@@ -107,8 +118,8 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 	// Needs this sync did not act on must be ready too; the ones it acted
 	// on passed their readiness gate when they succeeded.
 	for _, need := range step.Release.Needs {
-		if g, ok := sc.gates[need]; ok {
-			if err := g.wait(ctx); err != nil {
+		if i, ok := sc.needed[need]; ok && sc.gates[i] != nil {
+			if err := sc.gates[i].wait(ctx); err != nil {
 				res.Outcome, res.Error = OutcomeSkipped, redact.Secrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)
 				return res
 			}
@@ -161,31 +172,20 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 // returns why the step cannot go on when one did not succeed or ctx ends.
 func (sc *schedule) waitNeeds(ctx context.Context, step *Step) (why string, ok bool) {
 	for _, need := range step.Release.Needs {
-		ch, known := sc.done[need]
+		i, known := sc.needed[need]
 		if !known {
 			continue
 		}
 		select {
-		case <-ch:
+		case <-sc.done[i]:
 		case <-ctx.Done():
 			return "cancelled: " + ctx.Err().Error(), false
 		}
-		if r := sc.resultOf(need); r.Outcome == OutcomeFailed || (r.Outcome == OutcomeSkipped && r.Action != ActionSkip) {
+		if r := sc.results[i]; r.Outcome == OutcomeFailed || (r.Outcome == OutcomeSkipped && r.Action != ActionSkip) {
 			return fmt.Sprintf("dependency %q did not succeed", need), false
 		}
 	}
 	return "", true
-}
-
-// resultOf finds the result of the named release; the caller has waited for
-// it, so it is written.
-func (sc *schedule) resultOf(name string) ReleaseResult {
-	for i := range sc.plan.Steps {
-		if sc.plan.Steps[i].Release.Name == name {
-			return sc.results[i]
-		}
-	}
-	return ReleaseResult{}
 }
 
 // readyGate checks once, for every release that needs it, that an unchanged

@@ -71,6 +71,9 @@ func (r fakeRunner) Name() Action { return r.action }
 
 func (r fakeRunner) Run(ctx context.Context, step *Step) (Applied, error) {
 	name := step.Release.Name
+	if step.Release.Namespace != "egov" {
+		name += "@" + step.Release.Namespace
+	}
 	r.f.record("start "+name, 1)
 	defer r.f.record("end "+name, -1)
 	select {
@@ -271,5 +274,27 @@ func TestSchedule_leavesThePlanAlone(t *testing.T) {
 	_, plan := runPlan(context.Background(), f, 2, nil, steps...)
 	if !reflect.DeepEqual(plan.Steps, before) {
 		t.Error("running the plan wrote to its steps")
+	}
+}
+
+// A release moved to another namespace is two steps of one name: the
+// install where Git wants it and the uninstall of the old one. Both run
+// once; dependants wait for the install.
+func TestSchedule_releaseMovedNamespace(t *testing.T) {
+	f := &fakeRunners{hold: 5 * time.Millisecond}
+	moved := step("egov-mdms", ActionInstall)
+	moved.Release.Namespace = "digit"
+	old := step("egov-mdms", ActionUninstall)
+	results, _ := runPlan(context.Background(), f, 4, nil,
+		moved, step("egov-user", ActionUpgrade, "egov-mdms"), old)
+	want := []string{"egov-mdms succeeded", "egov-user succeeded", "egov-mdms succeeded"}
+	if got := outcomes(results); !reflect.DeepEqual(got, want) {
+		t.Fatalf("outcomes %q, want %q", got, want)
+	}
+	if results[0].Namespace != "digit" || results[2].Namespace != "egov" {
+		t.Errorf("results in namespaces %s and %s, want digit then egov", results[0].Namespace, results[2].Namespace)
+	}
+	if f.index("end egov-mdms@digit") > f.index("start egov-user") {
+		t.Errorf("egov-user started before egov-mdms was installed: %v", f.events)
 	}
 }
