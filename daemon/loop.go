@@ -48,15 +48,15 @@ type envLoop struct {
 	// Watch-driven drift (watchdrift.go): what the last full sync left to
 	// watch, the releases whose objects changed since, the releases being
 	// acted on (by the full sync or the drift worker), and the fights.
-	target    watchTarget
-	pending   map[string]time.Time
-	acting    map[string]actor
-	freed     chan struct{} // closed and replaced whenever marks end
+	target  watchTarget
+	pending map[string]time.Time
+	acting  map[string]actor
+	freed   chan struct{} // closed and replaced whenever marks end
 	// actedEpoch moves on each time the full sync ends its marks.
 	actedEpoch uint64
-	fights    map[string]*fight
-	holdUntil map[string]time.Time
-	driftWake chan struct{}
+	fights     map[string]*fight
+	holdUntil  map[string]time.Time
+	driftWake  chan struct{}
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
