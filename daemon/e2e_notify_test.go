@@ -91,6 +91,7 @@ func TestDaemon_notifications(t *testing.T) {
 		DriftDebounce:    200 * time.Millisecond,
 		NotifySecretsDir: secrets,
 		StatusURL:        "https://digitops.example.org/",
+		APIToken:         apiToken,
 	})
 	waitFor(t, 2*time.Minute, "dev in sync", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
 	status := "/repos/egov/envs/statuses/" + commit
@@ -126,6 +127,17 @@ func TestDaemon_notifications(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// A commit that stops the environment at load is told too: with the
+	// notify entries of the last load, and a failure status on the commit.
+	broken := g.commit("broken values", map[string]string{"environments/dev.yaml": "replicas: [1\n"})
+	if code := r.post(t, "/api/v1/environments/dev/retry", apiToken); code != http.StatusOK {
+		t.Fatalf("retry: %d", code)
+	}
+	waitFor(t, 30*time.Second, "sync-failed of the broken commit", func() bool {
+		return hook.find("/digitops", `"kind":"sync-failed"`, broken, "environments/dev.yaml") &&
+			gh.find("/repos/egov/envs/statuses/"+broken, `"state":"failure"`)
+	})
+
 	body, _ := json.Marshal(r.status(t))
 	for _, secret := range []string{"ghp_notify_secret", "hook-hmac-secret"} {
 		if strings.Contains(metrics, secret) || strings.Contains(string(body), secret) {

@@ -36,6 +36,7 @@ type envLoop struct {
 	lastFull    time.Time     // end of the last full sync
 	cluster     *kube.Cluster // from the last load
 	interval    time.Duration
+	providers   []notify.Provider // from the last load
 	releases    map[string]string // name → namespace, in the metrics
 
 	mu        sync.Mutex
@@ -114,7 +115,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 			return // stopping: not a failure
 		}
 		if snap.Dir == "" {
-			l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to fetch the source: %w", fetchErr))
+			l.failBeforePlan(start, snap, fmt.Errorf("unable to fetch the source: %w", fetchErr))
 			return
 		}
 		l.log.Warn("fetch failed; syncing the last good revision", "revision", snap.Revision, "error", fetchErr)
@@ -126,21 +127,22 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, MaxFileSize: l.d.opts.MaxFileSize}, l.name)
 	if err != nil {
 		l.commit, l.settled = "", false
-		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to load environment %q at %s: %w", l.name, snap.Revision, err))
+		l.failBeforePlan(start, snap, fmt.Errorf("unable to load environment %q at %s: %w", l.name, snap.Revision, err))
 		return
 	}
+	providers := l.notifiers(env)
+	l.providers = providers
 	if env.Policy.Interval > 0 {
 		l.interval = env.Policy.Interval
 	}
 	conn, err := l.d.cluster(ctx, env.Cluster)
 	if err != nil {
-		l.finish(start, metrics.SyncFailure, fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err))
+		l.failBeforePlan(start, snap, fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err))
 		return
 	}
 	l.cluster = conn.cluster
 	suspended := l.d.suspends.releases(l.name)
 	leader := l.d.leading.Load()
-	providers := l.notifiers(env)
 	var acting []string
 	syncer := &reconciler.Syncer{Planner: conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
 	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
@@ -179,7 +181,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		if !errors.As(err, &lre) {
 			err = fmt.Errorf("unable to plan %q: %w", l.name, err)
 		}
-		l.finish(start, metrics.SyncFailure, err)
+		l.failBeforePlan(start, snap, err)
 		return
 	}
 	plan, result, live := synced.Plan, synced.Result, synced.Live
@@ -380,6 +382,17 @@ func acts(a reconciler.Action) bool {
 // finish records a sync that did not plan.
 func (l *envLoop) finish(start time.Time, result metrics.SyncResult, err error) {
 	l.finishPlanned(start, result, err, nil)
+}
+
+// failBeforePlan ends a sync that failed before it had a plan (fetch,
+// load, cluster, live state, plan) and tells the environment's providers,
+// as the last load configured them (this revision may not load): the
+// failure that stops every release is the one people most need to hear of.
+func (l *envLoop) failBeforePlan(start time.Time, snap git.Snapshot, err error) {
+	l.finish(start, metrics.SyncFailure, err)
+	if l.d.leading.Load() {
+		l.notify(l.providers, notify.SyncFailed, snap.Revision, snap.Commit, nil, err.Error(), nil)
+	}
 }
 
 // finishPlanned records the end of a sync in the metrics, the status and

@@ -75,6 +75,9 @@ func NewQueue(opts QueueOptions) *Queue {
 func (q *Queue) Notify(providers []Provider, e Event) {
 	var want []Provider
 	for _, p := range providers {
+		if _, status := p.(commitStatuser); status && e.Commit == "" {
+			continue // no commit to set a status on (the fetch failed)
+		}
 		if p.Wants(e.Kind) {
 			want = append(want, p)
 		}
