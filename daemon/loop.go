@@ -58,6 +58,8 @@ type envLoop struct {
 	fights     map[string]*fight
 	holdUntil  map[string]time.Time
 	driftWake  chan struct{}
+	// watchedAt is when a watch-driven check last wrote a release's status.
+	watchedAt map[string]time.Time
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
@@ -190,7 +192,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	l.mu.Lock()
 	l.failed.forget(plan)
 	l.mu.Unlock()
-	outcome := l.record(plan, result, suspended, leader, env.Policy)
+	outcome := l.record(plan, result, suspended, leader, env.Policy, start)
 	if leader {
 		for i := range plan.Steps {
 			st := &plan.Steps[i]
@@ -272,8 +274,10 @@ type syncOutcome struct {
 }
 
 // record updates metrics and the release status from a plan and the
-// result of applying it (nil when nothing was applied).
-func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspended map[string]bool, leader bool, policy manifest.SyncPolicy) syncOutcome {
+// result of applying it (nil when nothing was applied). A release the sync
+// did not act on whose status a watch-driven check wrote after the sync
+// started keeps that newer status.
+func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspended map[string]bool, leader bool, policy manifest.SyncPolicy, started time.Time) syncOutcome {
 	now := time.Now()
 	var heldBack []string
 	out := syncOutcome{settled: true}
@@ -346,6 +350,11 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 			l.d.metrics.Drift(l.name, name, ns, drifted, applied && rr.Outcome == reconciler.OutcomeSucceeded)
 		}
 		seen[name] = ns
+		l.mu.Lock()
+		if newer, ok := l.watchedSince(name, ns, started); ok && !applied {
+			st = newer
+		}
+		l.mu.Unlock()
 		releases = append(releases, st)
 	}
 	if !leader && plan.Summary().Changes() > 0 {
@@ -372,6 +381,20 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 	l.status.Suspended = false
 	l.mu.Unlock()
 	return out
+}
+
+// watchedSince returns the status of a release a watch-driven check wrote
+// after t. l.mu is held.
+func (l *envLoop) watchedSince(name, namespace string, t time.Time) (statusapi.Release, bool) {
+	if !l.watchedAt[name].After(t) {
+		return statusapi.Release{}, false
+	}
+	for _, rs := range l.status.Releases {
+		if rs.Name == name && rs.Namespace == namespace {
+			return rs, true
+		}
+	}
+	return statusapi.Release{}, false
 }
 
 // acts reports whether an action runs a Helm operation.

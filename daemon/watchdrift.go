@@ -334,6 +334,10 @@ func (l *envLoop) recordWatched(synced reconciler.Synced, first time.Time) {
 				rs.Outcome, rs.Error = rr.Outcome, rr.Error
 			}
 			rs.Notes = l.fightNotesOf(st.Release.Name)
+			if l.watchedAt == nil {
+				l.watchedAt = map[string]time.Time{}
+			}
+			l.watchedAt[rs.Name] = now
 		}
 		l.status.Phase = environmentPhase(l.status)
 		l.mu.Unlock()

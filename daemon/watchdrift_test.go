@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/drift"
@@ -133,5 +134,29 @@ func TestNoteFights_backoffOutlivesTheWindow(t *testing.T) {
 	l.noteFights(st, now.Add(l.holdUntil["egov-config"].Sub(now)+fightWindow+time.Second))
 	if _, held := l.holdUntil["egov-config"]; held {
 		t.Fatal("a correction after a quiet window is still held back")
+	}
+}
+
+func TestRecord_keepsANewerWatchDrivenStatus(t *testing.T) {
+	l := newTestLoop(t)
+	l.failed, l.releases = backoffs{}, map[string]string{}
+	drifted := reconciler.Step{
+		Release: manifest.ReleaseSpec{Name: "egov-user", Namespace: "egov"},
+		Action:  reconciler.ActionNone,
+		Drift:   []drift.Item{{Object: "Deployment/egov/egov-user", Path: "/spec/replicas", Kind: drift.Changed, Before: "1", After: "3"}},
+	}
+	plan := &reconciler.Plan{Environment: "dev", Steps: []reconciler.Step{drifted}}
+	started := time.Now()
+	// A watch-driven check corrected the release while the full sync ran.
+	l.status.Releases = []statusapi.Release{{Name: "egov-user", Namespace: "egov", Phase: statusapi.PhaseInSync}}
+	l.watchedAt = map[string]time.Time{"egov-user": started.Add(time.Second)}
+	l.record(plan, nil, nil, true, manifest.SyncPolicy{}, started)
+	if got := l.status.Releases[0]; got.Phase != statusapi.PhaseInSync || len(got.Drift) != 0 {
+		t.Fatalf("the full sync's older findings overwrote the watch-driven status: phase %s, drift %v", got.Phase, got.Drift)
+	}
+	// A full sync that started after the check reports what it found.
+	l.record(plan, nil, nil, true, manifest.SyncPolicy{}, started.Add(2*time.Second))
+	if got := l.status.Releases[0]; got.Phase != statusapi.PhaseDrifted || len(got.Drift) != 1 {
+		t.Fatalf("a later full sync's findings were not recorded: phase %s, drift %v", got.Phase, got.Drift)
 	}
 }
