@@ -274,13 +274,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 			_ = srv.Shutdown(ctx)
 		})
 	}
-	{ // notifications
+	loopsDone := make(chan struct{})
+	{ // notifications: the loops' last events are sent before stopping
 		send, stop := context.WithCancel(context.WithoutCancel(ctx))
-		g.Add(func() error { return d.notifier.Run(send) }, func(error) { stop() })
+		g.Add(func() error {
+			err := d.notifier.Run(send)
+			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyFlushTimeout)
+			defer cancel()
+			d.notifier.Flush(flush)
+			return err
+		}, func(error) {
+			go func() { <-loopsDone; stop() }()
+		})
 	}
 	{ // the sync loops
 		work, stop := context.WithCancel(context.WithoutCancel(ctx))
 		g.Add(func() error {
+			defer close(loopsDone)
 			return d.runSources(work)
 		}, func(error) { stop() })
 	}
@@ -292,6 +302,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	return g.Run()
 }
+
+// notifyFlushTimeout bounds how long a stopping daemon sends the
+// notifications still queued.
+const notifyFlushTimeout = 5 * time.Second
 
 // runSources runs every source (and through it every environment loop)
 // until work is cancelled. Helm actions get a context that outlives work by

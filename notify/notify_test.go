@@ -269,3 +269,21 @@ func TestQueue_commitStatusFollowsTheLastState(t *testing.T) {
 		t.Errorf("%d requests after a second repository's status, want 5", n)
 	}
 }
+
+func TestQueue_flushSendsWhatIsQueued(t *testing.T) {
+	r := &recorder{}
+	counts := &countRecorder{n: map[string]int{}}
+	q := NewQueue(QueueOptions{Count: counts.count}) // Run has stopped
+	hook := []Provider{Webhook{URL: serve(t, r)}}
+	for _, k := range []Kind{SyncFailed, DriftCorrected} {
+		e := event
+		e.Kind = k
+		q.Notify(hook, e)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q.Flush(ctx)
+	if n := len(r.got()); n != 2 || counts.get("webhook sent") != 2 {
+		t.Errorf("flush sent %d requests (counts %v), want the 2 queued events", n, counts.n)
+	}
+}

@@ -108,9 +108,28 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
+// Flush sends the events still queued, one attempt each, until the queue
+// is empty or ctx ends: a stopping daemon's last events.
+func (q *Queue) Flush(ctx context.Context) {
+	for ctx.Err() == nil {
+		select {
+		case it := <-q.items:
+			for _, p := range it.providers {
+				q.sendAttempts(ctx, p, it.event, 1)
+			}
+		default:
+			return
+		}
+	}
+}
+
 // send delivers e once per provider and key, with retries; a refusal
 // (a 4xx other than 408 and 429) is not retried.
 func (q *Queue) send(ctx context.Context, p Provider, e Event) {
+	q.sendAttempts(ctx, p, e, q.opts.Attempts)
+}
+
+func (q *Queue) sendAttempts(ctx context.Context, p Provider, e Event, attempts int) {
 	key, state := dedupeKey(p, e)
 	if sent, ok := q.sent[key]; ok && sent == state {
 		q.count(p.Name(), ResultDeduplicated)
@@ -118,7 +137,7 @@ func (q *Queue) send(ctx context.Context, p Provider, e Event) {
 	}
 	wait := q.opts.Backoff
 	var err error
-	for attempt := 1; attempt <= q.opts.Attempts; attempt++ {
+	for attempt := 1; attempt <= attempts; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = p.Send(sctx, e)
 		cancel()
@@ -127,7 +146,7 @@ func (q *Queue) send(ctx context.Context, p Provider, e Event) {
 			q.count(p.Name(), ResultSent)
 			return
 		}
-		if attempt == q.opts.Attempts || !retryable(err) {
+		if attempt == attempts || !retryable(err) {
 			break
 		}
 		select {
