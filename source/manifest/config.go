@@ -22,6 +22,8 @@ type Config struct {
 	// Path is the file the configuration was read from.
 	Path         string              `yaml:"-"`
 	Environments []EnvironmentConfig `yaml:"environments"`
+	// Rollouts carry a new revision to environments wave by wave.
+	Rollouts []RolloutConfig `yaml:"rollouts"`
 }
 
 // EnvironmentConfig is one entry of digitops.yaml's environments list.
@@ -162,6 +164,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	// Recover line numbers, which the struct decode drops.
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
+		if ros := mappingValue(documentRoot(&root), "rollouts"); ros != nil && ros.Kind == yaml.SequenceNode {
+			for i, n := range ros.Content {
+				if i < len(cfg.Rollouts) {
+					cfg.Rollouts[i].Line = n.Line
+				}
+			}
+		}
 		if envs := mappingValue(documentRoot(&root), "environments"); envs != nil && envs.Kind == yaml.SequenceNode {
 			for i, n := range envs.Content {
 				if i >= len(cfg.Environments) {
@@ -210,6 +219,20 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		if msg := e.Sync.check(); msg != "" {
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: sync.%s", e.Name, msg)}
+		}
+	}
+	names := make([]string, len(cfg.Environments))
+	for i, e := range cfg.Environments {
+		names[i] = e.Name
+	}
+	taken, rollouts := map[string]string{}, map[string]bool{}
+	for _, r := range cfg.Rollouts {
+		if rollouts[r.Name] {
+			return nil, &Error{File: path, Line: r.Line, Msg: fmt.Sprintf("rollout %q is declared twice", r.Name)}
+		}
+		rollouts[r.Name] = true
+		if msg := r.check(names, taken); msg != "" {
+			return nil, &Error{File: path, Line: r.Line, Msg: msg}
 		}
 	}
 	return &cfg, nil
