@@ -61,8 +61,11 @@ type Input struct {
 	HeadRevision, Head string
 	Health             map[string]Health
 	// GateFailure, when the current wave is soaking and gated, says why its
-	// query does not hold ("" when it holds).
+	// query does not hold ("" when it holds): the rollout halts.
 	GateFailure string
+	// GateUnknown is set when the query could not be run: the wave keeps
+	// soaking but is not promoted.
+	GateUnknown bool
 	Now         time.Time
 }
 
@@ -156,7 +159,7 @@ func Next(st State, in Input) (State, []Event) {
 		st.Halted, st.SoakSince, st.Updated = fmt.Sprintf("wave %d gate: %s", st.Wave+1, in.GateFailure), nil, in.Now
 		return st, append(events, Event{Kind: Halted, Wave: st.Wave, Environments: w.Environments, Revision: st.Revision, Message: st.Halted})
 	}
-	if in.Now.Sub(*st.SoakSince) < w.Soak {
+	if in.Now.Sub(*st.SoakSince) < w.Soak || (w.Gated && in.GateUnknown) {
 		return st, events
 	}
 	return st.advance(in.Waves, in.Now, events, fmt.Sprintf("wave %d stayed in sync for %s", st.Wave+1, w.Soak))

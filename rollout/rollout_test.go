@@ -60,7 +60,9 @@ func TestNext(t *testing.T) {
 		head   string
 		health map[string]Health
 		gate   string
-		now    time.Time
+		// unknown: the gate's query could not be run.
+		unknown bool
+		now     time.Time
 		// wave, halted (substring), promoted (env=commit…) and the kinds
 		// of the events.
 		wave     int
@@ -113,6 +115,11 @@ func TestNext(t *testing.T) {
 			wave: 1, halted: "wave 2 gate: error rate 0.2 > 0.05", promoted: "prod-a=1 prod-b=1 prod-c=1 qa=2", events: "halted",
 		},
 		{
+			name: "gate query unavailable at the soak's end: the wave waits", st: soaking(1, t0), head: newC, unknown: true,
+			health: at(newC, "dev", "qa"), now: t0.Add(time.Hour),
+			wave: 1, promoted: "prod-a=1 prod-b=1 prod-c=1 qa=2", soaking: true,
+		},
+		{
 			name: "gate holds, soak over: the last wave two at a time", st: soaking(1, t0), head: newC,
 			health: at(newC, "dev", "qa"), now: t0.Add(10 * time.Minute),
 			wave: 2, promoted: "prod-a=2 prod-b=2 prod-c=1 qa=2", events: "promoted",
@@ -152,7 +159,7 @@ func TestNext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := tt.st.clone()
-			got, events := Next(tt.st, Input{Waves: waves, HeadRevision: "main@sha1:" + tt.head, Head: tt.head, Health: tt.health, GateFailure: tt.gate, Now: tt.now})
+			got, events := Next(tt.st, Input{Waves: waves, HeadRevision: "main@sha1:" + tt.head, Head: tt.head, Health: tt.health, GateFailure: tt.gate, GateUnknown: tt.unknown, Now: tt.now})
 			if got.Wave != tt.wave {
 				t.Errorf("wave %d, want %d", got.Wave, tt.wave)
 			}
