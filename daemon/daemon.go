@@ -109,6 +109,13 @@ type Options struct {
 	Home *rest.Config
 	// LeaderElection, when set, makes only the leader apply.
 	LeaderElection *LeaderElection
+	// StateNamespace is the home cluster namespace of the rollouts'
+	// ConfigMap; empty: the Lease's namespace, else $POD_NAMESPACE, else
+	// default.
+	StateNamespace string
+	// RolloutTick is how often rollouts are looked at;
+	// DefaultRolloutTick when zero.
+	RolloutTick time.Duration
 	// Interval is the loop interval of an environment until its policy is
 	// known, and the discovery interval of a source; DefaultInterval when zero.
 	Interval time.Duration
@@ -156,6 +163,8 @@ type Daemon struct {
 	ready      atomic.Bool
 	// notifier sends notifications in the background.
 	notifier *notify.Queue
+	// rollouts are the rollouts of every source (rollouts.go).
+	rollouts rollouts
 
 	mu       sync.Mutex
 	envs     map[string]*envLoop  // by environment name
@@ -195,6 +204,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultDebounce
+	}
+	if opts.RolloutTick <= 0 {
+		opts.RolloutTick = DefaultRolloutTick
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = DefaultShutdownGrace
@@ -336,6 +348,11 @@ func (d *Daemon) runSources(work context.Context) error {
 		go func() {
 			defer wg.Done()
 			d.runSource(work, applyCtx, s)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runRollouts(work, s)
 		}()
 	}
 	wg.Wait()

@@ -3,12 +3,14 @@ package daemon
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/rollout"
 )
 
 // routes builds the HTTP API:
@@ -19,6 +21,8 @@ import (
 //	GET  /api/v1/status         statusapi.Status as JSON
 //	POST /api/v1/environments/{env}/suspend|resume
 //	POST /api/v1/environments/{env}/releases/{release}/suspend|resume
+//	GET  /api/v1/rollouts       []statusapi.Rollout as JSON
+//	POST /api/v1/rollouts/{rollout}/promote|pause|resume|abort
 //	POST /hooks/github|gitlab|generic
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -51,6 +55,12 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/retry", d.authorized(func(w http.ResponseWriter, r *http.Request) {
 		d.retry(w, r.PathValue("env"), r.PathValue("release"))
 	}))
+	mux.HandleFunc("POST /api/v1/rollouts/{rollout}/{action}", d.authorized(func(w http.ResponseWriter, r *http.Request) {
+		d.rolloutAction(w, r, r.PathValue("rollout"), rollout.Action(r.PathValue("action")))
+	}))
+	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, d.rolloutStatuses())
+	})
 	for _, rc := range receivers {
 		mux.HandleFunc("POST /hooks/"+rc.name, d.hookHandler(rc))
 	}
@@ -134,6 +144,20 @@ func (d *Daemon) retry(w http.ResponseWriter, env, release string) {
 	writeJSON(w, http.StatusOK, l.snapshot())
 }
 
+// rolloutAction applies an operator's action to a rollout.
+func (d *Daemon) rolloutAction(w http.ResponseWriter, r *http.Request, name string, a rollout.Action) {
+	rs, err := d.actOnRollout(r.Context(), name, a)
+	switch {
+	case errors.Is(err, errUnknownRollout):
+		http.Error(w, "no rollout "+name, http.StatusNotFound)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusConflict)
+	default:
+		d.log.Info("rollout action", "rollout", name, "action", string(a))
+		writeJSON(w, http.StatusOK, rs)
+	}
+}
+
 // Status returns the state of every environment.
 func (d *Daemon) Status() statusapi.Status {
 	st := statusapi.Status{Leader: d.leading.Load(), Ready: d.ready.Load(), Sources: []statusapi.Source{}, Environments: []statusapi.Environment{}}
@@ -145,6 +169,7 @@ func (d *Daemon) Status() statusapi.Status {
 	for _, l := range d.loops() {
 		st.Environments = append(st.Environments, l.snapshot())
 	}
+	st.Rollouts = d.rolloutStatuses()
 	return st
 }
 

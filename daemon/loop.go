@@ -122,6 +122,14 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		}
 		l.log.Warn("fetch failed; syncing the last good revision", "revision", snap.Revision, "error", fetchErr)
 	}
+	// A rollout may keep this environment on an earlier commit.
+	if pinned, err := l.d.pinnedSnapshot(ctx, l.src, l.name, snap); err != nil {
+		l.failBeforePlan(start, snap, err)
+		return
+	} else if pinned.Commit != snap.Commit {
+		snap = pinned
+		l.attempt(snap.Revision)
+	}
 	if fetchErr == nil && l.unchanged(ctx, snap) {
 		l.finish(start, metrics.SyncUnchanged, nil)
 		return

@@ -83,6 +83,15 @@ func (s *source) fetch(ctx context.Context, last string) (git.Snapshot, bool, er
 	return snap, snap.Commit != last, nil
 }
 
+// at returns a snapshot of an earlier commit of the source, from its cache.
+func (s *source) at(ctx context.Context, commit string) (git.Snapshot, error) {
+	c, ok := s.fetcher.(*git.Client)
+	if !ok {
+		return git.Snapshot{}, errors.New("a plain directory has no earlier commits: rollouts need a Git source")
+	}
+	return c.At(ctx, commit)
+}
+
 // trigger asks for a sync of every environment of the source after the
 // debounce delay; triggers within the delay are merged.
 func (s *source) trigger(delay time.Duration) {

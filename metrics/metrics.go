@@ -49,8 +49,13 @@ type Recorder struct {
 	fetchDuration  *prometheus.HistogramVec
 	revisionInfo   *prometheus.GaugeVec
 	commitToDeploy *prometheus.HistogramVec
+	rolloutWave    *prometheus.GaugeVec
+	rolloutRev     *prometheus.GaugeVec
+	rolloutHalts   *prometheus.CounterVec
+	rolloutGates   *prometheus.CounterVec
 
 	mu        sync.Mutex
+	promoted  map[string]string // rollout/environment → commit in rolloutRev
 	revisions map[string]string // environment → revision in revisionInfo
 	drifted   map[string]bool   // environment/namespace/release → last gauge value
 }
@@ -109,11 +114,29 @@ func New(reg prometheus.Registerer) *Recorder {
 			Help:    "Time from a commit's committer time to the end of the sync that applied it.",
 			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600},
 		}, []string{"environment"}),
+		rolloutWave: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "digitops_rollout_wave",
+			Help: "The wave (from 1) the revision being rolled out has reached; the number of waves + 1 once it reached them all.",
+		}, []string{"rollout"}),
+		rolloutRev: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "digitops_rollout_environment_revision_info",
+			Help: "The commit a rollout has promoted to each environment of its later waves (value always 1).",
+		}, []string{"rollout", "environment", "commit"}),
+		rolloutHalts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_rollout_halts_total",
+			Help: "Times a rollout halted: an environment failed at the revision, a gate did not hold, or an operator aborted it.",
+		}, []string{"rollout"}),
+		rolloutGates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "digitops_rollout_gate_evaluations_total",
+			Help: "Prometheus gate queries run during a soak, by result (pass, fail, error).",
+		}, []string{"rollout", "result"}),
 		revisions: map[string]string{},
 		drifted:   map[string]bool{},
+		promoted:  map[string]string{},
 	}
 	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.driftFights, r.notifications,
-		r.releaseActions, r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy)
+		r.releaseActions, r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy,
+		r.rolloutWave, r.rolloutRev, r.rolloutHalts, r.rolloutGates)
 	return r
 }
 
@@ -149,6 +172,33 @@ func (r *Recorder) Revision(env, revision string) {
 	}
 	r.revisions[env] = revision
 	r.revisionInfo.WithLabelValues(env, revision).Set(1)
+}
+
+// Rollout records where a rollout stands: its wave (from 1) and the commit
+// promoted to each environment of its later waves.
+func (r *Recorder) Rollout(name string, wave int, promoted map[string]string) {
+	r.rolloutWave.WithLabelValues(name).Set(float64(wave))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for env, commit := range promoted {
+		key := name + "/" + env
+		if old, ok := r.promoted[key]; ok {
+			if old == commit {
+				continue
+			}
+			r.rolloutRev.DeleteLabelValues(name, env, old)
+		}
+		r.promoted[key] = commit
+		r.rolloutRev.WithLabelValues(name, env, commit).Set(1)
+	}
+}
+
+// RolloutHalt counts one halt of a rollout.
+func (r *Recorder) RolloutHalt(name string) { r.rolloutHalts.WithLabelValues(name).Inc() }
+
+// RolloutGate counts one gate evaluation by result (pass, fail, error).
+func (r *Recorder) RolloutGate(name, result string) {
+	r.rolloutGates.WithLabelValues(name, result).Inc()
 }
 
 // CommitToDeploy records the time from a commit to its deployment.

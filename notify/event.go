@@ -21,11 +21,16 @@ const (
 	DriftDetected Kind = "drift-detected"
 	// DriftCorrected: drift found and put back.
 	DriftCorrected Kind = "drift-corrected"
+	// RolloutPromoted: a rollout took a revision to a wave (or every wave
+	// has it).
+	RolloutPromoted Kind = "rollout-promoted"
+	// RolloutHalted: a rollout stopped (a failure, a gate, an abort).
+	RolloutHalted Kind = "rollout-halted"
 )
 
 // Kinds are every event kind.
 func Kinds() []Kind {
-	return []Kind{SyncStarted, SyncSucceeded, SyncFailed, DriftDetected, DriftCorrected}
+	return []Kind{SyncStarted, SyncSucceeded, SyncFailed, DriftDetected, DriftCorrected, RolloutPromoted, RolloutHalted}
 }
 
 // Event is one thing to tell.
@@ -54,7 +59,7 @@ func (e Event) key() string {
 // text is the event for people (chat).
 func (e Event) text() string {
 	var b strings.Builder
-	icon := map[Kind]string{SyncSucceeded: "✅", SyncFailed: "❌", DriftDetected: "⚠️", DriftCorrected: "🔧", SyncStarted: "⏳"}[e.Kind]
+	icon := map[Kind]string{SyncSucceeded: "✅", SyncFailed: "❌", DriftDetected: "⚠️", DriftCorrected: "🔧", SyncStarted: "⏳", RolloutPromoted: "🚀", RolloutHalted: "🛑"}[e.Kind]
 	fmt.Fprintf(&b, "%s digitops %s: %s at %s", icon, e.Kind, e.Environment, shortRevision(e.Revision))
 	if len(e.Releases) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(e.Releases, ", "))

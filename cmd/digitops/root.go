@@ -126,6 +126,7 @@ in dependency order.`,
 		newCompletionCommand(s),
 		newServeCommand(opts, s),
 	)
+	root.AddCommand(newRolloutCommand(s))
 	for _, v := range daemonVerbs() {
 		root.AddCommand(newDaemonVerbCommand(s, v))
 	}

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -66,24 +62,6 @@ func newDaemonVerbCommand(s streams, v daemonVerb) *cobra.Command {
 // post sends an API request and decodes the environment it returns.
 func (o *serverOptions) post(cmd *cobra.Command, path string) (statusapi.Environment, error) {
 	var env statusapi.Environment
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimSuffix(o.server, "/")+path, nil)
-	if err != nil {
-		return env, err
-	}
-	if o.token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.token)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return env, fmt.Errorf("unable to reach the daemon at %q: %w", o.server, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return env, fmt.Errorf("daemon answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return env, fmt.Errorf("unable to read the daemon's answer: %w", err)
-	}
-	return env, nil
+	err := o.call(cmd, http.MethodPost, path, &env)
+	return env, err
 }

@@ -53,6 +53,51 @@ type Status struct {
 	Sources []Source `json:"sources"`
 	// Environments are sorted by name.
 	Environments []Environment `json:"environments"`
+	// Rollouts are the rollouts of every source, sorted by name.
+	Rollouts []Rollout `json:"rollouts,omitempty"`
+}
+
+// Rollout is where one rollout stands.
+type Rollout struct {
+	Name string `json:"name"`
+	// Source is the repository URL whose digitops.yaml declares it.
+	Source string `json:"source"`
+	// Revision is the revision being rolled out.
+	Revision string `json:"revision"`
+	// Wave is the wave (from 1) the revision has reached; Waves+1 once it
+	// reached them all.
+	Wave int `json:"wave"`
+	// Complete is true once every wave has the revision.
+	Complete bool `json:"complete"`
+	// SoakLeft is how long the current wave still soaks, when it soaks.
+	SoakLeft string `json:"soakLeft,omitempty"`
+	// Halted says why the rollout stopped, empty when it did not.
+	Halted string `json:"halted,omitempty"`
+	Paused bool   `json:"paused"`
+	// Summary says it in one line.
+	Summary string        `json:"summary"`
+	Waves   []RolloutWave `json:"waves"`
+	// Error is why the rollout cannot go on (its state cannot be read or
+	// stored), empty when none.
+	Error string `json:"error,omitempty"`
+}
+
+// RolloutWave is one wave of a rollout.
+type RolloutWave struct {
+	Environments []RolloutEnvironment `json:"environments"`
+	Soak         string               `json:"soak,omitempty"`
+	// Gate is the wave's Prometheus query, with its threshold.
+	Gate string `json:"gate,omitempty"`
+}
+
+// RolloutEnvironment is the commit an environment runs in a rollout.
+type RolloutEnvironment struct {
+	Name string `json:"name"`
+	// Commit is the commit promoted to it; empty for the first wave, which
+	// follows the head.
+	Commit string `json:"commit,omitempty"`
+	// Phase is the environment's phase.
+	Phase Phase `json:"phase"`
 }
 
 // Source is one watched repository and reference.
