@@ -21,9 +21,11 @@ const pinnedDirName = "pinned"
 // maxPinnedTrees bounds the pinned work trees kept: the oldest are removed.
 const maxPinnedTrees = 8
 
-// At returns a snapshot of a commit the cache already holds (one the
-// source fetched earlier), for an environment that stays on an older
-// revision during a rollout. It does no network I/O. Verification, when
+// At returns a snapshot of an earlier commit of the repository, for an
+// environment that stays on an older revision during a rollout. A commit
+// the cache holds (one the source fetched before) needs no network; one it
+// does not (a new process, whose clone is shallow) makes the cache clone
+// again with the branches' history, as a pinned reference does. Verification, when
 // configured, applies as it does to fetched commits.
 func (c *Client) At(ctx context.Context, commit string) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -41,7 +43,17 @@ func (c *Client) At(ctx context.Context, commit string) (Snapshot, error) {
 	}
 	co, err := commitOf(repo, hash)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("git source %s: commit %s is not in the cache: %w", c.ep.display, commit, err)
+		// A shallow clone cannot be deepened in place: clone again with
+		// the branches' history.
+		if _, err := c.reclone(ctx, target{hash: hash, pinned: true}); err != nil {
+			return Snapshot{}, sanitizeError(fmt.Errorf("git source %s: commit %s: %w", c.ep.display, commit, err), c.secrets)
+		}
+		if repo, err = openRepo(filepath.Join(c.dir, repoDirName)); err == nil {
+			co, err = commitOf(repo, hash)
+		}
+		if err != nil {
+			return Snapshot{}, sanitizeError(fmt.Errorf("git source %s: commit %s: %w", c.ep.display, commit, err), c.secrets)
+		}
 	}
 	snap := Snapshot{URL: c.ep.display, Commit: commit, CommitTime: co.Committer.When.UTC()}
 	if c.opts.VerifyKeyring != "" {

@@ -37,6 +37,17 @@ func TestAt_anEarlierCommitWithoutNetwork(t *testing.T) {
 		t.Error("the pinned tree was pruned with the fetched ones")
 	}
 
+	// A new process's shallow clone lacks c1: At fetches it.
+	fresh := newTestClient(t, Options{URL: url, Ref: Reference{Branch: "main"}})
+	mustFetch(t, fresh, "")
+	again, err := fresh.At(context.Background(), c1.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readFile(t, again, "a") != "1" {
+		t.Errorf("At(c1) in a fresh cache: a=%q", readFile(t, again, "a"))
+	}
+
 	for _, bad := range []string{"main", strings.Repeat("0", 40), "../" + strings.Repeat("a", 37)} {
 		if _, err := c.At(context.Background(), bad); err == nil {
 			t.Errorf("At(%q) succeeded", bad)
