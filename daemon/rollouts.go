@@ -95,15 +95,11 @@ func (d *Daemon) readRolloutSpecs(s *source, snap git.Snapshot) ([]rolloutSpec, 
 	}
 	var specs []rolloutSpec
 	for _, rc := range cfg.Rollouts {
-		spec := rolloutSpec{source: s, config: rc}
-		for _, w := range rc.Waves {
-			envs, err := w.Resolve(names)
-			if err != nil {
-				return nil, err // checked at load: not reached
-			}
-			spec.waves = append(spec.waves, rollout.Wave{Environments: envs, Soak: w.Soak, MaxParallel: w.MaxParallel, Gated: w.Prometheus != nil})
+		waves, err := rollout.Waves(rc, names)
+		if err != nil {
+			return nil, err // checked at load: not reached
 		}
-		specs = append(specs, spec)
+		specs = append(specs, rolloutSpec{source: s, config: rc, waves: waves})
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -46,6 +46,8 @@ type State struct {
 
 // Health is what an environment's last sync says, at which commit.
 type Health struct {
+	// Commit is the commit of its last sync; empty when it has not synced
+	// since the daemon started (its health is unknown).
 	Commit string
 	// InSync: every release in sync, none failed, workloads ready.
 	InSync bool
@@ -130,6 +132,11 @@ func Next(st State, in Input) (State, []Event) {
 	healthy := true
 	for _, e := range running {
 		h := in.Health[e]
+		if h.Commit == "" {
+			// Not synced yet (a daemon just started): wait, and keep a
+			// soak in progress.
+			return st, events
+		}
 		if h.Commit != st.Commit {
 			healthy = false
 			continue

@@ -100,6 +100,11 @@ func TestNext(t *testing.T) {
 			wave: 0, promoted: "prod-a=1 prod-b=1 prod-c=1 qa=1",
 		},
 		{
+			name: "health unknown (a restart): the soak is kept", st: soaking(0, t0), head: newC,
+			health: with(at(oldC, everyone...), "dev", Health{}), now: t0.Add(10 * time.Second),
+			wave: 0, promoted: "prod-a=1 prod-b=1 prod-c=1 qa=1", soaking: true,
+		},
+		{
 			name: "a failure in wave 1 halts: later waves stay", st: soaking(0, t0), head: newC,
 			health: with(at(oldC, everyone...), "dev", Health{Commit: newC, Failed: true, Reason: "1 release(s) failed: egov-user"}), now: t0.Add(time.Hour),
 			wave: 0, halted: "environment dev failed at 2222222: 1 release(s) failed: egov-user", promoted: "prod-a=1 prod-b=1 prod-c=1 qa=1", events: "halted",
@@ -251,5 +256,22 @@ func TestCommitFor(t *testing.T) {
 	next, _ := Next(st, Input{Waves: more, Head: newC, HeadRevision: "main@sha1:" + newC, Health: at(newC, "dev", "qa"), Now: t0})
 	if c, ok := next.CommitFor(more, "prod-d"); !ok || c != oldC {
 		t.Errorf("prod-d runs %s %v, want its wave's %s", c, ok, oldC)
+	}
+}
+
+func TestReach(t *testing.T) {
+	for _, tt := range []struct {
+		env  string
+		want string // substring; "" for in no wave
+	}{
+		{"dev", "dev is in wave 1 of 3: a new revision reaches it at once; qa, prod-a, prod-b, prod-c wait for it"},
+		{"qa", "qa is in wave 2 of 3: `digitops serve` syncs it at the revision last promoted to it, and a new revision reaches it only after wave 1 (dev) in sync for 1m0s"},
+		{"prod-b", "only after wave 1 (dev) in sync for 1m0s, then wave 2 (qa) in sync for 10m0s with its Prometheus gate"},
+		{"sandbox", ""},
+	} {
+		note, ok := Reach("egov", waves, tt.env)
+		if ok != (tt.want != "") || !strings.Contains(note, tt.want) {
+			t.Errorf("Reach(%s) = %q, %v; want %q", tt.env, note, ok, tt.want)
+		}
 	}
 }

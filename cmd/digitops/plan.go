@@ -11,7 +11,9 @@ import (
 
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
+	"github.com/digitops/digitops/rollout"
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/loader"
 )
 
 // planFlags are the flags plan and apply share.
@@ -80,6 +82,11 @@ its diff is the full render, which checks that every chart renders.`,
 				return err
 			}
 			p := run.planned(synced.Plan)
+			notes, err := rolloutNotes(run.env, g.configPath())
+			if err != nil {
+				return err
+			}
+			p.plan.Notes = append(p.plan.Notes, notes...)
 			if g.output != "json" && o.diff {
 				p.renderDiffs(ctx)
 			}
@@ -100,6 +107,30 @@ its diff is the full render, which checks that every chart renders.`,
 	cmd.Flags().StringVar(&o.kubeVersion, "kube-version", "", "with --offline: the Kubernetes version charts see (default "+reconciler.DefaultKubeVersion()+", the version digitops is built with)")
 	cmd.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
 	return cmd
+}
+
+// rolloutNotes says, for each rollout the environment is in, when a new
+// revision reaches it.
+func rolloutNotes(env *manifest.Environment, configPath string) ([]string, error) {
+	cfg, _, err := loader.Config(loader.Options{RepoDir: env.RepoDir, ConfigPath: configPath})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(cfg.Environments))
+	for i, e := range cfg.Environments {
+		names[i] = e.Name
+	}
+	var notes []string
+	for _, rc := range cfg.Rollouts {
+		waves, err := rollout.Waves(rc, names)
+		if err != nil {
+			return nil, err
+		}
+		if note, ok := rollout.Reach(rc.Name, waves, env.Name); ok {
+			notes = append(notes, note)
+		}
+	}
+	return notes, nil
 }
 
 // planned is a plan with what it was made from, for printing.
