@@ -24,7 +24,8 @@ lint: ## gofmt check + go vet
 unit: ## tests that need no control plane
 	$(GO) test -short ./...
 
-test: testenv lint ## unit and control-plane tests (CI runs this)
+# build first: TestImage builds the release binary with the same flags, so it only links.
+test: testenv lint build ## unit and control-plane tests (CI runs this)
 	CI=$${CI:-} $(GO) test -timeout 60m ./...
 
 demo: testenv build ## the main job on a local control plane

@@ -206,6 +206,7 @@ func TestDaemon_rollout(t *testing.T) {
 	if after := time.Since(*stored.SoakSince); after > 25*time.Second {
 		t.Errorf("qa and prod got v6 %v after the soak began: the restart started the soak again", after.Round(time.Second))
 	}
+	waitFor(t, 30*time.Second, "the rollout complete after the restart", func() bool { return rolloutOf().Complete })
 	if v, _ := metricValue(t, r, `digitops_rollout_wave{rollout="egov"}`); v != 3 {
 		t.Errorf("digitops_rollout_wave = %v, want 3 (complete)", v)
 	}

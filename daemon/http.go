@@ -139,6 +139,7 @@ func (d *Daemon) retry(w http.ResponseWriter, env, release string) {
 		return
 	}
 	hadFailed := l.retry(release)
+	l.src.stale() // try again with what the remote has now
 	d.log.Info("retry asked", "environment", env, "release", release, "hadFailed", hadFailed)
 	wake(l.wake)
 	writeJSON(w, http.StatusOK, l.snapshot())

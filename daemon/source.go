@@ -92,6 +92,13 @@ func (s *source) at(ctx context.Context, commit string) (git.Snapshot, error) {
 	return c.At(ctx, commit)
 }
 
+// stale makes the next fetch go to the remote, not reuse a recent result.
+func (s *source) stale() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetchedAt = time.Time{}
+}
+
 // trigger asks for a sync of every environment of the source after the
 // debounce delay; triggers within the delay are merged.
 func (s *source) trigger(delay time.Duration) {
