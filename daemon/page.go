@@ -35,6 +35,7 @@ func PhaseColor(p statusapi.Phase) string {
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"color": func(phase statusapi.Phase) template.CSS { return template.CSS(PhaseColor(phase)) },
+	"inc":   func(i int) int { return i + 1 },
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -47,9 +48,10 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	},
 }).Parse(pageSource))
 
-// servePage renders the status page: every environment with its phase,
-// revision, last sync and error, and every release with its phase and
-// drift items. It refreshes itself every 10 seconds.
+// servePage renders the status page: every rollout with the commit of each
+// wave's environments, its soak time left and whether it halted; every
+// environment with its phase, revision, last sync and error, and every
+// release with its phase and drift items. It refreshes itself every 10 seconds.
 func (d *Daemon) servePage(w http.ResponseWriter, _ *http.Request) {
 	renderPage(w, d.Status())
 }

@@ -44,6 +44,14 @@ func pageStatus() statusapi.Status {
 				Releases:  []statusapi.Release{},
 			},
 		},
+		Rollouts: []statusapi.Rollout{{
+			Name: "egov", Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", Wave: 1, SoakLeft: "4m10s",
+			Summary: "0123456 at wave 1 of 2, soaking (4m10s left)",
+			Waves: []statusapi.RolloutWave{
+				{Soak: "10m0s", Gate: "sum(rate(errors[5m])) ≤ 0.01", Environments: []statusapi.RolloutEnvironment{{Name: "dev", Phase: statusapi.PhaseDrifted}}},
+				{Environments: []statusapi.RolloutEnvironment{{Name: "prod", Commit: "fedcba9876543210fedcba9876543210fedcba98", Phase: statusapi.PhaseFailing}}},
+			},
+		}},
 	}
 }
 
@@ -58,6 +66,12 @@ func TestPage_template(t *testing.T) {
 		`/spec/replicas changed: 2 → 5 (by kubectl-edit)`,
 		`invalid YAML`,
 		`.phase-drifted { background: #f59e0b; }`,
+		`data-rollout="egov"`,
+		`soak left 4m10s`,
+		`<tr data-wave="2"><td><b>wave 2</b>`,
+		`gate: sum(rate(errors[5m])) ≤ 0.01`,
+		`data-environment="prod">prod @ fedcba9</span>`,
+		`data-environment="dev">dev @ head</span>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
