@@ -32,9 +32,25 @@
 // object a release deployed. The loop of the environment that owns the
 // release checks that release alone, Options.DriftDebounce after the first
 // event, and in correct mode corrects it at once (watchdrift.go). This runs
-// beside the full sync, never behind it: a release the full sync is acting
-// on is left to it. A manager that undoes every correction is a fight:
-// reported once, then the corrections back off.
+// beside the full sync, never behind it, and never on a release the full
+// sync is acting on (each claims the releases it acts on). A manager that
+// undoes every correction is a fight: reported once, then the corrections
+// back off.
+//
+// # Rollouts
+//
+// The leader's rollout loop of each source moves the rollouts its
+// digitops.yaml declares (package rollout decides), stores their state in
+// the ConfigMap RolloutConfigMap of the home cluster and wakes the
+// environments it promoted; an environment of a later wave syncs the commit
+// promoted to it (rollouts.go). Operators act through
+// POST /api/v1/rollouts/{name}/promote|pause|resume|abort.
+//
+// # Notifications
+//
+// The leader queues sync, drift and rollout events for the notify entries
+// of each environment (package notify); a stopping daemon sends what its
+// loops queued last.
 //
 // A fetch failure keeps the last good revision: the environment is still
 // synced from it, the failure is counted and shown.
