@@ -25,12 +25,13 @@ import (
 // (dev and prod on a, qa on b) in two waves, each running one release of a
 // chart whose ConfigMap carries values.yaml's version; broken: true makes
 // the chart fail to render.
-func rolloutRepo(t *testing.T, promURL string) *gitRepo {
+func rolloutRepo(t *testing.T, promURL, hookURL string) *gitRepo {
 	g := newGitRepo(t, "")
 	env := func(name, cluster string) string {
 		return `  - name: ` + name + `
     cluster: {context: ` + cluster + `}
     sync: {interval: 1s, wait: false}
+    notify: [{provider: webhook, url: "` + hookURL + `", events: [rollout-promoted, rollout-halted]}]
     releases:
       - {name: app, namespace: ` + name + `, chart: charts/app, values: [values.yaml]}
 `
@@ -75,7 +76,10 @@ func TestDaemon_rollout(t *testing.T) {
 		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"` + errorRate.Load().(string) + `"]}]}}`))
 	}))
 	defer prom.Close()
-	g := rolloutRepo(t, prom.URL)
+	hook := &fakeEndpoint{}
+	hooks := httptest.NewServer(hook)
+	defer hooks.Close()
+	g := rolloutRepo(t, prom.URL, hooks.URL+"/rollouts")
 
 	clusters := map[string]*testenv.Env{"a": a, "b": b}
 	opts := daemon.Options{
@@ -145,6 +149,10 @@ func TestDaemon_rollout(t *testing.T) {
 	if v, _ := metricValue(t, r, `digitops_rollout_halts_total{rollout="egov"}`); v != 1 {
 		t.Errorf("halts counted %v, want 1", v)
 	}
+	waitFor(t, 20*time.Second, "rollout-halted and rollout-promoted on the webhook", func() bool {
+		return hook.find("/rollouts", `"kind":"rollout-halted"`, `"environment":"dev"`, "environment dev failed at "+broken[:7]) &&
+			hook.find("/rollouts", `"kind":"rollout-promoted"`, `"environment":"qa"`, "wave 1 stayed in sync for 4s")
+	})
 
 	// A fix, whose gate does not hold: halted on the gate.
 	errorRate.Store("0.5")
