@@ -89,13 +89,9 @@ func (d *Daemon) readRolloutSpecs(s *source, snap git.Snapshot) ([]rolloutSpec, 
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(cfg.Environments))
-	for i, e := range cfg.Environments {
-		names[i] = e.Name
-	}
 	var specs []rolloutSpec
 	for _, rc := range cfg.Rollouts {
-		waves, err := rollout.Waves(rc, names)
+		waves, err := rollout.Waves(rc, cfg.EnvironmentNames())
 		if err != nil {
 			return nil, err // checked at load: not reached
 		}

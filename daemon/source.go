@@ -140,11 +140,7 @@ func (s *source) discover(snap git.Snapshot) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(cfg.Environments))
-	for _, e := range cfg.Environments {
-		names = append(names, e.Name)
-	}
-	return names, nil
+	return cfg.EnvironmentNames(), nil
 }
 
 // runSource discovers the source's environments at every new revision and

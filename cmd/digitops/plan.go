@@ -116,13 +116,9 @@ func rolloutNotes(env *manifest.Environment, configPath string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(cfg.Environments))
-	for i, e := range cfg.Environments {
-		names[i] = e.Name
-	}
 	var notes []string
 	for _, rc := range cfg.Rollouts {
-		waves, err := rollout.Waves(rc, names)
+		waves, err := rollout.Waves(rc, cfg.EnvironmentNames())
 		if err != nil {
 			return nil, err
 		}

@@ -160,10 +160,7 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 			return nil, "", err
 		}
 		if len(cfg.Environments) != 1 {
-			names := make([]string, len(cfg.Environments))
-			for i, e := range cfg.Environments {
-				names[i] = e.Name
-			}
+			names := cfg.EnvironmentNames()
 			return nil, "", fmt.Errorf("%s has %d environments (%s): pick one with --env", cfg.Path, len(names), strings.Join(names, ", "))
 		}
 		o.env = cfg.Environments[0].Name

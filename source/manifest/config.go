@@ -221,10 +221,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q: sync.%s", e.Name, msg)}
 		}
 	}
-	names := make([]string, len(cfg.Environments))
-	for i, e := range cfg.Environments {
-		names[i] = e.Name
-	}
+	names := cfg.EnvironmentNames()
 	taken, rollouts := map[string]string{}, map[string]bool{}
 	for _, r := range cfg.Rollouts {
 		if rollouts[r.Name] {
@@ -236,6 +233,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 	}
 	return &cfg, nil
+}
+
+// EnvironmentNames returns the names of the environments, in file order.
+func (c *Config) EnvironmentNames() []string {
+	names := make([]string, len(c.Environments))
+	for i, e := range c.Environments {
+		names[i] = e.Name
+	}
+	return names
 }
 
 // Environment returns the configuration of the named environment.
