@@ -49,6 +49,10 @@ type rolloutSpec struct {
 
 // rollouts is the daemon's view of every rollout.
 type rollouts struct {
+	// stepping serializes decisions: a tick and an operator's action never
+	// decide from the same state.
+	stepping sync.Mutex
+
 	mu sync.Mutex
 	// specs by rollout name, from the last configuration read of each
 	// source; commit is the source commit they were read at.
@@ -289,6 +293,8 @@ func (d *Daemon) rolloutTick(ctx context.Context, s *source) {
 // stepRollout decides one rollout's next state, evaluating its gate while
 // a gated wave soaks, stores it and acts on what happened.
 func (d *Daemon) stepRollout(ctx context.Context, sp rolloutSpec, head git.Snapshot) {
+	d.rollouts.stepping.Lock()
+	defer d.rollouts.stepping.Unlock()
 	name := sp.config.Name
 	d.rollouts.mu.Lock()
 	st := d.rollouts.states[name]
@@ -399,6 +405,8 @@ func commitOf(revision string) string {
 
 // actOnRollout applies an operator's action to a rollout and stores it.
 func (d *Daemon) actOnRollout(ctx context.Context, name string, a rollout.Action) (statusapi.Rollout, error) {
+	d.rollouts.stepping.Lock()
+	defer d.rollouts.stepping.Unlock()
 	d.rollouts.mu.Lock()
 	sp, ok := d.rollouts.specs[name]
 	st := d.rollouts.states[name]
