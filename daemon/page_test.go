@@ -70,8 +70,8 @@ func TestPage_template(t *testing.T) {
 		`soak left 4m10s`,
 		`<tr data-wave="2"><td><b>wave 2</b>`,
 		`gate: sum(rate(errors[5m])) ≤ 0.01`,
-		`data-environment="prod">prod @ fedcba9</span>`,
-		`data-environment="dev">dev @ head</span>`,
+		`data-rollout-environment="prod">prod @ fedcba9</span>`,
+		`data-rollout-environment="dev">dev @ head</span>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
