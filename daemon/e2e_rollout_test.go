@@ -219,3 +219,90 @@ func TestDaemon_rollout(t *testing.T) {
 		t.Errorf("digitops_rollout_wave = %v, want 3 (complete)", v)
 	}
 }
+
+// TestDaemon_rolloutSurvivesALeaderChange: two replicas with leader
+// election; the leader is stopped 8 s into a 20 s soak; the standby, which
+// kept qa and prod on their promoted commit all along, takes the Lease and
+// finishes the soak where it was, not from the start.
+func TestDaemon_rolloutSurvivesALeaderChange(t *testing.T) {
+	a := testenv.ForTest(t, testenv.Options{})
+	b := testenv.ForTest(t, testenv.Options{})
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}}`))
+	}))
+	defer prom.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hook.Close()
+	g := rolloutRepo(t, prom.URL, hook.URL)
+	clusters := map[string]*testenv.Env{"a": a, "b": b}
+	home := kubernetes.NewForConfigOrDie(a.Config)
+	start := func(id string) *running {
+		return startDaemon(t, daemon.Options{
+			Sources:       []daemon.SourceOptions{{URL: g.dir}},
+			Interval:      time.Second,
+			DriftInterval: time.Hour,
+			RolloutTick:   200 * time.Millisecond,
+			Home:          a.Config,
+			APIToken:      apiToken,
+			Cluster: func(_ context.Context, ref manifest.ClusterRef) (*kube.Cluster, error) {
+				return kube.NewCluster(clusters[ref.Context].Config)
+			},
+			LeaderElection: &daemon.LeaderElection{
+				Client: home, Namespace: "default", Name: "digitops-rollout-test", Identity: id,
+				LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
+			},
+		})
+	}
+	x, y := start("x"), start("y")
+	defer func() { x.stop(); y.stop() }()
+	version := func(env string) string {
+		cs := home
+		if env == "qa" {
+			cs = kubernetes.NewForConfigOrDie(b.Config)
+		}
+		cm, err := cs.CoreV1().ConfigMaps(env).Get(context.Background(), "app", metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		return cm.Data["version"]
+	}
+	versions := func() string { return version("dev") + version("qa") + version("prod") }
+	waitFor(t, 2*time.Minute, "every environment at the first commit", func() bool { return versions() == "111" })
+	leader, standby := x, y
+	if !x.status(t).Leader {
+		leader, standby = y, x
+	}
+	soaking := func(r *running) bool {
+		for _, ro := range r.status(t).Rollouts {
+			if ro.Name == "egov" && ro.SoakLeft != "" {
+				return true
+			}
+		}
+		return false
+	}
+
+	cfg := strings.Replace(g.read("digitops.yaml"), "soak: 4s", "soak: 20s", 1)
+	g.commit("v2", map[string]string{"values.yaml": "version: \"2\"\n", "digitops.yaml": cfg})
+	waitFor(t, time.Minute, "dev at v2, soaking", func() bool { return version("dev") == "2" && soaking(leader) })
+	time.Sleep(8 * time.Second)
+	cm, err := home.CoreV1().ConfigMaps("default").Get(context.Background(), daemon.RolloutConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct {
+		SoakSince *time.Time `json:"soakSince"`
+	}
+	if err := json.Unmarshal([]byte(cm.Data["egov"]), &stored); err != nil || stored.SoakSince == nil {
+		t.Fatalf("stored state %s (err %v), want a soak in progress", cm.Data["egov"], err)
+	}
+	leader.stop()
+	waitFor(t, 30*time.Second, "the standby leads", func() bool { return standby.status(t).Leader })
+	if v := versions(); v != "211" {
+		t.Fatalf("after the leader change the environments run %s, want 211 (qa and prod still wait)", v)
+	}
+	waitFor(t, time.Minute, "qa and prod at v2 after the soak", func() bool { return versions() == "222" })
+	if after := time.Since(*stored.SoakSince); after > 27*time.Second {
+		t.Errorf("qa and prod got v2 %v after the soak began: the new leader started the soak again", after.Round(time.Second))
+	}
+}

@@ -63,6 +63,9 @@ type rollouts struct {
 	states map[string]rollout.State
 	loaded bool
 	err    string
+	// leading is whether this replica led at the last tick: a replica that
+	// just became the leader reads the state once more before deciding.
+	leading bool
 }
 
 // stateNamespace is where the rollouts' ConfigMap lives.
@@ -276,7 +279,11 @@ func (d *Daemon) rolloutTick(ctx context.Context, s *source) {
 		return
 	}
 	leader := d.leading.Load()
-	if err := d.loadRolloutStates(ctx, !leader); err != nil {
+	d.rollouts.mu.Lock()
+	newLeader := leader && !d.rollouts.leading
+	d.rollouts.leading = leader
+	d.rollouts.mu.Unlock()
+	if err := d.loadRolloutStates(ctx, !leader || newLeader); err != nil {
 		if ctx.Err() == nil {
 			d.log.Error("rollouts wait: their state cannot be read", "error", err)
 		}
