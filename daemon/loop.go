@@ -60,6 +60,10 @@ type envLoop struct {
 	driftWake  chan struct{}
 	// watchedAt is when a watch-driven check last wrote a release's status.
 	watchedAt map[string]time.Time
+	// holdTimer wakes the drift worker at holdWake, when the earliest
+	// fight's hold ends.
+	holdTimer *time.Timer
+	holdWake  time.Time
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {

@@ -87,6 +87,21 @@ func (l *envLoop) objectChanged(c *kube.Cluster, ch drift.Change) {
 	l.wakeDrift()
 }
 
+// wakeDriftAt arms the one timer that wakes the drift worker when the
+// earliest hold ends (none when at is zero); an earlier time wins over a
+// later one already armed. l.mu is held.
+func (l *envLoop) wakeDriftAt(now, at time.Time) {
+	if at.IsZero() || (!l.holdWake.IsZero() && l.holdWake.After(now) && !at.Before(l.holdWake)) {
+		return
+	}
+	l.holdWake = at
+	if l.holdTimer == nil {
+		l.holdTimer = time.AfterFunc(at.Sub(now), l.wakeDrift)
+		return
+	}
+	l.holdTimer.Reset(at.Sub(now))
+}
+
 func (l *envLoop) wakeDrift() {
 	select {
 	case l.driftWake <- struct{}{}:
@@ -123,12 +138,16 @@ func (l *envLoop) watchDrift(ctx, applyCtx context.Context) {
 func (l *envLoop) duePending(now time.Time) (names []string, first time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var wakeAt time.Time
+	defer func() { l.wakeDriftAt(now, wakeAt) }()
 	for name, at := range l.pending {
 		if _, busy := l.acting[name]; busy {
 			continue
 		}
 		if until := l.holdUntil[name]; now.Before(until) {
-			time.AfterFunc(until.Sub(now), l.wakeDrift)
+			if wakeAt.IsZero() || until.Before(wakeAt) {
+				wakeAt = until
+			}
 			continue
 		}
 		names = append(names, name)

@@ -160,3 +160,30 @@ func TestRecord_keepsANewerWatchDrivenStatus(t *testing.T) {
 		t.Fatalf("a later full sync's findings were not recorded: phase %s, drift %v", got.Phase, got.Drift)
 	}
 }
+
+func TestDuePending_oneTimerForTheEarliestHold(t *testing.T) {
+	l := newTestLoop(t)
+	now := time.Now()
+	l.pending = map[string]time.Time{"egov-user": now, "egov-mdms": now, "egov-config": now}
+	l.holdUntil = map[string]time.Time{"egov-user": now.Add(300 * time.Millisecond), "egov-mdms": now.Add(80 * time.Millisecond)}
+	for range 5 { // every wake during the holds
+		names, _ := l.duePending(now)
+		if len(names) > 1 || (len(names) == 1 && names[0] != "egov-config") {
+			t.Fatalf("due %v while egov-user and egov-mdms are held", names)
+		}
+	}
+	if !l.holdWake.Equal(now.Add(80 * time.Millisecond)) {
+		t.Fatalf("timer armed for %v, want the earliest hold's end %v", l.holdWake.Sub(now), 80*time.Millisecond)
+	}
+	select {
+	case <-l.driftWake:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the drift worker was not woken when the earliest hold ended")
+	}
+	if names, _ := l.duePending(now.Add(100 * time.Millisecond)); len(names) != 1 || names[0] != "egov-mdms" {
+		t.Fatalf("due after the first hold: %v, want egov-mdms", names)
+	}
+	if !l.holdWake.Equal(now.Add(300 * time.Millisecond)) {
+		t.Fatalf("timer re-armed for %v, want the next hold's end", l.holdWake.Sub(now))
+	}
+}
