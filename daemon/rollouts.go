@@ -308,14 +308,23 @@ func (d *Daemon) stepRollout(ctx context.Context, sp rolloutSpec, head git.Snaps
 	d.rollouts.mu.Unlock()
 	in := rollout.Input{Waves: sp.waves, HeadRevision: head.Revision, Head: head.Commit, Health: d.rolloutHealth(sp), Now: time.Now()}
 	next, events := rollout.Next(st, in)
-	if next.Halted == "" && !next.Paused && next.SoakSince != nil && next.Wave < len(sp.waves) {
-		if g := sp.config.Waves[next.Wave].Prometheus; g != nil {
+	// The gate of the wave that soaks, or that the decision would leave:
+	// it is checked on every tick of the soak and again before promoting.
+	gated := -1
+	switch {
+	case next.Halted == "" && !next.Paused && next.SoakSince != nil && next.Wave < len(sp.waves):
+		gated = next.Wave
+	case next.Commit == st.Commit && next.Wave > st.Wave && st.Wave < len(sp.waves):
+		gated = st.Wave
+	}
+	if gated >= 0 {
+		if g := sp.config.Waves[gated].Prometheus; g != nil {
 			failure, err := rollout.PrometheusGate{URL: g.URL, Query: g.Query, Max: g.Max}.Check(ctx, nil)
 			switch {
 			case err != nil:
 				in.GateUnknown = true
 				d.metrics.RolloutGate(name, "error")
-				d.log.Warn("rollout gate query failed; the wave waits", "rollout", name, "wave", next.Wave+1, "error", err)
+				d.log.Warn("rollout gate query failed; the wave waits", "rollout", name, "wave", gated+1, "error", err)
 			case failure != "":
 				in.GateFailure = failure
 				d.metrics.RolloutGate(name, "fail")
