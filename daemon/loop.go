@@ -36,12 +36,14 @@ type envLoop struct {
 	lastFull    time.Time     // end of the last full sync
 	cluster     *kube.Cluster // from the last load
 	interval    time.Duration
-	providers   []notify.Provider // from the last load
 	releases    map[string]string // name → namespace, in the metrics
 
 	mu        sync.Mutex
 	status    statusapi.Environment
-	attempted string   // revision of the sync in progress or last done
+	attempted string // revision of the sync in progress or last done
+	// providers are the notify entries of the last load, for the drift
+	// worker, the rollout loop and failures before the next load.
+	providers []notify.Provider
 	failed    backoffs // desired states that failed, tried again later
 	// retried is set by a retry request: the next sync plans in full.
 	retried atomic.Bool
@@ -145,7 +147,9 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		return
 	}
 	providers := l.notifiers(env)
+	l.mu.Lock()
 	l.providers = providers
+	l.mu.Unlock()
 	if env.Policy.Interval > 0 {
 		l.interval = env.Policy.Interval
 	}
@@ -426,7 +430,7 @@ func (l *envLoop) finish(start time.Time, result metrics.SyncResult, err error) 
 func (l *envLoop) failBeforePlan(start time.Time, snap git.Snapshot, err error) {
 	l.finish(start, metrics.SyncFailure, err)
 	if l.d.leading.Load() {
-		l.notify(l.providers, notify.SyncFailed, snap.Revision, snap.Commit, nil, err.Error(), nil)
+		l.notify(l.lastProviders(), notify.SyncFailed, snap.Revision, snap.Commit, nil, err.Error(), nil)
 	}
 }
 

@@ -56,6 +56,13 @@ func (l *envLoop) notifiers(env *manifest.Environment) []notify.Provider {
 	return out
 }
 
+// lastProviders returns the providers of the environment's last load.
+func (l *envLoop) lastProviders() []notify.Provider {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.providers
+}
+
 // readNotifySecret reads a secret file of NotifySecretsDir; the name was
 // checked at load (a plain file name).
 func (l *envLoop) readNotifySecret(name string) (string, error) {

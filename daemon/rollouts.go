@@ -385,7 +385,7 @@ func (d *Daemon) notifyRollout(sp rolloutSpec, e rollout.Event) {
 		if !ok {
 			continue
 		}
-		l.notify(l.providers, kind, e.Revision, commitOf(e.Revision), nil, fmt.Sprintf("rollout %s: %s", sp.config.Name, e.Message), nil)
+		l.notify(l.lastProviders(), kind, e.Revision, commitOf(e.Revision), nil, fmt.Sprintf("rollout %s: %s", sp.config.Name, e.Message), nil)
 	}
 }
 

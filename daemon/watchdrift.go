@@ -223,7 +223,7 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 	}
 	l.recordWatched(synced, first)
 	if leader {
-		providers := l.notifiers(tgt.env)
+		providers := l.lastProviders() // the last load's, not the secrets read again per check
 		for i := range synced.Plan.Steps {
 			st := &synced.Plan.Steps[i]
 			l.notifyDrift(providers, tgt.revision, tgt.commit, st, st.Action == reconciler.ActionCorrectDrift && succeeded(synced.Result, st.Release.Name))
