@@ -60,6 +60,87 @@ data:
 	return g
 }
 
+// rolloutFixture is two control planes (dev and prod on a, qa on b), a
+// Prometheus whose error rate the test sets, a webhook receiver and the
+// rollout repository.
+type rolloutFixture struct {
+	t         *testing.T
+	a, b      *testenv.Env
+	errorRate atomic.Value // string
+	hook      *fakeEndpoint
+	g         *gitRepo
+}
+
+func newRolloutFixture(t *testing.T) *rolloutFixture {
+	f := &rolloutFixture{t: t, a: testenv.ForTest(t, testenv.Options{}), b: testenv.ForTest(t, testenv.Options{}), hook: &fakeEndpoint{}}
+	f.errorRate.Store("0")
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"` + f.errorRate.Load().(string) + `"]}]}}`))
+	}))
+	t.Cleanup(prom.Close)
+	hooks := httptest.NewServer(f.hook)
+	t.Cleanup(hooks.Close)
+	f.g = rolloutRepo(t, prom.URL, hooks.URL+"/rollouts")
+	return f
+}
+
+// options are a daemon's, on the fixture's clusters, the state in a.
+func (f *rolloutFixture) options() daemon.Options {
+	clusters := map[string]*testenv.Env{"a": f.a, "b": f.b}
+	return daemon.Options{
+		Sources:       []daemon.SourceOptions{{URL: f.g.dir}},
+		CacheDir:      f.t.TempDir(),
+		Interval:      time.Second,
+		DriftInterval: time.Hour,
+		RolloutTick:   200 * time.Millisecond,
+		Home:          f.a.Config,
+		APIToken:      apiToken,
+		Cluster: func(_ context.Context, ref manifest.ClusterRef) (*kube.Cluster, error) {
+			return kube.NewCluster(clusters[ref.Context].Config)
+		},
+	}
+}
+
+// version is the version an environment's ConfigMap carries, "" before
+// the first install.
+func (f *rolloutFixture) version(env string) string {
+	tenv := f.a
+	if env == "qa" {
+		tenv = f.b
+	}
+	cm, err := kubernetes.NewForConfigOrDie(tenv.Config).CoreV1().ConfigMaps(env).Get(context.Background(), "app", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return cm.Data["version"]
+}
+
+// versions are dev's, qa's and prod's versions, in that order.
+func (f *rolloutFixture) versions() string {
+	return f.version("dev") + f.version("qa") + f.version("prod")
+}
+
+// storedSoak is when the soak in the stored state began; it fails the
+// test when none is in progress.
+func (f *rolloutFixture) storedSoak() time.Time {
+	cm, err := kubernetes.NewForConfigOrDie(f.a.Config).CoreV1().ConfigMaps("default").Get(context.Background(), daemon.RolloutConfigMap, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatalf("the rollout state is not in the home cluster: %v", err)
+	}
+	var stored struct {
+		Wave      int        `json:"wave"`
+		SoakSince *time.Time `json:"soakSince"`
+	}
+	if err := json.Unmarshal([]byte(cm.Data["egov"]), &stored); err != nil || stored.SoakSince == nil || stored.Wave != 0 {
+		f.t.Fatalf("stored state %s (err %v), want wave 0 soaking", cm.Data["egov"], err)
+	}
+	return *stored.SoakSince
+}
+
 // TestDaemon_rollout rolls three commits through two waves on two control
 // planes: a good one reaches qa and prod only after dev soaked; one that
 // fails in dev halts the rollout with qa and prod left where they were; a
@@ -67,51 +148,12 @@ data:
 // API; a daemon restarted in the middle of a soak resumes it from the
 // state stored in the cluster.
 func TestDaemon_rollout(t *testing.T) {
-	a := testenv.ForTest(t, testenv.Options{})
-	b := testenv.ForTest(t, testenv.Options{})
-	var errorRate atomic.Value
-	errorRate.Store("0")
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"` + errorRate.Load().(string) + `"]}]}}`))
-	}))
-	defer prom.Close()
-	hook := &fakeEndpoint{}
-	hooks := httptest.NewServer(hook)
-	defer hooks.Close()
-	g := rolloutRepo(t, prom.URL, hooks.URL+"/rollouts")
-
-	clusters := map[string]*testenv.Env{"a": a, "b": b}
-	opts := daemon.Options{
-		Sources:       []daemon.SourceOptions{{URL: g.dir}},
-		CacheDir:      t.TempDir(),
-		Interval:      time.Second,
-		DriftInterval: time.Hour,
-		RolloutTick:   200 * time.Millisecond,
-		Home:          a.Config,
-		APIToken:      apiToken,
-		Cluster: func(_ context.Context, ref manifest.ClusterRef) (*kube.Cluster, error) {
-			return kube.NewCluster(clusters[ref.Context].Config)
-		},
-	}
+	f := newRolloutFixture(t)
+	g, hook, version, versions := f.g, f.hook, f.version, f.versions
+	opts := f.options()
 	r := startDaemon(t, opts)
 	defer func() { r.stop() }()
 
-	version := func(env string) string {
-		tenv := a
-		if env == "qa" {
-			tenv = b
-		}
-		cm, err := kubernetes.NewForConfigOrDie(tenv.Config).CoreV1().ConfigMaps(env).Get(context.Background(), "app", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return ""
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cm.Data["version"]
-	}
-	versions := func() string { return version("dev") + version("qa") + version("prod") }
 	rolloutOf := func() statusapi.Rollout {
 		for _, ro := range r.status(t).Rollouts {
 			if ro.Name == "egov" {
@@ -155,7 +197,7 @@ func TestDaemon_rollout(t *testing.T) {
 	})
 
 	// A fix, whose gate does not hold: halted on the gate.
-	errorRate.Store("0.5")
+	f.errorRate.Store("0.5")
 	g.commit("v4", map[string]string{"values.yaml": "version: \"4\"\n"})
 	waitFor(t, time.Minute, "the rollout halted on the gate", func() bool {
 		return strings.Contains(rolloutOf().Halted, "wave 1 gate: query")
@@ -173,7 +215,7 @@ func TestDaemon_rollout(t *testing.T) {
 	waitFor(t, time.Minute, "qa and prod at v4 after the promote", func() bool { return versions() == "444" })
 
 	// A new commit, aborted during dev's soak: qa and prod stay.
-	errorRate.Store("0")
+	f.errorRate.Store("0")
 	g.commit("v5", map[string]string{"values.yaml": "version: \"5\"\n"})
 	waitFor(t, time.Minute, "dev at v5, soaking", func() bool { return version("dev") == "5" && rolloutOf().SoakLeft != "" })
 	if code := r.post(t, "/api/v1/rollouts/egov/abort", apiToken); code != http.StatusOK {
@@ -192,18 +234,7 @@ func TestDaemon_rollout(t *testing.T) {
 	waitFor(t, time.Minute, "dev at v6, soaking", func() bool { return version("dev") == "6" && rolloutOf().SoakLeft != "" })
 	time.Sleep(8 * time.Second)
 	r.stop()
-	cm, err := kubernetes.NewForConfigOrDie(a.Config).CoreV1().ConfigMaps("default").Get(context.Background(), daemon.RolloutConfigMap, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("the rollout state is not in the home cluster: %v", err)
-	}
-	var stored struct {
-		Wave      int               `json:"wave"`
-		Promoted  map[string]string `json:"promoted"`
-		SoakSince *time.Time        `json:"soakSince"`
-	}
-	if err := json.Unmarshal([]byte(cm.Data["egov"]), &stored); err != nil || stored.SoakSince == nil || stored.Wave != 0 {
-		t.Fatalf("stored state %s (err %v), want wave 0 soaking", cm.Data["egov"], err)
-	}
+	soakSince := f.storedSoak()
 	opts.CacheDir = t.TempDir() // a new pod: nothing cached
 	r = startDaemon(t, opts)
 	time.Sleep(2 * time.Second)
@@ -211,7 +242,7 @@ func TestDaemon_rollout(t *testing.T) {
 		t.Fatalf("right after the restart the environments run %s, want 644 (qa and prod kept on v4)", v)
 	}
 	waitFor(t, time.Minute, "qa and prod at v6 after the resumed soak", func() bool { return versions() == "666" })
-	if after := time.Since(*stored.SoakSince); after > 25*time.Second {
+	if after := time.Since(soakSince); after > 25*time.Second {
 		t.Errorf("qa and prod got v6 %v after the soak began: the restart started the soak again", after.Round(time.Second))
 	}
 	waitFor(t, 30*time.Second, "the rollout complete after the restart", func() bool { return rolloutOf().Complete })
@@ -225,49 +256,19 @@ func TestDaemon_rollout(t *testing.T) {
 // kept qa and prod on their promoted commit all along, takes the Lease and
 // finishes the soak where it was, not from the start.
 func TestDaemon_rolloutSurvivesALeaderChange(t *testing.T) {
-	a := testenv.ForTest(t, testenv.Options{})
-	b := testenv.ForTest(t, testenv.Options{})
-	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}}`))
-	}))
-	defer prom.Close()
-	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer hook.Close()
-	g := rolloutRepo(t, prom.URL, hook.URL)
-	clusters := map[string]*testenv.Env{"a": a, "b": b}
-	home := kubernetes.NewForConfigOrDie(a.Config)
+	f := newRolloutFixture(t)
+	home := kubernetes.NewForConfigOrDie(f.a.Config)
 	start := func(id string) *running {
-		return startDaemon(t, daemon.Options{
-			Sources:       []daemon.SourceOptions{{URL: g.dir}},
-			Interval:      time.Second,
-			DriftInterval: time.Hour,
-			RolloutTick:   200 * time.Millisecond,
-			Home:          a.Config,
-			APIToken:      apiToken,
-			Cluster: func(_ context.Context, ref manifest.ClusterRef) (*kube.Cluster, error) {
-				return kube.NewCluster(clusters[ref.Context].Config)
-			},
-			LeaderElection: &daemon.LeaderElection{
-				Client: home, Namespace: "default", Name: "digitops-rollout-test", Identity: id,
-				LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
-			},
-		})
+		opts := f.options()
+		opts.LeaderElection = &daemon.LeaderElection{
+			Client: home, Namespace: "default", Name: "digitops-rollout-test", Identity: id,
+			LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
+		}
+		return startDaemon(t, opts)
 	}
 	x, y := start("x"), start("y")
 	defer func() { x.stop(); y.stop() }()
-	version := func(env string) string {
-		cs := home
-		if env == "qa" {
-			cs = kubernetes.NewForConfigOrDie(b.Config)
-		}
-		cm, err := cs.CoreV1().ConfigMaps(env).Get(context.Background(), "app", metav1.GetOptions{})
-		if err != nil {
-			return ""
-		}
-		return cm.Data["version"]
-	}
-	versions := func() string { return version("dev") + version("qa") + version("prod") }
+	g, version, versions := f.g, f.version, f.versions
 	waitFor(t, 2*time.Minute, "every environment at the first commit", func() bool { return versions() == "111" })
 	leader, standby := x, y
 	if !x.status(t).Leader {
@@ -286,23 +287,14 @@ func TestDaemon_rolloutSurvivesALeaderChange(t *testing.T) {
 	g.commit("v2", map[string]string{"values.yaml": "version: \"2\"\n", "digitops.yaml": cfg})
 	waitFor(t, time.Minute, "dev at v2, soaking", func() bool { return version("dev") == "2" && soaking(leader) })
 	time.Sleep(8 * time.Second)
-	cm, err := home.CoreV1().ConfigMaps("default").Get(context.Background(), daemon.RolloutConfigMap, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored struct {
-		SoakSince *time.Time `json:"soakSince"`
-	}
-	if err := json.Unmarshal([]byte(cm.Data["egov"]), &stored); err != nil || stored.SoakSince == nil {
-		t.Fatalf("stored state %s (err %v), want a soak in progress", cm.Data["egov"], err)
-	}
+	soakSince := f.storedSoak()
 	leader.stop()
 	waitFor(t, 30*time.Second, "the standby leads", func() bool { return standby.status(t).Leader })
 	if v := versions(); v != "211" {
 		t.Fatalf("after the leader change the environments run %s, want 211 (qa and prod still wait)", v)
 	}
 	waitFor(t, time.Minute, "qa and prod at v2 after the soak", func() bool { return versions() == "222" })
-	if after := time.Since(*stored.SoakSince); after > 27*time.Second {
+	if after := time.Since(soakSince); after > 27*time.Second {
 		t.Errorf("qa and prod got v2 %v after the soak began: the new leader started the soak again", after.Round(time.Second))
 	}
 }
