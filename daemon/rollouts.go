@@ -475,8 +475,8 @@ func (d *Daemon) rolloutStatus(name string, sp rolloutSpec, st rollout.State, no
 		Name: name, Source: sp.source.url, Revision: st.Revision, Wave: st.Wave + 1, Complete: st.Wave >= len(sp.waves),
 		Halted: st.Halted, Paused: st.Paused, Summary: st.Summary(sp.waves, now),
 	}
-	if st.SoakSince != nil && st.Wave < len(sp.waves) {
-		rs.SoakLeft = max(sp.waves[st.Wave].Soak-now.Sub(*st.SoakSince), 0).Round(time.Second).String()
+	if left, ok := st.SoakLeft(sp.waves, now); ok {
+		rs.SoakLeft = left.String()
 	}
 	for i, w := range sp.waves {
 		rw := statusapi.RolloutWave{}

@@ -317,6 +317,15 @@ func short(commit string) string {
 	return commit
 }
 
+// SoakLeft is how long the current wave still soaks, to the second; ok is
+// false when it does not soak.
+func (st State) SoakLeft(waves []Wave, now time.Time) (left time.Duration, ok bool) {
+	if st.SoakSince == nil || st.Wave >= len(waves) {
+		return 0, false
+	}
+	return max(waves[st.Wave].Soak-now.Sub(*st.SoakSince), 0).Round(time.Second), true
+}
+
 // Summary says in one line where the rollout stands, for plan and status.
 func (st State) Summary(waves []Wave, now time.Time) string {
 	var b strings.Builder
@@ -327,9 +336,8 @@ func (st State) Summary(waves []Wave, now time.Time) string {
 		fmt.Fprintf(&b, "%s reached every wave", short(st.Commit))
 	default:
 		fmt.Fprintf(&b, "%s at wave %d of %d", short(st.Commit), st.Wave+1, len(waves))
-		if st.SoakSince != nil {
-			left := waves[st.Wave].Soak - now.Sub(*st.SoakSince)
-			fmt.Fprintf(&b, ", soaking (%s left)", max(left, 0).Round(time.Second))
+		if left, ok := st.SoakLeft(waves, now); ok {
+			fmt.Fprintf(&b, ", soaking (%s left)", left)
 		}
 	}
 	if st.Paused {

@@ -275,3 +275,20 @@ func TestReach(t *testing.T) {
 		}
 	}
 }
+
+func TestSoakLeft(t *testing.T) {
+	st := soaking(1, t0)
+	if left, ok := st.SoakLeft(waves, t0.Add(4*time.Minute+200*time.Millisecond)); !ok || left != 6*time.Minute {
+		t.Errorf("SoakLeft = %v, %v; want 6m0s of qa's 10m soak", left, ok)
+	}
+	if left, ok := st.SoakLeft(waves, t0.Add(time.Hour)); !ok || left != 0 {
+		t.Errorf("SoakLeft after the soak = %v, %v; want 0", left, ok)
+	}
+	if !strings.Contains(st.Summary(waves, t0), "2222222 at wave 2 of 3, soaking (10m0s left)") {
+		t.Errorf("Summary = %q", st.Summary(waves, t0))
+	}
+	st.SoakSince = nil
+	if _, ok := st.SoakLeft(waves, t0); ok {
+		t.Error("SoakLeft of a wave that does not soak")
+	}
+}
