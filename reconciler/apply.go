@@ -136,11 +136,12 @@ var _ Runners = helmRunners{}
 
 func newHelmRunners(base helmEnv) helmRunners {
 	return helmRunners{base: base, runners: map[Action]ActionRunner{
-		ActionInstall:      Install{base},
-		ActionUpgrade:      Upgrade{base},
-		ActionUninstall:    Uninstall{base},
-		ActionCorrectDrift: CorrectClusterDrift{base},
-		ActionUnlock:       Unlock{helmEnv: base, install: Install{base}, upgrade: Upgrade{base}},
+		ActionInstall:       Install{base},
+		ActionUpgrade:       Upgrade{base},
+		ActionUninstall:     Uninstall{base},
+		ActionCorrectDrift:  CorrectClusterDrift{base},
+		ActionUnlock:        Unlock{helmEnv: base, install: Install{base}, upgrade: Upgrade{base}},
+		ActionDeleteOrphans: DeleteOrphans{base},
 	}}
 }
 

@@ -99,8 +99,8 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	if len(step.liveAdopted) > 0 {
-		if err := claimFields(ctx, a.cluster, step.liveAdopted); err != nil {
-			a.log.Warn("took objects over, but their field managers stay: later edits may not show as drift, and the old manager's fields may", "release", spec.Name, "namespace", spec.Namespace, "error", err)
+		if err := claimAdopted(ctx, a.cluster, step.liveAdopted, spec.Name, adoptionRecord(a.environment, spec.Namespace, spec.Name)); err != nil {
+			a.log.Warn("took objects over, but their field managers stay and they lack the takeover's record: later edits may not show as drift, and an upgrade that stops rendering them deletes them whether prune is on or not", "release", spec.Name, "namespace", spec.Namespace, "error", err)
 		}
 	}
 	if err := a.waitReady(ctx, rel); err != nil {

@@ -68,6 +68,9 @@ type Step struct {
 	Drift []drift.Item
 	// Adopt are the live objects an install takes over (see findTakeovers).
 	Adopt []Adoption
+	// Orphans are the live objects the release rendered once and renders
+	// no more (see findOrphans and noteDeployerNames).
+	Orphans []Orphan
 
 	chart *chart.Chart
 	// liveAdopted are the live objects of Adopt, by name; keepLive the
@@ -86,14 +89,17 @@ type Step struct {
 
 // Summary counts a plan's steps by action.
 type Summary struct {
-	Install   int `json:"install"`
-	Upgrade   int `json:"upgrade"`
-	Correct   int `json:"correct"`
-	Unlock    int `json:"unlock"`
-	Rollback  int `json:"rollback"`
-	Uninstall int `json:"uninstall"`
-	Skip      int `json:"skip"`
-	Unchanged int `json:"unchanged"`
+	Install int `json:"install"`
+	Upgrade int `json:"upgrade"`
+	Correct int `json:"correct"`
+	Unlock  int `json:"unlock"`
+	// DeleteOrphans counts unchanged releases whose adopted orphans prune
+	// deletes (an upgrade deletes its own as part of the upgrade).
+	DeleteOrphans int `json:"deleteOrphans"`
+	Rollback      int `json:"rollback"`
+	Uninstall     int `json:"uninstall"`
+	Skip          int `json:"skip"`
+	Unchanged     int `json:"unchanged"`
 	// Error counts releases that could not be loaded or rendered;
 	// Blocked those that need one of them.
 	Error   int `json:"error"`
@@ -102,7 +108,7 @@ type Summary struct {
 
 // Changes is the number of steps that change something.
 func (s Summary) Changes() int {
-	return s.Install + s.Upgrade + s.Correct + s.Unlock + s.Rollback + s.Uninstall
+	return s.Install + s.Upgrade + s.Correct + s.Unlock + s.DeleteOrphans + s.Rollback + s.Uninstall
 }
 
 // Summary counts the plan's steps by action.
@@ -118,6 +124,8 @@ func (p *Plan) Summary() Summary {
 			s.Correct++
 		case ActionUnlock:
 			s.Unlock++
+		case ActionDeleteOrphans:
+			s.DeleteOrphans++
 		case ActionRollback:
 			s.Rollback++
 		case ActionUninstall:
@@ -271,6 +279,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	p.findTakeovers(ctx, env, live, plan, rendered)
 	p.findRelabels(ctx, plan, rendered)
 	p.noteDeployerNames(ctx, plan, rendered)
+	p.findOrphans(ctx, env, plan)
 	if p.RenderTwice {
 		p.noteNondeterminism(ctx, plan, rendered)
 	}

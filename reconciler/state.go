@@ -20,9 +20,12 @@ const (
 	ActionUpgrade      Action = "upgrade"
 	ActionCorrectDrift Action = "correct-drift"
 	ActionUnlock       Action = "unlock"
-	ActionRollback     Action = "rollback"
-	ActionUninstall    Action = "uninstall"
-	ActionNone         Action = "none"
+	// ActionDeleteOrphans deletes, with prune on, the objects an unchanged
+	// release adopted at its takeover and no longer renders (see Orphan).
+	ActionDeleteOrphans Action = "delete-orphans"
+	ActionRollback      Action = "rollback"
+	ActionUninstall     Action = "uninstall"
+	ActionNone          Action = "none"
 	// ActionSkip means the release cannot be acted on now (another
 	// operation is in progress, or it belongs to someone else).
 	ActionSkip Action = "skip"
@@ -38,7 +41,7 @@ const (
 // Changes says whether the action changes something in the cluster.
 func (a Action) Changes() bool {
 	switch a {
-	case ActionInstall, ActionUpgrade, ActionCorrectDrift, ActionUnlock, ActionRollback, ActionUninstall:
+	case ActionInstall, ActionUpgrade, ActionCorrectDrift, ActionUnlock, ActionDeleteOrphans, ActionRollback, ActionUninstall:
 		return true
 	}
 	return false

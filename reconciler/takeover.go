@@ -3,7 +3,6 @@ package reconciler
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -442,34 +440,6 @@ func (r keepLivePostRenderer) keepIn(doc string) string {
 	return head.String() + string(body)
 }
 
-// claimFields makes Helm's field manager the only owner of every field of
-// the adopted objects: what kubectl (or another tool) wrote before the
-// takeover is the release's now, so later edits by others are drift and the
-// fields the old manager defaulted are not. Only managedFields change (no
-// new generation, nothing restarts).
-func claimFields(ctx context.Context, c *kube.Cluster, adopted map[string]*unstructured.Unstructured) error {
-	patch := []byte(`[{"op":"replace","path":"/metadata/managedFields","value":[{}]}]`)
-	var errs []error
-	for name, o := range adopted {
-		gvk := o.GroupVersionKind()
-		m, err := c.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			continue
-		}
-		opts := metav1.PatchOptions{FieldManager: drift.HelmFieldManager()}
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			_, err = c.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts)
-		} else {
-			_, err = c.Dynamic.Resource(m.Resource).Patch(ctx, o.GetName(), types.JSONPatchType, patch, opts)
-		}
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // findRelabels looks at every upgrade of a release digitops did not install
 // (a helmfile release under the same name): when the deployed revision was
 // made from a chart of the same name and version, with the same values, and
@@ -643,6 +613,9 @@ func (p *Planner) noteDeployerNames(ctx context.Context, plan *Plan, idx []int) 
 		}
 		if len(left) == 0 {
 			continue
+		}
+		for _, name := range left {
+			st.Orphans = append(st.Orphans, Orphan{Object: name})
 		}
 		more := ""
 		if len(left) > maxNondeterministicPaths {

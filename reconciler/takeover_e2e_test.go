@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -353,6 +355,13 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 	if !strings.Contains(notes, "Service/egov/release-name-kafka-controller-headless") || !strings.Contains(notes, "Secret/egov/release-name-kafka-kraft-cluster-id") || !strings.Contains(notes, "releaseName: deployer") {
 		t.Errorf("plan notes without releaseName: deployer:\n%s\nwant the deployer's objects named, and the setting", notes)
 	}
+	// …and lists them as the release's orphans, never to be deleted: the
+	// takeover does not adopt them.
+	if st, want := stepOf(t, plan, "kafka-kraft"), []reconciler.Orphan{{Object: "Secret/egov/release-name-kafka-kraft-cluster-id"}, {Object: "Service/egov/release-name-kafka-controller-headless"}}; !slices.EqualFunc(st.Orphans, want, func(a, b reconciler.Orphan) bool {
+		return a.Object == b.Object && a.Adopted == b.Adopted && a.Delete == b.Delete
+	}) {
+		t.Errorf("kafka-kraft orphans without releaseName: deployer = %+v, want %+v", st.Orphans, want)
+	}
 	writeFiles(t, repo, map[string]string{"digitops.yaml": string(cfg)})
 
 	plan, res := planAndApply(t, ctx, cluster, repo)
@@ -377,6 +386,121 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 	plan, _ = planAndApply(t, ctx, cluster, repo)
 	if s := plan.Summary(); s.Changes() != 0 {
 		t.Errorf("after the takeover: %+v, want nothing to do", s)
+	}
+}
+
+// The objects a takeover adopted carry its record; when the release stops
+// rendering them (here: the environment drops releaseName: deployer, so
+// the kafka chart names its objects after the release), Helm keeps them
+// and the plan lists them as orphans; prune, once on, deletes exactly
+// those, never an object that only looks like one.
+func TestApply_deletesOnlyTheOrphansItAdopted(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	files := map[string]string{}
+	maps.Copy(files, takeoverChart)
+	maps.Copy(files, kafkaShapedChart)
+	config := func(releaseName, sync string) string {
+		return `environments:
+  - name: dev
+    layout: native
+` + releaseName + `    sync: {wait: false` + sync + `}
+    releases:
+      - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
+      - {name: kafka-kraft, namespace: egov, chart: charts/kafka-kraft}
+`
+	}
+	repo := takeoverRepo(t, ctx, cluster, files, config("    releaseName: deployer\n", ""))
+	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
+	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/kafka-kraft"), nil)
+	const (
+		oldSvc = "release-name-kafka-controller-headless"
+		oldSec = "release-name-kafka-kraft-cluster-id"
+		newSvc = "kafka-kraft-kafka-controller-headless"
+		newSec = "kafka-kraft-kafka-kraft-cluster-id"
+	)
+	services := cluster.Clientset.CoreV1().Services("egov")
+	secrets := cluster.Clientset.CoreV1().Secrets("egov")
+
+	// The takeover records itself on what it adopted.
+	_, res := planAndApply(t, ctx, cluster, repo)
+	if r := resultOf(t, res, "kafka-kraft"); r.Outcome != reconciler.OutcomeSucceeded {
+		t.Fatalf("takeover of kafka-kraft: %s: %s", r.Outcome, r.Error)
+	}
+	svc, err := services.Get(ctx, oldSvc, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Labels[kube.AdoptedByLabel] != "kafka-kraft" || svc.Annotations[kube.AdoptedByAnnotation] != "dev/egov/kafka-kraft" || svc.Annotations[kube.HelmResourcePolicyAnnotation] != "keep" {
+		t.Fatalf("adopted Service: labels %v, annotations %v; want the takeover's record and Helm's keep policy", svc.Labels, svc.Annotations)
+	}
+	// An object that looks adopted but lacks the record: never deleted.
+	lookalike := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": "release-name-kafka-lookalike", "namespace": "egov", "labels": map[string]any{kube.AdoptedByLabel: "kafka-kraft"}},
+		"spec":     map[string]any{"ports": []any{map[string]any{"port": int64(9092)}}},
+	}}
+	createAs(t, ctx, cluster, lookalike, "kubectl-client-side-apply")
+
+	// Without deployer names, prune off: the upgrade keeps the adopted
+	// objects beside the new ones and lists them.
+	writeFiles(t, repo, map[string]string{"digitops.yaml": config("", "")})
+	plan, res := planAndApply(t, ctx, cluster, repo)
+	st := stepOf(t, plan, "kafka-kraft")
+	wantKept := []reconciler.Orphan{{Object: "Secret/egov/" + oldSec, Adopted: true}, {Object: "Service/egov/" + oldSvc, Adopted: true}}
+	sameOrphans := func(a, b reconciler.Orphan) bool {
+		return a.Object == b.Object && a.Adopted == b.Adopted && a.Delete == b.Delete
+	}
+	if st.Action != reconciler.ActionUpgrade || !slices.EqualFunc(st.Orphans, wantKept, sameOrphans) {
+		t.Fatalf("kafka-kraft without deployer names: %s (%s), orphans %+v; want an upgrade keeping %+v", st.Action, st.Reason, st.Orphans, wantKept)
+	}
+	if r := resultOf(t, res, "kafka-kraft"); r.Outcome != reconciler.OutcomeSucceeded {
+		t.Fatalf("kafka-kraft upgrade: %s: %s", r.Outcome, r.Error)
+	}
+	for _, name := range []string{oldSvc, newSvc, "release-name-kafka-lookalike"} {
+		if _, err := services.Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("Service %s after the upgrade with prune off: %v", name, err)
+		}
+	}
+	for _, name := range []string{oldSec, newSec} {
+		if _, err := secrets.Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("Secret %s after the upgrade with prune off: %v", name, err)
+		}
+	}
+	// Kept orphans are listed by every later plan, which changes nothing.
+	plan = planOnly(t, ctx, cluster, repo)
+	if st := stepOf(t, plan, "kafka-kraft"); st.Action != reconciler.ActionNone || !slices.EqualFunc(st.Orphans, wantKept, sameOrphans) || plan.Summary().Changes() != 0 {
+		t.Fatalf("kafka-kraft, unchanged with kept orphans: %s (%s), orphans %+v, %+v; want nothing to do and %+v listed", st.Action, st.Reason, st.Orphans, plan.Summary(), wantKept)
+	}
+
+	// Prune on: the unchanged release deletes its adopted orphans, and
+	// nothing else.
+	writeFiles(t, repo, map[string]string{"digitops.yaml": config("", ", prune: true")})
+	plan, res = planAndApply(t, ctx, cluster, repo)
+	st = stepOf(t, plan, "kafka-kraft")
+	if st.Action != reconciler.ActionDeleteOrphans || len(st.Orphans) != 2 || !st.Orphans[0].Delete || !st.Orphans[1].Delete {
+		t.Fatalf("kafka-kraft with prune on: %s (%s), orphans %+v; want its two adopted orphans deleted", st.Action, st.Reason, st.Orphans)
+	}
+	if s := plan.Summary(); s.DeleteOrphans != 1 || s.Changes() != 1 {
+		t.Errorf("summary with prune on: %+v, want one release deleting orphans and nothing else", s)
+	}
+	if r := resultOf(t, res, "kafka-kraft"); r.Outcome != reconciler.OutcomeSucceeded {
+		t.Fatalf("kafka-kraft delete-orphans: %s: %s", r.Outcome, r.Error)
+	}
+	if _, err := services.Get(ctx, oldSvc, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("adopted orphan Service %s after prune: %v, want it gone", oldSvc, err)
+	}
+	if _, err := secrets.Get(ctx, oldSec, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("adopted orphan Secret %s after prune: %v, want it gone", oldSec, err)
+	}
+	for _, name := range []string{newSvc, "release-name-kafka-lookalike", "egov-user"} {
+		if _, err := services.Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("Service %s after prune: %v, want it kept", name, err)
+		}
+	}
+	plan = planOnly(t, ctx, cluster, repo)
+	if st := stepOf(t, plan, "kafka-kraft"); st.Action != reconciler.ActionNone || len(st.Orphans) != 0 || plan.Summary().Changes() != 0 {
+		t.Errorf("after prune: kafka-kraft %s (%s), orphans %+v, %+v; want nothing left to do", st.Action, st.Reason, st.Orphans, plan.Summary())
 	}
 }
 

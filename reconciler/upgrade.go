@@ -46,7 +46,7 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 	for attempt := 0; ; attempt++ {
 		applied, err := a.attempt(ctx, step, attempt)
 		if err == nil {
-			return applied, nil
+			return applied, a.deleteOrphans(ctx, step, applied.Revision)
 		}
 		if a.policy.RemediateFailedUpgrade && target > 0 {
 			to, rerr := a.rollback(spec, target)
@@ -85,6 +85,14 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 	// Helm merges the previous revision's labels in; "null" drops the mark
 	// an earlier remediation left.
 	up.Labels[kube.LabelRemediation] = "null"
+	// Adopted objects it stops rendering stay (Helm's keep policy on
+	// them): the release records that it kept some until prune deletes
+	// them all.
+	if adopted, _ := hasAdoptedOrphans(step.Orphans); adopted {
+		up.Labels[kube.LabelOrphans] = "kept"
+	} else if step.Live != nil && step.Live.KeptOrphans {
+		up.Labels[kube.LabelOrphans] = "null"
+	}
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	pr, err := a.postRenderer(ctx, step)
 	if err != nil {
@@ -101,6 +109,28 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 		return Applied{}, markFailed(cfg, rel, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err))
 	}
 	return Applied{Revision: rel.Version, Manifest: rel.Manifest}, nil
+}
+
+// deleteOrphans deletes, after a successful upgrade to revision, the
+// adopted objects it no longer renders when prune is on, then clears the
+// revision's record that it kept some.
+func (a Upgrade) deleteOrphans(ctx context.Context, step *Step, revision int) error {
+	if _, all := hasAdoptedOrphans(step.Orphans); !all {
+		return nil
+	}
+	spec := step.Release
+	if err := deleteOrphans(ctx, a.cluster, a.log, spec, step.Orphans); err != nil {
+		return fmt.Errorf("upgraded release %q to revision %d, but: %w", spec.Name, revision, err)
+	}
+	cfg := a.config(spec.Namespace)
+	rel, err := cfg.Releases.Get(spec.Name, revision)
+	if err != nil {
+		return fmt.Errorf("upgraded release %q to revision %d, but unable to read it back: %w", spec.Name, revision, err)
+	}
+	if err := dropLabel(cfg, rel, kube.LabelOrphans); err != nil {
+		return fmt.Errorf("upgraded release %q to revision %d, but unable to clear its record of kept orphans: %w", spec.Name, revision, err)
+	}
+	return nil
 }
 
 // rollback restores revision to and returns the revision it wrote.

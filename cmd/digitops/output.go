@@ -77,6 +77,7 @@ type planReleaseJSON struct {
 	Reason    string                `json:"reason"`
 	Drift     []drift.Item          `json:"drift"`
 	Adopt     []reconciler.Adoption `json:"adopt,omitempty"`
+	Orphans   []reconciler.Orphan   `json:"orphans,omitempty"`
 }
 
 func printPlan(w io.Writer, format string, p *planned, color bool) error {
@@ -103,7 +104,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		if d == nil {
 			d = []drift.Item{}
 		}
-		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt})
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -121,6 +122,9 @@ func summaryLine(s reconciler.Summary) string {
 	}
 	if s.Unlock > 0 {
 		parts = append(parts, fmt.Sprintf("%d to unlock", s.Unlock))
+	}
+	if s.DeleteOrphans > 0 {
+		parts = append(parts, fmt.Sprintf("%d with orphans to delete", s.DeleteOrphans))
 	}
 	if s.Rollback > 0 {
 		parts = append(parts, fmt.Sprintf("%d to roll back", s.Rollback))
@@ -140,7 +144,7 @@ func symbol(a reconciler.Action) string {
 	switch a {
 	case reconciler.ActionInstall:
 		return "+"
-	case reconciler.ActionUninstall:
+	case reconciler.ActionUninstall, reconciler.ActionDeleteOrphans:
 		return "-"
 	case reconciler.ActionCorrectDrift:
 		return "!"
@@ -156,7 +160,7 @@ func symbol(a reconciler.Action) string {
 
 // shown says whether a step appears in the detail of a plan.
 func shown(st *reconciler.Step) bool {
-	return st.Action != reconciler.ActionNone || len(driftOf(st)) > 0
+	return st.Action != reconciler.ActionNone || len(driftOf(st)) > 0 || len(st.Orphans) > 0
 }
 
 func printPlanText(w io.Writer, p *planned, color bool) error {
@@ -178,6 +182,9 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 		b.WriteString("\n" + head + "\n")
 		for _, a := range st.Adopt {
 			fmt.Fprintf(&b, "    adopt: %s\n", a)
+		}
+		for _, o := range st.Orphans {
+			fmt.Fprintf(&b, "    orphan: %s\n", o)
 		}
 		for _, d := range driftOf(st) {
 			fmt.Fprintf(&b, "    drift: %s\n", d)
@@ -237,6 +244,9 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 		var body strings.Builder
 		for _, a := range st.Adopt {
 			fmt.Fprintf(&body, "adopt: %s\n", a)
+		}
+		for _, o := range st.Orphans {
+			fmt.Fprintf(&body, "orphan: %s\n", o)
 		}
 		for _, d := range driftOf(st) {
 			fmt.Fprintf(&body, "drift: %s\n", d)

@@ -35,6 +35,25 @@ const (
 	// findTakeovers): it is never uninstalled to remediate, since that
 	// would delete what the cluster ran before digitops.
 	LabelTakeover = "digitops.io/took-over"
+	// LabelOrphans ("kept") marks a release that left objects it had
+	// adopted in place when it stopped rendering them (prune was off):
+	// the plan looks for them again while prune is on (see Orphan).
+	LabelOrphans = "digitops.io/orphans"
+)
+
+// The takeover's record on every object an install adopted (see
+// claimAdopted): the label finds them with a selector, the annotation says
+// which environment's release took them. Only objects with both are ever
+// deleted as orphans.
+const (
+	// AdoptedByLabel is the name of the release that adopted the object.
+	AdoptedByLabel = "digitops.io/adopted-by"
+	// AdoptedByAnnotation is "environment/namespace/release".
+	AdoptedByAnnotation = "digitops.io/adopted-by"
+	// HelmResourcePolicyAnnotation "keep" stops Helm's upgrade from
+	// deleting the object when the release stops rendering it: digitops
+	// deletes it, as an orphan, only with prune on.
+	HelmResourcePolicyAnnotation = "helm.sh/resource-policy"
 )
 
 // Helm's ownership metadata (what `helm install` checks on an object that

@@ -36,6 +36,9 @@ type LiveRelease struct {
 	// TookOver is set when the revision is an install that took live
 	// objects over: uninstalling it would delete them.
 	TookOver bool
+	// KeptOrphans is set when an upgrade of the release left objects it
+	// had adopted in place (kube.LabelOrphans).
+	KeptOrphans bool
 }
 
 // Key identifies a release in a cluster.
@@ -89,6 +92,7 @@ func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
 			ValuesDigest:    l[LabelValuesDigest],
 			LastDeployed:    deployed,
 			TookOver:        l[LabelTakeover] == "true",
+			KeptOrphans:     l[LabelOrphans] == "kept",
 		}
 	}
 	return state, nil
