@@ -87,3 +87,25 @@ func reportLive(b *testing.B, keep func()) {
 	keep()
 	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MiB")
 }
+
+// BenchmarkRender renders one service release of a generated DIGIT
+// environment of each size, offline, as a plan renders an install: the
+// environment file every release carries makes one render grow with N.
+func BenchmarkRender(b *testing.B) {
+	for _, n := range sizes {
+		env := load(b, generate(b, n), gen.DigitEnvironment)
+		spec := env.Releases[len(env.Releases)-1]
+		c, err := reconciler.LocalCharts{}.Load(context.Background(), spec.Chart)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := reconciler.Render(context.Background(), spec, c, reconciler.RenderOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
