@@ -268,7 +268,13 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 			Now:            now(),
 			PendingTimeout: env.Policy.Timeout,
 		})
-		plan.Steps = append(plan.Steps, newStep(Step{Release: spec, Live: lr, Desired: desired, chart: c}, obs, env.Policy.Drift))
+		st := newStep(Step{Release: spec, Live: lr, Desired: desired, chart: c}, obs, env.Policy.Drift)
+		if !st.Action.needsChart() {
+			// In sync (drift needs no chart): let it go now, not at the end
+			// of the plan (at 500 releases, most of a no-op's heap).
+			st.chart = nil
+		}
+		plan.Steps = append(plan.Steps, st)
 	}
 	if opts.Select != nil {
 		noteNeedsLeftOut(env, plan)
@@ -287,9 +293,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	// Only the actions that install or upgrade need the chart again: let
 	// the others' go (at 500 releases that is most of a no-op's charts).
 	for i := range plan.Steps {
-		switch plan.Steps[i].Action {
-		case ActionInstall, ActionUpgrade, ActionUnlock:
-		default:
+		if !plan.Steps[i].Action.needsChart() {
 			plan.Steps[i].chart = nil
 		}
 	}

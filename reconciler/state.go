@@ -38,6 +38,12 @@ const (
 	ActionBlocked Action = "blocked"
 )
 
+// needsChart reports whether acting on a step needs its chart: the actions
+// that make a new Helm revision.
+func (a Action) needsChart() bool {
+	return a == ActionInstall || a == ActionUpgrade || a == ActionUnlock
+}
+
 // Changes says whether the action changes something in the cluster.
 func (a Action) Changes() bool {
 	switch a {
