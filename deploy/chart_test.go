@@ -107,6 +107,13 @@ func TestChart_render(t *testing.T) {
 	if g := *dep.Spec.Template.Spec.TerminationGracePeriodSeconds; g <= 30 {
 		t.Errorf("terminationGracePeriodSeconds = %d, not above the 30s shutdown grace", g)
 	}
+	memLimit := false
+	for _, e := range c.Env {
+		memLimit = memLimit || (e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory")
+	}
+	if !memLimit {
+		t.Errorf("container env %+v: want GOMEMLIMIT from the memory limit", c.Env)
+	}
 	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
 		t.Error("probes do not use /readyz and /healthz")
 	}
