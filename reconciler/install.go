@@ -87,14 +87,19 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 	if inst.TakeOwnership {
 		inst.Labels[kube.LabelTakeover] = "true"
 	}
-	pr, err := a.postRenderer(ctx, step)
+	// The plan's render, installed as is when Helm would render the same.
+	c := plannedChart(step)
+	pr, err := a.postRenderer(ctx, step, c != nil)
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	if pr != nil {
 		inst.PostRenderer = pr
 	}
-	rel, err := inst.RunWithContext(ctx, step.chart, manifest.CopyValues(spec.Values))
+	if c == nil {
+		c = step.chart
+	}
+	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}

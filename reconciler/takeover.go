@@ -506,12 +506,13 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 
 // postRenderer is what an install or upgrade of step changes in Helm's
 // render: the whole render replaced by one with the name the templates
-// must see (releaseName: deployer), then the live values a takeover keeps.
+// must see (releaseName: deployer; not when Helm runs the plan's render,
+// planned, which has that name), then the live values a takeover keeps.
 // nil when nothing.
-func (h helmEnv) postRenderer(ctx context.Context, step *Step) (postrender.PostRenderer, error) {
+func (h helmEnv) postRenderer(ctx context.Context, step *Step, planned bool) (postrender.PostRenderer, error) {
 	spec := step.Release
 	var chain postRenderers
-	if spec.TemplateName != "" && spec.TemplateName != spec.Name {
+	if !planned && spec.TemplateName != "" && spec.TemplateName != spec.Name {
 		opts := renderOptions(h.cluster, "", step)
 		opts.NoCRDs = true
 		m, err := Render(ctx, spec, step.chart, opts)

@@ -94,14 +94,19 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 		up.Labels[kube.LabelOrphans] = "null"
 	}
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
-	pr, err := a.postRenderer(ctx, step)
+	// The plan's render, installed as is when Helm would render the same.
+	c := plannedChart(step)
+	pr, err := a.postRenderer(ctx, step, c != nil)
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
 	}
 	if pr != nil {
 		up.PostRenderer = pr
 	}
-	rel, err := up.RunWithContext(ctx, spec.Name, step.chart, manifest.CopyValues(spec.Values))
+	if c == nil {
+		c = step.chart
+	}
+	rel, err := up.RunWithContext(ctx, spec.Name, c, manifest.CopyValues(spec.Values))
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
 	}
