@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -65,8 +66,9 @@ type liveOwner struct {
 	object   *unstructured.Unstructured
 }
 
-// readOwner reads the live counterpart of a rendered object.
-func readOwner(ctx context.Context, c *kube.Cluster, o *unstructured.Unstructured, namespace string) (liveOwner, error) {
+// readOwner reads the live counterpart of a rendered object (none when
+// known lists its kind and namespace without its name).
+func readOwner(ctx context.Context, c *kube.Cluster, o *unstructured.Unstructured, namespace string, known liveNames) (liveOwner, error) {
 	gvk := o.GroupVersionKind()
 	m, err := c.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -76,12 +78,15 @@ func readOwner(ctx context.Context, c *kube.Cluster, o *unstructured.Unstructure
 		return liveOwner{}, fmt.Errorf("object %s: %w", kube.Ref(o), err)
 	}
 	get := c.Dynamic.Resource(m.Resource).Get
+	ns := ""
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := o.GetNamespace()
-		if ns == "" {
+		if ns = o.GetNamespace(); ns == "" {
 			ns = namespace
 		}
 		get = c.Dynamic.Resource(m.Resource).Namespace(ns).Get
+	}
+	if names, listed := known[placeKey(m.Resource, ns)]; listed && !names[o.GetName()] {
+		return liveOwner{}, nil
 	}
 	live, err := get(ctx, o.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -160,10 +165,13 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 			installs = append(installs, i)
 		}
 	}
-	// The reads, one GET per rendered object, in parallel across releases.
+	// The reads: one metadata LIST where many installs render into a kind
+	// and namespace (a cold install: everything is absent), then one GET
+	// per rendered object that may exist, in parallel across releases.
+	known := p.listCrowdedPlaces(ctx, plan, installs)
 	found := make([]renderedOwners, len(installs))
 	parallel.ForEach(ctx, len(installs), 0, func(ctx context.Context, k int) {
-		found[k] = p.readRenderedOwners(ctx, &plan.Steps[installs[k]], live)
+		found[k] = p.readRenderedOwners(ctx, &plan.Steps[installs[k]], live, known)
 	})
 	var adopting []int
 	// claimed is every object an install of this plan takes, by name: two
@@ -228,6 +236,78 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 	}
 }
 
+// crowdedPlace is how many rendered objects of one kind in one namespace
+// make a plan list that kind's names there instead of reading each object:
+// a cold install of a DIGIT environment renders dozens of Deployments,
+// Services and ConfigMaps into one namespace.
+const crowdedPlace = 16
+
+// liveNames are the names that exist, by placeKey, for the kinds and
+// namespaces listed; a place not listed is not in the map.
+type liveNames map[string]map[string]bool
+
+// placeKey names a kind in a namespace ("" when cluster-scoped).
+func placeKey(r schema.GroupVersionResource, namespace string) string {
+	return r.String() + "|" + namespace
+}
+
+// listCrowdedPlaces lists, with metadata-only LISTs of up to 500 a page,
+// the names of every kind and namespace that installs (step indexes) render
+// at least crowdedPlace objects into. A place it cannot list is left to the
+// GETs.
+func (p *Planner) listCrowdedPlaces(ctx context.Context, plan *Plan, installs []int) liveNames {
+	type place struct {
+		resource  schema.GroupVersionResource
+		namespace string
+	}
+	count := map[place]int{}
+	for _, i := range installs {
+		st := &plan.Steps[i]
+		refs, err := kube.ManifestObjects(st.rendered, st.Release.Namespace)
+		if err != nil {
+			continue
+		}
+		for _, r := range refs {
+			gvk := schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
+			m, err := p.Cluster.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil {
+				continue
+			}
+			pl := place{resource: m.Resource}
+			if m.Scope.Name() == meta.RESTScopeNameNamespace {
+				pl.namespace = r.Namespace
+			}
+			count[pl]++
+		}
+	}
+	known := liveNames{}
+	for pl, n := range count {
+		if n < crowdedPlace {
+			continue
+		}
+		names := map[string]bool{}
+		opts := metav1.ListOptions{Limit: 500}
+		ok := true
+		for {
+			list, err := p.Cluster.Metadata.Resource(pl.resource).Namespace(pl.namespace).List(ctx, opts)
+			if err != nil {
+				ok = false
+				break
+			}
+			for _, it := range list.Items {
+				names[it.Name] = true
+			}
+			if opts.Continue = list.GetContinue(); opts.Continue == "" {
+				break
+			}
+		}
+		if ok {
+			known[placeKey(pl.resource, pl.namespace)] = names
+		}
+	}
+	return known
+}
+
 // renderedOwners is what readRenderedOwners found for one install.
 type renderedOwners struct {
 	names  []string
@@ -238,7 +318,7 @@ type renderedOwners struct {
 // readRenderedOwners reads the live counterpart of every object an install
 // renders (its CRDs aside: Helm installs a chart's CRDs itself, and skips
 // live ones).
-func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live kube.LiveState) renderedOwners {
+func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live kube.LiveState, known liveNames) renderedOwners {
 	out := renderedOwners{owners: map[string]liveOwner{}}
 	objs, err := kube.Objects(st.rendered)
 	if err != nil {
@@ -249,7 +329,7 @@ func (p *Planner) readRenderedOwners(ctx context.Context, st *Step, live kube.Li
 			continue
 		}
 		name := renderedName(o, st.Release.Namespace)
-		lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace)
+		lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace, known)
 		if err != nil {
 			out.err = err
 			return out
@@ -608,7 +688,7 @@ func (p *Planner) noteDeployerNames(ctx context.Context, plan *Plan, idx []int) 
 			if mine[name] {
 				continue
 			}
-			if lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace); err == nil && lo.exists && lo.helmRelease == "" {
+			if lo, err := readOwner(ctx, p.Cluster, o, st.Release.Namespace, nil); err == nil && lo.exists && lo.helmRelease == "" {
 				left = append(left, name)
 			}
 		}

@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -501,6 +502,61 @@ func TestApply_deletesOnlyTheOrphansItAdopted(t *testing.T) {
 	plan = planOnly(t, ctx, cluster, repo)
 	if st := stepOf(t, plan, "kafka-kraft"); st.Action != reconciler.ActionNone || len(st.Orphans) != 0 || plan.Summary().Changes() != 0 {
 		t.Errorf("after prune: kafka-kraft %s (%s), orphans %+v, %+v; want nothing left to do", st.Action, st.Reason, st.Orphans, plan.Summary())
+	}
+}
+
+// A plan that installs many releases into one namespace lists each kind's
+// names there once instead of reading every rendered object: only the
+// objects that exist are read (and taken over), the others cost nothing.
+func TestPlan_takeoverListsCrowdedKinds(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	const services, deployed = 20, 16
+	var releases strings.Builder
+	for i := range services {
+		fmt.Fprintf(&releases, "      - {name: svc-%d, namespace: egov, chart: charts/svc, values: [{name: svc-%d}]}\n", i, i)
+	}
+	repo := takeoverRepo(t, ctx, cluster, takeoverChart, "environments:\n  - name: dev\n    layout: native\n    sync: {wait: false}\n    releases:\n"+releases.String())
+	for i := range deployed {
+		deployLikeTheGoDeployer(t, ctx, cluster, repo, fmt.Sprintf("svc-%d", i))
+	}
+	env, err := envloader.Environment(ctx, envloader.Options{RepoDir: repo}, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func() *reconciler.Plan {
+		t.Helper()
+		plan, err := planner.Plan(ctx, env, kube.LiveState{}, reconciler.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	plan() // discovery, once
+	before := cluster.Requests()
+	p := plan()
+	reqs := cluster.Requests().Since(before)
+	adopted := 0
+	for i := range services {
+		st := stepOf(t, p, fmt.Sprintf("svc-%d", i))
+		want := 0
+		if i < deployed {
+			want = 3
+		}
+		if st.Action != reconciler.ActionInstall || len(st.Adopt) != want {
+			t.Errorf("svc-%d: %s (%s), adopt %v; want an install taking %d objects", i, st.Action, st.Reason, st.Adopt, want)
+		}
+		adopted += len(st.Adopt)
+	}
+	// One LIST per kind (Deployments, Services, ConfigMaps in egov), a GET
+	// per object that exists: not one per rendered object. The counter
+	// counts HTTP methods: a LIST is a GET.
+	if reqs["GET"] != adopted+3 || reqs.Total() != reqs["GET"] {
+		t.Errorf("plan requests %v; want %d GETs (3 LISTs, then the %d live objects), not a GET for each of the %d rendered objects", reqs, adopted+3, adopted, services*3)
 	}
 }
 
