@@ -324,26 +324,38 @@ stringData: {id: abc}
 `,
 }
 
-func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
-	ctx := context.Background()
-	_, cluster := startCluster(t, false)
-	// A cluster the Go deployer ran: a service chart beside the kafka one
-	// (the plan takes the service's objects over, which is when it looks
-	// for the deployer's names).
-	files := map[string]string{}
-	maps.Copy(files, takeoverChart)
-	maps.Copy(files, kafkaShapedChart)
-	repo := takeoverRepo(t, ctx, cluster, files, `environments:
+// kafkaConfig is an environment of a service and the kafka-shaped chart,
+// with the releaseName line given (or none) and more sync settings.
+func kafkaConfig(releaseName, sync string) string {
+	return `environments:
   - name: dev
     layout: native
-    releaseName: deployer
-    sync: {wait: false}
+` + releaseName + `    sync: {wait: false` + sync + `}
     releases:
       - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
       - {name: kafka-kraft, namespace: egov, chart: charts/kafka-kraft}
-`)
+`
+}
+
+// kafkaDeployedByTheGoDeployer is a cluster the Go deployer ran: a service
+// chart beside the kafka one (the plan takes the service's objects over,
+// which is when it looks for the deployer's names). It returns the
+// repository, with config.
+func kafkaDeployedByTheGoDeployer(t *testing.T, ctx context.Context, cluster *kube.Cluster, config string) string {
+	t.Helper()
+	files := map[string]string{}
+	maps.Copy(files, takeoverChart)
+	maps.Copy(files, kafkaShapedChart)
+	repo := takeoverRepo(t, ctx, cluster, files, config)
 	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
 	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/kafka-kraft"), nil)
+	return repo
+}
+
+func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
+	ctx := context.Background()
+	_, cluster := startCluster(t, false)
+	repo := kafkaDeployedByTheGoDeployer(t, ctx, cluster, kafkaConfig("    releaseName: deployer\n", ""))
 
 	// Without releaseName: deployer, the plan says what would be left.
 	cfg, err := os.ReadFile(filepath.Join(repo, "digitops.yaml"))
@@ -398,22 +410,7 @@ func TestApply_keepsTheGoDeployersObjectNames(t *testing.T) {
 func TestApply_deletesOnlyTheOrphansItAdopted(t *testing.T) {
 	ctx := context.Background()
 	_, cluster := startCluster(t, false)
-	files := map[string]string{}
-	maps.Copy(files, takeoverChart)
-	maps.Copy(files, kafkaShapedChart)
-	config := func(releaseName, sync string) string {
-		return `environments:
-  - name: dev
-    layout: native
-` + releaseName + `    sync: {wait: false` + sync + `}
-    releases:
-      - {name: egov-user, namespace: egov, chart: charts/svc, values: [{name: egov-user}]}
-      - {name: kafka-kraft, namespace: egov, chart: charts/kafka-kraft}
-`
-	}
-	repo := takeoverRepo(t, ctx, cluster, files, config("    releaseName: deployer\n", ""))
-	deployLikeTheGoDeployer(t, ctx, cluster, repo, "egov-user")
-	deployChartLikeTheGoDeployer(t, ctx, cluster, filepath.Join(repo, "charts/kafka-kraft"), nil)
+	repo := kafkaDeployedByTheGoDeployer(t, ctx, cluster, kafkaConfig("    releaseName: deployer\n", ""))
 	const (
 		oldSvc = "release-name-kafka-controller-headless"
 		oldSec = "release-name-kafka-kraft-cluster-id"
@@ -445,7 +442,7 @@ func TestApply_deletesOnlyTheOrphansItAdopted(t *testing.T) {
 
 	// Without deployer names, prune off: the upgrade keeps the adopted
 	// objects beside the new ones and lists them.
-	writeFiles(t, repo, map[string]string{"digitops.yaml": config("", "")})
+	writeFiles(t, repo, map[string]string{"digitops.yaml": kafkaConfig("", "")})
 	plan, res := planAndApply(t, ctx, cluster, repo)
 	st := stepOf(t, plan, "kafka-kraft")
 	wantKept := []reconciler.Orphan{{Object: "Secret/egov/" + oldSec, Adopted: true}, {Object: "Service/egov/" + oldSvc, Adopted: true}}
@@ -476,7 +473,7 @@ func TestApply_deletesOnlyTheOrphansItAdopted(t *testing.T) {
 
 	// Prune on: the unchanged release deletes its adopted orphans, and
 	// nothing else.
-	writeFiles(t, repo, map[string]string{"digitops.yaml": config("", ", prune: true")})
+	writeFiles(t, repo, map[string]string{"digitops.yaml": kafkaConfig("", ", prune: true")})
 	plan, res = planAndApply(t, ctx, cluster, repo)
 	st = stepOf(t, plan, "kafka-kraft")
 	if st.Action != reconciler.ActionDeleteOrphans || len(st.Orphans) != 2 || !st.Orphans[0].Delete || !st.Orphans[1].Delete {
