@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"log/slog"
 	"strconv"
 	"time"
@@ -74,6 +75,17 @@ func (h helmEnv) labels(step *Step, revision int) map[string]string {
 		kube.LabelValuesDigest: step.Desired.ValuesDigest,
 		kube.LabelRevision:     strconv.Itoa(revision),
 	}
+}
+
+// apiVersions are the API versions the cluster serves, as Helm's render
+// sees them; nil when they cannot be read (then nothing is taken as
+// served).
+func (h helmEnv) apiVersions() chartutil.VersionSet {
+	caps, err := h.cluster.Capabilities()
+	if err != nil {
+		return nil
+	}
+	return caps.APIVersions
 }
 
 func (h helmEnv) timeout() time.Duration {

@@ -88,7 +88,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 		inst.Labels[kube.LabelTakeover] = "true"
 	}
 	// The plan's render, installed as is when Helm would render the same.
-	c := plannedChart(step)
+	c := plannedChart(step, a.apiVersions())
 	pr, err := a.postRenderer(ctx, step, c != nil)
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
@@ -100,13 +100,16 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 		c = step.chart
 	}
 	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
-	if err != nil {
-		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
-	}
+	// An install that failed may have taken some of them already: record
+	// the takeover on every one (an object Helm did not take keeps its
+	// owner, which an orphan's deletion checks too).
 	if len(step.liveAdopted) > 0 {
 		if err := claimAdopted(ctx, a.cluster, step.liveAdopted, spec.Name, adoptionRecord(a.environment, spec.Namespace, spec.Name)); err != nil {
 			a.log.Warn("took objects over, but their field managers stay and they lack the takeover's record: later edits may not show as drift, and an upgrade that stops rendering them deletes them whether prune is on or not", "release", spec.Name, "namespace", spec.Namespace, "error", err)
 		}
+	}
+	if err != nil {
+		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	if err := a.waitReady(ctx, rel); err != nil {
 		return Applied{}, markFailed(cfg, rel, fmt.Errorf("unable to install release %q: %w", spec.Name, err))

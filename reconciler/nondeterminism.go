@@ -34,7 +34,7 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 	}
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		m, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+		m, hooks, err := renderRelease(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
 		if err != nil {
 			if ctx.Err() == nil {
 				// A chart that does not render is an error of its
@@ -43,7 +43,7 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 			}
 			return
 		}
-		st.rendered = m
+		st.rendered, st.renderedHooks = m, hooks
 	})
 	kept := idx[:0]
 	for _, i := range idx {

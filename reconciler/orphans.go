@@ -69,7 +69,9 @@ type adoptedCandidate struct {
 	object string
 	// record is its AdoptedByAnnotation.
 	record string
-	ref    orphanRef
+	// owner is "namespace/name" of the Helm release that owns it now.
+	owner string
+	ref   orphanRef
 }
 
 // adoptionRecord is the value of kube.AdoptedByAnnotation for a release.
@@ -78,14 +80,16 @@ func adoptionRecord(env, namespace, name string) string {
 }
 
 // decideOrphans picks, among the live objects labelled as adopted by a
-// release, those that carry its record (want) and that it does not render:
+// release (owner "namespace/name"), those that carry its record (want),
+// that Helm still counts as the release's, and that it does not render:
 // they are its orphans, deleted when prune is on. Objects another
-// environment's release adopted under the same name are none of its
-// business. It is pure; the result is sorted by object.
-func decideOrphans(want string, prune bool, rendered map[string]bool, cands []adoptedCandidate) []Orphan {
+// environment's release adopted under the same name, or another release
+// took since, are none of its business. It is pure; the result is sorted by
+// object.
+func decideOrphans(want, owner string, prune bool, rendered map[string]bool, cands []adoptedCandidate) []Orphan {
 	var out []Orphan
 	for _, c := range cands {
-		if c.record != want || rendered[c.object] {
+		if c.record != want || c.owner != owner || rendered[c.object] {
 			continue
 		}
 		out = append(out, Orphan{Object: c.object, Adopted: true, Delete: prune, ref: c.ref})
@@ -125,6 +129,7 @@ func (p *Planner) findOrphans(ctx context.Context, env *manifest.Environment, pl
 			continue
 		}
 		st.Orphans = append(st.Orphans, found[k]...)
+		st.orphansChecked = true
 		deletes := 0
 		for _, o := range found[k] {
 			if o.Delete {
@@ -132,7 +137,7 @@ func (p *Planner) findOrphans(ctx context.Context, env *manifest.Environment, pl
 			}
 		}
 		if st.Action == ActionNone && deletes > 0 {
-			st.Action, st.Status = ActionDeleteOrphans, StatusInSync
+			st.Action = ActionDeleteOrphans
 			st.Reason = fmt.Sprintf("%d object(s) it adopted at takeover are no longer rendered: prune deletes them", deletes)
 		}
 	}
@@ -159,53 +164,75 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 			return nil, err
 		}
 	}
-	rendered := map[string]bool{}
-	for _, o := range now {
-		rendered[o.String()] = true
+	// Objects are named "Kind/namespace/name", a cluster-scoped one with the
+	// release's namespace whatever its manifest says (renderedName's way).
+	name := func(kind, namespace, n string, m *meta.RESTMapping) string {
+		if m.Scope.Name() != meta.RESTScopeNameNamespace || namespace == "" {
+			namespace = st.Release.Namespace
+		}
+		return kube.ObjectRef{Kind: kind, Namespace: namespace, Name: n}.String()
 	}
-	// Where to look: every kind and namespace either revision has.
 	type place struct {
-		gvk       schema.GroupVersionKind
+		resource  schema.GroupVersionResource
 		namespace string
 	}
 	var places []place
-	for _, o := range append(slices.Clone(deployed), now...) {
-		pl := place{schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), o.Namespace}
-		if !slices.Contains(places, pl) {
-			places = append(places, pl)
-		}
-	}
-	var cands []adoptedCandidate
-	selector := metav1.ListOptions{LabelSelector: kube.AdoptedByLabel + "=" + st.Release.Name}
-	for _, pl := range places {
-		m, err := p.Cluster.Mapper().RESTMapping(pl.gvk.GroupKind(), pl.gvk.Version)
+	kinds := map[schema.GroupVersionResource]string{}
+	rendered := map[string]bool{}
+	for k, o := range append(slices.Clone(now), deployed...) {
+		gvk := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
+		m, err := p.Cluster.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				continue
 			}
 			return nil, err
 		}
-		list := p.Cluster.Metadata.Resource(m.Resource).List
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			list = p.Cluster.Metadata.Resource(m.Resource).Namespace(pl.namespace).List
+		if k < len(now) {
+			rendered[name(o.Kind, o.Namespace, o.Name, m)] = true
 		}
-		items, err := list(ctx, selector)
+		// Where to look: every kind and namespace either revision has.
+		pl := place{resource: m.Resource}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			pl.namespace = o.Namespace
+		}
+		if !slices.Contains(places, pl) {
+			places = append(places, pl)
+			kinds[m.Resource] = o.Kind
+		}
+	}
+	var cands []adoptedCandidate
+	seen := map[types.UID]bool{}
+	selector := metav1.ListOptions{LabelSelector: kube.AdoptedByLabel + "=" + st.Release.Name}
+	for _, pl := range places {
+		items, err := p.Cluster.Metadata.Resource(pl.resource).Namespace(pl.namespace).List(ctx, selector)
 		if err != nil {
-			return nil, fmt.Errorf("unable to list %s: %w", m.Resource.Resource, err)
+			return nil, fmt.Errorf("unable to list %s: %w", pl.resource.Resource, err)
 		}
 		for _, it := range items.Items {
-			ns := it.Namespace
-			if ns == "" {
-				ns = st.Release.Namespace // as renderedName names cluster-scoped objects
+			if seen[it.UID] {
+				continue
 			}
+			seen[it.UID] = true
+			a := it.Annotations
 			cands = append(cands, adoptedCandidate{
-				object: kube.ObjectRef{Kind: pl.gvk.Kind, Namespace: ns, Name: it.Name}.String(),
-				record: it.Annotations[kube.AdoptedByAnnotation],
-				ref:    orphanRef{resource: m.Resource, namespace: it.Namespace, name: it.Name, uid: it.UID},
+				object: kube.ObjectRef{Kind: kinds[pl.resource], Namespace: orDefault(it.Namespace, st.Release.Namespace), Name: it.Name}.String(),
+				record: a[kube.AdoptedByAnnotation],
+				owner:  a[kube.HelmReleaseNamespaceAnnotation] + "/" + a[kube.HelmReleaseNameAnnotation],
+				ref:    orphanRef{resource: pl.resource, namespace: it.Namespace, name: it.Name, uid: it.UID},
 			})
 		}
 	}
-	return decideOrphans(adoptionRecord(env.Name, st.Release.Namespace, st.Release.Name), env.Policy.Prune, rendered, cands), nil
+	self := st.Release.Namespace + "/" + st.Release.Name
+	return decideOrphans(adoptionRecord(env.Name, st.Release.Namespace, st.Release.Name), self, env.Policy.Prune, rendered, cands), nil
+}
+
+// orDefault is s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // hasAdoptedOrphans reports whether orphans has one the takeover adopted,

@@ -13,8 +13,9 @@ func TestDecideOrphans(t *testing.T) {
 		sec   = "Secret/egov/release-name-kafka-kraft-cluster-id"
 		newer = "Service/egov/kafka-kraft-controller-headless"
 	)
+	const owner = "egov/kafka-kraft"
 	cand := func(object, record string) adoptedCandidate {
-		return adoptedCandidate{object: object, record: record}
+		return adoptedCandidate{object: object, record: record, owner: owner}
 	}
 	tests := []struct {
 		name     string
@@ -48,6 +49,13 @@ func TestDecideOrphans(t *testing.T) {
 			cands:    []adoptedCandidate{cand(svc, "prod/egov/kafka-kraft"), cand(sec, "")},
 		},
 		{
+			name:     "taken by another Helm release since: not its orphan",
+			prune:    true,
+			rendered: []string{newer},
+			cands:    []adoptedCandidate{{object: svc, record: mine, owner: "egov/other"}, cand(sec, mine)},
+			want:     []Orphan{{Object: sec, Adopted: true, Delete: true}},
+		},
+		{
 			name:  "labelled by hand without the record: never deleted",
 			prune: true,
 			cands: []adoptedCandidate{cand(svc, "")},
@@ -59,7 +67,7 @@ func TestDecideOrphans(t *testing.T) {
 			for _, r := range tt.rendered {
 				rendered[r] = true
 			}
-			got := decideOrphans(mine, tt.prune, rendered, tt.cands)
+			got := decideOrphans(mine, owner, tt.prune, rendered, tt.cands)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("decideOrphans = %+v, want %+v", got, tt.want)
 			}

@@ -85,6 +85,12 @@ type Step struct {
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
 	rendered string
+	// renderedHooks is set when that render has hooks (the manifest
+	// leaves them out).
+	renderedHooks bool
+	// orphansChecked is set when the plan looked for the release's
+	// orphans and could (see findOrphans).
+	orphansChecked bool
 }
 
 // Summary counts a plan's steps by action.

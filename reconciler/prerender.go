@@ -2,10 +2,13 @@ package reconciler
 
 import (
 	"bytes"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 )
 
 // maxPlannedChart bounds the render installed as is: a planned chart is
@@ -16,8 +19,12 @@ const maxPlannedChart = 512 << 10
 // templateTraits are the template contents that make Helm's render at
 // install differ from the plan's client-side one: a lookup of live objects,
 // the revision number (always 1 in a plan), hooks (left out of the plan's
-// render).
-var templateTraits = [][]byte{[]byte("lookup"), []byte(".Release.Revision"), []byte("helm.sh/hook")}
+// render). Values that a template renders with `tpl` are templates too.
+var templateTraits = []string{"lookup", ".Release.Revision", "helm.sh/hook"}
+
+// apiVersionsHas finds the API versions a template asks the cluster about
+// by name.
+var apiVersionsHas = regexp.MustCompile(`APIVersions\.Has\s+"([^"]*)"`)
 
 // plannedChart returns a chart whose templates are the plan's render of
 // step, literally, for Helm's install or upgrade to run instead of
@@ -30,9 +37,15 @@ var templateTraits = [][]byte{[]byte("lookup"), []byte(".Release.Revision"), []b
 // differ from Helm's: a template reads live objects (lookup), the revision
 // or has hooks, the chart has CRDs or notes, the step was not rendered, or
 // the render is too large to be stored twice.
-func plannedChart(step *Step) *chart.Chart {
+//
+// apis are the cluster's API versions, which Helm's render sees: the plan's
+// client-side render sees Helm's built-in list besides (old versions such
+// as policy/v1beta1 among them), so a template that asks for a version on
+// which the two disagree, or asks in a way that cannot be read, is
+// rendered by Helm.
+func plannedChart(step *Step, apis chartutil.VersionSet) *chart.Chart {
 	c := step.chart
-	if c == nil || c.Metadata == nil || step.rendered == "" || len(step.rendered) > maxPlannedChart || !renderedAsIs(c) {
+	if c == nil || c.Metadata == nil || step.rendered == "" || step.renderedHooks || len(step.rendered) > maxPlannedChart || !renderedAsIs(c, step.Release.Values, apis) {
 		return nil
 	}
 	files, ok := manifestSources(step.rendered)
@@ -55,20 +68,28 @@ func plannedChart(step *Step) *chart.Chart {
 	return out
 }
 
-// renderedAsIs reports whether the plan's client-side render of c is what
-// Helm renders when it installs or upgrades (see plannedChart).
-func renderedAsIs(c *chart.Chart) bool {
+// renderedAsIs reports whether the plan's client-side render of c with
+// values is what Helm renders when it installs or upgrades into a cluster
+// serving apis (see plannedChart).
+func renderedAsIs(c *chart.Chart, values map[string]any, apis chartutil.VersionSet) bool {
 	if len(c.CRDObjects()) > 0 {
 		return false
 	}
+	planned := append(slices.Clone(chartutil.DefaultVersionSet), apis...)
+	usesTpl := false
 	var ok func(*chart.Chart) bool
 	ok = func(c *chart.Chart) bool {
 		for _, t := range c.Templates {
-			if strings.HasSuffix(t.Name, "NOTES.txt") {
+			if strings.HasSuffix(t.Name, "NOTES.txt") || hasTrait(string(t.Data)) {
 				return false
 			}
-			for _, trait := range templateTraits {
-				if bytes.Contains(t.Data, trait) {
+			usesTpl = usesTpl || bytes.Contains(t.Data, []byte("tpl "))
+			asked := apiVersionsHas.FindAllSubmatch(t.Data, -1)
+			if len(asked) != bytes.Count(t.Data, []byte("APIVersions")) {
+				return false
+			}
+			for _, a := range asked {
+				if planned.Has(string(a[1])) != apis.Has(string(a[1])) {
 					return false
 				}
 			}
@@ -80,7 +101,40 @@ func renderedAsIs(c *chart.Chart) bool {
 		}
 		return true
 	}
-	return ok(c)
+	return ok(c) && !(usesTpl && valuesHaveTrait(values))
+}
+
+// hasTrait reports whether a template (or a value a template renders with
+// tpl) holds one of templateTraits, or asks about API versions.
+func hasTrait(s string) bool {
+	for _, trait := range templateTraits {
+		if strings.Contains(s, trait) {
+			return true
+		}
+	}
+	return false
+}
+
+// valuesHaveTrait reports whether a string anywhere in v holds one of
+// templateTraits or asks about API versions: `tpl` renders it.
+func valuesHaveTrait(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return hasTrait(v) || strings.Contains(v, "APIVersions")
+	case map[string]any:
+		for _, x := range v {
+			if valuesHaveTrait(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if valuesHaveTrait(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sourceFile is the content one template file rendered.

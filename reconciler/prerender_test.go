@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -68,7 +70,7 @@ func TestPlannedChart_rendersThePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	step := &Step{Release: spec, chart: c, rendered: rendered}
-	planned := plannedChart(step)
+	planned := plannedChart(step, chartutil.DefaultVersionSet)
 	if planned == nil {
 		t.Fatal("plannedChart = nil for a chart Helm renders as the plan does")
 	}
@@ -100,11 +102,24 @@ func TestPlannedChart_rendersThePlan(t *testing.T) {
 // by Helm as usual.
 func TestPlannedChart_fallsBack(t *testing.T) {
 	tpl := func(name, data string) *chart.File { return &chart.File{Name: name, Data: []byte(data)} }
+	// A cluster that serves policy/v1 alone, not the v1beta1 Helm's
+	// built-in list (the plan's client-side render) has.
+	served := chartutil.VersionSet{"v1", "apps/v1", "policy/v1"}
+	asks := func(v string) *chart.File {
+		return tpl("templates/pdb.yaml", `{{ if .Capabilities.APIVersions.Has "`+v+`" }}apiVersion: `+v+`{{ end }}`)
+	}
 	tests := []struct {
 		name  string
 		chart *chart.Chart
 		step  func(*Step)
+		apis  chartutil.VersionSet
 	}{
+		{name: "asks for an API version the plan sees and the cluster lacks", chart: serviceChart(asks("policy/v1beta1")), apis: served},
+		{name: "asks for API versions in a way that cannot be read", chart: serviceChart(tpl("templates/x.yaml", `{{ range .Capabilities.APIVersions }}{{ end }}`)), apis: served},
+		{name: "hooks come from the values", chart: serviceChart(), step: func(st *Step) { st.renderedHooks = true }},
+		{name: "a value rendered with tpl looks live objects up", chart: serviceChart(tpl("templates/t.yaml", `{{ tpl .Values.extra . }}`)), step: func(st *Step) {
+			st.Release.Values = map[string]any{"extra": `{{ (lookup "v1" "Secret" "egov" "x").data }}`}
+		}},
 		{name: "lookup", chart: serviceChart(tpl("templates/s.yaml", `{{ $s := lookup "v1" "Secret" "egov" "x" }}`))},
 		{name: "revision", chart: serviceChart(tpl("templates/r.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r, labels: {rev: \"{{ .Release.Revision }}\"}}\n"))},
 		{name: "hooks", chart: serviceChart(tpl("templates/job.yaml", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {helm.sh/hook: pre-upgrade}\n"))},
@@ -124,7 +139,11 @@ func TestPlannedChart_fallsBack(t *testing.T) {
 			if tt.step != nil {
 				tt.step(st)
 			}
-			if c := plannedChart(st); c != nil {
+			apis := chartutil.DefaultVersionSet
+			if tt.apis != nil {
+				apis = tt.apis
+			}
+			if c := plannedChart(st, apis); c != nil {
 				t.Errorf("plannedChart = %v templates, want nil", len(c.Templates))
 			}
 		})
@@ -155,5 +174,34 @@ func TestAppliedRenderNote(t *testing.T) {
 	want := "release egov-user renders differently on every run at Deployment/egov/egov-user /metadata/annotations/stamp"
 	if note := appliedRenderNote(step, helms); !strings.Contains(note, want) {
 		t.Errorf("note = %q, want it to contain %q", note, want)
+	}
+}
+
+// A template that asks for an API version both the plan and the cluster
+// agree on is installed from the plan's render.
+func TestPlannedChart_agreedAPIVersion(t *testing.T) {
+	c := serviceChart(&chart.File{Name: "templates/pdb.yaml", Data: []byte(`{{ if .Capabilities.APIVersions.Has "policy/v1" }}apiVersion: policy/v1{{ end }}`)})
+	st := &Step{Release: manifest.ReleaseSpec{Name: "egov-user", Namespace: "egov"}, chart: c, rendered: "---\n# Source: egov-user/templates/pdb.yaml\napiVersion: policy/v1\n"}
+	if plannedChart(st, chartutil.VersionSet{"v1", "policy/v1"}) == nil {
+		t.Error("plannedChart = nil for a question on which the plan and the cluster agree")
+	}
+}
+
+func TestRenderOptions_isUpgradeAsHelmActs(t *testing.T) {
+	for _, tt := range []struct {
+		action Action
+		live   *kube.LiveRelease
+		want   bool
+	}{
+		{ActionInstall, nil, false},
+		{ActionInstall, &kube.LiveRelease{LastDeployed: 0}, false},
+		{ActionUpgrade, &kube.LiveRelease{LastDeployed: 3}, true},
+		{ActionUpgrade, &kube.LiveRelease{LastDeployed: 0}, true}, // a failed takeover, upgraded in place
+		{ActionUnlock, &kube.LiveRelease{LastDeployed: 2}, true},
+		{ActionUnlock, &kube.LiveRelease{LastDeployed: 0}, false},
+	} {
+		if got := renderOptions(nil, "", &Step{Action: tt.action, Live: tt.live}).IsUpgrade; got != tt.want {
+			t.Errorf("%s with %+v: IsUpgrade = %v, want %v", tt.action, tt.live, got, tt.want)
+		}
 	}
 }

@@ -68,6 +68,13 @@ func ParseKubeVersion(v string) (*chartutil.KubeVersion, error) {
 // release's values, no cluster writes and no release storage. It returns
 // the manifest; with opts.Hooks, the hooks follow it.
 func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts RenderOptions) (string, error) {
+	m, _, err := renderRelease(ctx, spec, c, opts)
+	return m, err
+}
+
+// renderRelease is Render, and whether the render has hooks (which the
+// manifest leaves out unless opts.Hooks).
+func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts RenderOptions) (m string, hooks bool, err error) {
 	cfg := &action.Configuration{Log: func(string, ...any) {}}
 	inst := action.NewInstall(cfg)
 	inst.DryRun = true
@@ -80,7 +87,7 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 	if opts.Cluster != nil {
 		caps, err := opts.Cluster.Capabilities()
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		kv := caps.KubeVersion
 		inst.KubeVersion = &kv
@@ -92,13 +99,13 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 		}
 		kv, err := ParseKubeVersion(v)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		inst.KubeVersion = kv
 	}
 	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
 	if err != nil {
-		return "", fmt.Errorf("unable to render release %q: %w", spec.Name, err)
+		return "", false, fmt.Errorf("unable to render release %q: %w", spec.Name, err)
 	}
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(rel.Manifest))
@@ -108,7 +115,7 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, strings.TrimSpace(h.Manifest))
 		}
 	}
-	return b.String(), nil
+	return b.String(), len(rel.Hooks) > 0, nil
 }
 
 // templateName is the .Release.Name a release's templates see.
@@ -174,5 +181,14 @@ func RenderStep(ctx context.Context, cluster *kube.Cluster, kubeVersion string, 
 // renderOptions are the options a step is rendered with for its diff: the
 // cluster's capabilities, and as an upgrade when a revision is deployed.
 func renderOptions(cluster *kube.Cluster, kubeVersion string, step *Step) RenderOptions {
-	return RenderOptions{Cluster: cluster, KubeVersion: kubeVersion, IsUpgrade: step.Live != nil && step.Live.LastDeployed > 0}
+	// As Helm will: an install renders as one, an upgrade as one (also a
+	// failed takeover's, upgraded in place with no deployed revision).
+	isUpgrade := step.Live != nil && step.Live.LastDeployed > 0
+	switch step.Action {
+	case ActionInstall:
+		isUpgrade = false
+	case ActionUpgrade:
+		isUpgrade = true
+	}
+	return RenderOptions{Cluster: cluster, KubeVersion: kubeVersion, IsUpgrade: isUpgrade}
 }

@@ -46,7 +46,12 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 	for attempt := 0; ; attempt++ {
 		applied, err := a.attempt(ctx, step, attempt)
 		if err == nil {
-			return applied, a.deleteOrphans(ctx, step, applied.Revision)
+			if err := a.deleteOrphans(ctx, step, applied.Revision); err != nil {
+				// The upgrade stands; the release still records kept
+				// orphans, so the next sync deletes them (delete-orphans).
+				a.log.Warn("upgraded, but the orphans prune deletes are not all gone", "release", spec.Name, "namespace", spec.Namespace, "error", err)
+			}
+			return applied, nil
 		}
 		if a.policy.RemediateFailedUpgrade && target > 0 {
 			to, rerr := a.rollback(spec, target)
@@ -90,12 +95,12 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 	// them all.
 	if adopted, _ := hasAdoptedOrphans(step.Orphans); adopted {
 		up.Labels[kube.LabelOrphans] = "kept"
-	} else if step.Live != nil && step.Live.KeptOrphans {
+	} else if step.Live != nil && step.Live.KeptOrphans && step.orphansChecked {
 		up.Labels[kube.LabelOrphans] = "null"
 	}
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
 	// The plan's render, installed as is when Helm would render the same.
-	c := plannedChart(step)
+	c := plannedChart(step, a.apiVersions())
 	pr, err := a.postRenderer(ctx, step, c != nil)
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
