@@ -2,12 +2,12 @@ package reconciler
 
 import (
 	"context"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"log/slog"
 	"strconv"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"

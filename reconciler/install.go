@@ -87,17 +87,12 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 	if inst.TakeOwnership {
 		inst.Labels[kube.LabelTakeover] = "true"
 	}
-	// The plan's render, installed as is when Helm would render the same.
-	c := plannedChart(step, a.apiVersions())
-	pr, err := a.postRenderer(ctx, step, c != nil)
+	c, pr, err := a.chartToRun(ctx, step)
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to install release %q: %w", spec.Name, err)
 	}
 	if pr != nil {
 		inst.PostRenderer = pr
-	}
-	if c == nil {
-		c = step.chart
 	}
 	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
 	// An install that failed may have taken some of them already: record

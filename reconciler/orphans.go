@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,42 +147,36 @@ func (p *Planner) findOrphans(ctx context.Context, env *manifest.Environment, pl
 // orphansOf reads the adopted objects of one release's kinds (those of its
 // deployed revision and of the plan's render) and keeps its orphans.
 func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *Step) ([]Orphan, error) {
+	ns := st.Release.Namespace
 	version := st.Live.LastDeployed
 	if version == 0 {
 		version = st.Live.Version
 	}
-	rel, err := p.Cluster.ActionConfig(st.Release.Namespace, slog.New(slog.DiscardHandler)).Releases.Get(st.Release.Name, version)
+	m, err := kube.ReadStoredManifest(ctx, p.Cluster.Clientset.CoreV1().Secrets(ns), st.Release.Name, version)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read revision %d: %w", version, err)
+		return nil, err
 	}
-	deployed, err := kube.ManifestObjects(rel.Manifest, st.Release.Namespace)
+	deployed, err := kube.ManifestObjects(m, ns)
 	if err != nil {
 		return nil, err
 	}
 	now := deployed
 	if st.Action == ActionUpgrade {
-		if now, err = kube.ManifestObjects(st.rendered, st.Release.Namespace); err != nil {
+		if now, err = kube.ManifestObjects(st.rendered, ns); err != nil {
 			return nil, err
 		}
 	}
 	// Objects are named "Kind/namespace/name", a cluster-scoped one with the
 	// release's namespace whatever its manifest says (renderedName's way).
-	name := func(kind, namespace, n string, m *meta.RESTMapping) string {
-		if m.Scope.Name() != meta.RESTScopeNameNamespace || namespace == "" {
-			namespace = st.Release.Namespace
-		}
-		return kube.ObjectRef{Kind: kind, Namespace: namespace, Name: n}.String()
+	name := func(kind string, pl place, n string) string {
+		return kube.ObjectRef{Kind: kind, Namespace: cmp.Or(pl.namespace, ns), Name: n}.String()
 	}
-	type place struct {
-		resource  schema.GroupVersionResource
-		namespace string
-	}
+	// Where to look: every place either revision has.
 	var places []place
 	kinds := map[schema.GroupVersionResource]string{}
 	rendered := map[string]bool{}
 	for k, o := range append(slices.Clone(now), deployed...) {
-		gvk := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
-		m, err := p.Cluster.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+		pl, err := placeOf(p.Cluster, schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), o.Namespace)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				continue
@@ -189,16 +184,11 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 			return nil, err
 		}
 		if k < len(now) {
-			rendered[name(o.Kind, o.Namespace, o.Name, m)] = true
-		}
-		// Where to look: every kind and namespace either revision has.
-		pl := place{resource: m.Resource}
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			pl.namespace = o.Namespace
+			rendered[name(o.Kind, pl, o.Name)] = true
 		}
 		if !slices.Contains(places, pl) {
 			places = append(places, pl)
-			kinds[m.Resource] = o.Kind
+			kinds[pl.resource] = o.Kind
 		}
 	}
 	var cands []adoptedCandidate
@@ -216,23 +206,14 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 			seen[it.UID] = true
 			a := it.Annotations
 			cands = append(cands, adoptedCandidate{
-				object: kube.ObjectRef{Kind: kinds[pl.resource], Namespace: orDefault(it.Namespace, st.Release.Namespace), Name: it.Name}.String(),
+				object: name(kinds[pl.resource], pl, it.Name),
 				record: a[kube.AdoptedByAnnotation],
 				owner:  a[kube.HelmReleaseNamespaceAnnotation] + "/" + a[kube.HelmReleaseNameAnnotation],
 				ref:    orphanRef{resource: pl.resource, namespace: it.Namespace, name: it.Name, uid: it.UID},
 			})
 		}
 	}
-	self := st.Release.Namespace + "/" + st.Release.Name
-	return decideOrphans(adoptionRecord(env.Name, st.Release.Namespace, st.Release.Name), self, env.Policy.Prune, rendered, cands), nil
-}
-
-// orDefault is s, or def when s is empty.
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return decideOrphans(adoptionRecord(env.Name, ns, st.Release.Name), ns+"/"+st.Release.Name, env.Policy.Prune, rendered, cands), nil
 }
 
 // hasAdoptedOrphans reports whether orphans has one the takeover adopted,
@@ -295,21 +276,32 @@ func (DeleteOrphans) Name() Action { return ActionDeleteOrphans }
 
 // Run implements ActionRunner.
 func (a DeleteOrphans) Run(ctx context.Context, step *Step) (Applied, error) {
-	spec := step.Release
-	if err := deleteOrphans(ctx, a.cluster, a.log, spec, step.Orphans); err != nil {
-		return Applied{}, fmt.Errorf("release %q: %w", spec.Name, err)
-	}
-	if _, all := hasAdoptedOrphans(step.Orphans); all {
-		cfg := a.config(spec.Namespace)
-		rel, err := cfg.Releases.Get(spec.Name, step.Live.Version)
-		if err != nil {
-			return Applied{}, fmt.Errorf("release %q: unable to read revision %d: %w", spec.Name, step.Live.Version, err)
-		}
-		if err := dropLabel(cfg, rel, kube.LabelOrphans); err != nil {
-			return Applied{}, fmt.Errorf("release %q: unable to clear its record of kept orphans: %w", spec.Name, err)
-		}
+	if err := a.pruneOrphans(ctx, step, step.Live.Version); err != nil {
+		return Applied{}, fmt.Errorf("release %q: %w", step.Release.Name, err)
 	}
 	return Applied{Revision: step.Live.Version}, nil
+}
+
+// pruneOrphans deletes the orphans the plan marked for deletion when prune
+// deletes every one the takeover adopted, then clears the record on
+// revision that the release kept some.
+func (h helmEnv) pruneOrphans(ctx context.Context, step *Step, revision int) error {
+	if _, all := hasAdoptedOrphans(step.Orphans); !all {
+		return nil
+	}
+	spec := step.Release
+	if err := deleteOrphans(ctx, h.cluster, h.log, spec, step.Orphans); err != nil {
+		return err
+	}
+	cfg := h.config(spec.Namespace)
+	rel, err := cfg.Releases.Get(spec.Name, revision)
+	if err != nil {
+		return fmt.Errorf("unable to read revision %d: %w", revision, err)
+	}
+	if err := dropLabel(cfg, rel, kube.LabelOrphans); err != nil {
+		return fmt.Errorf("unable to clear its record of kept orphans: %w", err)
+	}
+	return nil
 }
 
 // claimAdopted makes Helm's field manager the only owner of every field of

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"bytes"
+	"context"
 	"regexp"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/postrender"
 )
 
 // maxPlannedChart bounds the render installed as is: a planned chart is
@@ -68,6 +70,21 @@ func plannedChart(step *Step, apis chartutil.VersionSet) *chart.Chart {
 	return out
 }
 
+// chartToRun is the chart Helm installs or upgrades step with, and what it
+// changes in Helm's render: the plan's render as is when Helm would render
+// the same (plannedChart), else the chart with its post-renderer.
+func (h helmEnv) chartToRun(ctx context.Context, step *Step) (*chart.Chart, postrender.PostRenderer, error) {
+	c := plannedChart(step, h.apiVersions())
+	pr, err := h.postRenderer(ctx, step, c != nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c == nil {
+		c = step.chart
+	}
+	return c, pr, nil
+}
+
 // renderedAsIs reports whether the plan's client-side render of c with
 // values is what Helm renders when it installs or upgrades into a cluster
 // serving apis (see plannedChart).
@@ -77,35 +94,22 @@ func renderedAsIs(c *chart.Chart, values map[string]any, apis chartutil.VersionS
 	}
 	planned := append(slices.Clone(chartutil.DefaultVersionSet), apis...)
 	usesTpl := false
-	var ok func(*chart.Chart) bool
-	ok = func(c *chart.Chart) bool {
-		for _, t := range c.Templates {
-			if strings.HasSuffix(t.Name, "NOTES.txt") || hasTrait(string(t.Data)) {
-				return false
-			}
-			usesTpl = usesTpl || bytes.Contains(t.Data, []byte("tpl "))
-			asked := apiVersionsHas.FindAllSubmatch(t.Data, -1)
-			if len(asked) != bytes.Count(t.Data, []byte("APIVersions")) {
-				return false
-			}
-			for _, a := range asked {
-				if planned.Has(string(a[1])) != apis.Has(string(a[1])) {
-					return false
-				}
-			}
+	differs := anyTemplate(c, func(t *chart.File) bool {
+		if strings.HasSuffix(t.Name, "NOTES.txt") || hasTrait(string(t.Data)) {
+			return true
 		}
-		for _, d := range c.Dependencies() {
-			if !ok(d) {
-				return false
-			}
+		usesTpl = usesTpl || bytes.Contains(t.Data, []byte("tpl "))
+		asked := apiVersionsHas.FindAllSubmatch(t.Data, -1)
+		if len(asked) != bytes.Count(t.Data, []byte("APIVersions")) {
+			return true
 		}
-		return true
-	}
-	return ok(c) && !(usesTpl && valuesHaveTrait(values))
+		return slices.ContainsFunc(asked, func(a [][]byte) bool { return planned.Has(string(a[1])) != apis.Has(string(a[1])) })
+	})
+	return !differs && !(usesTpl && valuesHaveTrait(values))
 }
 
 // hasTrait reports whether a template (or a value a template renders with
-// tpl) holds one of templateTraits, or asks about API versions.
+// tpl) holds one of templateTraits.
 func hasTrait(s string) bool {
 	for _, trait := range templateTraits {
 		if strings.Contains(s, trait) {

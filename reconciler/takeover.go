@@ -67,28 +67,22 @@ type liveOwner struct {
 }
 
 // readOwner reads the live counterpart of a rendered object (none when
-// known lists its kind and namespace without its name).
+// known lists its place without its name).
 func readOwner(ctx context.Context, c *kube.Cluster, o *unstructured.Unstructured, namespace string, known liveNames) (liveOwner, error) {
-	gvk := o.GroupVersionKind()
-	m, err := c.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if ns := o.GetNamespace(); ns != "" {
+		namespace = ns
+	}
+	pl, err := placeOf(c, o.GroupVersionKind(), namespace)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return liveOwner{}, nil // a kind the cluster does not serve yet: nothing to take over
 		}
 		return liveOwner{}, fmt.Errorf("object %s: %w", kube.Ref(o), err)
 	}
-	get := c.Dynamic.Resource(m.Resource).Get
-	ns := ""
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		if ns = o.GetNamespace(); ns == "" {
-			ns = namespace
-		}
-		get = c.Dynamic.Resource(m.Resource).Namespace(ns).Get
-	}
-	if names, listed := known[placeKey(m.Resource, ns)]; listed && !names[o.GetName()] {
+	if names, listed := known[pl]; listed && !names[o.GetName()] {
 		return liveOwner{}, nil
 	}
-	live, err := get(ctx, o.GetName(), metav1.GetOptions{})
+	live, err := c.Dynamic.Resource(pl.resource).Namespace(pl.namespace).Get(ctx, o.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return liveOwner{}, nil
 	}
@@ -242,24 +236,36 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 // Services and ConfigMaps into one namespace.
 const crowdedPlace = 16
 
-// liveNames are the names that exist, by placeKey, for the kinds and
-// namespaces listed; a place not listed is not in the map.
-type liveNames map[string]map[string]bool
-
-// placeKey names a kind in a namespace ("" when cluster-scoped).
-func placeKey(r schema.GroupVersionResource, namespace string) string {
-	return r.String() + "|" + namespace
+// place is a kind of object in a namespace ("" when cluster-scoped): where
+// a LIST looks.
+type place struct {
+	resource  schema.GroupVersionResource
+	namespace string
 }
 
-// listCrowdedPlaces lists, with metadata-only LISTs of up to 500 a page,
-// the names of every kind and namespace that installs (step indexes) render
-// at least crowdedPlace objects into. A place it cannot list is left to the
-// GETs.
-func (p *Planner) listCrowdedPlaces(ctx context.Context, plan *Plan, installs []int) liveNames {
-	type place struct {
-		resource  schema.GroupVersionResource
-		namespace string
+// placeOf maps an object's apiVersion and kind to its place; namespace is
+// the object's (or, when it has none, the release's) and is dropped for a
+// cluster-scoped kind. The error is the mapper's (meta.IsNoMatchError: a
+// kind the cluster does not serve).
+func placeOf(c *kube.Cluster, gvk schema.GroupVersionKind, namespace string) (place, error) {
+	m, err := c.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return place{}, err
 	}
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = ""
+	}
+	return place{resource: m.Resource, namespace: namespace}, nil
+}
+
+// liveNames are the names that exist, for the places listed; a place not
+// listed is not in the map.
+type liveNames map[place]map[string]bool
+
+// listCrowdedPlaces lists, with metadata-only LISTs of up to 500 a page,
+// the names of every place that installs (step indexes) render at least
+// crowdedPlace objects into. A place it cannot list is left to the GETs.
+func (p *Planner) listCrowdedPlaces(ctx context.Context, plan *Plan, installs []int) liveNames {
 	count := map[place]int{}
 	for _, i := range installs {
 		st := &plan.Steps[i]
@@ -268,16 +274,9 @@ func (p *Planner) listCrowdedPlaces(ctx context.Context, plan *Plan, installs []
 			continue
 		}
 		for _, r := range refs {
-			gvk := schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
-			m, err := p.Cluster.Mapper().RESTMapping(gvk.GroupKind(), gvk.Version)
-			if err != nil {
-				continue
+			if pl, err := placeOf(p.Cluster, schema.FromAPIVersionAndKind(r.APIVersion, r.Kind), r.Namespace); err == nil {
+				count[pl]++
 			}
-			pl := place{resource: m.Resource}
-			if m.Scope.Name() == meta.RESTScopeNameNamespace {
-				pl.namespace = r.Namespace
-			}
-			count[pl]++
 		}
 	}
 	known := liveNames{}
@@ -302,7 +301,7 @@ func (p *Planner) listCrowdedPlaces(ctx context.Context, plan *Plan, installs []
 			}
 		}
 		if ok {
-			known[placeKey(pl.resource, pl.namespace)] = names
+			known[pl] = names
 		}
 	}
 	return known
@@ -637,17 +636,16 @@ func (r replaceRender) Run(*bytes.Buffer) (*bytes.Buffer, error) {
 // usesReleaseName reports whether a template of c or of its dependencies
 // reads .Release.Name.
 func usesReleaseName(c *chart.Chart) bool {
-	for _, t := range c.Templates {
-		if bytes.Contains(t.Data, []byte(".Release.Name")) {
-			return true
-		}
+	return anyTemplate(c, func(t *chart.File) bool { return bytes.Contains(t.Data, []byte(".Release.Name")) })
+}
+
+// anyTemplate reports whether f holds for a template of c or of its
+// dependencies, in that order; it stops at the first.
+func anyTemplate(c *chart.Chart, f func(*chart.File) bool) bool {
+	if slices.ContainsFunc(c.Templates, f) {
+		return true
 	}
-	for _, d := range c.Dependencies() {
-		if usesReleaseName(d) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(c.Dependencies(), func(d *chart.Chart) bool { return anyTemplate(d, f) })
 }
 
 // noteDeployerNames adds a plan note for every install (idx are the

@@ -46,10 +46,10 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 	for attempt := 0; ; attempt++ {
 		applied, err := a.attempt(ctx, step, attempt)
 		if err == nil {
-			if err := a.deleteOrphans(ctx, step, applied.Revision); err != nil {
+			if err := a.pruneOrphans(ctx, step, applied.Revision); err != nil {
 				// The upgrade stands; the release still records kept
 				// orphans, so the next sync deletes them (delete-orphans).
-				a.log.Warn("upgraded, but the orphans prune deletes are not all gone", "release", spec.Name, "namespace", spec.Namespace, "error", err)
+				a.log.Warn("upgraded, but the orphans prune deletes are not all gone", "release", spec.Name, "namespace", spec.Namespace, "revision", applied.Revision, "error", err)
 			}
 			return applied, nil
 		}
@@ -99,17 +99,12 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 		up.Labels[kube.LabelOrphans] = "null"
 	}
 	up.DisableOpenAPIValidation = !a.policy.OpenAPIValidation
-	// The plan's render, installed as is when Helm would render the same.
-	c := plannedChart(step, a.apiVersions())
-	pr, err := a.postRenderer(ctx, step, c != nil)
+	c, pr, err := a.chartToRun(ctx, step)
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
 	}
 	if pr != nil {
 		up.PostRenderer = pr
-	}
-	if c == nil {
-		c = step.chart
 	}
 	rel, err := up.RunWithContext(ctx, spec.Name, c, manifest.CopyValues(spec.Values))
 	if err != nil {
@@ -119,28 +114,6 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 		return Applied{}, markFailed(cfg, rel, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err))
 	}
 	return Applied{Revision: rel.Version, Manifest: rel.Manifest}, nil
-}
-
-// deleteOrphans deletes, after a successful upgrade to revision, the
-// adopted objects it no longer renders when prune is on, then clears the
-// revision's record that it kept some.
-func (a Upgrade) deleteOrphans(ctx context.Context, step *Step, revision int) error {
-	if _, all := hasAdoptedOrphans(step.Orphans); !all {
-		return nil
-	}
-	spec := step.Release
-	if err := deleteOrphans(ctx, a.cluster, a.log, spec, step.Orphans); err != nil {
-		return fmt.Errorf("upgraded release %q to revision %d, but: %w", spec.Name, revision, err)
-	}
-	cfg := a.config(spec.Namespace)
-	rel, err := cfg.Releases.Get(spec.Name, revision)
-	if err != nil {
-		return fmt.Errorf("upgraded release %q to revision %d, but unable to read it back: %w", spec.Name, revision, err)
-	}
-	if err := dropLabel(cfg, rel, kube.LabelOrphans); err != nil {
-		return fmt.Errorf("upgraded release %q to revision %d, but unable to clear its record of kept orphans: %w", spec.Name, revision, err)
-	}
-	return nil
 }
 
 // rollback restores revision to and returns the revision it wrote.
