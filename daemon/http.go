@@ -78,14 +78,24 @@ func (d *Daemon) authorized(h http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "forbidden: this API is read-only until digitops serve has an API token (--api-token-file or DIGITOPS_API_TOKEN; the Helm chart creates one in the Secret <release>-api-token)", http.StatusForbidden)
 			return
 		}
-		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(d.opts.APIToken)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(bearerToken(r)), []byte(d.opts.APIToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="digitops"`)
 			http.Error(w, "unauthorized: send the API token as Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
 		}
 		h(w, r)
 	}
+}
+
+// bearerToken is the token of an "Authorization: Bearer <token>" header,
+// "" for any other header (a bare token, another scheme). The scheme is
+// case-insensitive (RFC 7235).
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // setSuspended suspends or resumes an environment or a release and wakes
