@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,31 +83,48 @@ func (s *suspensions) changedSince(env string, t time.Time) bool {
 }
 
 // set suspends (on) or resumes (!on) env, or one release of it when
-// release is not empty, and saves the file.
+// release is not empty, and saves the file. All or nothing: when the file
+// cannot be written the error is returned and nothing changes in memory
+// either, so a suspension never holds only until the next restart.
 func (s *suspensions) set(env, release string, on bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	next := suspendFile{Environments: s.state.Environments, Releases: maps.Clone(s.state.Releases)}
 	if release == "" {
-		s.state.Environments = toggle(s.state.Environments, env, on)
+		next.Environments = toggle(s.state.Environments, env, on)
 	} else {
-		s.state.Releases[env] = toggle(s.state.Releases[env], release, on)
-		if len(s.state.Releases[env]) == 0 {
-			delete(s.state.Releases, env)
+		next.Releases[env] = toggle(s.state.Releases[env], release, on)
+		if len(next.Releases[env]) == 0 {
+			delete(next.Releases, env)
 		}
 	}
+	if err := s.save(next); err != nil {
+		return err
+	}
+	s.state = next
 	s.changed[env] = time.Now()
-	data, err := json.MarshalIndent(s.state, "", "  ")
+	return nil
+}
+
+// save writes state to the file: to a temporary file first, renamed over
+// it, so that the file is either the old or the new state.
+func (s *suspensions) save(state suspendFile) error {
+	data, err := json.MarshalIndent(state, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := s.path + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
-		return err
+		return fmt.Errorf("unable to save suspensions: %w", err)
 	}
+	tmp := s.path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("unable to save suspensions: %w", err)
 	}
-	return os.Rename(tmp, s.path)
+	if err := os.Rename(tmp, s.path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("unable to save suspensions: %w", err)
+	}
+	return nil
 }
 
 func contains(list []string, v string) bool {
