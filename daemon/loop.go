@@ -172,7 +172,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 			l.setTarget(env, conn, snap.Revision, snap.Commit, plan)
 			l.mu.Unlock()
 			for _, st := range plan.Steps {
-				if st.Action.Changes() {
+				if st.Action.Writes() {
 					acting = append(acting, st.Release.Name)
 				}
 			}
@@ -204,7 +204,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	}
 	plan, result, live := synced.Plan, synced.Result, synced.Live
 	l.watchActed(plan, result)
-	changes := plan.Summary().Changes()
+	changes := plan.Summary().Writes()
 	l.mu.Lock()
 	l.failed.forget(plan)
 	l.mu.Unlock()
@@ -373,7 +373,7 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		l.mu.Unlock()
 		releases = append(releases, st)
 	}
-	if !leader && plan.Summary().Changes() > 0 {
+	if !leader && plan.Summary().Writes() > 0 {
 		out.settled = false
 	}
 	if out.err == nil && len(heldBack) > 0 {

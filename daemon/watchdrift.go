@@ -188,7 +188,7 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 				switch {
 				case st.Action == reconciler.ActionCorrectDrift:
 					want = append(want, st.Release.Name)
-				case st.Action.Changes():
+				case st.Action.Writes():
 					return false, nil // Git moved: the full sync's to do
 				}
 			}

@@ -138,6 +138,7 @@ func newHelmRunners(base helmEnv) helmRunners {
 	return helmRunners{base: base, runners: map[Action]ActionRunner{
 		ActionInstall:       Install{base},
 		ActionUpgrade:       Upgrade{base},
+		ActionRecord:        Record{base},
 		ActionUninstall:     Uninstall{base},
 		ActionCorrectDrift:  CorrectClusterDrift{base},
 		ActionUnlock:        Unlock{helmEnv: base, install: Install{base}, upgrade: Upgrade{base}},

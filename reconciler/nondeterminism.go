@@ -64,13 +64,23 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int)
 	if len(idx) == 0 {
 		return
 	}
-	if !waitNextSecond(ctx) {
-		return
+	// Steps compareDeployed rendered twice need no third render.
+	for _, i := range idx {
+		if st := &plan.Steps[i]; st.rendered != "" && st.again == "" {
+			if !waitNextSecond(ctx) {
+				return
+			}
+			break
+		}
 	}
 	notes := make([]string, len(idx))
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
 		if st.rendered == "" {
+			return
+		}
+		if st.again != "" {
+			notes[k] = nondeterminismNote(st.Release, st.rendered, st.again)
 			return
 		}
 		if m2, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st)); err == nil {

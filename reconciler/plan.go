@@ -71,6 +71,9 @@ type Step struct {
 	// Orphans are the live objects the release rendered once and renders
 	// no more (see findOrphans and noteDeployerNames).
 	Orphans []Orphan
+	// Restarts are the workloads whose pods an upgrade replaces, and why
+	// (see compareDeployed).
+	Restarts []Restart
 
 	chart *chart.Chart
 	// liveAdopted are the live objects of Adopt, by name; keepLive the
@@ -88,6 +91,9 @@ type Step struct {
 	// renderedHooks is set when that render has hooks (the manifest
 	// leaves them out).
 	renderedHooks bool
+	// again is a second render of the step, made in a later second than
+	// rendered (see compareDeployed), empty when none was made.
+	again string
 	// orphansChecked is set when the plan looked for the release's
 	// orphans and could (see findOrphans).
 	orphansChecked bool
@@ -97,6 +103,9 @@ type Step struct {
 type Summary struct {
 	Install int `json:"install"`
 	Upgrade int `json:"upgrade"`
+	// Record counts releases whose chart or values changed but render what
+	// is deployed: their new digests are recorded, with no new revision.
+	Record  int `json:"record"`
 	Correct int `json:"correct"`
 	Unlock  int `json:"unlock"`
 	// DeleteOrphans counts unchanged releases whose adopted orphans prune
@@ -112,10 +121,14 @@ type Summary struct {
 	Blocked int `json:"blocked"`
 }
 
-// Changes is the number of steps that change something.
+// Changes is the number of steps that change something in the cluster.
 func (s Summary) Changes() int {
 	return s.Install + s.Upgrade + s.Correct + s.Unlock + s.DeleteOrphans + s.Rollback + s.Uninstall
 }
+
+// Writes is the number of steps that write anything: the changes and the
+// records.
+func (s Summary) Writes() int { return s.Changes() + s.Record }
 
 // Summary counts the plan's steps by action.
 func (p *Plan) Summary() Summary {
@@ -126,6 +139,8 @@ func (p *Plan) Summary() Summary {
 			s.Install++
 		case ActionUpgrade:
 			s.Upgrade++
+		case ActionRecord:
+			s.Record++
 		case ActionCorrectDrift:
 			s.Correct++
 		case ActionUnlock:
@@ -288,6 +303,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	p.checkDriftAll(ctx, env, plan)
 	holdBack(plan, opts.HeldBack, env.Policy.Drift)
 	rendered := p.renderChanged(ctx, plan)
+	p.compareDeployed(ctx, plan, rendered)
 	p.findTakeovers(ctx, env, live, plan, rendered)
 	p.findRelabels(ctx, plan, rendered)
 	p.noteDeployerNames(ctx, plan, rendered)

@@ -101,9 +101,12 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 		res.Outcome, res.Error = OutcomeFailed, step.Reason // masked by the plan
 		return res
 	}
-	if why, ok := sc.waitNeeds(ctx, step); !ok {
-		res.Outcome, res.Error = OutcomeSkipped, why
-		return res
+	// A record changes no object: it waits for nothing.
+	if step.Action != ActionRecord {
+		if why, ok := sc.waitNeeds(ctx, step); !ok {
+			res.Outcome, res.Error = OutcomeSkipped, why
+			return res
+		}
 	}
 	runner, acts := s.runners.Runner(step.Action)
 	if !acts {
@@ -118,6 +121,9 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 	// Needs this sync did not act on must be ready too; the ones it acted
 	// on passed their readiness gate when they succeeded.
 	for _, need := range step.Release.Needs {
+		if step.Action == ActionRecord {
+			break
+		}
 		if i, ok := sc.needed[need]; ok && sc.gates[i] != nil {
 			if err := sc.gates[i].wait(ctx); err != nil {
 				res.Outcome, res.Error = OutcomeSkipped, redact.Secrets(fmt.Sprintf("dependency %q is not ready: %v", need, err), step.Release.SecretValues)

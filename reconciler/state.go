@@ -16,8 +16,12 @@ type Action string
 
 // The actions, as docs/cli.md names them (the action of plan -o json).
 const (
-	ActionInstall      Action = "install"
-	ActionUpgrade      Action = "upgrade"
+	ActionInstall Action = "install"
+	ActionUpgrade Action = "upgrade"
+	// ActionRecord records a release's new chart and values on its
+	// deployed revision, in place, when they render what is deployed: no
+	// new revision, nothing in the cluster changes but Helm's record.
+	ActionRecord       Action = "record"
 	ActionCorrectDrift Action = "correct-drift"
 	ActionUnlock       Action = "unlock"
 	// ActionDeleteOrphans deletes, with prune on, the objects an unchanged
@@ -41,7 +45,7 @@ const (
 // needsChart reports whether acting on a step needs its chart: the actions
 // that make a new Helm revision.
 func (a Action) needsChart() bool {
-	return a == ActionInstall || a == ActionUpgrade || a == ActionUnlock
+	return a == ActionInstall || a == ActionUpgrade || a == ActionUnlock || a == ActionRecord
 }
 
 // Changes says whether the action changes something in the cluster.
@@ -52,6 +56,11 @@ func (a Action) Changes() bool {
 	}
 	return false
 }
+
+// Writes says whether acting on the action writes anything: a change to
+// the cluster, or a record in Helm's storage (ActionRecord, which changes
+// no object).
+func (a Action) Writes() bool { return a.Changes() || a == ActionRecord }
 
 // Desired is one release as digitops wants it, with its digests.
 type Desired struct {
@@ -92,6 +101,10 @@ const (
 	StatusWrittenOutside Status = "written-outside"
 	// StatusOutOfSync: the chart or the values changed in Git (upgraded).
 	StatusOutOfSync Status = "out-of-sync"
+	// StatusRenderUnchanged: the chart or the values changed in Git, but
+	// they render what is deployed, fields that render differently on
+	// every run aside (recorded, not upgraded).
+	StatusRenderUnchanged Status = "render-unchanged"
 	// StatusInSync: deployed with the chart and values Git wants, and no
 	// drift found (nothing to do).
 	StatusInSync Status = "in-sync"
@@ -138,6 +151,8 @@ func Decide(o Observation, mode manifest.DriftMode) ReleaseState {
 		return ReleaseState{ActionInstall, o.Reason}
 	case StatusFailed, StatusUnmanaged, StatusWrittenOutside, StatusOutOfSync:
 		return ReleaseState{ActionUpgrade, o.Reason}
+	case StatusRenderUnchanged:
+		return ReleaseState{ActionRecord, o.Reason}
 	case StatusStuck:
 		return ReleaseState{ActionUnlock, o.Reason}
 	case StatusRemoved:

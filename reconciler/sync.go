@@ -100,7 +100,7 @@ func (s *Syncer) Sync(ctx context.Context, env *manifest.Environment, opts SyncO
 		}
 		act = act && ok
 	}
-	if !act || plan.Summary().Changes() == 0 {
+	if !act || plan.Summary().Writes() == 0 {
 		return out, nil
 	}
 	actCtx := ctx

@@ -267,3 +267,10 @@ func (d *Detector) Prefetch(ctx context.Context, lives []*kube.LiveRelease) {
 		}
 	}
 }
+
+// DeployedObjects returns the objects of a release revision's manifest as
+// JSON, from Helm's storage (hooks excluded), read once per revision and
+// kept: the same copy drift detection compares with.
+func (d *Detector) DeployedObjects(ctx context.Context, namespace, name string, version int) ([][]byte, error) {
+	return d.deployedObjects(ctx, namespace, name, version)
+}
