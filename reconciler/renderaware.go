@@ -160,4 +160,3 @@ func volatilePaths(a, b, namespace string) map[string][]string {
 	}
 	return out
 }
-
