@@ -145,6 +145,9 @@ func ReadConfig(path string) (*Config, error) {
 // ParseConfig parses the configuration file contents; path names the file in
 // errors.
 func ParseConfig(path string, data []byte) (*Config, error) {
+	if err := CheckYAML(data, path); err != nil {
+		return nil, err
+	}
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

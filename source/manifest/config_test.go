@@ -15,6 +15,11 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c *Config)
 	}{
 		{
+			name:    "nested too deep",
+			yaml:    "environments:\n  - name: dev\n    releases:\n      - {name: a, chart: charts/a, values: " + strings.Repeat("{a: ", 20000) + "}\n",
+			wantErr: "f.yaml:4: YAML nested deeper than 1000 levels",
+		},
+		{
 			name: "native with policy",
 			yaml: "environments:\n  - name: dev\n    sync: {interval: 2m, prune: true, drift: warn, concurrency: 8, timeout: 30s}\n    releases:\n      - {name: a, chart: charts/a}\n",
 			check: func(t *testing.T, c *Config) {

@@ -48,13 +48,16 @@ func ReadRepoFile(ctx context.Context, files *repofs.Root, path, name, what stri
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, &Error{File: name, Msg: what + " does not exist"}
 	case errors.As(err, &confined):
-		return nil, &Error{File: name, Msg: confined.Msg}
+		return nil, &Error{File: name, Line: confined.Line, Msg: confined.Msg}
 	}
 	return nil, &Error{File: name, Msg: err.Error()}
 }
 
 // ParseValues parses YAML values; name is the source in errors.
 func ParseValues(data []byte, name string) (map[string]any, error) {
+	if err := CheckYAML(data, name); err != nil {
+		return nil, err
+	}
 	// Decode with yaml.v3 first for precise syntax errors with lines.
 	var probe yaml.Node
 	if err := yaml.Unmarshal(data, &probe); err != nil {

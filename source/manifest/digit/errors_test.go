@@ -165,6 +165,20 @@ func TestLoad_badInputs(t *testing.T) {
 			want:  `digitops.yaml:7: environment "demo": modules are chosen from a releaseChart, and none is set`,
 		},
 		{
+			name:  "release chart nested too deep",
+			env:   "demo",
+			write: map[string]string{exRelease: "modules:\n  - name: core\n    services: " + strings.Repeat("[", 2000) + "\n"},
+			want:  exRelease + ":3: YAML nested deeper than 1000 levels",
+		},
+		{
+			// 60 KB of brackets took 1.5 GB in the parser that locates
+			// syntax errors.
+			name:  "environment file nested too deep",
+			env:   "demo",
+			write: map[string]string{exEnvFile: "global:\n  domain: x\nx: " + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + "\n"},
+			want:  exEnvFile + ":3: YAML nested deeper than 1000 levels",
+		},
+		{
 			name:    "encrypted secrets without a key",
 			env:     "demo-sops",
 			release: "cluster-configs",

@@ -81,6 +81,9 @@ func ParseReleaseChart(data []byte, name string) (*ReleaseChart, error) {
 	fail := func(line int, format string, args ...any) error {
 		return &manifest.Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
+	if err := manifest.CheckYAML(data, name); err != nil {
+		return nil, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// Reuse the manifest package's YAML error formatting (file:line).

@@ -56,6 +56,26 @@ func TestReleases_badInputs(t *testing.T) {
 			want:  []string{`helmfile.yaml:4: release "a": unsupported helmfile feature: hooks run commands`},
 		},
 		{
+			name:  "helmfile nested too deep",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    labels: " + strings.Repeat("{a: ", 30000) + "\n"},
+			want:  []string{"helmfile.yaml:4: YAML nested deeper than 1000 levels"},
+		},
+		{
+			name:  "helmfile nested too deep after templating",
+			files: map[string]string{"helmfile.yaml": "{{ $x := 1 }}\nreleases:\n  - name: a\n    chart: ./charts/app\n    labels: " + strings.Repeat("{{ \"[\" }}", 1001) + "\n"},
+			want:  []string{"helmfile.yaml:5: YAML nested deeper than 1000 levels"},
+		},
+		{
+			name:  "values file nested too deep",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    values: [values.yaml]\n", "values.yaml": "a: 1\nb: " + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + "\n"},
+			want:  []string{`values.yaml:2: release "a": YAML nested deeper than 1000 levels`},
+		},
+		{
+			name:  "fromYaml nested too deep",
+			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    labels: {x: {{ fromYaml (readFile \"deep.yaml\") | len }}}\n", "deep.yaml": "a: " + strings.Repeat("[", 2000) + "\n"},
+			want:  []string{"helmfile.yaml:4", "fromYaml: line 1: YAML nested deeper than 1000 levels"},
+		},
+		{
 			name:  "unsupported kustomize patches",
 			files: map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    strategicMergePatches: []\n"},
 			want:  []string{`helmfile.yaml:4: release "a": unsupported helmfile feature: strategicMergePatches`},

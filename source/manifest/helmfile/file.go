@@ -202,6 +202,13 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // of out to the line of the file it comes from (0 when unknown); every node
 // and error gets the file's line.
 func parseTop(out, name string, at linePos) ([]field, error) {
+	if err := manifest.CheckYAML([]byte(out), name); err != nil {
+		var me *manifest.Error
+		if errors.As(err, &me) {
+			me.Line = at(me.Line)
+		}
+		return nil, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")

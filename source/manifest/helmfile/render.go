@@ -17,6 +17,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/internal/repofs"
+	"github.com/digitops/digitops/internal/yamldepth"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -340,6 +341,9 @@ func toYaml(v any) (string, error) {
 }
 
 func fromYaml(s string) (map[string]any, error) {
+	if err := yamldepth.Check([]byte(s), yamldepth.Max); err != nil {
+		return nil, fmt.Errorf("fromYaml: %w", err)
+	}
 	m := map[string]any{}
 	if err := sigsyaml.Unmarshal([]byte(s), &m); err != nil {
 		return nil, fmt.Errorf("fromYaml: %w", err)
