@@ -45,11 +45,18 @@ func (r *Root) Dir() string { return r.dir }
 type Error struct {
 	// File is the file as the repository names it.
 	File string
+	// Line is the 1-based line at fault, or 0.
+	Line int
 	// Msg says why.
 	Msg string
 }
 
-func (e *Error) Error() string { return e.File + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
 
 // name returns path relative to the root, for errors.
 func (r *Root) name(path string) string {
@@ -159,13 +166,21 @@ func (r *Root) tooLarge(path string) error {
 
 // CheckTree walks the directory dir (a chart) and refuses it when an entry
 // is a link that leaves the root, or a file that is not regular or is over
-// the size cap: what Helm's chart loader then reads stays inside.
+// the size cap: what Helm's chart loader then reads stays inside. It also
+// refuses, before Helm parses them, the YAML files Helm's loader reads
+// (Chart.yaml, values.yaml, requirements.yaml and the lock files) when
+// they nest deeper than yamldepth.Max, and a chart whose Chart.yaml
+// depends on a chart of a repository (not file://) that charts/ does not
+// hold, which `helm template` refuses and Helm's loader drops silently.
 func (r *Root) CheckTree(ctx context.Context, dir string) error {
 	resolved, err := r.Resolve(dir)
 	if err != nil {
 		return err
 	}
-	return r.checkTree(ctx, resolved, resolved, 0)
+	if err := r.checkTree(ctx, resolved, resolved, 0); err != nil {
+		return err
+	}
+	return r.checkDependencies(ctx, resolved)
 }
 
 // maxLinkDepth bounds links to directories followed while checking a tree.
@@ -202,6 +217,9 @@ func (r *Root) checkTree(ctx context.Context, name, dir string, depth int) error
 			if err := r.checkFile(entryName, info); err != nil {
 				return err
 			}
+			if err := r.checkChartYAML(entryName, target); err != nil {
+				return err
+			}
 			continue
 		}
 		if e.IsDir() {
@@ -215,6 +233,9 @@ func (r *Root) checkTree(ctx context.Context, name, dir string, depth int) error
 			return &Error{File: r.name(entryName), Msg: err.Error()}
 		}
 		if err := r.checkFile(entryName, info); err != nil {
+			return err
+		}
+		if err := r.checkChartYAML(entryName, path); err != nil {
 			return err
 		}
 	}

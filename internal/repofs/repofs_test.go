@@ -1,6 +1,9 @@
 package repofs
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io/fs"
@@ -107,7 +110,42 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
+// writeTgz writes a gzipped tar of files (name → content) at path.
+func writeTgz(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, content := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	write(path, buf.String())
+}
+
+// write writes content at path, making its directory.
+func write(path, content string) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		panic(err)
+	}
+}
+
 func TestCheckTree(t *testing.T) {
+	// deep opens 1,001 flow sequences (under the 1 KiB cap).
+	deep := strings.Repeat("[", 1001) + "\n"
 	tests := []struct {
 		name  string                 // the case
 		setup func(repo, out string) // what is added to charts/app
@@ -120,6 +158,37 @@ func TestCheckTree(t *testing.T) {
 		{"device", func(repo, _ string) { os.Symlink("/dev/zero", repo+"/charts/app/zero") }, "outside the repository"},
 		{"fifo", func(repo, _ string) { syscall.Mkfifo(repo+"/charts/app/templates/pipe", 0o644) }, "charts/app/templates/pipe: is not a regular file"},
 		{"link loop", func(repo, _ string) { os.Symlink(".", repo+"/charts/app/templates/self") }, "too many levels of links"},
+		{"deep values.yaml", func(repo, _ string) { write(repo+"/charts/app/values.yaml", "a: 1\nx: "+deep) }, "charts/app/values.yaml:2: YAML nested deeper than 1000 levels"},
+		{"deep Chart.yaml", func(repo, _ string) { write(repo+"/charts/app/Chart.yaml", "name: app\nx: "+deep) }, "charts/app/Chart.yaml:2: YAML nested deeper"},
+		{"deep values.yaml through a link", func(repo, _ string) {
+			write(repo+"/deep.yaml", deep)
+			os.Symlink("../../deep.yaml", repo+"/charts/app/values.yaml")
+		}, "charts/app/values.yaml:1: YAML nested deeper"},
+		{"deep YAML in a subchart", func(repo, _ string) { write(repo+"/charts/app/charts/sub/values.yaml", deep) }, "charts/app/charts/sub/values.yaml:1: YAML nested deeper"},
+		{"deep template", func(repo, _ string) { write(repo+"/charts/app/templates/x.yaml", deep) }, ""},
+		{"dependency missing from charts/", func(repo, _ string) {
+			write(repo+"/charts/app/Chart.yaml", "name: app\ndependencies:\n  - name: lib\n    repository: file://../lib\n  - name: redis\n    repository: https://u:pw@charts.example.org\n")
+		}, `charts/app/Chart.yaml:5: dependency "redis" (https://charts.example.org) is not in charts/app/charts`},
+		{"OCI dependency missing from charts/", func(repo, _ string) {
+			write(repo+"/charts/app/Chart.yaml", "name: app\ndependencies:\n  - name: common\n    repository: oci://registry-1.docker.io/bitnamicharts\n")
+			write(repo+"/charts/app/charts/_common/Chart.yaml", "name: common\n")
+		}, `charts/app/Chart.yaml:3: dependency "common"`},
+		{"dependency in a directory of charts/", func(repo, _ string) {
+			write(repo+"/charts/app/Chart.yaml", "name: app\ndependencies:\n  - name: common\n    repository: https://charts.bitnami.com/bitnami\n")
+			write(repo+"/charts/app/charts/common-dir/Chart.yaml", "name: common\n")
+		}, ""},
+		{"dependency in an archive of charts/", func(repo, _ string) {
+			write(repo+"/charts/app/Chart.yaml", "name: app\ndependencies:\n  - name: redis\n    alias: cache\n    repository: https://charts.example.org\n")
+			writeTgz(t, repo+"/charts/app/charts/redis-1.0.0.tgz", map[string]string{"redis/values.yaml": "a: 1\n", "redis/Chart.yaml": "name: redis\n"})
+		}, ""},
+		{"deep Chart.yaml in an archive of charts/", func(repo, _ string) {
+			write(repo+"/charts/app/Chart.yaml", "name: app\ndependencies:\n  - name: redis\n    repository: https://charts.example.org\n")
+			writeTgz(t, repo+"/charts/app/charts/redis-1.0.0.tgz", map[string]string{"redis/Chart.yaml": "name: redis\nx: " + deep})
+		}, "charts/app/charts/redis-1.0.0.tgz/Chart.yaml:2: YAML nested deeper"},
+		{"requirements.yaml replaces the dependencies", func(repo, _ string) {
+			write(repo+"/charts/app/Chart.yaml", "apiVersion: v1\nname: app\ndependencies:\n  - name: gone\n    repository: https://charts.example.org\n")
+			write(repo+"/charts/app/requirements.yaml", "dependencies:\n  - name: redis\n    repository: https://charts.example.org\n")
+		}, `charts/app/requirements.yaml:2: dependency "redis"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
