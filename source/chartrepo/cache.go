@@ -18,6 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/yamldepth"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -47,6 +48,10 @@ type Cache struct {
 	IndexTTL time.Duration
 	// PlainHTTP talks to OCI registries over http (tests, local registries).
 	PlainHTTP bool
+	// Offline makes no request at all: Pull returns the chart an earlier
+	// Pull of the same repository, name and version cached, or an
+	// *OfflineError (`plan --offline`: no network but the Git source).
+	Offline bool
 
 	mu      sync.Mutex
 	indexes map[string]cachedIndex
@@ -60,17 +65,70 @@ type cachedIndex struct {
 // Pull returns the path of the chart ref names: a local chart's own
 // directory, or a .tgz in the cache that helm's loader.Load reads.
 func (c *Cache) Pull(ctx context.Context, ref manifest.ChartRef) (string, error) {
+	var pull func(context.Context, manifest.ChartRef) (string, error)
 	switch {
 	case ref.Path != "":
 		return ref.Path, nil
 	case ref.Name == "" || ref.RepoURL == "":
 		return "", errors.New("chart reference without a repository or name")
 	case strings.HasPrefix(ref.RepoURL, "oci://"):
-		return c.pullOCI(ctx, ref)
+		pull = c.pullOCI
 	case strings.HasPrefix(ref.RepoURL, "https://") || strings.HasPrefix(ref.RepoURL, "http://"):
-		return c.pullHTTP(ctx, ref)
+		pull = c.pullHTTP
+	default:
+		return "", fmt.Errorf("chart %s: repository %q is neither https:// nor oci://", ref.Name, Sanitize(ref.RepoURL))
 	}
-	return "", fmt.Errorf("chart %s: repository %q is neither https:// nor oci://", ref.Name, Sanitize(ref.RepoURL))
+	if c.Offline {
+		if p, ok := c.refCached(ref); ok {
+			return p, nil
+		}
+		return "", &OfflineError{Chart: ref.Name, Version: ref.Version, Repo: Sanitize(ref.RepoURL)}
+	}
+	p, err := pull(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	if err := c.refRemember(ref, filepath.Base(p)); err != nil {
+		return "", fmt.Errorf("chart %s: unable to record it in the cache: %w", ref.Name, err)
+	}
+	return p, nil
+}
+
+// OfflineError is a chart an offline Cache does not hold.
+type OfflineError struct {
+	// Chart, Version and Repo name the chart as the release does (Repo
+	// without credentials).
+	Chart, Version, Repo string
+}
+
+func (e *OfflineError) Error() string {
+	v := e.Version
+	if v == "" {
+		v = "(latest)"
+	}
+	return fmt.Sprintf("chart %s %s of %s is not in the chart cache, and offline no chart is fetched: pull it once online (plan without --offline) or vendor it in the repository", e.Chart, v, e.Repo)
+}
+
+// checkDigest returns the hex of an index.yaml digest: empty, 64 hex
+// digits, or sha256: and 64 hex digits. Anything else is refused: the
+// digest names a file of the cache.
+func checkDigest(d string) (string, error) {
+	h := strings.ToLower(strings.TrimPrefix(d, "sha256:"))
+	if d == "" {
+		return "", nil
+	}
+	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("digest %q is not sha256:<64 hex digits>", truncate(d, 80))
+	}
+	return h, nil
+}
+
+// truncate cuts s to n bytes, for untrusted strings in errors.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func (c *Cache) pullHTTP(ctx context.Context, ref manifest.ChartRef) (string, error) {
@@ -85,7 +143,10 @@ func (c *Cache) pullHTTP(ctx context.Context, ref manifest.ChartRef) (string, er
 	if len(cv.URLs) == 0 {
 		return "", fmt.Errorf("chart %s %s in %s: the index lists no URL", ref.Name, cv.Version, Sanitize(ref.RepoURL))
 	}
-	digest := strings.TrimPrefix(cv.Digest, "sha256:")
+	digest, err := checkDigest(cv.Digest)
+	if err != nil {
+		return "", fmt.Errorf("chart %s %s in %s: the index's %w", ref.Name, cv.Version, Sanitize(ref.RepoURL), err)
+	}
 	if digest != "" {
 		if p := c.path(digest); exists(p) {
 			return p, nil
@@ -118,6 +179,9 @@ func (c *Cache) index(ctx context.Context, repoURL string) (*repo.IndexFile, err
 	c.mu.Unlock()
 	data, err := c.get(ctx, key+"/index.yaml", maxIndexSize)
 	if err != nil {
+		return nil, fmt.Errorf("index of %s: %w", Sanitize(repoURL), err)
+	}
+	if err := yamldepth.Check(data, yamldepth.Max); err != nil {
 		return nil, fmt.Errorf("index of %s: %w", Sanitize(repoURL), err)
 	}
 	idx := &repo.IndexFile{}

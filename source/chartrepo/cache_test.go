@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -187,5 +188,108 @@ func TestHighest(t *testing.T) {
 	}
 	if _, err := highest(tags, "^5"); err == nil {
 		t.Error("want an error for ^5")
+	}
+}
+
+// indexServer serves index (an index.yaml) at /charts/index.yaml and
+// counts every request.
+func indexServer(t *testing.T, index string) (string, *atomic.Int32) {
+	t.Helper()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path != "/charts/index.yaml" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(index))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/charts", &requests
+}
+
+// TestPull_untrustedIndex: an index.yaml is the chart repository's, which
+// digitops does not trust: its digest names no file outside the cache, and
+// its nesting is bounded before it is parsed.
+func TestPull_untrustedIndex(t *testing.T) {
+	entry := func(digest string) string {
+		return "apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 0.1.0\n      apiVersion: v2\n      urls: [demo-0.1.0.tgz]\n      digest: " + digest + "\n"
+	}
+	tests := []struct {
+		name  string // case
+		index string // the index.yaml served
+		want  string // a part of the error
+	}{
+		{"digest that climbs out of the cache", entry(`"sha256:../../outside"`), `the index's digest "sha256:../../outside" is not sha256:<64 hex digits>`},
+		{"digest with a slash", entry(strings.Repeat("a", 32) + "/" + strings.Repeat("a", 31)), "is not sha256:<64 hex digits>"},
+		{"digest too short", entry("sha256:abc"), `digest "sha256:abc" is not`},
+		{"digest of another algorithm", entry("sha512:" + strings.Repeat("a", 64)), "is not sha256:"},
+		{"index nested too deep", "apiVersion: v1\nentries: " + strings.Repeat("[", 1001) + "\n", "index of http://127.0.0.1:"},
+		{"index nested too deep names the line", "apiVersion: v1\nentries: " + strings.Repeat("{a: ", 1001) + "\n", "line 2: YAML nested deeper than 1000 levels"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			// A chart outside the cache that a climbing digest would name.
+			if err := os.WriteFile(filepath.Join(base, "outside.tgz"), []byte("not a chart"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			url, _ := indexServer(t, tt.index)
+			c := &Cache{Dir: filepath.Join(base, "cache")}
+			p, err := c.Pull(context.Background(), manifest.ChartRef{RepoURL: url, Name: "demo", Version: "0.1.0"})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Pull = %q, %v; want an error containing %q", p, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPull_offline: an offline cache makes no request; it answers with
+// what an online pull of the same reference cached, else names the chart.
+func TestPull_offline(t *testing.T) {
+	tr := newTestRepo(t, []string{"0.1.0", "0.2.0"}, nil)
+	var requests atomic.Int32
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Redirect(w, r, tr.srv.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(counting.Close)
+	dir := t.TempDir()
+	ref := manifest.ChartRef{RepoURL: counting.URL + "/charts", Name: "demo", Version: "~0.1"}
+	offline := &Cache{Dir: dir, Offline: true}
+	tests := []struct {
+		name   string            // case
+		online bool              // pull online first
+		ref    manifest.ChartRef // what the offline cache pulls
+		want   string            // a part of the error, "" for none
+	}{
+		{name: "not cached", ref: ref, want: "chart demo ~0.1 of " + counting.URL + "/charts is not in the chart cache"},
+		{name: "OCI not cached", ref: manifest.ChartRef{RepoURL: "oci://127.0.0.1:1/charts", Name: "redis", Version: "1.0.0"}, want: "chart redis 1.0.0 of oci://127.0.0.1:1/charts is not in the chart cache"},
+		{name: "cached by an online pull", online: true, ref: ref},
+		{name: "another version is not cached", ref: manifest.ChartRef{RepoURL: ref.RepoURL, Name: "demo", Version: "0.2.0"}, want: "chart demo 0.2.0 of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var online string
+			if tt.online {
+				p, err := (&Cache{Dir: dir}).Pull(context.Background(), tt.ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				online = p
+			}
+			before := requests.Load()
+			p, err := offline.Pull(context.Background(), tt.ref)
+			if n := requests.Load() - before; n != 0 {
+				t.Errorf("offline Pull made %d requests", n)
+			}
+			var oe *OfflineError
+			switch {
+			case tt.want == "" && (err != nil || p != online):
+				t.Fatalf("offline Pull = %q, %v; want %q", p, err, online)
+			case tt.want != "" && (!errors.As(err, &oe) || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("offline Pull = %q, %v; want an OfflineError containing %q", p, err, tt.want)
+			}
+		})
 	}
 }

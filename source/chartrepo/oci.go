@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -86,19 +85,10 @@ func (c *Cache) ociPointer(manifestDigest string) (string, bool) {
 // ociCached returns the cached chart of an OCI manifest, if any.
 func (c *Cache) ociCached(manifestDigest string) (string, bool) {
 	ptr, ok := c.ociPointer(manifestDigest)
-	if !ok || c.Dir == "" {
+	if !ok {
 		return "", false
 	}
-	name, err := os.ReadFile(ptr)
-	if err != nil {
-		return "", false
-	}
-	base := strings.TrimSpace(string(name))
-	if base == "" || base != filepath.Base(base) {
-		return "", false
-	}
-	p := filepath.Join(c.Dir, "sha256", base)
-	return p, exists(p)
+	return c.readPointer(ptr)
 }
 
 // ociRemember records that the chart of an OCI manifest is Dir/sha256/name.
@@ -107,22 +97,7 @@ func (c *Cache) ociRemember(manifestDigest, name string) error {
 	if !ok {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(ptr), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(ptr), ".ptr-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(name + "\n"); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), ptr)
+	return writePointer(ptr, name)
 }
 
 // highest returns the highest tag matching constraint (any release when
