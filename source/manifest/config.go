@@ -198,6 +198,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		if e.Name == "" {
 			return nil, &Error{File: path, Line: e.Line, Msg: "environment without a name"}
 		}
+		if err := CheckEnvironmentName(e.Name); err != nil {
+			return nil, &Error{File: path, Line: e.Line, Msg: err.Error()}
+		}
 		if prev, ok := seen[e.Name]; ok {
 			return nil, &Error{File: path, Line: e.Line, Msg: fmt.Sprintf("environment %q is declared twice (first on line %d)", e.Name, prev)}
 		}

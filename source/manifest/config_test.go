@@ -69,6 +69,17 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative interval", yaml: "environments:\n  - name: dev\n    sync: {interval: -1m}\n", wantErr: "sync.interval: -1m0s is negative"},
 		{name: "prune percent over 100", yaml: "environments:\n  - name: dev\n    sync: {maxPrunePercent: 500}\n", wantErr: "sync.maxPrunePercent: 500 is not a percentage"},
 		{name: "negative retries", yaml: "environments:\n  - name: dev\n    sync: {remediation: {retries: -1}}\n", wantErr: "sync.remediation.retries: -1 is negative"},
+		{name: "environment name that climbs", yaml: "environments:\n  - name: dev\n  - name: ../../etc\n", wantErr: `f.yaml:3: environment name "../../etc" is not valid`},
+		{name: "environment name with HTML", yaml: "environments:\n  - name: \"<img src=x>\"\n", wantErr: `f.yaml:2: environment name "<img src=x>" is not valid`},
+		{name: "environment name over 63 characters", yaml: "environments:\n  - name: " + strings.Repeat("e", 70) + "\n", wantErr: "f.yaml:2: environment name"},
+		{name: "environment name with capitals", yaml: "environments:\n  - name: Unified-Dev\n", wantErr: `environment name "Unified-Dev" is not valid: want at most 63 lowercase letters`},
+		{name: "environment name with an underscore", yaml: "environments:\n  - name: unified_dev\n", wantErr: "is not valid"},
+		{name: "environment name ending with -", yaml: "environments:\n  - name: dev-\n", wantErr: "is not valid"},
+		{name: "DIGIT environment names", yaml: "environments:\n  - name: unified-dev\n  - name: ci-demo\n  - name: unified-health-uat\n  - name: " + strings.Repeat("e", 63) + "\n", check: func(t *testing.T, c *Config) {
+			if n := len(c.Environments); n != 4 {
+				t.Errorf("%d environments, want 4", n)
+			}
+		}},
 		{name: "second document", yaml: "environments:\n  - name: dev\n---\nenvironments:\n  - name: prod\n", wantErr: "f.yaml:3: a second YAML document"},
 	}
 	for _, tt := range tests {

@@ -25,3 +25,19 @@ func CheckNamespace(ns string) error {
 	}
 	return nil
 }
+
+// CheckEnvironmentName returns why name cannot name an environment, or nil.
+// An environment's name becomes a Helm label value, a metric label and a
+// path of the status API, so it is a DNS-1123 label: at most 63 lowercase
+// letters, digits and '-', starting and ending with a letter or digit
+// (DIGIT's are its environment files' names: unified-dev, ci-demo).
+func CheckEnvironmentName(name string) error {
+	if len(validation.IsDNS1123Label(name)) > 0 {
+		shown := name
+		if len(shown) > 80 {
+			shown = shown[:80] + "…"
+		}
+		return fmt.Errorf("environment name %q is not valid: want at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", shown)
+	}
+	return nil
+}
