@@ -12,6 +12,7 @@ import (
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/rollout"
+	"github.com/digitops/digitops/source/chartrepo"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -56,7 +57,9 @@ prints, for every release that would change, why and a diff of its rendered
 objects (Secret data and secret values masked). Nothing is written.
 
 With --offline no cluster is read at all: every release shows as an install and
-its diff is the full render, which checks that every chart renders.`,
+its diff is the full render, which checks that every chart renders. Nor is any
+chart repository: a remote chart comes from the chart cache that an earlier
+online plan filled, or the plan fails naming it.`,
 		Example: `  # What would change in the dev environment of the current repository
   digitops plan --env dev
 
@@ -103,7 +106,7 @@ its diff is the full render, which checks that every chart renders.`,
 		},
 	}
 	o.add(cmd)
-	cmd.Flags().BoolVar(&o.offline, "offline", false, "plan from Git alone: read no cluster, show every release as an install")
+	cmd.Flags().BoolVar(&o.offline, "offline", false, "plan from Git alone: read no cluster and no chart repository (remote charts from the cache), show every release as an install")
 	cmd.Flags().StringVar(&o.kubeVersion, "kube-version", "", "with --offline: the Kubernetes version charts see (default "+reconciler.DefaultKubeVersion()+", the version digitops is built with)")
 	cmd.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
 	return cmd
@@ -178,6 +181,11 @@ func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, e
 	planner, err := reconciler.NewPlanner(cluster, chartCache)
 	if err != nil {
 		return nil, err
+	}
+	if f.offline {
+		// No network but the Git source: remote charts come from the
+		// cache an online plan filled, or the plan names them.
+		planner.Charts = reconciler.LocalCharts{Remote: &chartrepo.Cache{Dir: chartCache, Offline: true}}
 	}
 	if env.Policy.Drift == manifest.DriftOff {
 		planner.Drift = nil
