@@ -78,6 +78,7 @@ type planReleaseJSON struct {
 	Drift     []drift.Item          `json:"drift"`
 	Adopt     []reconciler.Adoption `json:"adopt,omitempty"`
 	Orphans   []reconciler.Orphan   `json:"orphans,omitempty"`
+	Restarts  []reconciler.Restart  `json:"restarts,omitempty"`
 }
 
 func printPlan(w io.Writer, format string, p *planned, color bool) error {
@@ -104,7 +105,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		if d == nil {
 			d = []drift.Item{}
 		}
-		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans})
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -117,9 +118,14 @@ func summaryLine(s reconciler.Summary) string {
 	parts := []string{
 		fmt.Sprintf("%d to install", s.Install),
 		fmt.Sprintf("%d to upgrade", s.Upgrade),
+	}
+	if s.Record > 0 {
+		parts = append(parts, fmt.Sprintf("%d recorded without upgrade", s.Record))
+	}
+	parts = append(parts,
 		fmt.Sprintf("%d drifted", s.Correct),
 		fmt.Sprintf("%d to prune", s.Uninstall),
-	}
+	)
 	if s.Unlock > 0 {
 		parts = append(parts, fmt.Sprintf("%d to unlock", s.Unlock))
 	}
@@ -154,6 +160,8 @@ func symbol(a reconciler.Action) string {
 		return "x"
 	case reconciler.ActionNone:
 		return " "
+	case reconciler.ActionRecord:
+		return "="
 	}
 	return "~"
 }
@@ -186,6 +194,9 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 		for _, o := range st.Orphans {
 			fmt.Fprintf(&b, "    orphan: %s\n", o)
 		}
+		for _, r := range st.Restarts {
+			fmt.Fprintf(&b, "    %s\n", r)
+		}
 		for _, d := range driftOf(st) {
 			fmt.Fprintf(&b, "    drift: %s\n", d)
 		}
@@ -212,16 +223,16 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 
 func printPlanMarkdown(w io.Writer, p *planned) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### digitops plan: `%s`", p.env.Name)
+	fmt.Fprintf(&b, "### digitops plan: %s", mdCode(p.env.Name))
 	if p.plan.Revision != "" {
-		fmt.Fprintf(&b, " at `%s`", p.plan.Revision)
+		fmt.Fprintf(&b, " at %s", mdCode(p.plan.Revision))
 	}
 	fmt.Fprintf(&b, "\n\n**%s**\n\n", summaryLine(p.plan.Summary()))
 	for _, n := range p.plan.Notes {
-		fmt.Fprintf(&b, "> %s\n\n", htmlEscape(n))
+		fmt.Fprintf(&b, "> %s\n\n", mdText(n))
 	}
 	for _, w := range p.plan.Warnings {
-		fmt.Fprintf(&b, "> :warning: %s\n\n", htmlEscape(w.String()))
+		fmt.Fprintf(&b, "> :warning: %s\n\n", mdText(w.String()))
 	}
 	var rows []int
 	for i := range p.plan.Steps {
@@ -237,7 +248,7 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 	b.WriteString("| Release | Namespace | Action | Reason |\n|---|---|---|---|\n")
 	for _, i := range rows {
 		st := &p.plan.Steps[i]
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", mdCell(st.Release.Name), mdCell(st.Release.Namespace), st.Action, mdCell(st.Reason))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCodeCell(st.Release.Name), mdCodeCell(st.Release.Namespace), mdText(string(st.Action)), mdText(st.Reason))
 	}
 	for _, i := range rows {
 		st := &p.plan.Steps[i]
@@ -247,6 +258,9 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 		}
 		for _, o := range st.Orphans {
 			fmt.Fprintf(&body, "orphan: %s\n", o)
+		}
+		for _, r := range st.Restarts {
+			fmt.Fprintf(&body, "%s\n", r)
 		}
 		for _, d := range driftOf(st) {
 			fmt.Fprintf(&body, "drift: %s\n", d)
@@ -264,7 +278,7 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 				counts = fmt.Sprintf(" (%d added, %d changed, %d removed)", a, c, r)
 			}
 		}
-		fmt.Fprintf(&b, "\n<details><summary><code>%s/%s</code>: %s, %s%s</summary>\n\n", htmlEscape(st.Release.Namespace), htmlEscape(st.Release.Name), st.Action, htmlEscape(st.Reason), counts)
+		fmt.Fprintf(&b, "\n<details><summary><code>%s/%s</code>: %s, %s%s</summary>\n\n", htmlLine(st.Release.Namespace), htmlLine(st.Release.Name), htmlLine(string(st.Action)), htmlLine(st.Reason), counts)
 		if body.Len() > 0 {
 			fence := codeFence(body.String())
 			fmt.Fprintf(&b, "%sdiff\n%s%s\n\n", fence, body.String(), fence)
@@ -289,10 +303,79 @@ func codeFence(s string) string {
 	return strings.Repeat("`", max(3, longest+1))
 }
 
-func mdCell(s string) string {
-	return strings.ReplaceAll(htmlEscape(s), "|", "\\|")
+// The markdown output escapes every field it prints, in the way of the
+// place it goes: a field never ends a heading, a table row, a quote or the
+// <details> block it is in, nor opens a link, an emphasis or a code span.
+
+// oneLine folds the line breaks of s into spaces.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// mdCode is s as a code span on one line: fenced by a run of backticks
+// longer than any in s (padded with a space when s starts or ends with a
+// backtick), so that a backtick in s cannot close it.
+func mdCode(s string) string {
+	s = oneLine(s)
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || s == "" {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// mdCodeCell is mdCode in a table cell, where a pipe, even in a code span,
+// would end the cell unless escaped (GitHub Flavored Markdown).
+func mdCodeCell(s string) string {
+	return strings.ReplaceAll(mdCode(s), "|", "\\|")
+}
+
+// mdText is s as inline text on one line (a table cell, a quote): HTML is
+// escaped, the characters markdown gives a meaning inline are
+// backslash-escaped and line breaks become <br>.
+func mdText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				i++
+			}
+			b.WriteString("<br>")
+		case '\n':
+			b.WriteString("<br>")
+		case '\\', '`', '*', '_', '[', ']', '|', '~', '#', '!':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// htmlLine is s in an HTML block (the <summary> of a release): HTML
+// escaped, on one line, since a blank line would end the block and let the
+// rest be read as markdown.
+func htmlLine(s string) string {
+	return htmlEscape(oneLine(s))
 }
 
 func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }

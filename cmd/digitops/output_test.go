@@ -80,3 +80,80 @@ func TestPrintPlan_orphans(t *testing.T) {
 		t.Errorf("json orphans of ingress-nginx = %+v, want one not adopted, kept", o)
 	}
 }
+
+// TestPrintPlan_markdownEscapes: no field of the markdown plan, whatever
+// it holds, ends the heading, a table row or a quote, or closes its code
+// span.
+func TestPrintPlan_markdownEscapes(t *testing.T) {
+	plan := &reconciler.Plan{
+		Environment: "dev",
+		Revision:    "main@sha1:0123`\n# injected revision",
+		Notes:       []string{"a note\n\n# injected note heading"},
+		Warnings:    []manifest.Warning{{File: "digitops.yaml", Line: 3, Msg: "lenient\n| injected | row |"}},
+		Steps: []reconciler.Step{{
+			Release: manifest.ReleaseSpec{Name: "egov|user`", Namespace: "eg`ov"},
+			Action:  reconciler.ActionUpgrade,
+			Reason:  "values changed\r\n| x | y | z | w |\n\n</summary></details># out <img src=x onerror=alert(1)> [link](http://evil) *bold*",
+		}},
+	}
+	p := &planned{env: &manifest.Environment{Name: "de`v\n# injected heading"}, plan: plan}
+	var md bytes.Buffer
+	if err := printPlan(&md, "markdown", p, false); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	lines := strings.Split(out, "\n")
+	tests := []struct {
+		name string // what must hold
+		ok   bool   // whether it does
+	}{
+		{"one heading, on the first line", strings.HasPrefix(lines[0], "### digitops plan: ") && countPrefix(lines, "#") == 1},
+		{"the heading's code span is not closed by the name's backtick", strings.Contains(lines[0], "``de`v # injected heading``")},
+		{"the revision is a code span on the heading's line", strings.Contains(lines[0], "``main@sha1:0123` # injected revision``")},
+		{"the table has its header, its rule and one row", countPrefix(lines, "|") == 3},
+		{"the row has four cells", len(unescapedPipes(rowOf(lines, "| ``"))) == 5},
+		{"the pipe in a code span of a cell is escaped", strings.Contains(out, "| `` egov\\|user` `` |")},
+		{"no raw HTML from a field", !strings.Contains(out, "<img") && strings.Count(out, "</summary>") == 1 && strings.Count(out, "</details>") == 1},
+		{"no link from a field in markdown", strings.Contains(rowOf(lines, "| ``"), `\[link\](http://evil)`)},
+		{"no emphasis from a field", strings.Contains(out, `\*bold\*`)},
+		{"line breaks in a cell are <br>", strings.Contains(out, "values changed<br>\\| x \\| y")},
+		{"a quote stays one line", strings.Contains(out, "> a note<br><br>\\# injected note heading\n")},
+	}
+	for _, tt := range tests {
+		if !tt.ok {
+			t.Errorf("%s:\n%s", tt.name, out)
+		}
+	}
+}
+
+// countPrefix counts the lines starting with prefix.
+func countPrefix(lines []string, prefix string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// rowOf is the first line starting with prefix, "" when none.
+func rowOf(lines []string, prefix string) string {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+// unescapedPipes are the offsets of the pipes not preceded by a backslash.
+func unescapedPipes(s string) []int {
+	var out []int
+	for i := range len(s) {
+		if s[i] == '|' && (i == 0 || s[i-1] != '\\') {
+			out = append(out, i)
+		}
+	}
+	return out
+}
