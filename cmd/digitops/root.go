@@ -16,6 +16,7 @@ import (
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/helmfile"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
 
@@ -72,6 +73,9 @@ type globalOptions struct {
 	// maxFileSize caps each file read from the repository ("16Mi").
 	maxFileSize  string
 	maxFileBytes int64
+	// helmfileEnv are the variables helmfile templates may read (names or
+	// patterns); none by default.
+	helmfileEnv []string
 }
 
 func newRootCommand(s streams) *cobra.Command {
@@ -96,6 +100,7 @@ in dependency order.`,
 	pf.StringVar((*string)(&opts.secrets), "secrets", string(manifest.SecretsDecrypt), "secrets handling: decrypt or placeholder")
 	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "log Helm's debug output")
 	pf.StringVar(&opts.maxFileSize, "max-file-size", "16Mi", "largest file read from the repository (values, charts, environment files); a larger one is an error")
+	pf.StringSliceVar(&opts.helmfileEnv, "helmfile-env", nil, "environment variables helmfile templates may read with env and requiredEnv: NAME,... or patterns such as CI_*; none by default (any other reads as unset)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		level := slog.LevelInfo
 		if opts.verbose {
@@ -109,6 +114,9 @@ in dependency order.`,
 			return fmt.Errorf("--max-file-size %q: want a positive size such as 16Mi", opts.maxFileSize)
 		}
 		opts.maxFileBytes = q.Value()
+		if err := helmfile.CheckAllowEnv(opts.helmfileEnv); err != nil {
+			return fmt.Errorf("--helmfile-env: %w", err)
+		}
 		switch opts.secrets {
 		case manifest.SecretsDecrypt, manifest.SecretsPlaceholder:
 		default:
@@ -153,7 +161,7 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 	if err != nil {
 		return nil, "", err
 	}
-	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets, MaxFileSize: o.maxFileBytes}
+	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets, MaxFileSize: o.maxFileBytes, AllowEnv: o.helmfileEnv}
 	if o.env == "" {
 		cfg, _, err := loader.Config(opts)
 		if err != nil {

@@ -46,6 +46,10 @@ type LayoutInput struct {
 	// Files reads the repository's files, confined to it (regular files
 	// under a size cap); nil reads them unconfined (tests).
 	Files *repofs.Root
+	// AllowEnv are the environment variables helmfile templates may read
+	// (env, expandenv, requiredEnv): names, or path.Match patterns such as
+	// CI_*. Any other variable reads as unset; empty allows none.
+	AllowEnv []string
 }
 
 // Warning reports w to in.Warn, if set.

@@ -26,7 +26,11 @@
 // the values as written. The functions are sprig's plus helmfile's toYaml,
 // fromYaml, required, requiredEnv, env, readFile, readDir, tpl, get,
 // getOrNil, setValueAtPath, isFile and isDir; exec and the vals secret
-// functions fail.
+// functions fail. env, expandenv and requiredEnv read only the variables
+// the operator allows (LayoutInput.AllowEnv, `--helmfile-env`; none by
+// default): any other reads as unset, and requiredEnv of it fails naming
+// it. digitops's own credentials (DIGITOPS_*, SOPS_*, the cloud keys the
+// decrypter uses) read as unset even when a pattern allows them.
 //
 // # Lines in errors
 //

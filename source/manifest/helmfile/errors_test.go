@@ -1,11 +1,15 @@
 package helmfile
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // chartFiles is a minimal chart at charts/app.
@@ -323,38 +327,123 @@ func TestReleases_errorLines(t *testing.T) {
 	}
 }
 
-// TestTemplates_cannotReadCredentials: env, expandenv and requiredEnv read
-// the environment, except digitops's own credentials and the keys the
-// decrypter uses, which read as unset.
-func TestTemplates_cannotReadCredentials(t *testing.T) {
-	t.Setenv("DIGITOPS_GIT_PASSWORD", "git-password-value")
-	t.Setenv("SOPS_AGE_KEY", "AGE-SECRET-KEY-value")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
-	t.Setenv("DEPLOY_REGION", "ap-south-1")
-	repo := writeRepo(t, map[string]string{"helmfile.yaml": `releases:
+// TestTemplates_readOnlyAllowedVariables: env, expandenv and requiredEnv
+// read only the variables the operator allows (none by default), never
+// digitops's own credentials or the keys the decrypter uses.
+func TestTemplates_readOnlyAllowedVariables(t *testing.T) {
+	for k, v := range map[string]string{
+		"DIGITOPS_GIT_PASSWORD": "git-password-value",
+		"SOPS_AGE_KEY":          "AGE-SECRET-KEY-value",
+		"AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+		"GITHUB_TOKEN":          "github-token-value",
+		"KUBECONFIG_DATA":       "kubeconfig-value",
+		"DEPLOY_REGION":         "ap-south-1",
+		"CI_ENVIRONMENT_NAME":   "qa",
+	} {
+		t.Setenv(k, v)
+	}
+	const read = `releases:
   - name: a
     chart: ./charts/app
     values:
       - git: {{ env "DIGITOPS_GIT_PASSWORD" | quote }}
         sops: {{ env "SOPS_AGE_KEY" | quote }}
         aws: {{ expandenv "$AWS_SECRET_ACCESS_KEY" | quote }}
+        github: {{ env "GITHUB_TOKEN" | quote }}
+        kubeconfig: {{ expandenv "${KUBECONFIG_DATA}" | quote }}
         region: {{ env "DEPLOY_REGION" | quote }}
-`}, "")
-	rels, err := loadEnv(t, repo, "test", nil)
-	if err != nil {
-		t.Fatal(err)
+        ci: {{ env "CI_ENVIRONMENT_NAME" | quote }}
+`
+	required := func(name string) string {
+		return "releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ requiredEnv \"" + name + "\" }}\n"
 	}
-	got := fmt.Sprint(rels[0].Values)
-	for _, secret := range []string{"git-password-value", "AGE-SECRET-KEY-value", "aws-secret-value"} {
-		if strings.Contains(got, secret) {
-			t.Errorf("a template read %q: %s", secret, got)
+	tests := []struct {
+		name     string            // case
+		helmfile string            // helmfile.yaml
+		allow    []string          // the operator's allowlist
+		want     map[string]string // values of release a (nil: an error)
+		wantErr  string            // a part of the error
+	}{
+		{
+			name:     "nothing allowed by default",
+			helmfile: read,
+			want:     map[string]string{"git": "", "sops": "", "aws": "", "github": "", "kubeconfig": "", "region": "", "ci": ""},
+		},
+		{
+			name:     "names and patterns",
+			helmfile: read,
+			allow:    []string{"DEPLOY_REGION", "CI_*"},
+			want:     map[string]string{"git": "", "sops": "", "aws": "", "github": "", "kubeconfig": "", "region": "ap-south-1", "ci": "qa"},
+		},
+		{
+			name:     "digitops's credentials even under *",
+			helmfile: read,
+			allow:    []string{"*"},
+			want:     map[string]string{"git": "", "sops": "", "aws": "", "github": "github-token-value", "kubeconfig": "kubeconfig-value", "region": "ap-south-1", "ci": "qa"},
+		},
+		{
+			name:     "requiredEnv of a variable not allowed",
+			helmfile: required("GITHUB_TOKEN"),
+			allow:    []string{"DEPLOY_REGION"},
+			wantErr:  "helmfile.yaml:5: template: error calling requiredEnv: GITHUB_TOKEN is not a variable templates may read: the operator allows them by name with --helmfile-env",
+		},
+		{
+			name:     "requiredEnv of an allowed variable",
+			helmfile: required("DEPLOY_REGION"),
+			allow:    []string{"DEPLOY_REGION"},
+			want:     map[string]string{"x": "ap-south-1"},
+		},
+		{
+			name:     "requiredEnv of digitops's credential",
+			helmfile: required("DIGITOPS_API_TOKEN"),
+			allow:    []string{"*"},
+			wantErr:  "DIGITOPS_API_TOKEN is a credential of digitops itself",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := writeRepo(t, map[string]string{"helmfile.yaml": tt.helmfile}, "")
+			cfg, err := manifest.ReadConfig(filepath.Join(repo, manifest.ConfigFileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rels, err := Layout{Logger: quietLogger()}.Releases(context.Background(), manifest.LayoutInput{
+				RepoDir: repo, ConfigFile: manifest.ConfigFileName, Env: cfg.Environments[0], AllowEnv: tt.allow,
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for k, v := range rels[0].Values {
+				got[k] = fmt.Sprint(v)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("values = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckAllowEnv(t *testing.T) {
+	tests := []struct {
+		allow []string // the allowlist
+		ok    bool     // whether it is accepted
+	}{
+		{[]string{"CI_*", "DEPLOY_REGION", "TF_VAR_?"}, true},
+		{nil, true},
+		{[]string{""}, false},
+		{[]string{"A=B"}, false},
+		{[]string{"CI_["}, false},
+	}
+	for _, tt := range tests {
+		if err := CheckAllowEnv(tt.allow); (err == nil) != tt.ok {
+			t.Errorf("CheckAllowEnv(%q) = %v, want ok %v", tt.allow, err, tt.ok)
 		}
-	}
-	if rels[0].Values["region"] != "ap-south-1" {
-		t.Errorf("region = %v, want the variable's value", rels[0].Values["region"])
-	}
-	repo = writeRepo(t, map[string]string{"helmfile.yaml": "releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ requiredEnv \"DIGITOPS_API_TOKEN\" }}\n"}, "")
-	if _, err := loadEnv(t, repo, "test", nil); err == nil || !strings.Contains(err.Error(), "DIGITOPS_API_TOKEN is a credential of digitops itself") {
-		t.Errorf("requiredEnv of a credential: %v", err)
 	}
 }

@@ -159,7 +159,7 @@ func (l *loader) renderPart(ctx context.Context, st *state, p part, v1 bool) (st
 	if !v1 {
 		env = l.firstPass(ctx, st, p)
 	}
-	r := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, baseDir: st.dir, file: st.name}
+	r := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, allowEnv: l.in.AllowEnv, baseDir: st.dir, file: st.name}
 	out, lines, err := r.renderLines(p.text, env.data(), offsetLines(p.offset))
 	return out, func(n int) int { return mapLine(lines, n) }, err
 }
@@ -169,7 +169,7 @@ func (l *loader) renderPart(ctx context.Context, st *state, p part, v1 bool) (st
 // with the part's environments: and values: read from the output. Errors
 // are tolerated: the second pass reports them.
 func (l *loader) firstPass(ctx context.Context, st *state, p part) *envState {
-	first := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, baseDir: st.dir, file: st.name, lenient: true}
+	first := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, allowEnv: l.in.AllowEnv, baseDir: st.dir, file: st.name, lenient: true}
 	out, _ := first.render(p.text, st.env.data(), offsetLines(p.offset))
 	top, ok := parseLenient(out, st.name)
 	if !ok {

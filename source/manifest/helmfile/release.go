@@ -346,7 +346,7 @@ func (l *loader) renderFields(st *state, r *rawRelease, data func() any) error {
 		if !strings.Contains(s, "{{") {
 			return s, nil
 		}
-		rd := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, baseDir: st.dir, file: st.name}
+		rd := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, allowEnv: l.in.AllowEnv, baseDir: st.dir, file: st.name}
 		out, err := rd.render(s, data(), pos)
 		var me *manifest.Error
 		if errors.As(err, &me) {

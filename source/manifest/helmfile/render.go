@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -70,6 +71,9 @@ type renderer struct {
 	// lenient is helmfile's first pass: missing keys are empty, required and
 	// readFile never fail, and errors are tolerated by the caller.
 	lenient bool
+	// allowEnv are the variables templates may read (names or path.Match
+	// patterns); any other reads as unset.
+	allowEnv []string
 }
 
 // tmplName is the template's name, fixed so that errors parse reliably.
@@ -172,8 +176,8 @@ func (r *renderer) funcs() template.FuncMap {
 		}
 		return strings.Repeat(s, n), nil
 	}
-	f["env"] = templateEnv
-	f["expandenv"] = func(s string) string { return os.Expand(s, templateEnv) }
+	f["env"] = r.env
+	f["expandenv"] = func(s string) string { return os.Expand(s, r.env) }
 	f["requiredEnv"] = r.requiredEnv
 	f["required"] = r.required
 	f["toYaml"] = toYaml
@@ -194,29 +198,61 @@ func (r *renderer) funcs() template.FuncMap {
 }
 
 func (r *renderer) requiredEnv(name string) (string, error) {
-	if hiddenEnv(name) {
+	switch {
+	case hiddenEnv(name):
 		return "", fmt.Errorf("requiredEnv: %s is a credential of digitops itself, which templates cannot read", name)
+	case !r.envAllowed(name) && !r.lenient:
+		return "", fmt.Errorf("%s is not a variable templates may read: the operator allows them by name with --helmfile-env (none by default)", name)
 	}
-	if v := os.Getenv(name); v != "" || r.lenient {
+	if v := r.env(name); v != "" || r.lenient {
 		return v, nil
 	}
 	return "", fmt.Errorf("required environment variable %s is not set", name)
 }
 
-// templateEnv is os.Getenv for templates: the variables that hold digitops's
-// own credentials read as unset (see hiddenEnv).
-func templateEnv(name string) string {
-	if hiddenEnv(name) {
+// env is os.Getenv for templates: a variable the operator did not allow,
+// or that holds digitops's own credentials (see hiddenEnv), reads as
+// unset. Anything a template reads can end up in values, a plan and a
+// pull-request comment, and CI runners hold tokens under every name
+// (GITHUB_TOKEN, CI_JOB_TOKEN, ARM_CLIENT_SECRET...).
+func (r *renderer) env(name string) string {
+	if hiddenEnv(name) || !r.envAllowed(name) {
 		return ""
 	}
 	return os.Getenv(name)
 }
 
+// envAllowed reports whether name is one of r.allowEnv, or matches one of
+// its patterns.
+func (r *renderer) envAllowed(name string) bool {
+	for _, p := range r.allowEnv {
+		if ok, _ := path.Match(p, name); ok || p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckAllowEnv returns why an entry of an environment allowlist (see
+// manifest.LayoutInput.AllowEnv) is not a variable name or a path.Match
+// pattern, or nil.
+func CheckAllowEnv(allow []string) error {
+	for _, p := range allow {
+		if p == "" || strings.ContainsAny(p, "=\x00") {
+			return fmt.Errorf("%q is not a variable name or pattern", p)
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("%q is not a variable name or pattern: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // hiddenEnv reports whether the variable name is one templates may not
-// read: digitops's own (DIGITOPS_*: Git credentials, tokens, webhook
-// secrets), the SOPS keys (SOPS_*), and the cloud and Vault credentials the
-// decrypter may use. Anything a repository's template reads can end up in
-// values, a plan and a pull-request comment.
+// read even when the operator allows it (by a pattern such as *):
+// digitops's own (DIGITOPS_*: Git credentials, tokens, webhook secrets),
+// the SOPS keys (SOPS_*), and the cloud and Vault credentials the
+// decrypter may use.
 func hiddenEnv(name string) bool {
 	upper := strings.ToUpper(name)
 	for _, prefix := range []string{"DIGITOPS_", "SOPS_"} {

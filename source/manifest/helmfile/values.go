@@ -166,7 +166,7 @@ func (l *loader) valuesFiles(ctx context.Context, st *state, p string, line int,
 // helmfile does (its output is never rendered again), and parses it. Errors
 // name the file and its line, not a line of the output.
 func (l *loader) templateValuesFile(abs, name, text string, data any) (map[string]any, error) {
-	r := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, baseDir: filepath.Dir(abs), file: name}
+	r := &renderer{repoDir: l.in.RepoDir, files: l.in.Files, allowEnv: l.in.AllowEnv, baseDir: filepath.Dir(abs), file: name}
 	out, lines, err := r.renderLines(text, data, offsetLines(0))
 	if err != nil {
 		return nil, err

@@ -28,6 +28,9 @@ type Options struct {
 	// MaxFileSize caps each file read from the repository;
 	// 0 means repofs.DefaultMaxFileSize (16 MiB).
 	MaxFileSize int64
+	// AllowEnv are the environment variables helmfile templates may read
+	// (see manifest.LayoutInput.AllowEnv); empty allows none.
+	AllowEnv []string
 	// Layouts overrides the layout readers (tests); nil means all of them.
 	Layouts map[manifest.LayoutName]manifest.Layout
 }
@@ -133,7 +136,7 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 	if err != nil {
 		return nil, err
 	}
-	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{Files: files}, Warn: warn, Files: files})
+	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{Files: files}, Warn: warn, Files: files, AllowEnv: opts.AllowEnv})
 	if err != nil {
 		return nil, err
 	}
