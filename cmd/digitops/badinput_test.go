@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -234,6 +238,24 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want:  []string{"digitops.yaml:2", "environment without a name"},
 		},
 		{
+			name:  "environment name that climbs",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: ../../etc\n"}),
+			env:   "../../etc",
+			want:  []string{"digitops.yaml:2", `environment name "../../etc" is not valid`},
+		},
+		{
+			name:  "environment name with HTML",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: \"<b>dev</b>\"\n"}),
+			env:   "<b>dev</b>",
+			want:  []string{"digitops.yaml:2", `environment name "<b>dev</b>" is not valid`},
+		},
+		{
+			name:  "environment name over 63 characters",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: " + strings.Repeat("e", 70) + "\n"}),
+			env:   strings.Repeat("e", 70),
+			want:  []string{"digitops.yaml:2", "environment name", "at most 63 lowercase letters"},
+		},
+		{
 			name:  "environment declared twice",
 			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n  - name: dev\n"}),
 			env:   "dev",
@@ -346,6 +368,13 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			files: with(map[string]string{"digitops.yaml": binary}),
 			env:   "dev",
 			want:  []string{"digitops.yaml:1", "not UTF-8 text"},
+		},
+		{
+			// 120 KB took 5.5 GB in the parser that locates YAML errors.
+			name:  "digitops.yaml nested too deep",
+			files: with(map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    releases:\n      - {name: a, chart: charts/app, values: {x: " + nested(60000) + "}}\n"}),
+			env:   "dev",
+			want:  []string{"digitops.yaml:4", "YAML nested deeper than 1000 levels"},
 		},
 		{
 			name:  "configuration over the size cap",
@@ -496,6 +525,24 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want:  []string{`release "a"`, "charts/app/loop", "too many levels of links"},
 		},
 		{
+			name:  "chart values.yaml nested too deep",
+			files: native(map[string]string{"charts/app/values.yaml": "x: " + nested(30000) + "\n"}, "{name: a, chart: charts/app}"),
+			env:   "dev",
+			want:  []string{`release "a"`, "charts/app/values.yaml:1", "YAML nested deeper than 1000 levels"},
+		},
+		{
+			name:  "Chart.yaml nested too deep",
+			files: native(map[string]string{"charts/app/Chart.yaml": okChart + "annotations: " + nested(30000) + "\n"}, "{name: a, chart: charts/app}"),
+			env:   "dev",
+			want:  []string{`release "a"`, "charts/app/Chart.yaml:4", "YAML nested deeper than 1000 levels"},
+		},
+		{
+			name:  "chart https dependency missing from charts/",
+			files: native(map[string]string{"charts/app/Chart.yaml": okChart + "dependencies:\n  - name: redis\n    version: 19.0.0\n    repository: https://charts.bitnami.com/bitnami\n"}, "{name: a, chart: charts/app}"),
+			env:   "dev",
+			want:  []string{`release "a"`, "charts/app/Chart.yaml:5", `dependency "redis" (https://charts.bitnami.com/bitnami) is not in charts/app/charts`},
+		},
+		{
 			name:  "chart file:// dependency outside the repository",
 			files: native(map[string]string{"charts/app/Chart.yaml": okChart + "dependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../../../lib\n"}, "{name: a, chart: charts/app}"),
 			setup: func(t *testing.T, repo string) string {
@@ -630,6 +677,19 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want: []string{"values/b.yaml", `release "b"`, "is larger than 16777216 bytes, the cap on one repository file"},
 		},
 		{
+			// 200 KB took 15 GB and 13 s.
+			name:  "values file nested too deep",
+			files: native(map[string]string{"values/b.yaml": "x: " + nested(100000) + "\n"}, "{name: b, chart: charts/app, values: [values/b.yaml]}"),
+			env:   "dev",
+			want:  []string{"values/b.yaml:1", `release "b"`, "YAML nested deeper than 1000 levels"},
+		},
+		{
+			name:  "values file nested too deep in blocks",
+			files: native(map[string]string{"values/b.yaml": blockNested(1500)}, "{name: b, chart: charts/app, values: [values/b.yaml]}"),
+			env:   "dev",
+			want:  []string{"values/b.yaml:1001", `release "b"`, "YAML nested deeper than 1000 levels"},
+		},
+		{
 			name:  "values file with a billion laughs",
 			files: native(map[string]string{"values/b.yaml": billionLaughs}, "{name: b, chart: charts/app, values: [values/b.yaml]}"),
 			env:   "dev",
@@ -672,6 +732,13 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			files: digit("", map[string]string{"env.yaml": "fifo:"}),
 			env:   "dev",
 			want:  []string{"env.yaml", "is not a regular file (a named pipe)"},
+		},
+		{
+			// 60 KB took 1.5 GB.
+			name:  "digit: env file nested too deep",
+			files: digit("", map[string]string{"env.yaml": "global:\n  domain: example.org\nx: " + nested(30000) + "\n"}),
+			env:   "dev",
+			want:  []string{"env.yaml:3", "YAML nested deeper than 1000 levels"},
 		},
 		{
 			name:  "digit: env file over the size cap",
@@ -828,6 +895,12 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want:  []string{"helmfile.yaml:", "invalid YAML"},
 		},
 		{
+			name:  "helmfile: nested too deep",
+			files: helmfile("releases:\n  - name: a\n    chart: ./charts/app\n    labels: "+strings.Repeat("{a: ", 15000)+strings.Repeat("}", 15000)+"\n", nil),
+			env:   "dev",
+			want:  []string{"helmfile.yaml:4", "YAML nested deeper than 1000 levels"},
+		},
+		{
 			name:  "helmfile: billion laughs",
 			files: helmfile("values:\n  - "+strings.TrimPrefix(indent(billionLaughs, "    "), "    ")+"releases:\n  - name: a\n    chart: ./charts/app\n", nil),
 			env:   "dev",
@@ -909,6 +982,28 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want:  []string{"helmfile.yaml:5", "SOPS_AGE_KEY is a credential of digitops itself"},
 		},
 		{
+			name:  "helmfile: requiredEnv of a CI token",
+			files: helmfile("releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ requiredEnv \"GITHUB_TOKEN\" }}\n", nil),
+			vars:  map[string]string{"GITHUB_TOKEN": apiToken},
+			env:   "dev",
+			want:  []string{"helmfile.yaml:5", "GITHUB_TOKEN is not a variable templates may read", "--helmfile-env"},
+		},
+		{
+			name:  "helmfile: env of a kubeconfig reads as unset",
+			files: helmfile("releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ env \"KUBECONFIG_DATA\" | required \"KUBECONFIG_DATA is unset\" }}\n", nil),
+			vars:  map[string]string{"KUBECONFIG_DATA": apiToken},
+			env:   "dev",
+			want:  []string{"helmfile.yaml:5", "KUBECONFIG_DATA is unset"},
+		},
+		{
+			name:  "helmfile: requiredEnv of a variable --helmfile-env does not name",
+			files: helmfile("releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ requiredEnv \"ARM_CLIENT_SECRET\" }}\n", nil),
+			vars:  map[string]string{"ARM_CLIENT_SECRET": apiToken, "DEPLOY_REGION": "x"},
+			env:   "dev",
+			args:  []string{"--helmfile-env", "DEPLOY_*,CI_ENVIRONMENT_NAME"},
+			want:  []string{"helmfile.yaml:5", "ARM_CLIENT_SECRET is not a variable templates may read"},
+		},
+		{
 			name:  "helmfile: template error",
 			files: helmfile("releases:\n  - name: a\n    chart: ./charts/app\n    values:\n      - x: {{ .Values.missing }}\n", nil),
 			env:   "dev",
@@ -962,6 +1057,15 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			vars:  map[string]string{"SOPS_AGE_KEY_FILE": "/nonexistent/keys.txt"},
 			env:   "dev",
 			want:  []string{"secrets.yaml", "cannot decrypt", "age1"},
+		},
+
+		// Chart repositories.
+		{
+			name:  "chart repository digest that climbs out of the cache",
+			files: chart,
+			setup: climbingDigest,
+			env:   "dev",
+			want:  []string{`release "a"`, `digest "sha256:../../../evil" is not sha256:<64 hex digits>`},
 		},
 
 		// Git.
@@ -1033,6 +1137,13 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			env:   "dev",
 			args:  []string{"--max-file-size", "big"},
 			want:  []string{`--max-file-size "big"`, "16Mi"},
+		},
+		{
+			name:  "flag: --helmfile-env with a bad pattern",
+			files: native(nil, "{name: a, chart: charts/app}"),
+			env:   "dev",
+			args:  []string{"--helmfile-env", "CI_["},
+			want:  []string{`--helmfile-env: "CI_[" is not a variable name or pattern`},
 		},
 		{
 			name:  "flag: --secrets bogus",
@@ -1213,6 +1324,57 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nested is n flow sequences, each in the last: 2n bytes.
+func nested(n int) string {
+	return strings.Repeat("[", n) + strings.Repeat("]", n)
+}
+
+// blockNested is n mappings, each in the last, one a line.
+func blockNested(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(strings.Repeat(" ", i) + "k:\n")
+	}
+	return b.String()
+}
+
+// climbingDigest serves a chart repository whose index gives chart demo
+// the digest sha256:../../../evil, and puts a valid chart where that digest
+// leads from the chart cache ($XDG_CACHE_HOME/digitops/charts/sha256):
+// $XDG_CACHE_HOME/evil.tgz. digitops.yaml pulls demo from it.
+func climbingDigest(t *testing.T, repo string) string {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	ch := &chart.Chart{
+		Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "demo", Version: "0.1.0"},
+		Templates: []*chart.File{{Name: "templates/cm.yaml", Data: []byte(okTemplate)}},
+	}
+	saved, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cache, "evil.tgz"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	index := "apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 0.1.0\n      apiVersion: v2\n      urls: [demo-0.1.0.tgz]\n      digest: sha256:../../../evil\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/charts/index.yaml" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(index))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := "environments:\n  - name: dev\n    releases:\n      - {name: a, chart: demo, version: 0.1.0, repo: " + srv.URL + "/charts}\n"
+	if err := os.WriteFile(filepath.Join(repo, "digitops.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return repo
 }
 
 // indent prefixes every line of s.

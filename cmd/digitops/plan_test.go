@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -277,5 +280,29 @@ data:
 		if format == "text" && (!strings.Contains(r.out, redact.Value(oldPass)) || !strings.Contains(r.out, redact.Value(newPass))) {
 			t.Errorf("plan -o text does not show the masked change of dbpass:\n%s", r.out)
 		}
+	}
+}
+
+// TestPlan_offlineRemoteChart: plan --offline makes no request to a
+// chart repository (from CI, a repo: URL can name any host); a remote chart
+// the cache does not hold is a release error naming it.
+func TestPlan_offlineRemoteChart(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	repo := writeRepo(t, map[string]string{
+		"digitops.yaml": "environments:\n  - name: dev\n    releases:\n      - {name: a, chart: demo, version: 0.1.0, repo: " + srv.URL + "/charts}\n",
+	})
+	r := runCLI(t, testContext(t), "plan", "--offline", "--repo", repo, "--env", "dev")
+	if want := "chart demo 0.1.0 of " + srv.URL + "/charts is not in the chart cache"; r.code != 1 || !strings.Contains(r.stderr+r.out, want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("plan --offline made %d requests to the chart repository", n)
 	}
 }
