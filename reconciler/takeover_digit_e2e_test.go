@@ -48,22 +48,9 @@ func TestSync_takesOverADigitEnvironment(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(withDeployerNames), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The real common chart stamps every render on the pod template
-	// (DIGIT-DevOps deploy-as-code/charts/common/templates/_deployment.yaml):
-	// a takeover must keep the live stamp, or every pod restarts.
-	tpl := filepath.Join(repo, "deploy-as-code/helm/charts/common/templates/_deployment.yaml")
-	deployment, err := os.ReadFile(tpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const podMeta = "  template:\n    metadata:\n"
-	if !strings.Contains(string(deployment), podMeta) {
-		t.Fatalf("%s has no pod template metadata to stamp", tpl)
-	}
-	stamped := strings.Replace(string(deployment), podMeta, podMeta+"      annotations:\n        deployment-timestamp: \"{{ date \"20060102150405\" .Release.Time }}\"\n", 1)
-	if err := os.WriteFile(tpl, []byte(stamped), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The real common chart stamps every render on the pod template: a
+	// takeover must keep the live stamp, or every pod restarts.
+	stampDeployments(t, repo)
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "demo")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,257 @@
+package reconciler_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/kube"
+	"github.com/digitops/digitops/source/manifest/loader"
+)
+
+// stampDeployments adds DIGIT's deployment-timestamp to the pod template
+// of the common chart of a copy of examples/digit, as the real common
+// chart has it (DIGIT-DevOps deploy-as-code/charts/common/templates/
+// _deployment.yaml): every render stamps the time of the render.
+func stampDeployments(t *testing.T, repo string) {
+	t.Helper()
+	tpl := filepath.Join(repo, "deploy-as-code/helm/charts/common/templates/_deployment.yaml")
+	deployment, err := os.ReadFile(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const podMeta = "  template:\n    metadata:\n"
+	if !strings.Contains(string(deployment), podMeta) {
+		t.Fatalf("%s has no pod template metadata to stamp", tpl)
+	}
+	stamped := strings.Replace(string(deployment), podMeta, podMeta+"      annotations:\n        deployment-timestamp: \"{{ date \"20060102150405\" .Release.Time }}\"\n", 1)
+	if err := os.WriteFile(tpl, []byte(stamped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editFile replaces old by new, once, in a file of repo.
+func editFile(t *testing.T, repo, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(repo, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s has no %q", file, old)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// podTemplates are the live pod templates of every Deployment and
+// StatefulSet, as JSON, by Kind/namespace/name.
+func podTemplates(t *testing.T, ctx context.Context, cluster *kube.Cluster) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	deps, err := cluster.Clientset.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		b, _ := json.Marshal(d.Spec.Template)
+		out["Deployment/"+d.Namespace+"/"+d.Name] = string(b)
+	}
+	sts, err := cluster.Clientset.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sts.Items {
+		b, _ := json.Marshal(s.Spec.Template)
+		out["StatefulSet/"+s.Namespace+"/"+s.Name] = string(b)
+	}
+	return out
+}
+
+// TestSync_environmentEditChangesOnlyWhatItChanges: examples/digit (seven
+// releases that all get the whole environment file as values), with the
+// DIGIT common chart's deployment-timestamp, deployed by digitops; then
+// one key of the environment file at a time:
+//
+//   - one service's replicas: that release alone is upgraded (one new
+//     revision), with its pod template kept; the six others are recorded
+//     without a revision; no pod template changes; the next sync is clean
+//     and writes nothing;
+//   - the timezone of cluster-configs' egov-config: cluster-configs is
+//     upgraded and grievance, which reads that key, restarts (its stamp
+//     moves, the plan says why), and no other workload changes;
+//   - a key no template reads: every release recorded, none upgraded;
+//   - a global key every service renders (the registry): every service
+//     is upgraded.
+func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	copyTree(t, "../examples/digit", repo)
+	stampDeployments(t, repo)
+	editFile(t, repo, "digitops.yaml", "    sync: {interval: 1m, prune: true, drift: correct}\n", "    sync: {interval: 1m, prune: true, drift: correct, wait: false}\n")
+	const envFile = "deploy-as-code/helm/environments/demo.yaml"
+
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planner.Drift.Close)
+	syncer := &reconciler.Syncer{Planner: planner, Cluster: cluster}
+	sync := func(what string) reconciler.Synced {
+		t.Helper()
+		env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{Apply: true})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if synced.Result != nil {
+			for _, r := range synced.Result.Releases {
+				if r.Outcome == reconciler.OutcomeFailed {
+					t.Fatalf("%s: %s failed: %s", what, r.Name, r.Error)
+				}
+			}
+		}
+		return synced
+	}
+	first := sync("install")
+	if n := first.Plan.Summary().Install; n != 7 {
+		t.Fatalf("installed %d releases, want examples/digit's 7", n)
+	}
+	revisions := func(synced reconciler.Synced) map[string]int {
+		out := map[string]int{}
+		for _, l := range synced.Live {
+			out[l.Name] = l.Version
+		}
+		return out
+	}
+	actions := func(synced reconciler.Synced) map[string]reconciler.Action {
+		out := map[string]reconciler.Action{}
+		for _, st := range synced.Plan.Steps {
+			out[st.Release.Name] = st.Action
+		}
+		return out
+	}
+	// edit changes the environment file, waits for the next second (a
+	// render then stamps another time) and syncs; it returns the sync, the
+	// releases that got a new revision and the workloads whose pod
+	// template changed.
+	edit := func(what, old, new string) (reconciler.Synced, []string, []string) {
+		t.Helper()
+		before, templates := revisions(sync("before "+what)), podTemplates(t, ctx, cluster)
+		editFile(t, repo, envFile, old, new)
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		synced := sync(what)
+		var revised, restarted []string
+		for name, v := range revisions(synced) {
+			if v != before[name] {
+				revised = append(revised, name)
+			}
+		}
+		for name, tpl := range podTemplates(t, ctx, cluster) {
+			if tpl != templates[name] {
+				restarted = append(restarted, name)
+			}
+		}
+		slices.Sort(revised)
+		slices.Sort(restarted)
+		return synced, revised, restarted
+	}
+
+	t.Run("one service's key", func(t *testing.T) {
+		synced, revised, restarted := edit("replicas", "accounts-replica:\n  replicas: 2\n", "accounts-replica:\n  replicas: 3\n")
+		s := synced.Plan.Summary()
+		if s.Upgrade != 1 || s.Record != 6 {
+			t.Errorf("plan: %d to upgrade, %d recorded, want 1 and 6: %v", s.Upgrade, s.Record, actions(synced))
+		}
+		if !slices.Equal(revised, []string{"accounts-replica"}) {
+			t.Errorf("new revisions of %v, want accounts-replica's alone", revised)
+		}
+		if len(restarted) != 0 {
+			t.Errorf("pod templates changed: %v, want none (a replica count restarts nothing)", restarted)
+		}
+		dep, err := cluster.Clientset.AppsV1().Deployments("egov").Get(ctx, "accounts-replica", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *dep.Spec.Replicas != 3 {
+			t.Errorf("accounts-replica runs %d replicas, want 3", *dep.Spec.Replicas)
+		}
+		// The next sync finds everything in sync and writes nothing.
+		before := cluster.Requests()
+		again := sync("again")
+		if w := again.Plan.Summary().Writes(); w != 0 {
+			t.Errorf("the next plan writes %d releases: %v", w, actions(again))
+		}
+		if w := cluster.Requests().Since(before).Writes(); w != 0 {
+			t.Errorf("the next sync made %d writes, want 0", w)
+		}
+	})
+
+	t.Run("a ConfigMap key some services read", func(t *testing.T) {
+		synced, revised, restarted := edit("timezone", "timezone: Asia/Kolkata", "timezone: Africa/Lagos")
+		if !slices.Equal(revised, []string{"cluster-configs", "grievance"}) {
+			t.Errorf("new revisions of %v, want cluster-configs and grievance (it reads timezone): %v", revised, actions(synced))
+		}
+		if !slices.Equal(restarted, []string{"Deployment/grievance/grievance"}) {
+			t.Errorf("pod templates changed: %v, want grievance's alone", restarted)
+		}
+		var why []string
+		for _, st := range synced.Plan.Steps {
+			for _, r := range st.Restarts {
+				why = append(why, r.String())
+			}
+		}
+		want := "restarts Deployment/grievance/grievance: ConfigMap grievance/egov-config data.timezone changed"
+		if !slices.Equal(why, []string{want}) {
+			t.Errorf("the plan's restarts: %q, want %q", why, want)
+		}
+	})
+
+	t.Run("a key no template reads", func(t *testing.T) {
+		synced, revised, restarted := edit("unread key", "global:\n", "global:\n  unread-by-any-chart: x\n")
+		if s := synced.Plan.Summary(); s.Upgrade != 0 || s.Record != 7 {
+			t.Errorf("plan: %d to upgrade, %d recorded, want 0 and 7: %v", s.Upgrade, s.Record, actions(synced))
+		}
+		if len(revised) != 0 || len(restarted) != 0 {
+			t.Errorf("new revisions of %v, pod templates changed %v, want none", revised, restarted)
+		}
+	})
+
+	t.Run("a global key every service renders", func(t *testing.T) {
+		synced, revised, _ := edit("registry", "containerRegistry: example\n", "containerRegistry: mirror.example\n")
+		var services []string
+		if a := actions(synced)["portal"]; a != reconciler.ActionRecord {
+			t.Errorf("portal: %s, want a record (its image names its own registry)", a)
+		}
+		for name, a := range actions(synced) {
+			// cluster-configs and cache render no registry; the release
+			// chart names portal's own (registry.example.org).
+			if name != "cluster-configs" && name != "cache" && name != "portal" {
+				services = append(services, name)
+				if a != reconciler.ActionUpgrade {
+					t.Errorf("%s: %s, want an upgrade (its image moved)", name, a)
+				}
+			}
+		}
+		for _, s := range services {
+			if !slices.Contains(revised, s) {
+				t.Errorf("%s got no new revision", s)
+			}
+		}
+	})
+}
