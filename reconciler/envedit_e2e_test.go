@@ -184,6 +184,18 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 		if len(restarted) != 0 {
 			t.Errorf("pod templates changed: %v, want none (a replica count restarts nothing)", restarted)
 		}
+		for _, st := range synced.Plan.Steps {
+			if st.Action != reconciler.ActionUpgrade {
+				continue
+			}
+			want := []reconciler.Input{{File: envFile, Key: "accounts-replica.replicas", Old: "2", New: "3"}}
+			if !slices.Equal(st.Inputs, want) {
+				t.Errorf("%s's inputs: %v, want %v", st.Release.Name, st.Inputs, want)
+			}
+		}
+		if len(synced.Plan.InputsWithNoEffect) != 0 {
+			t.Errorf("inputs with no effect: %v, want none", synced.Plan.InputsWithNoEffect)
+		}
 		dep, err := cluster.Clientset.AppsV1().Deployments("egov").Get(ctx, "accounts-replica", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -229,6 +241,10 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 		}
 		if len(revised) != 0 || len(restarted) != 0 {
 			t.Errorf("new revisions of %v, pod templates changed %v, want none", revised, restarted)
+		}
+		want := []reconciler.Input{{File: envFile, Key: "global.unread-by-any-chart", New: `"x"`}}
+		if !slices.Equal(synced.Plan.InputsWithNoEffect, want) {
+			t.Errorf("inputs with no effect: %v, want %v", synced.Plan.InputsWithNoEffect, want)
 		}
 	})
 

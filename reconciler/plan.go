@@ -35,6 +35,9 @@ type Plan struct {
 	// KubeVersion is the Kubernetes version offline renders assumed
 	// (Planner.KubeVersion).
 	KubeVersion string
+	// InputsWithNoEffect are the values that changed in Git but moved no
+	// object: they changed only in releases the plan records.
+	InputsWithNoEffect []Input
 }
 
 // Errors returns the steps in error.
@@ -74,6 +77,9 @@ type Step struct {
 	// Restarts are the workloads whose pods an upgrade replaces, and why
 	// (see compareDeployed).
 	Restarts []Restart
+	// Inputs are the values of an upgrade that changed in Git, with the
+	// file each comes from (see explainInputs).
+	Inputs []Input
 
 	chart *chart.Chart
 	// liveAdopted are the live objects of Adopt, by name; keepLive the
@@ -304,6 +310,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	holdBack(plan, opts.HeldBack, env.Policy.Drift)
 	rendered := p.renderChanged(ctx, plan)
 	p.compareDeployed(ctx, plan, rendered)
+	p.explainInputs(ctx, plan)
 	p.findTakeovers(ctx, env, live, plan, rendered)
 	p.findRelabels(ctx, plan, rendered)
 	p.noteDeployerNames(ctx, plan, rendered)

@@ -109,3 +109,17 @@ func encodeRelease(rel *release.Release) ([]byte, error) {
 	base64.StdEncoding.Encode(out, buf.Bytes())
 	return out, nil
 }
+
+// ReadStoredValues reads the values (Helm's config) one stored revision of
+// a release was made with.
+func ReadStoredValues(ctx context.Context, secrets corev1client.SecretInterface, name string, version int) (map[string]any, error) {
+	s, err := secrets.Get(ctx, storageSecretName(name, version), metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("unable to read release %q revision %d: %w", name, version, err)
+	}
+	rel, err := decodeRelease(s.Data["release"])
+	if err != nil {
+		return nil, fmt.Errorf("unable to decode release %q revision %d: %w", name, version, err)
+	}
+	return rel.Config, nil
+}

@@ -225,6 +225,11 @@ type ReleaseSpec struct {
 	// SecretValues are the string values that came from a secrets file; they
 	// are masked wherever digitops prints anything.
 	SecretValues []string
+	// ValueSources are the layers Values was merged from, in merge order
+	// (the last one wins): which file a key of Values came from, for the
+	// plan's "why it changed". They share their maps with Values: never
+	// write into them.
+	ValueSources []ValueSource
 	// KeepLiveImageTag asks the reconciler to reuse the image tag of the live
 	// release because the release chart names no tag for this service.
 	KeepLiveImageTag bool
@@ -236,6 +241,42 @@ type ReleaseSpec struct {
 	// planned as an error and nothing is done to it; Name and Namespace
 	// are set, the other fields may be empty. Err is usually an *Error.
 	Err error
+}
+
+// ValueSource is one layer of a release's values: the file it came from
+// (relative to the repository; for --set-style values, the file that set
+// them, e.g. the release chart for an image tag) and its values.
+type ValueSource struct {
+	File   string
+	Values map[string]any
+}
+
+// SourceOf returns the file the value at path (keys from the top) came
+// from: the last layer that sets it or, for a key no layer sets any more,
+// the last that sets its nearest parent; "" when none.
+func (r ReleaseSpec) SourceOf(path []string) string {
+	for n := len(path); n > 0; n-- {
+		for i := len(r.ValueSources) - 1; i >= 0; i-- {
+			if hasPath(r.ValueSources[i].Values, path[:n]) {
+				return r.ValueSources[i].File
+			}
+		}
+	}
+	return ""
+}
+
+func hasPath(m map[string]any, path []string) bool {
+	var cur any = m
+	for _, k := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		if cur, ok = mm[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // ChartRef locates a chart: a local directory, or a chart in a repository.

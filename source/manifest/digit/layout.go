@@ -340,6 +340,7 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 	// on top without writing into it, and each --set first detaches the
 	// top-level subtree it writes under.
 	var layers []map[string]any
+	sources := []manifest.ValueSource{{File: in.Env.EnvFile, Values: b.envVals}}
 	// -f <secrets file>: only for cluster-configs, as the deployer does.
 	if p.inst.Name == ClusterConfigsChart && in.Env.SecretsFile != "" {
 		sec, err := b.readSecrets(ctx)
@@ -347,6 +348,7 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 			return spec, err
 		}
 		layers = append(layers, sec.values)
+		sources = append(sources, manifest.ValueSource{File: in.Env.SecretsFile, Values: sec.values})
 		spec.SecretValues = sec.strings
 	}
 	// -f <alias>-values.yaml.
@@ -356,6 +358,7 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 			return spec, err
 		}
 		layers = append(layers, av)
+		sources = append(sources, manifest.ValueSource{File: relTo(b.in.RepoDir, p.inst.AliasValues), Values: av})
 	}
 	vals := manifest.OverlayValues(b.envVals, layers...)
 	// --set name=<instance>, --set image.tag=<tag>,
@@ -372,13 +375,19 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 			spec.KeepLiveImageTag = true
 		}
 	}
+	setVals := map[string]any{}
 	for _, s := range sets {
 		manifest.DetachSetKey(vals, s.key)
 		if err := strvals.ParseInto(s.key+"="+s.value, vals); err != nil {
 			return spec, &manifest.Error{File: spec.Source, Release: spec.Name, Msg: fmt.Sprintf("--set %s=%s: %v", s.key, s.value, err)}
 		}
+		_ = strvals.ParseInto(s.key+"="+s.value, setVals)
+	}
+	if len(setVals) > 0 {
+		sources = append(sources, manifest.ValueSource{File: spec.Source, Values: setVals})
 	}
 	spec.Values = vals
+	spec.ValueSources = sources
 	ns, err := b.namespace(ctx, p, vals)
 	if err != nil {
 		return spec, err

@@ -481,6 +481,15 @@ func (r *rawRelease) desired(st *state) (bool, error) {
 	return ok, nil
 }
 
+// displayName is a values file as the plan names it: relative to the
+// repository when the name resolves to one file, else as written.
+func (l *loader) displayName(st *state, p string) string {
+	if paths, err := l.files(st, p); err == nil && len(paths) == 1 {
+		return l.rel(paths[0])
+	}
+	return p
+}
+
 // spec builds the ReleaseSpec of a desired, selected release: chart, values
 // (files and inline, then secrets, then set, as helm -f ... --set would).
 func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, labels map[string]string) (manifest.ReleaseSpec, error) {
@@ -510,14 +519,17 @@ func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, 
 	// Values files are shared by every release that names them: overlay
 	// them, never merge into them.
 	out := map[string]any{}
+	var sources []manifest.ValueSource
 	for _, v := range r.values {
-		m := v.inline
+		m, file := v.inline, st.name
 		if m == nil {
 			if m, err = l.valuesFiles(ctx, st, v.file, v.line, h, r.name, data); err != nil {
 				return spec, err
 			}
+			file = l.displayName(st, v.file)
 		}
 		out = manifest.OverlayValues(out, m)
+		sources = append(sources, manifest.ValueSource{File: file, Values: m})
 	}
 	var secrets []string
 	for _, s := range r.secrets {
@@ -526,8 +538,10 @@ func (l *loader) spec(ctx context.Context, st *state, r *rawRelease, ns string, 
 			return spec, err
 		}
 		out = manifest.OverlayValues(out, v)
+		sources = append(sources, manifest.ValueSource{File: l.displayName(st, s.s), Values: v})
 		secrets = append(secrets, ss...)
 	}
+	spec.ValueSources = sources
 	if err := l.applySet(ctx, st, out, r.set, r.name); err != nil {
 		return spec, err
 	}

@@ -75,29 +75,30 @@ func release(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRele
 		}
 		spec.Chart = manifest.ChartRef{Path: dir}
 	}
-	vals, err := values(ctx, in, r, files)
+	vals, sources, err := values(ctx, in, r, files)
 	if err != nil {
 		return spec, err
 	}
-	spec.Values = vals
+	spec.Values, spec.ValueSources = vals, sources
 	return spec, nil
 }
 
 // values reads the values: field, which is a mapping (inline values), a
 // string (a file) or a list of both, merged in order. files holds the
 // values files read so far, by path; the result shares maps with them.
-func values(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (map[string]any, error) {
+func values(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelease, files map[string]map[string]any) (map[string]any, []manifest.ValueSource, error) {
 	n := &r.Values
 	var items []*yaml.Node
 	switch n.Kind {
 	case 0:
-		return map[string]any{}, nil
+		return map[string]any{}, nil, nil
 	case yaml.SequenceNode:
 		items = n.Content
 	default:
 		items = []*yaml.Node{n}
 	}
 	out := map[string]any{}
+	var sources []manifest.ValueSource
 	for _, item := range items {
 		switch {
 		case item.Kind == yaml.MappingNode:
@@ -111,13 +112,14 @@ func values(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelea
 						e.Line = item.Line
 					}
 				}
-				return nil, err
+				return nil, nil, err
 			}
 			out = manifest.OverlayValues(out, v)
+			sources = append(sources, manifest.ValueSource{File: in.ConfigFile, Values: v})
 		case item.Kind == yaml.ScalarNode && item.Tag == "!!str":
 			path, err := manifest.RepoPath(in.RepoDir, item.Value)
 			if err != nil {
-				return nil, &manifest.Error{File: in.ConfigFile, Line: item.Line, Release: r.Name, Msg: "values: " + err.Error()}
+				return nil, nil, &manifest.Error{File: in.ConfigFile, Line: item.Line, Release: r.Name, Msg: "values: " + err.Error()}
 			}
 			v, ok := files[path]
 			if !ok {
@@ -125,14 +127,15 @@ func values(ctx context.Context, in manifest.LayoutInput, r manifest.NativeRelea
 					if e, ok := err.(*manifest.Error); ok && e.Release == "" {
 						e.Release = r.Name
 					}
-					return nil, err
+					return nil, nil, err
 				}
 				files[path] = v
 			}
 			out = manifest.OverlayValues(out, v)
+			sources = append(sources, manifest.ValueSource{File: item.Value, Values: v})
 		default:
-			return nil, &manifest.Error{File: in.ConfigFile, Line: item.Line, Release: r.Name, Msg: "values: want a mapping, a file name, or a list of them"}
+			return nil, nil, &manifest.Error{File: in.ConfigFile, Line: item.Line, Release: r.Name, Msg: "values: want a mapping, a file name, or a list of them"}
 		}
 	}
-	return out, nil
+	return out, sources, nil
 }
