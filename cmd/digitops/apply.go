@@ -62,10 +62,11 @@ The exit code is 1 when any release failed; the failed releases are named.`,
 				if err := printPlanText(s.out, p, tty); err != nil {
 					return false, err
 				}
-				if plan.Summary().Changes() == 0 {
+				if plan.Summary().Writes() == 0 {
 					return false, nil
 				}
-				if isTerminal(s.in) && !o.yes {
+				// Records change no object: no need to ask.
+				if plan.Summary().Changes() > 0 && isTerminal(s.in) && !o.yes {
 					ok, err := confirm(s.in, s.out, run.env.Name)
 					if err != nil {
 						return false, err

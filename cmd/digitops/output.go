@@ -68,6 +68,8 @@ type planJSON struct {
 	Releases    []planReleaseJSON  `json:"releases"`
 	Notes       []string           `json:"notes,omitempty"`
 	Warnings    []manifest.Warning `json:"warnings"`
+	// InputsWithNoEffect are values that changed in Git but moved no object.
+	InputsWithNoEffect []reconciler.Input `json:"inputsWithNoEffect,omitempty"`
 }
 
 type planReleaseJSON struct {
@@ -79,6 +81,7 @@ type planReleaseJSON struct {
 	Adopt     []reconciler.Adoption `json:"adopt,omitempty"`
 	Orphans   []reconciler.Orphan   `json:"orphans,omitempty"`
 	Restarts  []reconciler.Restart  `json:"restarts,omitempty"`
+	Inputs    []reconciler.Input    `json:"inputs,omitempty"`
 }
 
 func printPlan(w io.Writer, format string, p *planned, color bool) error {
@@ -95,7 +98,7 @@ func printPlan(w io.Writer, format string, p *planned, color bool) error {
 }
 
 func printPlanJSON(w io.Writer, p *planned) error {
-	out := planJSON{Environment: p.env.Name, Revision: p.plan.Revision, Summary: p.plan.Summary(), Notes: p.plan.Notes, Releases: []planReleaseJSON{}, Warnings: p.plan.Warnings}
+	out := planJSON{Environment: p.env.Name, Revision: p.plan.Revision, Summary: p.plan.Summary(), Notes: p.plan.Notes, Releases: []planReleaseJSON{}, Warnings: p.plan.Warnings, InputsWithNoEffect: p.plan.InputsWithNoEffect}
 	if out.Warnings == nil {
 		out.Warnings = []manifest.Warning{}
 	}
@@ -105,7 +108,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		if d == nil {
 			d = []drift.Item{}
 		}
-		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts})
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts, Inputs: st.Inputs})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -166,9 +169,30 @@ func symbol(a reconciler.Action) string {
 	return "~"
 }
 
-// shown says whether a step appears in the detail of a plan.
+// shown says whether a step appears in the detail of a plan. A record
+// (values changed, render unchanged) does not: a DIGIT environment-file
+// edit records most of the environment, and the plan lists those apart,
+// on one line (recordedLine), so that the real changes stand out.
 func shown(st *reconciler.Step) bool {
+	if st.Action == reconciler.ActionRecord {
+		return len(driftOf(st)) > 0 || len(st.Orphans) > 0
+	}
 	return st.Action != reconciler.ActionNone || len(driftOf(st)) > 0 || len(st.Orphans) > 0
+}
+
+// recordedLine is "= recorded without upgrade (chart or values changed,
+// render unchanged): a, b, c", or "" when the plan records nothing.
+func recordedLine(plan *reconciler.Plan) string {
+	var names []string
+	for _, st := range plan.Steps {
+		if st.Action == reconciler.ActionRecord {
+			names = append(names, st.Release.Namespace+"/"+st.Release.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("= recorded without upgrade (chart or values changed, render unchanged: no new revision): %s", strings.Join(names, ", "))
 }
 
 func printPlanText(w io.Writer, p *planned, color bool) error {
@@ -194,6 +218,9 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 		for _, o := range st.Orphans {
 			fmt.Fprintf(&b, "    orphan: %s\n", o)
 		}
+		for _, in := range st.Inputs {
+			fmt.Fprintf(&b, "    input: %s\n", in)
+		}
 		for _, r := range st.Restarts {
 			fmt.Fprintf(&b, "    %s\n", r)
 		}
@@ -208,6 +235,15 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 			} else if err := diff.Write(&b, sd.objects, diff.Style{Color: color, Indent: "    "}); err != nil {
 				return err
 			}
+		}
+	}
+	if line := recordedLine(p.plan); line != "" {
+		b.WriteString("\n" + line + "\n")
+	}
+	if len(p.plan.InputsWithNoEffect) > 0 {
+		b.WriteString("\nchanged inputs with no effect (no release renders differently):\n")
+		for _, in := range p.plan.InputsWithNoEffect {
+			fmt.Fprintf(&b, "    %s\n", in)
 		}
 	}
 	for _, n := range p.plan.Notes {
@@ -234,6 +270,16 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 	for _, w := range p.plan.Warnings {
 		fmt.Fprintf(&b, "> :warning: %s\n\n", mdText(w.String()))
 	}
+	if line := recordedLine(p.plan); line != "" {
+		fmt.Fprintf(&b, "%s\n\n", mdText(line))
+	}
+	if len(p.plan.InputsWithNoEffect) > 0 {
+		b.WriteString("Changed inputs with no effect (no release renders differently):\n\n")
+		for _, in := range p.plan.InputsWithNoEffect {
+			fmt.Fprintf(&b, "- %s\n", mdText(in.String()))
+		}
+		b.WriteString("\n")
+	}
 	var rows []int
 	for i := range p.plan.Steps {
 		if shown(&p.plan.Steps[i]) {
@@ -258,6 +304,9 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 		}
 		for _, o := range st.Orphans {
 			fmt.Fprintf(&body, "orphan: %s\n", o)
+		}
+		for _, in := range st.Inputs {
+			fmt.Fprintf(&body, "input: %s\n", in)
 		}
 		for _, r := range st.Restarts {
 			fmt.Fprintf(&body, "%s\n", r)

@@ -157,3 +157,84 @@ func unescapedPipes(s string) []int {
 	}
 	return out
 }
+
+// A DIGIT environment-file edit: the one upgrade shows with the key that
+// moved and the workload it restarts; the records are one line apart; a
+// key that moved nothing is listed once; only the upgrade counts as a
+// change (--detailed-exitcode).
+func TestPrintPlan_recordsAndInputs(t *testing.T) {
+	envFile := "deploy-as-code/helm/environments/uat.yaml"
+	plan := &reconciler.Plan{Environment: "uat", Steps: []reconciler.Step{
+		{
+			Release:  manifest.ReleaseSpec{Name: "egov-user", Namespace: "egov"},
+			Action:   reconciler.ActionUpgrade,
+			Reason:   "values changed",
+			Inputs:   []reconciler.Input{{File: envFile, Key: "egov-user.replicas", Old: "2", New: "3"}},
+			Restarts: []reconciler.Restart{{Workload: "Deployment/egov/egov-user", Why: "ConfigMap egov/egov-config data.timezone changed"}},
+		},
+		{Release: manifest.ReleaseSpec{Name: "zuul", Namespace: "egov"}, Action: reconciler.ActionRecord, Reason: "values changed, render unchanged (no upgrade)"},
+		{Release: manifest.ReleaseSpec{Name: "redis", Namespace: "backbone"}, Action: reconciler.ActionRecord, Reason: "values changed, render unchanged (no upgrade)"},
+	}, InputsWithNoEffect: []reconciler.Input{{File: envFile, Key: "global.unused", New: `"x"`}}}
+	p := &planned{env: &manifest.Environment{Name: "uat"}, plan: plan}
+	if s := plan.Summary(); s.Changes() != 1 || s.Record != 2 || s.Writes() != 3 {
+		t.Errorf("summary %+v: want 1 change, 2 records, 3 writes", s)
+	}
+
+	var text bytes.Buffer
+	if err := printPlan(&text, "text", p, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"~ upgrade egov/egov-user: values changed\n    input: deploy-as-code/helm/environments/uat.yaml: egov-user.replicas 2 → 3\n    restarts Deployment/egov/egov-user: ConfigMap egov/egov-config data.timezone changed\n",
+		"= recorded without upgrade (chart or values changed, render unchanged: no new revision): egov/zuul, backbone/redis\n",
+		"changed inputs with no effect (no release renders differently):\n    deploy-as-code/helm/environments/uat.yaml: global.unused (none) → \"x\"\n",
+		"Plan: 0 to install, 1 to upgrade, 2 recorded without upgrade, ",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "record egov/zuul") {
+		t.Errorf("a record is listed as a change:\n%s", text.String())
+	}
+
+	var md bytes.Buffer
+	if err := printPlan(&md, "markdown", p, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"input: deploy-as-code/helm/environments/uat.yaml: egov-user.replicas 2 → 3", "egov/zuul, backbone/redis", "global.unused"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown plan lacks %q:\n%s", want, md.String())
+		}
+	}
+
+	var js bytes.Buffer
+	if err := printPlan(&js, "json", p, false); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Summary  map[string]int `json:"summary"`
+		Releases []struct {
+			Name     string               `json:"name"`
+			Action   string               `json:"action"`
+			Inputs   []reconciler.Input   `json:"inputs"`
+			Restarts []reconciler.Restart `json:"restarts"`
+		} `json:"releases"`
+		NoEffect []reconciler.Input `json:"inputsWithNoEffect"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Summary["record"] != 2 || len(got.Releases) != 3 || got.Releases[1].Action != "record" {
+		t.Fatalf("json plan: %+v", got)
+	}
+	if in := got.Releases[0].Inputs; len(in) != 1 || in[0].Key != "egov-user.replicas" || in[0].Old != "2" || in[0].New != "3" {
+		t.Errorf("json inputs = %+v", in)
+	}
+	if r := got.Releases[0].Restarts; len(r) != 1 || r[0].Workload != "Deployment/egov/egov-user" {
+		t.Errorf("json restarts = %+v", r)
+	}
+	if len(got.NoEffect) != 1 || got.NoEffect[0].Key != "global.unused" {
+		t.Errorf("json inputsWithNoEffect = %+v", got.NoEffect)
+	}
+}
