@@ -36,6 +36,8 @@ const (
 	DefaultDriftInterval = 5 * time.Minute
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultDebounce      = 500 * time.Millisecond
+	// DefaultMaxConnections bounds the HTTP connections open at once.
+	DefaultMaxConnections = 512
 	// DefaultDriftDebounce gathers a burst of watch events (kubectl apply
 	// of several fields, a rollout) into one drift check.
 	DefaultDriftDebounce = time.Second
@@ -84,6 +86,9 @@ type Options struct {
 	Listen string
 	// Listener, when set, is used instead of Listen (tests).
 	Listener net.Listener
+	// MaxConnections bounds the HTTP connections open at once (more wait
+	// to be accepted); DefaultMaxConnections when zero.
+	MaxConnections int
 	// CacheDir holds Git caches and the suspension file. Required.
 	CacheDir string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
@@ -129,6 +134,9 @@ type Options struct {
 	// Debounce gathers webhook pushes arriving close together into one
 	// sync; DefaultDebounce when zero.
 	Debounce time.Duration
+	// DebounceMaxWait is the longest a push waits for the pushes after it
+	// before its sync starts; 4 × Debounce when zero.
+	DebounceMaxWait time.Duration
 	// DriftDebounce gathers the watch events of a release's objects
 	// arriving close together into one drift check of that release;
 	// DefaultDriftDebounce when zero.
@@ -177,6 +185,8 @@ type Daemon struct {
 	home     kubernetes.Interface
 	homeErr  error
 	handler  http.Handler
+	// limits bound what HTTP clients can hold (http.go).
+	limits httpLimits
 }
 
 // New validates opts and prepares the sources. It does no network I/O.
@@ -205,6 +215,12 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultDebounce
 	}
+	if opts.DebounceMaxWait <= 0 {
+		opts.DebounceMaxWait = 4 * opts.Debounce
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
 	if opts.RolloutTick <= 0 {
 		opts.RolloutTick = DefaultRolloutTick
 	}
@@ -230,6 +246,7 @@ func New(opts Options) (*Daemon, error) {
 		clusters:   map[string]connected{},
 		secretKeys: map[manifest.SecretKeyRef]string{},
 		deliveries: newDeliveries(10*time.Minute, 10000),
+		limits:     defaultHTTPLimits(opts.MaxConnections),
 	}
 	d.notifier = notify.NewQueue(notify.QueueOptions{Count: d.metrics.Notification, Log: opts.Logger})
 	var err error
@@ -267,7 +284,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	{ // the HTTP server
 		ln := d.opts.Listener
-		srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
+		srv := newHTTPServer(d.handler, d.limits)
 		g.Add(func() error {
 			if ln == nil {
 				var err error
@@ -275,8 +292,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 					return fmt.Errorf("unable to listen on %q: %w", d.opts.Listen, err)
 				}
 			}
-			d.log.Info("serving", "address", ln.Addr().String())
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			d.log.Info("serving", "address", ln.Addr().String(), "maxConnections", d.limits.maxConns)
+			if err := srv.Serve(limitListener(ln, d.limits)); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil

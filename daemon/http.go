@@ -4,14 +4,63 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/rollout"
 )
+
+// httpLimits bound what one HTTP client can hold of the server: a
+// connection that sends its headers or its body slowly, or stays idle, is
+// closed, and at most maxConns connections are open at once (the others
+// wait in the kernel's backlog, holding no file descriptor of the daemon,
+// which keeps some for its Git fetches and clusters).
+type httpLimits struct {
+	// readHeader bounds reading a request's headers; read its headers and
+	// body; write from the end of the headers to the end of the response;
+	// idle a kept-alive connection between requests.
+	readHeader, read, write, idle time.Duration
+	// maxHeaderBytes bounds a request's headers.
+	maxHeaderBytes int
+	// maxConns bounds the connections open at once.
+	maxConns int
+}
+
+// defaultHTTPLimits are the daemon's limits: a webhook body (1 MiB at
+// most) has 30 s to arrive.
+func defaultHTTPLimits(maxConns int) httpLimits {
+	return httpLimits{
+		readHeader:     10 * time.Second,
+		read:           30 * time.Second,
+		write:          60 * time.Second,
+		idle:           60 * time.Second,
+		maxHeaderBytes: 64 << 10,
+		maxConns:       maxConns,
+	}
+}
+
+// newHTTPServer serves h within l.
+func newHTTPServer(h http.Handler, l httpLimits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeaderBytes,
+	}
+}
+
+// limitListener accepts at most l.maxConns connections open at once.
+func limitListener(ln net.Listener, l httpLimits) net.Listener {
+	return netutil.LimitListener(ln, l.maxConns)
+}
 
 // routes builds the HTTP API:
 //

@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,5 +78,86 @@ func TestSuspend_allOrNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "suspended.json.tmp")); err == nil {
 		t.Error("a temporary file was left behind")
+	}
+}
+
+// serveWithin serves the daemon's handler on a local port within limits,
+// until the test ends, and returns its address.
+func serveWithin(t *testing.T, d *Daemon, limits httpLimits) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(d.Handler(), limits)
+	go func() { _ = srv.Serve(limitListener(ln, limits)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestHTTP_slowClientIsCut: a client trickling a webhook body is cut at
+// the read timeout instead of holding its connection (and a file
+// descriptor) for as long as it likes.
+func TestHTTP_slowClientIsCut(t *testing.T) {
+	d, _ := hookDaemon(t, WebhookSecrets{Generic: "s"})
+	limits := defaultHTTPLimits(16)
+	limits.readHeader, limits.read = 200*time.Millisecond, 300*time.Millisecond
+	addr := serveWithin(t, d, limits)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /hooks/generic HTTP/1.1\r\nHost: digitops\r\nContent-Length: 100\r\n"+
+		"X-Signature-256: sha256="+strings.Repeat("0", 64)+"\r\n\r\n{")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(conn) // a response then EOF, or a reset: the server let go
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server still held the connection after %s", time.Since(start))
+	}
+}
+
+// TestHTTP_connectionLimit: beyond the connection limit a new connection
+// waits until one closes; it is served then.
+func TestHTTP_connectionLimit(t *testing.T) {
+	d, _ := hookDaemon(t, WebhookSecrets{})
+	limits := defaultHTTPLimits(2)
+	addr := serveWithin(t, d, limits)
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	healthz := func(timeout time.Duration) error {
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: digitops\r\nConnection: close\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := healthz(300 * time.Millisecond); err == nil {
+		t.Fatal("a third connection was served while two were open, with a limit of 2")
+	}
+	held[0].Close()
+	if err := healthz(2 * time.Second); err != nil {
+		t.Fatalf("once a connection closed, the next was not served: %v", err)
 	}
 }

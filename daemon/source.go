@@ -43,6 +43,7 @@ type source struct {
 	err       string   // last discovery error
 	loops     map[string]*envLoop
 	debounce  *time.Timer
+	burst     time.Time // when the first trigger of the pending wake came
 }
 
 func newSource(opts SourceOptions, cacheDir string, log *slog.Logger) (*source, error) {
@@ -100,15 +101,19 @@ func (s *source) stale() {
 }
 
 // trigger asks for a sync of every environment of the source after the
-// debounce delay; triggers within the delay are merged.
-func (s *source) trigger(delay time.Duration) {
+// debounce delay; triggers within the delay are merged, but a wake waits
+// at most maxWait after the first trigger it merges, so that a stream of
+// pushes (each sooner than delay after the last) cannot put it off.
+func (s *source) trigger(delay, maxWait time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fetchedAt = time.Time{} // the remote has moved: do not reuse
-	if s.debounce != nil {
-		s.debounce.Stop()
+	now := time.Now()
+	if s.debounce == nil || !s.debounce.Stop() {
+		s.burst = now // no wake pending: this trigger starts a burst
 	}
-	s.debounce = time.AfterFunc(delay, func() {
+	wait := max(min(delay, s.burst.Add(maxWait).Sub(now)), 0)
+	s.debounce = time.AfterFunc(wait, func() {
 		s.mu.Lock()
 		s.fetchedAt = time.Time{}
 		loops := make([]*envLoop, 0, len(s.loops))

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -28,6 +29,10 @@ type push struct {
 	Ref string
 	// DefaultBranch is the repository's default branch, when the payload says.
 	DefaultBranch string
+	// Before and After are the commits the reference moved from and to,
+	// when the payload says (the generic receiver's optional "commit" is
+	// After).
+	Before, After string
 }
 
 // receiver is one webhook flavour.
@@ -35,6 +40,9 @@ type receiver struct {
 	name string
 	// secret returns the configured secret; "" disables the receiver.
 	secret func(WebhookSecrets) string
+	// precheck checks what can be checked of the signature before the
+	// body is read: a well-formed signature header, or the whole token.
+	precheck func(r *http.Request, secret string) bool
 	// verify checks the request's signature or token against secret.
 	verify func(r *http.Request, body []byte, secret string) bool
 	// parse reads the push; ok false means an event that is not a push.
@@ -45,28 +53,53 @@ var receivers = []receiver{
 	{
 		name:   "github",
 		secret: func(s WebhookSecrets) string { return s.GitHub },
+		precheck: func(r *http.Request, _ string) bool {
+			return wellFormedHMAC(r.Header.Get("X-Hub-Signature-256"))
+		},
 		verify: func(r *http.Request, body []byte, secret string) bool {
 			return validHMAC(r.Header.Get("X-Hub-Signature-256"), body, secret)
 		},
 		parse: parseGitHub,
 	},
 	{
-		name:   "gitlab",
-		secret: func(s WebhookSecrets) string { return s.GitLab },
+		name:     "gitlab",
+		secret:   func(s WebhookSecrets) string { return s.GitLab },
+		precheck: validGitLabToken,
 		verify: func(r *http.Request, _ []byte, secret string) bool {
-			got := r.Header.Get("X-Gitlab-Token")
-			return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1
+			return validGitLabToken(r, secret)
 		},
 		parse: parseGitLab,
 	},
 	{
 		name:   "generic",
 		secret: func(s WebhookSecrets) string { return s.Generic },
+		precheck: func(r *http.Request, _ string) bool {
+			return wellFormedHMAC(r.Header.Get("X-Signature-256"))
+		},
 		verify: func(r *http.Request, body []byte, secret string) bool {
 			return validHMAC(r.Header.Get("X-Signature-256"), body, secret)
 		},
 		parse: parseGeneric,
 	},
+}
+
+// validGitLabToken checks GitLab's X-Gitlab-Token, a shared token rather
+// than a signature: it needs no body.
+func validGitLabToken(r *http.Request, secret string) bool {
+	got := r.Header.Get("X-Gitlab-Token")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1
+}
+
+// wellFormedHMAC reports whether header has the shape of a "sha256=<hex>"
+// signature, so that a request without one is refused before its body is
+// read.
+func wellFormedHMAC(header string) bool {
+	sig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok || len(sig) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(sig)
+	return err == nil
 }
 
 // validHMAC checks a "sha256=<hex>" signature of body.
@@ -100,6 +133,8 @@ func parseGitHub(r *http.Request, body []byte) (push, bool, error) {
 	}
 	var p struct {
 		Ref        string `json:"ref"`
+		Before     string `json:"before"`
+		After      string `json:"after"`
 		Repository struct {
 			CloneURL      string `json:"clone_url"`
 			SSHURL        string `json:"ssh_url"`
@@ -112,7 +147,7 @@ func parseGitHub(r *http.Request, body []byte) (push, bool, error) {
 		return push{}, false, err
 	}
 	rp := p.Repository
-	return push{URLs: []string{rp.CloneURL, rp.SSHURL, rp.GitURL, rp.HTMLURL}, Ref: p.Ref, DefaultBranch: rp.DefaultBranch}, true, nil
+	return push{URLs: []string{rp.CloneURL, rp.SSHURL, rp.GitURL, rp.HTMLURL}, Ref: p.Ref, DefaultBranch: rp.DefaultBranch, Before: p.Before, After: p.After}, true, nil
 }
 
 func parseGitLab(r *http.Request, body []byte) (push, bool, error) {
@@ -122,8 +157,11 @@ func parseGitLab(r *http.Request, body []byte) (push, bool, error) {
 		return push{}, false, nil
 	}
 	var p struct {
-		Ref     string `json:"ref"`
-		Project struct {
+		Ref         string `json:"ref"`
+		Before      string `json:"before"`
+		After       string `json:"after"`
+		CheckoutSHA string `json:"checkout_sha"`
+		Project     struct {
 			HTTPURL       string `json:"git_http_url"`
 			SSHURL        string `json:"git_ssh_url"`
 			WebURL        string `json:"web_url"`
@@ -138,15 +176,18 @@ func parseGitLab(r *http.Request, body []byte) (push, bool, error) {
 		return push{}, false, err
 	}
 	urls := []string{p.Project.HTTPURL, p.Project.SSHURL, p.Project.WebURL, p.Repository.HTTPURL, p.Repository.SSHURL}
-	return push{URLs: urls, Ref: p.Ref, DefaultBranch: p.Project.DefaultBranch}, true, nil
+	return push{URLs: urls, Ref: p.Ref, DefaultBranch: p.Project.DefaultBranch, Before: p.Before, After: cmp.Or(p.After, p.CheckoutSHA)}, true, nil
 }
 
-// parseGeneric reads {"repository": URL, "ref": "refs/heads/main"}; an
-// empty ref matches any reference of the repository.
+// parseGeneric reads {"repository": URL, "ref": "refs/heads/main",
+// "commit": "<sha>"}; an empty ref matches any reference of the
+// repository; commit is optional (without it a push cannot be told from a
+// replay of an earlier one).
 func parseGeneric(_ *http.Request, body []byte) (push, bool, error) {
 	var p struct {
 		Repository string `json:"repository"`
 		Ref        string `json:"ref"`
+		Commit     string `json:"commit"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		return push{}, false, err
@@ -154,7 +195,7 @@ func parseGeneric(_ *http.Request, body []byte) (push, bool, error) {
 	if p.Repository == "" {
 		return push{}, false, errors.New(`"repository" is required`)
 	}
-	return push{URLs: []string{p.Repository}, Ref: p.Ref}, true, nil
+	return push{URLs: []string{p.Repository}, Ref: p.Ref, After: p.Commit}, true, nil
 }
 
 // hookHandler serves one receiver.
@@ -163,6 +204,19 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 		secret := rc.secret(d.opts.Webhooks)
 		if secret == "" {
 			http.Error(w, "webhook receiver "+rc.name+" is not configured", http.StatusNotFound)
+			return
+		}
+		// What the headers decide is decided before the body is read: a
+		// client without the secret cannot make the server read (or wait
+		// for) a body.
+		id := deliveryID(r)
+		if len(id) > MaxDeliveryID {
+			http.Error(w, "delivery id too long", http.StatusBadRequest)
+			return
+		}
+		if !rc.precheck(r, secret) {
+			d.log.Warn("webhook refused: missing, malformed or bad signature", "receiver", rc.name, "remote", r.RemoteAddr)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
@@ -180,7 +234,7 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		if id := deliveryID(r); id != "" && !d.deliveries.first(rc.name+"/"+id, time.Now()) {
+		if id != "" && !d.deliveries.first("id\x00"+rc.name+"\x00"+id, time.Now()) {
 			d.log.Info("webhook delivery already seen; ignored", "receiver", rc.name, "delivery", id)
 			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "delivery already received; ignored"})
 			return
@@ -194,13 +248,20 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "not a push event; ignored"})
 			return
 		}
+		// The delivery id is not signed: a replay with another id (or
+		// none) is caught by what the signed body says moved.
+		if key, ok := p.key(rc.name); ok && !d.deliveries.first(key, time.Now()) {
+			d.log.Info("webhook push already received; ignored", "receiver", rc.name, "ref", p.Ref, "commit", p.After)
+			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "push already received (same reference and commit); ignored"})
+			return
+		}
 		triggered, matched := []string{}, 0
 		for _, s := range d.sources {
 			if !s.matches(p) {
 				continue
 			}
 			matched++
-			s.trigger(d.opts.Debounce)
+			s.trigger(d.opts.Debounce, d.opts.DebounceMaxWait)
 			s.mu.Lock()
 			triggered = append(triggered, s.names...)
 			s.mu.Unlock()
@@ -212,6 +273,23 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 		}
 		writeJSON(w, code, map[string]any{"sources": matched, "triggered": triggered})
 	}
+}
+
+// key identifies the move a push reports (receiver, repository, reference,
+// from and to which commit), for the replay check; ok is false when the
+// payload names no commit (the generic receiver without "commit"), when
+// two pushes cannot be told apart.
+func (p push) key(receiver string) (string, bool) {
+	if p.After == "" {
+		return "", false
+	}
+	urls := make([]string, 0, len(p.URLs))
+	for _, u := range p.URLs {
+		if u != "" {
+			urls = append(urls, normalizeURL(u))
+		}
+	}
+	return strings.Join([]string{"push", receiver, strings.Join(urls, " "), p.Ref, p.Before, p.After}, "\x00"), true
 }
 
 // matches reports whether a push moved the repository and reference the
@@ -285,6 +363,10 @@ func normalizeURL(raw string) string {
 	return abs
 }
 
+// MaxDeliveryID is the longest delivery id accepted (400 beyond): GitHub's
+// and GitLab's are UUIDs.
+const MaxDeliveryID = 128
+
 // deliveryID is the id the sender gives a delivery (GitHub, GitLab, or
 // X-Delivery-ID for the generic receiver), "" when none.
 func deliveryID(r *http.Request) string {
@@ -296,43 +378,45 @@ func deliveryID(r *http.Request) string {
 	return ""
 }
 
-// deliveries is a bounded set of delivery ids seen within a window.
+// deliveries is a bounded set of keys (delivery ids, pushes) seen within a
+// window. Keys are kept as their SHA-256, so that its memory is bounded
+// (max entries of a fixed size) whatever the senders send.
 type deliveries struct {
 	window time.Duration
 	max    int
 
-	mu   sync.Mutex
-	seen map[string]time.Time
+	mu    sync.Mutex
+	seen  map[[sha256.Size]byte]time.Time
+	order []seenKey // oldest first
+}
+
+// seenKey is one key and when it was recorded.
+type seenKey struct {
+	key [sha256.Size]byte
+	at  time.Time
 }
 
 func newDeliveries(window time.Duration, max int) *deliveries {
-	return &deliveries{window: window, max: max, seen: map[string]time.Time{}}
+	return &deliveries{window: window, max: max, seen: map[[sha256.Size]byte]time.Time{}}
 }
 
-// first records id at now and reports whether it was not seen within the
-// window. Expired ids are dropped; when the set is full the oldest go.
-func (d *deliveries) first(id string, now time.Time) bool {
+// first records key at now and reports whether it was not seen within the
+// window. Expired keys are dropped; when the set is full the oldest go.
+func (d *deliveries) first(key string, now time.Time) bool {
+	k := sha256.Sum256([]byte(key))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if at, ok := d.seen[id]; ok && now.Sub(at) < d.window {
+	if at, ok := d.seen[k]; ok && now.Sub(at) < d.window {
 		return false
 	}
-	if len(d.seen) >= d.max {
-		for k, at := range d.seen {
-			if now.Sub(at) >= d.window {
-				delete(d.seen, k)
-			}
-		}
-		for len(d.seen) >= d.max { // all recent: drop the oldest
-			oldest, oldestAt := "", now
-			for k, at := range d.seen {
-				if !at.After(oldestAt) {
-					oldest, oldestAt = k, at
-				}
-			}
-			delete(d.seen, oldest)
+	for len(d.order) > 0 && (now.Sub(d.order[0].at) >= d.window || len(d.seen) >= d.max) {
+		old := d.order[0]
+		d.order = d.order[1:]
+		if d.seen[old.key] == old.at {
+			delete(d.seen, old.key)
 		}
 	}
-	d.seen[id] = now
+	d.seen[k] = now
+	d.order = append(d.order, seenKey{key: k, at: now})
 	return true
 }

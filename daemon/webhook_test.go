@@ -2,9 +2,13 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +106,7 @@ func TestWebhooks_unconfigured(t *testing.T) {
 
 func TestWebhooks_debounce(t *testing.T) {
 	d, s := hookDaemon(t, WebhookSecrets{Generic: "k"})
-	d.opts.Debounce = 300 * time.Millisecond
+	d.opts.Debounce, d.opts.DebounceMaxWait = 300*time.Millisecond, time.Second
 	body := []byte(`{"repository":"https://github.com/egov/envs"}`)
 	for range 3 {
 		req := httptest.NewRequest(http.MethodPost, "/hooks/generic", bytes.NewReader(body))
@@ -195,5 +199,187 @@ func TestDeliveries_bounded(t *testing.T) {
 	}
 	if !ds.first("d", now.Add(2*time.Minute)) {
 		t.Error("d after the window should pass")
+	}
+}
+
+// TestWebhooks_debounceMaxWait: pushes arriving faster than the debounce
+// delay, for longer than the maximum wait, do not put the sync off past
+// the maximum wait.
+func TestWebhooks_debounceMaxWait(t *testing.T) {
+	d, s := hookDaemon(t, WebhookSecrets{Generic: "k"})
+	d.opts.Debounce, d.opts.DebounceMaxWait = 200*time.Millisecond, 400*time.Millisecond
+	body := []byte(`{"repository":"https://github.com/egov/envs"}`)
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a push every 50 ms for 2 s
+		for i := 0; i < 40; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			req := httptest.NewRequest(http.MethodPost, "/hooks/generic", bytes.NewReader(body))
+			req.Header.Set("X-Signature-256", Sign(body, "k"))
+			d.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		}
+	}()
+	select {
+	case <-s.poke:
+		if waited := time.Since(start); waited > time.Second {
+			t.Errorf("woken after %s, want about 450ms (the first push, then at most 400ms)", waited)
+		}
+	case <-time.After(1500 * time.Millisecond):
+		t.Fatal("a stream of pushes kept putting the sync off")
+	}
+}
+
+// readCounter is a request body that counts its reads.
+type readCounter struct{ reads int }
+
+func (r *readCounter) Read(p []byte) (int, error) {
+	r.reads++
+	return 0, errors.New("the body was read")
+}
+
+// TestWebhooks_signatureBeforeBody: a request without a well-formed
+// signature (or with a bad GitLab token) is refused before its body is
+// read; a well-formed one is read, then verified.
+func TestWebhooks_signatureBeforeBody(t *testing.T) {
+	tests := []struct {
+		name    string            // what the case shows
+		path    string            // the receiver
+		headers map[string]string // request headers
+		read    bool              // whether the body may be read
+		want    int               // the status code
+	}{
+		{"github without signature", "/hooks/github", map[string]string{"X-GitHub-Event": "push"}, false, http.StatusUnauthorized},
+		{"github signature not hex", "/hooks/github", map[string]string{"X-Hub-Signature-256": "sha256=" + strings.Repeat("z", 64)}, false, http.StatusUnauthorized},
+		{"github signature too short", "/hooks/github", map[string]string{"X-Hub-Signature-256": "sha256=00"}, false, http.StatusUnauthorized},
+		{"generic without signature", "/hooks/generic", nil, false, http.StatusUnauthorized},
+		{"gitlab bad token", "/hooks/gitlab", map[string]string{"X-Gitlab-Token": "nope"}, false, http.StatusUnauthorized},
+		{"delivery id too long", "/hooks/github", map[string]string{"X-GitHub-Delivery": strings.Repeat("d", MaxDeliveryID+1), "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}, false, http.StatusBadRequest},
+		{"github well-formed signature: read", "/hooks/github", map[string]string{"X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}, true, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _ := hookDaemon(t, WebhookSecrets{GitHub: "s", GitLab: "s", Generic: "s"})
+			body := &readCounter{}
+			req := httptest.NewRequest(http.MethodPost, tt.path, io.NopCloser(body))
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			d.Handler().ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("status = %d, want %d (%s)", rec.Code, tt.want, rec.Body.String())
+			}
+			if read := body.reads > 0; read != tt.read {
+				t.Errorf("body read: %v, want %v", read, tt.read)
+			}
+		})
+	}
+}
+
+// TestWebhooks_replayWithAnotherID: a signed push sent again with another
+// delivery id, or none, triggers nothing: it is the same reference moving
+// to the same commit. A push of another commit does trigger.
+func TestWebhooks_replayWithAnotherID(t *testing.T) {
+	const secret = "s3cret"
+	d, s := hookDaemon(t, WebhookSecrets{GitHub: secret, GitLab: secret, Generic: secret})
+	github := func(after string) []byte {
+		return []byte(`{"ref":"refs/heads/main","before":"1111111111111111111111111111111111111111","after":"` + after + `","repository":{"clone_url":"https://github.com/egov/envs.git","default_branch":"main"}}`)
+	}
+	woken := func() bool {
+		select {
+		case <-s.poke:
+			return true
+		case <-time.After(150 * time.Millisecond):
+			return false
+		}
+	}
+	tests := []struct {
+		name     string // what the case shows
+		path     string // the receiver
+		event    string // the event header's value
+		delivery string // the delivery id; "" sends none
+		body     []byte // the signed payload
+		want     int    // the status code
+		woken    bool   // whether the source is woken
+	}{
+		{"first push", "/hooks/github", "push", "d-1", github(strings.Repeat("a", 40)), http.StatusAccepted, true},
+		{"same push, another id", "/hooks/github", "push", "d-2", github(strings.Repeat("a", 40)), http.StatusOK, false},
+		{"same push, no id", "/hooks/github", "push", "", github(strings.Repeat("a", 40)), http.StatusOK, false},
+		{"next commit", "/hooks/github", "push", "d-3", github(strings.Repeat("b", 40)), http.StatusAccepted, true},
+		{"generic with a commit", "/hooks/generic", "", "", []byte(`{"repository":"https://github.com/egov/envs","ref":"refs/heads/main","commit":"cccc"}`), http.StatusAccepted, true},
+		{"generic replayed", "/hooks/generic", "", "", []byte(`{"repository":"https://github.com/egov/envs","ref":"refs/heads/main","commit":"cccc"}`), http.StatusOK, false},
+		{"gitlab push", "/hooks/gitlab", "Push Hook", "u-1", []byte(`{"ref":"refs/heads/main","after":"dddd","project":{"git_http_url":"https://github.com/egov/envs.git"}}`), http.StatusAccepted, true},
+		{"gitlab replayed, another id", "/hooks/gitlab", "Push Hook", "u-2", []byte(`{"ref":"refs/heads/main","after":"dddd","project":{"git_http_url":"https://github.com/egov/envs.git"}}`), http.StatusOK, false},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodPost, tt.path, bytes.NewReader(tt.body))
+		switch tt.path {
+		case "/hooks/github":
+			req.Header.Set("X-GitHub-Event", tt.event)
+			req.Header.Set("X-Hub-Signature-256", Sign(tt.body, secret))
+			if tt.delivery != "" {
+				req.Header.Set("X-GitHub-Delivery", tt.delivery)
+			}
+		case "/hooks/gitlab":
+			req.Header.Set("X-Gitlab-Event", tt.event)
+			req.Header.Set("X-Gitlab-Token", secret)
+			req.Header.Set("X-Gitlab-Event-UUID", tt.delivery)
+		default:
+			req.Header.Set("X-Signature-256", Sign(tt.body, secret))
+		}
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%s: status = %d, want %d (%s)", tt.name, rec.Code, tt.want, rec.Body.String())
+		}
+		if got := woken(); got != tt.woken {
+			t.Errorf("%s: woken = %v, want %v", tt.name, got, tt.woken)
+		}
+	}
+}
+
+// TestDeliveries_memoryBounded: the ids remembered cost the same whatever
+// their length (they are kept as digests).
+func TestDeliveries_memoryBounded(t *testing.T) {
+	ds := newDeliveries(time.Minute, 1000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	now := time.Now()
+	for i := range 200 {
+		id := fmt.Sprintf("%d-%s", i, strings.Repeat("x", 100<<10)) // 100 KiB each, 20 MiB in all
+		if !ds.first(id, now) {
+			t.Fatalf("id %d seen before", i)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
+		t.Errorf("remembering 200 ids of 100 KiB grew the heap by %d KiB, want under 4 MiB", grown>>10)
+	}
+	runtime.KeepAlive(ds)
+}
+
+// TestDeliveries_evictsOldestFirst: a full set forgets its oldest key, and
+// a key seen again after the window counts as new.
+func TestDeliveries_evictsOldestFirst(t *testing.T) {
+	ds := newDeliveries(time.Minute, 2)
+	now := time.Now()
+	ds.first("a", now)
+	ds.first("b", now.Add(time.Second))
+	ds.first("c", now.Add(2*time.Second)) // a goes
+	if ds.first("b", now.Add(3*time.Second)) {
+		t.Error("b was forgotten before a")
+	}
+	if !ds.first("a", now.Add(4*time.Second)) {
+		t.Error("a was kept beyond the bound")
+	}
+	if len(ds.seen) > 2 || len(ds.order) > 2 {
+		t.Errorf("%d keys, %d in order, want at most 2", len(ds.seen), len(ds.order))
 	}
 }
