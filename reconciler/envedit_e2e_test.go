@@ -23,7 +23,13 @@ import (
 // _deployment.yaml): every render stamps the time of the render.
 func stampDeployments(t *testing.T, repo string) {
 	t.Helper()
-	tpl := filepath.Join(repo, "deploy-as-code/helm/charts/common/templates/_deployment.yaml")
+	stampTemplate(t, filepath.Join(repo, "deploy-as-code/helm/charts/common/templates/_deployment.yaml"))
+}
+
+// stampTemplate adds DIGIT's deployment-timestamp to the pod template of a
+// Deployment template file.
+func stampTemplate(t *testing.T, tpl string) {
+	t.Helper()
 	deployment, err := os.ReadFile(tpl)
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +273,128 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 		for _, s := range services {
 			if !slices.Contains(revised, s) {
 				t.Errorf("%s got no new revision", s)
+			}
+		}
+	})
+}
+
+// TestSync_helmfileEditChangesOnlyWhatItChanges: examples/helmfile (a
+// values file every release reads, a ConfigMap per service that its pods
+// read, and egov-config, which every service reads here as DIGIT's do),
+// deployed by digitops:
+//
+//   - one service's env key: its own ConfigMap changes, so that service
+//     alone is upgraded and restarts; the others are recorded;
+//   - a key of a values file only egov-config reads: egov-config is
+//     upgraded, and every service, unchanged in Git, restarts because it
+//     reads egov-config (the plan says so), with one new revision each.
+func TestSync_helmfileEditChangesOnlyWhatItChanges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	copyTree(t, "../examples/helmfile", repo)
+	const charts = "deploy-as-code/charts/"
+	stampTemplate(t, filepath.Join(repo, charts+"common/templates/_deployment.yaml"))
+	editFile(t, repo, charts+"common/templates/_deployment.yaml", "          envFrom:\n", "          envFrom:\n            - configMapRef:\n                name: egov-config\n")
+	editFile(t, repo, "digitops.yaml", "sync: {interval: 1m, prune: true, drift: correct}", "sync: {interval: 1m, prune: true, drift: correct, wait: false}")
+	editFile(t, repo, charts+"platform/platform-helmfile.yaml", "      tier: platform\n    values:\n      - ../environments/env.yaml\n", "      tier: platform\n    values:\n      - ../environments/env.yaml\n      - ../environments/egov-config.yaml\n")
+	if err := os.WriteFile(filepath.Join(repo, charts+"environments/egov-config.yaml"), []byte("egov-config:\n  data:\n    timezone: UTC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planner.Drift.Close)
+	syncer := &reconciler.Syncer{Planner: planner, Cluster: cluster}
+	sync := func(what string) reconciler.Synced {
+		t.Helper()
+		env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{Apply: true})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if synced.Result != nil {
+			for _, r := range synced.Result.Releases {
+				if r.Outcome == reconciler.OutcomeFailed {
+					t.Fatalf("%s: %s failed: %s", what, r.Name, r.Error)
+				}
+			}
+		}
+		return synced
+	}
+	if n := sync("install").Plan.Summary().Install; n != 4 {
+		t.Fatalf("installed %d releases, want egov-config and three services", n)
+	}
+	edit := func(what, file, old, new string) (reconciler.Synced, []string, []string) {
+		t.Helper()
+		before := map[string]int{}
+		for _, l := range sync("before "+what).Live {
+			before[l.Name] = l.Version
+		}
+		templates := podTemplates(t, ctx, cluster)
+		editFile(t, repo, file, old, new)
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		synced := sync(what)
+		var revised, restarted []string
+		for _, l := range synced.Live {
+			if l.Version != before[l.Name] {
+				revised = append(revised, l.Name)
+			}
+		}
+		for name, tpl := range podTemplates(t, ctx, cluster) {
+			if tpl != templates[name] {
+				restarted = append(restarted, name)
+			}
+		}
+		slices.Sort(revised)
+		slices.Sort(restarted)
+		return synced, revised, restarted
+	}
+
+	t.Run("one service's key", func(t *testing.T) {
+		synced, revised, restarted := edit("OTP", charts+"environments/env.yaml", `OTP_VALIDATION: "true"`, `OTP_VALIDATION: "false"`)
+		if s := synced.Plan.Summary(); s.Upgrade != 1 || s.Record != 3 {
+			t.Errorf("plan: %d to upgrade, %d recorded, want 1 and 3", s.Upgrade, s.Record)
+		}
+		if !slices.Equal(revised, []string{"egov-user"}) || !slices.Equal(restarted, []string{"Deployment/egov/egov-user"}) {
+			t.Errorf("new revisions of %v, pod templates changed %v, want egov-user's alone", revised, restarted)
+		}
+		var why []string
+		for _, st := range synced.Plan.Steps {
+			for _, r := range st.Restarts {
+				why = append(why, r.String())
+			}
+		}
+		if want := "restarts Deployment/egov/egov-user: ConfigMap egov/egov-user data.OTP_VALIDATION changed"; !slices.Equal(why, []string{want}) {
+			t.Errorf("restarts %q, want %q", why, want)
+		}
+	})
+
+	t.Run("a ConfigMap every service reads, from a file only its release reads", func(t *testing.T) {
+		synced, revised, restarted := edit("timezone", charts+"environments/egov-config.yaml", "timezone: UTC", "timezone: Africa/Lagos")
+		services := []string{"egov-mdms", "egov-user", "pgr-services"}
+		if want := append([]string{"egov-config"}, services...); !slices.Equal(revised, want) {
+			t.Errorf("new revisions of %v, want %v", revised, want)
+		}
+		var want []string
+		for _, s := range services {
+			want = append(want, "Deployment/egov/"+s)
+		}
+		if !slices.Equal(restarted, want) {
+			t.Errorf("pod templates changed %v, want %v", restarted, want)
+		}
+		for _, st := range synced.Plan.Steps {
+			if !slices.Contains(services, st.Release.Name) {
+				continue
+			}
+			if st.Status != reconciler.StatusConfigChanged || len(st.Restarts) != 1 || st.Restarts[0].Why != "ConfigMap egov/egov-config data.timezone changed" {
+				t.Errorf("%s: %s %v, want config-changed restarting on egov-config data.timezone", st.Release.Name, st.Status, st.Restarts)
 			}
 		}
 	})

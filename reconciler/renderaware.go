@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/parallel"
@@ -36,90 +37,201 @@ func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int) {
 	if p.Cluster == nil {
 		return
 	}
-	var cands []int
+	var cands []*comparison
 	for _, i := range idx {
 		st := &plan.Steps[i]
-		if st.Action == ActionUpgrade && st.Status == StatusOutOfSync && st.rendered != "" && st.Live != nil &&
-			st.Live.LastDeployed > 0 && st.Live.LastDeployed == st.Live.Version {
-			cands = append(cands, i)
+		if st.Action == ActionUpgrade && st.Status == StatusOutOfSync && st.rendered != "" && deployedIsLast(st) {
+			cands = append(cands, &comparison{st: st})
 		}
 	}
 	if len(cands) == 0 {
 		return
 	}
 	apis := helmEnv{cluster: p.Cluster}.apiVersions()
-	if p.Drift != nil {
-		lives := make([]*kube.LiveRelease, len(cands))
-		for k, i := range cands {
-			lives[k] = plan.Steps[i].Live
-		}
-		p.Drift.Prefetch(ctx, lives)
+	p.prefetchDeployed(ctx, cands)
+	p.compareEach(ctx, cands, apis)
+	// The releases Git leaves unchanged whose workloads read a ConfigMap
+	// or Secret that changes: rendered now, to restart them.
+	if changed := configChangesOf(cands); len(changed) > 0 {
+		consumers := p.consumersOf(ctx, plan, changed)
+		p.prefetchDeployed(ctx, consumers)
+		p.compareEach(ctx, consumers, apis)
+		cands = append(cands, consumers...)
 	}
-	renders := make([]*releaseRender, len(cands))
-	keepable := make([]bool, len(cands))
-	diffs := make([]map[string][]string, len(cands))
-	parallel.ForEach(ctx, len(cands), 0, func(ctx context.Context, k int) {
-		st := &plan.Steps[cands[k]]
-		deployed, err := p.deployedObjects(ctx, st)
-		if err != nil {
-			return
-		}
-		rendered, err := kube.Objects(st.rendered)
-		if err != nil {
-			return
-		}
-		renders[k] = newReleaseRender(st.Release.Namespace, deployed, rendered)
-		keepable[k] = plannedChart(st, apis) != nil
-		diffs[k] = renders[k].differences()
-	})
 	// Render again, in the next second, what differs from its deployed
 	// revision: what differs between the two renders is volatile.
-	var probe []int
-	for k, r := range renders {
-		if r != nil && keepable[k] && len(diffs[k]) > 0 {
-			probe = append(probe, k)
+	var probe []*comparison
+	for _, c := range cands {
+		if c.render != nil && c.keepable && len(c.diffs) > 0 {
+			probe = append(probe, c)
 		}
 	}
 	if len(probe) > 0 && waitNextSecond(ctx) {
 		parallel.ForEach(ctx, len(probe), 0, func(ctx context.Context, n int) {
-			k := probe[n]
-			st := &plan.Steps[cands[k]]
-			again, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+			c := probe[n]
+			again, err := Render(ctx, c.st.Release, c.st.chart, renderOptions(p.Cluster, p.KubeVersion, c.st))
 			if err != nil {
 				return
 			}
-			st.again = again
-			renders[k].volatile = volatilePaths(st.rendered, again, st.Release.Namespace)
+			c.st.again = again
+			c.render.volatile = volatilePaths(c.st.rendered, again, c.st.Release.Namespace)
 		})
 	}
 	if ctx.Err() != nil {
 		return
 	}
-	changed := map[string]configChange{}
-	for k, r := range renders {
-		if r == nil {
+	changed := configChangesOf(cands)
+	for _, c := range cands {
+		if c.render == nil || !c.keepable {
 			continue
 		}
-		for name, c := range r.configChanges(diffs[k]) {
-			changed[name] = c
-		}
-	}
-	for k, r := range renders {
-		if r == nil || !keepable[k] {
+		st := c.st
+		v := c.render.decide(c.diffs, changed)
+		switch {
+		case c.consumer && len(v.restarts) == 0:
+			// What it reads did not change after all: in sync.
+			st.chart, st.rendered, st.again = nil, "", ""
 			continue
-		}
-		st := &plan.Steps[cands[k]]
-		v := r.decide(diffs[k], changed)
-		if v.unchanged {
+		case c.consumer:
+			st.observe(Observation{Status: StatusConfigChanged, Reason: "a ConfigMap or Secret its workloads read changed"}, "")
+		case v.unchanged:
 			st.observe(Observation{Status: StatusRenderUnchanged, Reason: st.Reason + ", render unchanged (no upgrade)"}, "")
 			st.rendered, st.again = "", ""
 			continue
 		}
 		st.Restarts = v.restarts
-		if len(v.kept) > 0 || len(diffs[k]) > 0 {
-			st.rendered = r.manifest(st.rendered)
+		st.rendered = c.render.manifest(st.rendered)
+	}
+}
+
+// comparison is one release compareDeployed compares with its deployed
+// revision.
+type comparison struct {
+	st *Step
+	// consumer is set for a release Git leaves unchanged, compared because
+	// it reads configuration another release changes.
+	consumer bool
+	render   *releaseRender
+	diffs    map[string][]string
+	// keepable: Helm installs the plan's render as is (plannedChart), so
+	// kept values reach the cluster.
+	keepable bool
+}
+
+// deployedIsLast reports whether the step's newest revision is deployed.
+func deployedIsLast(st *Step) bool {
+	return st.Live != nil && st.Live.LastDeployed > 0 && st.Live.LastDeployed == st.Live.Version
+}
+
+// prefetchDeployed reads the deployed manifests of cs in as few requests
+// as the drift detector can (its copy serves compareEach).
+func (p *Planner) prefetchDeployed(ctx context.Context, cs []*comparison) {
+	if p.Drift == nil || len(cs) == 0 {
+		return
+	}
+	lives := make([]*kube.LiveRelease, len(cs))
+	for k, c := range cs {
+		lives[k] = c.st.Live
+	}
+	p.Drift.Prefetch(ctx, lives)
+}
+
+// compareEach parses each comparison's deployed and rendered objects and
+// finds their differences, in parallel.
+func (p *Planner) compareEach(ctx context.Context, cs []*comparison, apis chartutil.VersionSet) {
+	parallel.ForEach(ctx, len(cs), 0, func(ctx context.Context, k int) {
+		c := cs[k]
+		deployed, err := p.deployedObjects(ctx, c.st)
+		if err != nil {
+			return
+		}
+		rendered, err := kube.Objects(c.st.rendered)
+		if err != nil {
+			return
+		}
+		c.render = newReleaseRender(c.st.Release.Namespace, deployed, rendered)
+		c.keepable = plannedChart(c.st, apis) != nil
+		c.diffs = c.render.differences()
+	})
+}
+
+// configChangesOf are the ConfigMaps and Secrets the comparisons change.
+func configChangesOf(cs []*comparison) map[string]configChange {
+	out := map[string]configChange{}
+	for _, c := range cs {
+		if c.render == nil {
+			continue
+		}
+		for name, ch := range c.render.configChanges(c.diffs) {
+			out[name] = ch
 		}
 	}
+	return out
+}
+
+// consumersOf finds the in-sync releases of the plan with a deployed
+// workload that reads a ConfigMap or Secret in changed, and renders them
+// (their chart loaded again: the plan let it go).
+func (p *Planner) consumersOf(ctx context.Context, plan *Plan, changed map[string]configChange) []*comparison {
+	var found []*comparison
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if st.Action == ActionNone && st.Status == StatusInSync && deployedIsLast(st) && st.Live.Environment == plan.Environment {
+			found = append(found, &comparison{st: st, consumer: true})
+		}
+	}
+	p.prefetchDeployed(ctx, found)
+	reads := make([]bool, len(found))
+	parallel.ForEach(ctx, len(found), 0, func(ctx context.Context, k int) {
+		st := found[k].st
+		deployed, err := p.deployedObjects(ctx, st)
+		if err != nil {
+			return
+		}
+		if !readsAny(deployed, st.Release.Namespace, changed) {
+			return
+		}
+		c, err := p.Charts.Load(ctx, st.Release.Chart)
+		if err != nil {
+			return
+		}
+		m, hooks, err := renderRelease(ctx, st.Release, c, renderOptions(p.Cluster, p.KubeVersion, st))
+		if err != nil {
+			return
+		}
+		st.chart, st.rendered, st.renderedHooks = c, m, hooks
+		reads[k] = true
+	})
+	out := found[:0]
+	for k, c := range found {
+		if reads[k] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// readsAny reports whether a workload among objs reads a ConfigMap or
+// Secret in changed.
+func readsAny(objs []*unstructured.Unstructured, namespace string, changed map[string]configChange) bool {
+	for _, o := range objs {
+		tpl := podTemplatePath(o)
+		if tpl == "" {
+			continue
+		}
+		pod, _ := pointerGet(o.Object, tpl)
+		podMap, _ := pod.(map[string]any)
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = namespace
+		}
+		for _, ref := range readsConfigs(podMap, ns) {
+			if _, ok := changed[ref]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // deployedObjects are the objects of the manifest the step's deployed

@@ -101,6 +101,11 @@ const (
 	StatusWrittenOutside Status = "written-outside"
 	// StatusOutOfSync: the chart or the values changed in Git (upgraded).
 	StatusOutOfSync Status = "out-of-sync"
+	// StatusConfigChanged: unchanged in Git, but a workload of its reads a
+	// ConfigMap or Secret another release changes, and restarts only when
+	// upgraded (its fields that render differently on every run, DIGIT's
+	// deployment-timestamp, move) (upgraded).
+	StatusConfigChanged Status = "config-changed"
 	// StatusRenderUnchanged: the chart or the values changed in Git, but
 	// they render what is deployed, fields that render differently on
 	// every run aside (recorded, not upgraded).
@@ -149,7 +154,7 @@ func Decide(o Observation, mode manifest.DriftMode) ReleaseState {
 	switch o.Status {
 	case StatusAbsent, StatusUninstalled, StatusFailedInstall:
 		return ReleaseState{ActionInstall, o.Reason}
-	case StatusFailed, StatusUnmanaged, StatusWrittenOutside, StatusOutOfSync:
+	case StatusFailed, StatusUnmanaged, StatusWrittenOutside, StatusOutOfSync, StatusConfigChanged:
 		return ReleaseState{ActionUpgrade, o.Reason}
 	case StatusRenderUnchanged:
 		return ReleaseState{ActionRecord, o.Reason}
