@@ -334,7 +334,7 @@ func TestSync_helmfileEditChangesOnlyWhatItChanges(t *testing.T) {
 	edit := func(what, file, old, new string) (reconciler.Synced, []string, []string) {
 		t.Helper()
 		before := map[string]int{}
-		for _, l := range sync("before "+what).Live {
+		for _, l := range sync("before " + what).Live {
 			before[l.Name] = l.Version
 		}
 		templates := podTemplates(t, ctx, cluster)
