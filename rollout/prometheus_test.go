@@ -2,10 +2,12 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakePrometheus answers the query API with body for every query.
@@ -58,5 +60,44 @@ func TestPrometheusGate_Check(t *testing.T) {
 	}
 	if _, err := (PrometheusGate{URL: "http://127.0.0.1:1", Query: "up"}).Check(context.Background(), nil); err == nil {
 		t.Error("an unreachable Prometheus is not an error")
+	}
+}
+
+// TestPrometheusGate_refusesRedirects: a redirect is not followed (the
+// query would go to another host, which here says all is well): the gate
+// is unknown.
+func TestPrometheusGate_refusesRedirects(t *testing.T) {
+	fine := fakePrometheus(t, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"0"]}}`, 200)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, fine+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	failure, err := PrometheusGate{URL: redirect.URL, Query: "up", Max: 1}.Check(context.Background(), nil)
+	if !errors.Is(err, ErrGateRedirect) {
+		t.Errorf("Check through a redirect: failure %q, err %v; want ErrGateRedirect", failure, err)
+	}
+}
+
+// TestPrometheusGate_capsTheBody: a Prometheus streaming an endless body
+// is read up to MaxGateResponse, not until the query's timeout.
+func TestPrometheusGate_capsTheBody(t *testing.T) {
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[`))
+		chunk := []byte(strings.Repeat(" ", 64<<10))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(endless.Close)
+	start := time.Now()
+	_, err := PrometheusGate{URL: endless.URL, Query: "up", Max: 1}.Check(context.Background(), nil)
+	if !errors.Is(err, ErrGateResponseTooLarge) {
+		t.Errorf("Check of an endless body: err %v, want ErrGateResponseTooLarge", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Check took %s", took)
 	}
 }
