@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -66,6 +67,9 @@ type rollouts struct {
 	// leading is whether this replica led at the last tick: a replica that
 	// just became the leader reads the state once more before deciding.
 	leading bool
+	// gateErrs by rollout name: why the gate of the wave that soaks could
+	// not be checked at the last step, absent when it was or none was due.
+	gateErrs map[string]string
 }
 
 // stateNamespace is where the rollouts' ConfigMap lives.
@@ -317,24 +321,59 @@ func (d *Daemon) stepRollout(ctx context.Context, sp rolloutSpec, head git.Snaps
 	case next.Commit == st.Commit && next.Wave > st.Wave && st.Wave < len(sp.waves):
 		gated = st.Wave
 	}
-	if gated >= 0 {
-		if g := sp.config.Waves[gated].Prometheus; g != nil {
-			failure, err := rollout.PrometheusGate{URL: g.URL, Query: g.Query, Max: g.Max}.Check(ctx, nil)
-			switch {
-			case err != nil:
-				in.GateUnknown = true
-				d.metrics.RolloutGate(name, "error")
-				d.log.Warn("rollout gate query failed; the wave waits", "rollout", name, "wave", gated+1, "error", err)
-			case failure != "":
-				in.GateFailure = failure
-				d.metrics.RolloutGate(name, "fail")
-			default:
-				d.metrics.RolloutGate(name, "pass")
-			}
-			next, events = rollout.Next(st, in)
-		}
+	checked := false
+	if gated >= 0 && sp.config.Waves[gated].Prometheus != nil {
+		in.GateFailure, in.GateUnknown = d.checkGate(ctx, sp, gated)
+		next, events = rollout.Next(st, in)
+		checked = true
+	}
+	if !checked {
+		d.setGateError(name, "")
 	}
 	d.commitRollout(ctx, sp, st, next, events)
+}
+
+// maxGateError bounds the gate error kept for the status.
+const maxGateError = 512
+
+// checkGate runs the Prometheus gate of wave (an index) once, counts the
+// result and records its error for the status (cleared when the query
+// ran). failure is why the gate does not hold; unknown is set when the
+// query could not be run.
+func (d *Daemon) checkGate(ctx context.Context, sp rolloutSpec, wave int) (failure string, unknown bool) {
+	name, g := sp.config.Name, sp.config.Waves[wave].Prometheus
+	failure, err := rollout.PrometheusGate{URL: g.URL, Query: g.Query, Max: g.Max}.Check(ctx, nil)
+	switch {
+	case err != nil:
+		d.metrics.RolloutGate(name, "error")
+		d.log.Warn("rollout gate query failed; the wave waits", "rollout", name, "wave", wave+1, "error", err)
+		msg := err.Error()
+		if len(msg) > maxGateError {
+			msg = msg[:maxGateError] + "…"
+		}
+		d.setGateError(name, fmt.Sprintf("wave %d gate cannot be checked; the wave is not promoted until it can: %s", wave+1, msg))
+		return "", true
+	case failure != "":
+		d.metrics.RolloutGate(name, "fail")
+	default:
+		d.metrics.RolloutGate(name, "pass")
+	}
+	d.setGateError(name, "")
+	return failure, false
+}
+
+// setGateError records (or, with "", clears) a rollout's gate error.
+func (d *Daemon) setGateError(name, msg string) {
+	d.rollouts.mu.Lock()
+	defer d.rollouts.mu.Unlock()
+	if msg == "" {
+		delete(d.rollouts.gateErrs, name)
+		return
+	}
+	if d.rollouts.gateErrs == nil {
+		d.rollouts.gateErrs = map[string]string{}
+	}
+	d.rollouts.gateErrs[name] = msg
 }
 
 // commitRollout stores a rollout's new state when it changed, then logs,
@@ -458,12 +497,17 @@ func (d *Daemon) rolloutStatuses() []statusapi.Rollout {
 	}
 	states := d.rollouts.states
 	errText := d.rollouts.err
+	gateErrs := maps.Clone(d.rollouts.gateErrs)
 	d.rollouts.mu.Unlock()
 	slices.SortFunc(specs, func(a, b rolloutSpec) int { return strings.Compare(a.config.Name, b.config.Name) })
 	var out []statusapi.Rollout
 	for _, sp := range specs {
 		rs := d.rolloutStatus(sp.config.Name, sp, states[sp.config.Name], time.Now())
 		rs.Error = errText
+		if ge := gateErrs[sp.config.Name]; ge != "" {
+			rs.GateError = ge
+			rs.Summary += ", waiting for its gate: it cannot be checked"
+		}
 		out = append(out, rs)
 	}
 	return out

@@ -80,6 +80,12 @@ type Rollout struct {
 	// Error is why the rollout cannot go on (its state cannot be read or
 	// stored), empty when none.
 	Error string `json:"error,omitempty"`
+	// GateError is why the Prometheus gate of the wave that soaks could
+	// not be checked at the last look (Prometheus unreachable, a bad
+	// query, a redirect refused, a response too large): the wave is not
+	// promoted while it lasts. Empty when the gate was checked or none is
+	// due.
+	GateError string `json:"gateError,omitempty"`
 }
 
 // RolloutWave is one wave of a rollout.
