@@ -153,7 +153,7 @@ func isPermutation(a, b []any) bool {
 	for _, x := range a {
 		found := false
 		for j, y := range b {
-			if !taken[j] && reflect.DeepEqual(x, y) {
+			if !taken[j] && sameValue(x, y) {
 				taken[j], found = true, true
 				break
 			}

@@ -474,6 +474,10 @@ type keepLivePostRenderer struct {
 	namespace string
 	// keep is, by object name, the JSON pointers and their live values.
 	keep map[string]map[string]any
+	// live are the adopted objects, by name: a list the render holds in
+	// another order than the live object gets the live order (a chart
+	// that emits an env list in random order would otherwise roll pods).
+	live map[string]*unstructured.Unstructured
 }
 
 // Run implements postrender.PostRenderer.
@@ -494,11 +498,17 @@ func (r keepLivePostRenderer) keepIn(doc string) string {
 	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || u.Object == nil {
 		return doc
 	}
-	fields := r.keep[renderedName(&u, r.namespace)]
-	if len(fields) == 0 {
+	name := renderedName(&u, r.namespace)
+	fields, live := r.keep[name], r.live[name]
+	if len(fields) == 0 && live == nil {
 		return doc
 	}
 	changed := false
+	if live != nil {
+		before := runtimeCopy(u.Object)
+		u.Object = alignLists(u.Object, live.Object).(map[string]any)
+		changed = !sameValue(before, u.Object)
+	}
 	for path, v := range fields {
 		changed = pointerSet(u.Object, path, v) || changed
 	}
@@ -600,8 +610,8 @@ func (h helmEnv) postRenderer(ctx context.Context, step *Step, planned bool) (po
 		}
 		chain = append(chain, replaceRender{manifest: m})
 	}
-	if len(step.keepLive) > 0 {
-		chain = append(chain, keepLivePostRenderer{namespace: spec.Namespace, keep: step.keepLive})
+	if len(step.keepLive) > 0 || len(step.liveAdopted) > 0 {
+		chain = append(chain, keepLivePostRenderer{namespace: spec.Namespace, keep: step.keepLive, live: step.liveAdopted})
 	}
 	if len(chain) == 0 {
 		return nil, nil

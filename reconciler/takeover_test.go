@@ -135,6 +135,38 @@ spec:
 	}
 }
 
+// TestKeepLivePostRenderer_liveOrder: a takeover install keeps the live
+// order of a list the chart emits in another order (zuul's env list), so
+// the adopted Deployment's pod template does not change.
+func TestKeepLivePostRenderer_liveOrder(t *testing.T) {
+	dep := func(env ...string) string {
+		out := "# Source: zuul/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: zuul\nspec:\n  template:\n    spec:\n      containers:\n        - name: zuul\n          ports: [{containerPort: 8080}]\n          env:\n"
+		for _, e := range env {
+			out += "            - {name: " + e + ", value: \"1\"}\n"
+		}
+		return out
+	}
+	objs, err := kube.Objects(dep("A", "B", "C"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := map[string]*unstructured.Unstructured{"Deployment/egov/zuul": objs[0]}
+	out, err := keepLivePostRenderer{namespace: "egov", live: live}.Run(bytes.NewBufferString(dep("C", "A", "B")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kube.Objects(out.String())
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%d objects, %v", len(got), err)
+	}
+	if !sameValue(got[0].Object, objs[0].Object) {
+		t.Errorf("post-rendered Deployment differs from the live one:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "# Source: zuul/templates/deployment.yaml") {
+		t.Errorf("the source line is lost:\n%s", out.String())
+	}
+}
+
 func TestPointerSet(t *testing.T) {
 	obj := map[string]any{"a": map[string]any{"b/c": []any{"x", "y"}}}
 	if !pointerSet(obj, "/a/b~1c/1", "z") {
