@@ -258,6 +258,7 @@ func New(opts Options) (*Daemon, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.moved = func(ctx context.Context, from string, to git.Snapshot) { d.sourceMoved(ctx, s, from, to) }
 		d.sources = append(d.sources, s)
 	}
 	d.leading.Store(opts.LeaderElection == nil)

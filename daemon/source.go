@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -23,6 +24,14 @@ type fetcher interface {
 }
 
 var _ fetcher = (*git.Client)(nil)
+
+// ancestry tells how a Git source's reference moved; a plain directory
+// has none.
+type ancestry interface {
+	Ancestry(ctx context.Context, from, to string) (git.Move, error)
+}
+
+var _ ancestry = (*git.Client)(nil)
 
 // coalesceWindow: fetches of one source closer together than this share one
 // result (environments of one repository woken by the same push).
@@ -44,6 +53,12 @@ type source struct {
 	loops     map[string]*envLoop
 	debounce  *time.Timer
 	burst     time.Time // when the first trigger of the pending wake came
+	// head is the last commit fetched (or, before the first fetch, the
+	// one an earlier process left in the cache).
+	head string
+	// moved, when set, is told when a fetch finds the reference on
+	// another commit than head.
+	moved func(ctx context.Context, from string, to git.Snapshot)
 }
 
 func newSource(opts SourceOptions, cacheDir string, log *slog.Logger) (*source, error) {
@@ -60,6 +75,9 @@ func newSource(opts SourceOptions, cacheDir string, log *slog.Logger) (*source, 
 		return nil, err
 	default:
 		s.fetcher, s.url = client, git.SanitizeURL(opts.URL)
+		if good, ok := client.LastGood(); ok {
+			s.head = good.Commit
+		}
 	}
 	return s, nil
 }
@@ -80,8 +98,59 @@ func (s *source) fetch(ctx context.Context, last string) (git.Snapshot, bool, er
 	}
 	s.mu.Lock()
 	s.snap, s.fetchedAt = snap, time.Now()
+	from := s.head
+	if snap.Commit != "" {
+		s.head = snap.Commit
+	}
+	moved := s.moved
 	s.mu.Unlock()
+	if moved != nil && from != "" && snap.Commit != "" && snap.Commit != from {
+		moved(ctx, from, snap)
+	}
 	return snap, snap.Commit != last, nil
+}
+
+// sourceMoved logs and notifies a move of the source's reference that is
+// not a fast-forward (a force-push to an older commit or another
+// history). The new commit is deployed all the same: Git is the truth.
+// A move the cache cannot tell about (a shallow history) is logged at
+// debug level only.
+func (d *Daemon) sourceMoved(ctx context.Context, s *source, from string, to git.Snapshot) {
+	a, ok := s.fetcher.(ancestry)
+	if !ok {
+		return
+	}
+	log := d.log.With("source", s.url, "ref", s.opts.Ref, "from", from, "to", to.Commit)
+	move, err := a.Ancestry(ctx, from, to.Commit)
+	switch {
+	case err != nil:
+		log.Debug("unable to tell how the reference moved", "error", err)
+		return
+	case move == git.MoveUnknown:
+		log.Debug("the cache's history cannot tell whether the reference moved forward")
+		return
+	case move == git.MoveFastForward:
+		return
+	}
+	log.Warn("non-fast-forward move of the watched reference; deploying it", "move", string(move))
+	msg := fmt.Sprintf("the watched reference moved from %s to %s, not a descendant of it (%s): a force-push; it is deployed, Git being the truth", short(from), short(to.Commit), move)
+	s.mu.Lock()
+	loops := make([]*envLoop, 0, len(s.loops))
+	for _, name := range sortedKeys(s.loops) {
+		loops = append(loops, s.loops[name])
+	}
+	s.mu.Unlock()
+	for _, l := range loops {
+		l.notify(l.lastProviders(), notify.NonFastForward, to.Revision, to.Commit, nil, msg, nil)
+	}
+}
+
+// short is a commit's first 7 characters.
+func short(commit string) string {
+	if len(commit) > 7 {
+		return commit[:7]
+	}
+	return commit
 }
 
 // at returns a snapshot of an earlier commit of the source, from its cache.

@@ -26,11 +26,15 @@ const (
 	RolloutPromoted Kind = "rollout-promoted"
 	// RolloutHalted: a rollout stopped (a failure, a gate, an abort).
 	RolloutHalted Kind = "rollout-halted"
+	// NonFastForward: the watched reference was moved to a commit that
+	// does not descend from the last one (a force-push): it is deployed,
+	// Git being the truth, and told (not sent as a commit status).
+	NonFastForward Kind = "non-fast-forward"
 )
 
 // Kinds are every event kind.
 func Kinds() []Kind {
-	return []Kind{SyncStarted, SyncSucceeded, SyncFailed, DriftDetected, DriftCorrected, RolloutPromoted, RolloutHalted}
+	return []Kind{SyncStarted, SyncSucceeded, SyncFailed, DriftDetected, DriftCorrected, RolloutPromoted, RolloutHalted, NonFastForward}
 }
 
 // Event is one thing to tell.
@@ -59,7 +63,7 @@ func (e Event) key() string {
 // text is the event for people (chat).
 func (e Event) text() string {
 	var b strings.Builder
-	icon := map[Kind]string{SyncSucceeded: "✅", SyncFailed: "❌", DriftDetected: "⚠️", DriftCorrected: "🔧", SyncStarted: "⏳", RolloutPromoted: "🚀", RolloutHalted: "🛑"}[e.Kind]
+	icon := map[Kind]string{SyncSucceeded: "✅", SyncFailed: "❌", DriftDetected: "⚠️", DriftCorrected: "🔧", SyncStarted: "⏳", RolloutPromoted: "🚀", RolloutHalted: "🛑", NonFastForward: "⏪"}[e.Kind]
 	fmt.Fprintf(&b, "%s digitops %s: %s at %s", icon, e.Kind, e.Environment, shortRevision(e.Revision))
 	if len(e.Releases) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(e.Releases, ", "))
