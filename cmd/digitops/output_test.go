@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -236,5 +237,17 @@ func TestPrintPlan_recordsAndInputs(t *testing.T) {
 	}
 	if len(got.NoEffect) != 1 || got.NoEffect[0].Key != "global.unused" {
 		t.Errorf("json inputsWithNoEffect = %+v", got.NoEffect)
+	}
+}
+
+// TestPrintRollout_gateError: a gate that cannot be checked shows in
+// rollout status, not only in the daemon's logs.
+func TestPrintRollout_gateError(t *testing.T) {
+	var b bytes.Buffer
+	printRollout(&b, statusapi.Rollout{Name: "egov", Wave: 1, Summary: "0123456 at wave 1 of 2, soaking (0s left), waiting for its gate: it cannot be checked",
+		GateError: "wave 1 gate cannot be checked; the wave is not promoted until it can: redirect refused",
+		Waves:     []statusapi.RolloutWave{{Environments: []statusapi.RolloutEnvironment{{Name: "dev"}}}}})
+	if !strings.Contains(b.String(), "  gate: wave 1 gate cannot be checked; the wave is not promoted until it can: redirect refused\n") {
+		t.Errorf("rollout status lacks the gate error:\n%s", b.String())
 	}
 }

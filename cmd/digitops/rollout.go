@@ -83,6 +83,9 @@ func printRollout(w io.Writer, r statusapi.Rollout) {
 	if r.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)
 	}
+	if r.GateError != "" {
+		fmt.Fprintf(w, "  gate: %s\n", r.GateError)
+	}
 	for i, wave := range r.Waves {
 		var envs []string
 		for _, e := range wave.Environments {
