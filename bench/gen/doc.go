@@ -19,7 +19,8 @@
 // same values, and every tool renders the same objects.
 //
 // Like DIGIT's common chart, the Deployment's pod template carries a
-// deployment-timestamp annotation that changes on every render, unless
+// deployment-timestamp annotation, `{{ date "20060102150405" .Release.Time }}`,
+// that changes with every render in another second, unless
 // [Options.DisableAnnotationTimestamp] is set. Tools that re-render and
 // re-apply on every sync roll every Deployment because of it.
 //

@@ -91,8 +91,12 @@ func envFile(r *Repo, opts Options) string {
   timezone: Asia/Kolkata
 `)
 	for i, s := range r.Services {
+		replicas, ok := opts.Replicas[s.Name]
+		if !ok {
+			replicas = 1
+		}
 		fmt.Fprintf(&b, `%s:
-  replicas: 1
+  replicas: %d
   memory_limits: %dMi
   heap: "-Xmx%dm -Xms%dm"
   config:
@@ -102,7 +106,7 @@ func envFile(r *Repo, opts Options) string {
     cache-ttl-seconds: "%d"
     kafka-topic: save-%s
     notify-on-create: "%t"
-`, s.Name, 512+64*(i%4), 192+32*(i%4), 192+32*(i%4), 20+i%5*10, 300+i%7*60, s.Name, i%2 == 0)
+`, s.Name, replicas, 512+64*(i%4), 192+32*(i%4), 192+32*(i%4), 20+i%5*10, 300+i%7*60, s.Name, i%2 == 0)
 	}
 	return b.String()
 }

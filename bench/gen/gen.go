@@ -46,6 +46,10 @@ type Options struct {
 	Services int
 	// Tags overrides the image tag of services, by service name.
 	Tags map[string]string
+	// Replicas overrides the replicas key of services' sections of the
+	// environment file, by service name (1 otherwise): one edited key of
+	// the file every release gets whole.
+	Replicas map[string]int
 	// DisableAnnotationTimestamp leaves out the deployment-timestamp
 	// pod-template annotation (DIGIT's disableAnnotationTimestamp).
 	DisableAnnotationTimestamp bool
@@ -148,6 +152,14 @@ func Layout(opts Options) (*Repo, error) {
 	for name := range opts.Tags {
 		if _, ok := r.Service(name); !ok {
 			return nil, fmt.Errorf("unable to set the tag of service %q: no such service among %d", name, n)
+		}
+	}
+	for name, v := range opts.Replicas {
+		if _, ok := r.Service(name); !ok {
+			return nil, fmt.Errorf("unable to set the replicas of service %q: no such service among %d", name, n)
+		}
+		if v < 0 {
+			return nil, fmt.Errorf("unable to set the replicas of service %q to %d: negative", name, v)
 		}
 	}
 	return r, nil

@@ -2,6 +2,7 @@ package gen_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,6 +26,7 @@ func TestGenerate_layoutsAgree(t *testing.T) {
 		{name: "default forty", opts: gen.Options{}},
 		{name: "a tag override", opts: gen.Options{Services: 12, Tags: map[string]string{"egov-idgen": "v9.9.9-beef"}}},
 		{name: "no timestamp", opts: gen.Options{Services: 3, DisableAnnotationTimestamp: true}},
+		{name: "a replicas override", opts: gen.Options{Services: 5, Replicas: map[string]int{"egov-location": 2}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +66,14 @@ func TestGenerate_layoutsAgree(t *testing.T) {
 				img, _ := d.Values["image"].(map[string]any)
 				if img["tag"] != s.Tag {
 					t.Errorf("%s: image.tag %v, want %q", d.Name, img["tag"], s.Tag)
+				}
+				// Every release gets the whole file: the edited section is in
+				// all of them.
+				for name, want := range tt.opts.Replicas {
+					sec, _ := d.Values[name].(map[string]any)
+					if got := fmt.Sprint(sec["replicas"]); got != fmt.Sprint(want) {
+						t.Errorf("%s: %s.replicas %s, want %d", d.Name, name, got, want)
+					}
 				}
 			}
 		})
@@ -106,6 +116,8 @@ func TestLayout_badOptions(t *testing.T) {
 		{name: "negative count", opts: gen.Options{Services: -1}},
 		{name: "unknown service", opts: gen.Options{Services: 3, Tags: map[string]string{"nope": "v1"}}},
 		{name: "bad tag", opts: gen.Options{Services: 3, Tags: map[string]string{"egov-user": "v1 2"}}},
+		{name: "replicas of an unknown service", opts: gen.Options{Services: 3, Replicas: map[string]int{"nope": 2}}},
+		{name: "negative replicas", opts: gen.Options{Services: 3, Replicas: map[string]int{"egov-user": -1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
