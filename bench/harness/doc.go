@@ -24,15 +24,21 @@
 // repository generated, then: cold (install all), noop (nothing changed),
 // image (one service's tag changed), drift (one Deployment scaled by hand,
 // as `kubectl scale` would, then a sync; whether the tool put it back is
-// recorded). Tools are interleaved run by run so that the load of a shared
-// machine falls on all of them alike.
+// recorded), env (one key of one service's section of the environment
+// file edited, its replicas: every release's values change, one render
+// does; for digitops, one render pass of the environment is timed too, the
+// budget of this scenario over a no-op). Tools are interleaved run by run
+// so that the load of a shared machine falls on all of them alike.
 //
 // # Measurements
 //
 // Around each tool run the harness reads kube-apiserver's own /metrics
 // (apiserver_request_total, by verb, dry-run counted apart, leases left out
 // since the API server renews its own) and the CPU time of the
-// kube-apiserver and etcd processes from /proc/<pid>/stat.
+// kube-apiserver and etcd processes from /proc/<pid>/stat. Outside that
+// window it reads, as metadata, Helm's release Secrets (owner=helm: new
+// revisions are how far each release's highest one moved) and the
+// Deployments (pod templates changed).
 //
 // # Experiments
 //

@@ -45,6 +45,11 @@ type Main struct {
 	BigTools string
 	// Tools are the tools of the main configuration; empty means all.
 	Tools string
+	// Scenarios are the scenarios of the main configuration; empty means
+	// all (cold always runs, measured only when named).
+	Scenarios string
+	// BigScenarios are the scenarios of the large configuration.
+	BigScenarios string
 	// SlowTools run SlowRuns times instead of Runs in the main
 	// configuration (the deployer's way spawns two processes per service).
 	SlowTools string
@@ -110,6 +115,8 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&m.Big, "big", 500, "services in the large configuration (cold once, then no-op -runs times); 0 skips it")
 	fs.StringVar(&m.BigTools, "big-tools", "digitops,floor", "tools of the large configuration")
 	fs.StringVar(&m.Tools, "tools", "", "tools of the main configuration (comma-separated; empty: all that are built)")
+	fs.StringVar(&m.Scenarios, "scenarios", "", "scenarios of the main configuration (comma-separated among "+strings.Join(AllScenarios, ",")+"; empty: all; cold always runs, measured only when named)")
+	fs.StringVar(&m.BigScenarios, "big-scenarios", strings.Join([]string{ScenarioCold, ScenarioNoop, ScenarioEnvEdit}, ","), "scenarios of the large configuration (no-op repeated -runs times)")
 	fs.StringVar(&m.SlowTools, "slow-tools", "", "tools of the main configuration that run -slow-runs times only")
 	fs.IntVar(&m.SlowRuns, "slow-runs", 1, "runs of the -slow-tools")
 	fs.StringVar(&m.Out, "out", "", "Markdown file to write the results into (between its bench markers); empty: stdout")
@@ -139,7 +146,12 @@ func (m *Main) Run(ctx context.Context) error {
 	start := time.Now()
 	loadBefore := loadAvg()
 	var all []*Results
-	main := Config{Services: m.Services, Runs: m.Runs, Tools: split(m.Tools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log, Hold: m.Hold && m.Big == 0}
+	for _, sc := range append(split(m.Scenarios), split(m.BigScenarios)...) {
+		if !contains(AllScenarios, sc) {
+			return fmt.Errorf("unable to run scenario %q: not one of %s", sc, strings.Join(AllScenarios, ", "))
+		}
+	}
+	main := Config{Services: m.Services, Runs: m.Runs, Scenarios: split(m.Scenarios), Tools: split(m.Tools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log, Hold: m.Hold && m.Big == 0}
 	slow := split(m.SlowTools)
 	if len(slow) > 0 {
 		if len(main.Tools) == 0 {
@@ -164,7 +176,7 @@ func (m *Main) Run(ctx context.Context) error {
 		all = append(all, r)
 	}
 	if m.Big > 0 {
-		big := Config{Services: m.Big, Runs: 1, Repeat: m.Runs, Scenarios: []string{ScenarioCold, ScenarioNoop},
+		big := Config{Services: m.Big, Runs: 1, Repeat: m.Runs, Scenarios: split(m.BigScenarios),
 			Tools: split(m.BigTools), Bins: m.Bins, WorkDir: m.WorkDir, Log: m.Log, Hold: m.Hold}
 		r, err := Run(ctx, big)
 		if err != nil {
@@ -222,6 +234,7 @@ func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results
 		_ = r.WriteTable(buf)
 		buf.WriteString("\n")
 		_ = r.WriteRatios(buf)
+		_ = r.WriteEnvEdit(buf)
 		buf.WriteString("\n")
 	}
 }

@@ -35,6 +35,12 @@ type Sample struct {
 	APIServerCPU, EtcdCPU time.Duration
 	// Requests are the API requests by verb; dry-run requests are in DryRun.
 	Requests, DryRun map[string]int
+	// Revisions is the number of new Helm revisions: how far the highest
+	// revision of each release's Helm release Secrets (owner=helm) moved.
+	Revisions int
+	// Templates is the number of Deployments whose pod template changed
+	// (each rolls its pods in a real cluster).
+	Templates int
 	// OK says the tool exited 0 and the cluster was as the scenario wants.
 	OK bool
 	// Note says what went wrong, or what the check found.

@@ -19,10 +19,10 @@ type Stat struct {
 	MaxRSS int64
 	// CPU, APIServerCPU and EtcdCPU are medians.
 	CPU, APIServerCPU, EtcdCPU time.Duration
-	// Requests and Writes are medians; Verbs and DryRun are those of the
-	// median-wall sample.
-	Requests, Writes int
-	Verbs, DryRun    string
+	// Requests, Writes, Revisions and Templates are medians; Verbs and
+	// DryRun are those of the median-wall sample.
+	Requests, Writes, Revisions, Templates int
+	Verbs, DryRun                          string
 	// OK is the number of samples that ended as the scenario wants.
 	OK int
 	// Note is the note of the median-wall sample.
@@ -56,17 +56,19 @@ func (r *Results) Stat(tool, sc string) (Stat, bool) {
 	st := Stat{N: len(ss), Wall: mid.Wall, Min: sorted[0].Wall, Max: sorted[len(sorted)-1].Wall,
 		Verbs: verbs(mid.Requests), DryRun: verbs(mid.DryRun), Note: mid.Note}
 	var cpu, acpu, ecpu []time.Duration
-	var reqs, writes []int
+	var reqs, writes, revs, tmpls []int
 	for _, s := range ss {
 		st.MaxRSS = max(st.MaxRSS, s.MaxRSS)
 		cpu, acpu, ecpu = append(cpu, s.CPU), append(acpu, s.APIServerCPU), append(ecpu, s.EtcdCPU)
 		reqs, writes = append(reqs, s.Total()), append(writes, s.Writes())
+		revs, tmpls = append(revs, s.Revisions), append(tmpls, s.Templates)
 		if s.OK {
 			st.OK++
 		}
 	}
 	st.CPU, st.APIServerCPU, st.EtcdCPU = median(cpu), median(acpu), median(ecpu)
 	st.Requests, st.Writes = median(reqs), median(writes)
+	st.Revisions, st.Templates = median(revs), median(tmpls)
 	return st, true
 }
 
@@ -90,8 +92,8 @@ func (r *Results) Ratio(a, b, sc string) float64 {
 // WriteTable writes the results as a Markdown table.
 func (r *Results) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| N | scenario | tool | runs | wall median [min–max] | peak RSS | tool CPU | apiserver CPU | etcd CPU | requests | writes | by verb (dry-run) | ok | note |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| N | scenario | tool | runs | wall median [min–max] | peak RSS | tool CPU | apiserver CPU | etcd CPU | requests | writes | by verb (dry-run) | new Helm revisions | pod templates changed | ok | note |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, sc := range AllScenarios {
 		for _, t := range r.Tools {
 			st, ok := r.Stat(t, sc)
@@ -102,10 +104,10 @@ func (r *Results) WriteTable(w io.Writer) error {
 			if st.DryRun != "0" {
 				dry = " (dry-run: " + st.DryRun + ")"
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s [%s–%s] | %s | %s | %s | %s | %d | %d | %s%s | %d/%d | %s |\n",
+			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s [%s–%s] | %s | %s | %s | %s | %d | %d | %s%s | %d | %d | %d/%d | %s |\n",
 				r.Config.Services, sc, t, st.N, secs(st.Wall), secs(st.Min), secs(st.Max), mib(st.MaxRSS),
 				secs(st.CPU), secs(st.APIServerCPU), secs(st.EtcdCPU), st.Requests, st.Writes, st.Verbs, dry,
-				st.OK, st.N, strings.ReplaceAll(st.Note, "|", "/"))
+				st.Revisions, st.Templates, st.OK, st.N, strings.ReplaceAll(st.Note, "|", "/"))
 		}
 	}
 	for _, t := range sortedKeys(r.Skipped) {
@@ -130,6 +132,60 @@ func (r *Results) WriteRatios(w io.Writer) error {
 		}
 	}
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// EnvEditTargets are digitops's env-edit figures against their targets:
+// new Helm revisions = the releases whose render changed (one), and wall
+// time ≤ the no-op's + one render pass of the environment (medians).
+type EnvEditTargets struct {
+	// Edit and Noop are digitops's env and noop stats.
+	Edit, Noop Stat
+	// RenderPass is the median time of one render pass (Results.RenderPasses).
+	RenderPass time.Duration
+	// WantRevisions is the number of releases whose render the edit changed.
+	WantRevisions int
+}
+
+// RevisionsMet says the edit made no more revisions than renders changed.
+func (e EnvEditTargets) RevisionsMet() bool { return e.Edit.Revisions == e.WantRevisions }
+
+// Budget is the wall-time target: the no-op's plus one render pass.
+func (e EnvEditTargets) Budget() time.Duration { return e.Noop.Wall + e.RenderPass }
+
+// WallMet says the edit's wall time is within Budget.
+func (e EnvEditTargets) WallMet() bool { return e.Edit.Wall <= e.Budget() }
+
+// EnvEdit returns digitops's env-edit figures; ok is false unless digitops
+// ran the env and noop scenarios and a render pass was timed.
+func (r *Results) EnvEdit() (EnvEditTargets, bool) {
+	edit, ok1 := r.Stat(ToolDigitops, ScenarioEnvEdit)
+	noop, ok2 := r.Stat(ToolDigitops, ScenarioNoop)
+	if !ok1 || !ok2 || len(r.RenderPasses) == 0 {
+		return EnvEditTargets{}, false
+	}
+	return EnvEditTargets{Edit: edit, Noop: noop, RenderPass: median(r.RenderPasses), WantRevisions: 1}, true
+}
+
+// WriteEnvEdit writes digitops's env-edit figures against their targets.
+func (r *Results) WriteEnvEdit(w io.Writer) error {
+	e, ok := r.EnvEdit()
+	if !ok {
+		return nil
+	}
+	verdict := func(met bool) string {
+		if met {
+			return "met"
+		}
+		return "missed"
+	}
+	_, err := fmt.Fprintf(w, "- N=%d env edit (one service's replicas in the environment file), digitops: "+
+		"%d new Helm revisions, target %d (the releases whose render changed): %s; "+
+		"%d pod templates changed; %d requests, %d writes; "+
+		"wall %s, target ≤ no-op %s + one render pass %s (Helm SDK, client side, all %d releases) = %s: %s\n",
+		r.Config.Services, e.Edit.Revisions, e.WantRevisions, verdict(e.RevisionsMet()),
+		e.Edit.Templates, e.Edit.Requests, e.Edit.Writes,
+		secs(e.Edit.Wall), secs(e.Noop.Wall), secs(e.RenderPass), r.Config.Services, secs(e.Budget()), verdict(e.WallMet()))
 	return err
 }
 

@@ -2,10 +2,12 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/digitops/digitops/bench/gen"
@@ -31,10 +34,15 @@ const (
 	ScenarioImage = "image"
 	// ScenarioDrift syncs after one Deployment was scaled by hand.
 	ScenarioDrift = "drift"
+	// ScenarioEnvEdit syncs after one key of one service's section of the
+	// environment file changed (its replicas). Every release gets the
+	// whole file as values, so every release's values change; only the
+	// edited service's render does.
+	ScenarioEnvEdit = "env"
 )
 
 // AllScenarios are the scenarios in the order they run on one cluster.
-var AllScenarios = []string{ScenarioCold, ScenarioNoop, ScenarioImage, ScenarioDrift}
+var AllScenarios = []string{ScenarioCold, ScenarioNoop, ScenarioImage, ScenarioDrift, ScenarioEnvEdit}
 
 // Config says what to benchmark.
 type Config struct {
@@ -71,6 +79,11 @@ type Results struct {
 	Skipped map[string]string
 	// Samples by tool, then scenario.
 	Samples map[string]map[string][]Sample
+	// RenderPasses are the times of one client-side render of the whole
+	// environment (renderEnvironment, the Helm SDK as `helm template`
+	// renders), one per digitops run when the env scenario ran: what the
+	// env edit may cost on top of a no-op.
+	RenderPasses []time.Duration
 	// Elapsed is the time the whole configuration took.
 	Elapsed time.Duration
 }
@@ -81,11 +94,27 @@ type workspace struct {
 	genOpts               gen.Options
 	generated             *gen.Repo
 	cs                    kubernetes.Interface
+	meta                  metadata.Interface
 	rendered              []rendered
 	imageService          string
 	driftService          string
+	envService            string
 	images                int
+	envEdits              int
 	launcher              string
+	// floorRevisions are the revisions of the release records the floor
+	// applied, by release (1 after cold).
+	floorRevisions map[string]int
+}
+
+// nextFloorRevision is the revision of the floor's next record of release.
+func (ws *workspace) nextFloorRevision(release string) int {
+	if ws.floorRevisions == nil {
+		ws.floorRevisions = map[string]int{}
+	}
+	v := max(ws.floorRevisions[release], 1) + 1
+	ws.floorRevisions[release] = v
+	return v
 }
 
 func (ws *workspace) coldObject(kind, name string) *unstructured.Unstructured {
@@ -193,9 +222,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		// Tools take turns, run by run, so that the machine's other load
 		// falls on all of them alike.
 		for _, t := range tools {
-			samples, err := runOnce(ctx, cfg, t, run)
+			samples, renderPass, err := runOnce(ctx, cfg, t, run)
 			if err != nil {
 				return res, fmt.Errorf("unable to run %s (run %d): %w", t.name(), run, err)
+			}
+			if renderPass > 0 {
+				res.RenderPasses = append(res.RenderPasses, renderPass)
 			}
 			if res.Samples[t.name()] == nil {
 				res.Samples[t.name()] = map[string][]Sample{}
@@ -210,11 +242,42 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 }
 
 // runOnce starts a fresh control plane and runs the scenarios with one tool.
-func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sample, error) {
+// With digitops and the env scenario, it also times one render pass of the
+// environment after the scenarios (zero otherwise).
+func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sample, time.Duration, error) {
 	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("n%d-%s-run%d", cfg.Services, t.name(), run))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	out, err := runScenarios(ctx, cfg, t, run, dir)
+	if err != nil || t.name() != ToolDigitops || !contains(cfg.Scenarios, ScenarioEnvEdit) {
+		return out, 0, err
+	}
+	pass, err := timeRenderPass(ctx, filepath.Join(dir, "repo"))
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg.Log.Info("measured", "tool", t.name(), "run", run, "services", cfg.Services, "renderPass", pass.Round(time.Millisecond))
+	return out, pass, nil
+}
+
+// timeRenderPass loads the digit environment of repo and times one
+// client-side render of all its releases.
+func timeRenderPass(ctx context.Context, repo string) (time.Duration, error) {
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, gen.DigitEnvironment)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if _, err := renderEnvironment(ctx, env, 1); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// runScenarios runs the scenarios of cfg with one tool on a fresh control
+// plane, in dir.
+func runScenarios(ctx context.Context, cfg Config, t tool, run int, dir string) (map[string][]Sample, error) {
 	log := cfg.Log.With("tool", t.name(), "run", run, "services", cfg.Services)
 	env, err := testenv.Start(ctx, testenv.Options{Dir: filepath.Join(dir, "controlplane")})
 	if err != nil {
@@ -229,13 +292,18 @@ func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sam
 	if err != nil {
 		return nil, err
 	}
-	ws := &workspace{dir: dir, launcher: cfg.Bins.Rusage, repo: filepath.Join(dir, "repo"), kubeconfig: env.Kubeconfig, cs: cs,
-		genOpts: gen.Options{Dir: filepath.Join(dir, "repo"), Services: cfg.Services, Tags: map[string]string{}}}
+	meta, err := metadata.NewForConfig(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	ws := &workspace{dir: dir, launcher: cfg.Bins.Rusage, repo: filepath.Join(dir, "repo"), kubeconfig: env.Kubeconfig, cs: cs, meta: meta,
+		genOpts: gen.Options{Dir: filepath.Join(dir, "repo"), Services: cfg.Services, Tags: map[string]string{}, Replicas: map[string]int{}}}
 	if ws.generated, err = gen.Generate(ctx, ws.genOpts); err != nil {
 		return nil, err
 	}
 	svcs := ws.generated.Services
 	ws.imageService, ws.driftService = svcs[len(svcs)/2].Name, svcs[(len(svcs)/2+1)%len(svcs)].Name
+	ws.envService = svcs[(len(svcs)/2+2)%len(svcs)].Name
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gen.Namespace}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("unable to create namespace %q: %w", gen.Namespace, err)
@@ -273,7 +341,8 @@ func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sam
 			if s == nil {
 				continue
 			}
-			log.Info("measured", "scenario", sc, "wall", s.Wall.Round(time.Millisecond), "maxRSS", s.MaxRSS, "requests", s.Total(), "writes", s.Writes(), "ok", s.OK, "note", s.Note)
+			log.Info("measured", "scenario", sc, "wall", s.Wall.Round(time.Millisecond), "maxRSS", s.MaxRSS, "requests", s.Total(), "writes", s.Writes(),
+				"revisions", s.Revisions, "templates", s.Templates, "ok", s.OK, "note", s.Note)
 			if sc != ScenarioCold || contains(cfg.Scenarios, ScenarioCold) {
 				out[sc] = append(out[sc], *s)
 			}
@@ -306,6 +375,13 @@ func runScenario(ctx context.Context, ws *workspace, cp *controlPlane, t tool, s
 		if _, err := gen.Generate(ctx, ws.genOpts); err != nil {
 			return nil, err
 		}
+	case ScenarioEnvEdit:
+		// One key of one section of the file every release gets whole.
+		ws.envEdits++
+		ws.genOpts.Replicas[ws.envService] = 1 + ws.envEdits
+		if _, err := gen.Generate(ctx, ws.genOpts); err != nil {
+			return nil, err
+		}
 	case ScenarioDrift:
 		// What `kubectl scale` does: a replicas change by another manager.
 		scale, err := ws.cs.AppsV1().Deployments(gen.Namespace).GetScale(ctx, ws.driftService, metav1.GetOptions{})
@@ -321,7 +397,12 @@ func runScenario(ctx context.Context, ws *workspace, cp *controlPlane, t tool, s
 	if err != nil || cmd == nil {
 		return nil, err
 	}
-	gens, err := generations(ctx, ws.cs)
+	// The harness's own reads stay outside the measured window.
+	deps, err := deployments(ctx, ws.cs)
+	if err != nil {
+		return nil, err
+	}
+	revs, err := helmRevisions(ctx, ws.meta)
 	if err != nil {
 		return nil, err
 	}
@@ -336,43 +417,97 @@ func runScenario(ctx context.Context, ws *workspace, cp *controlPlane, t tool, s
 	}
 	s := &Sample{Wall: u.Wall, MaxRSS: u.MaxRSS, CPU: u.CPU}
 	since(before, after, s)
+	revsAfter, err := helmRevisions(ctx, ws.meta)
+	if err != nil {
+		return nil, err
+	}
+	s.Revisions = newRevisions(revs, revsAfter)
 	if runErr != nil {
 		s.Note = runErr.Error()
 		return s, nil
 	}
-	s.OK, s.Note = check(ctx, ws, sc, gens)
+	s.OK, s.Templates, s.Note = check(ctx, ws, sc, deps)
 	return s, nil
 }
 
-// generations maps each Deployment to its metadata.generation.
-func generations(ctx context.Context, cs kubernetes.Interface) (map[string]int64, error) {
+// deployState is what the harness compares of a Deployment before and
+// after a sync.
+type deployState struct {
+	// generation is metadata.generation: it moves with any spec change.
+	generation int64
+	// template is the pod template, as JSON: when it changes, the pods roll.
+	template string
+}
+
+// deployments reads the state of every Deployment of the namespace.
+func deployments(ctx context.Context, cs kubernetes.Interface) (map[string]deployState, error) {
 	l, err := cs.AppsV1().Deployments(gen.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int64{}
+	out := map[string]deployState{}
 	for _, d := range l.Items {
-		out[d.Name] = d.Generation
+		tmpl, err := json.Marshal(d.Spec.Template)
+		if err != nil {
+			return nil, err
+		}
+		out[d.Name] = deployState{generation: d.Generation, template: string(tmpl)}
 	}
 	return out, nil
 }
 
-// check says whether the cluster is what the scenario wants, and notes how
-// many Deployments the sync changed (a changed pod template rolls pods).
-func check(ctx context.Context, ws *workspace, sc string, before map[string]int64) (bool, string) {
+// helmRevisions maps each release to the highest revision among Helm's
+// release Secrets (owner=helm) of the namespace, read as metadata only.
+// Highest, not a count: Helm's history limit deletes old ones.
+func helmRevisions(ctx context.Context, meta metadata.Interface) (map[string]int, error) {
+	l, err := meta.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace(gen.Namespace).
+		List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil {
+		return nil, fmt.Errorf("unable to list Helm's release Secrets: %w", err)
+	}
+	out := map[string]int{}
+	for _, o := range l.Items {
+		v, err := strconv.Atoi(o.Labels["version"])
+		if err != nil {
+			continue
+		}
+		out[o.Labels["name"]] = max(out[o.Labels["name"]], v)
+	}
+	return out, nil
+}
+
+// newRevisions is the number of revisions Helm's storage gained between
+// two helmRevisions.
+func newRevisions(before, after map[string]int) int {
+	n := 0
+	for name, v := range after {
+		n += max(0, v-before[name])
+	}
+	return n
+}
+
+// check says whether the cluster is what the scenario wants and how many
+// pod templates the sync changed (each rolls its pods), and notes how many
+// Deployments it changed at all (metadata.generation moved).
+func check(ctx context.Context, ws *workspace, sc string, before map[string]deployState) (bool, int, string) {
 	l, err := ws.cs.AppsV1().Deployments(gen.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return false, err.Error()
+		return false, 0, err.Error()
 	}
-	changed := 0
+	changed, templates := 0, 0
 	var notes []string
 	ok := len(l.Items) == len(ws.generated.Services)
 	if !ok {
 		notes = append(notes, fmt.Sprintf("%d of %d Deployments", len(l.Items), len(ws.generated.Services)))
 	}
 	for _, d := range l.Items {
-		if g, had := before[d.Name]; had && g != d.Generation {
-			changed++
+		if b, had := before[d.Name]; had {
+			if b.generation != d.Generation {
+				changed++
+			}
+			if tmpl, err := json.Marshal(d.Spec.Template); err == nil && string(tmpl) != b.template {
+				templates++
+			}
 		}
 		switch {
 		case sc == ScenarioImage && d.Name == ws.imageService:
@@ -380,6 +515,11 @@ func check(ctx context.Context, ws *workspace, sc string, before map[string]int6
 			if want := ws.genOpts.Tags[ws.imageService]; !strings.HasSuffix(img, ":"+want) {
 				ok = false
 				notes = append(notes, fmt.Sprintf("image %s, want tag %s", img, want))
+			}
+		case sc == ScenarioEnvEdit && d.Name == ws.envService:
+			if want := ws.genOpts.Replicas[ws.envService]; d.Spec.Replicas == nil || int(*d.Spec.Replicas) != want {
+				ok = false
+				notes = append(notes, fmt.Sprintf("replicas of %s not %d", d.Name, want))
 			}
 		case sc == ScenarioDrift && d.Name == ws.driftService:
 			if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
@@ -393,7 +533,7 @@ func check(ctx context.Context, ws *workspace, sc string, before map[string]int6
 	if sc != ScenarioCold {
 		notes = append(notes, fmt.Sprintf("%d Deployments changed", changed))
 	}
-	return ok, strings.Join(notes, "; ")
+	return ok, templates, strings.Join(notes, "; ")
 }
 
 func toolNames(ts []tool) []string {

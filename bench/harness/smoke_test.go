@@ -26,9 +26,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestSmoke runs the whole harness once at N=5 on the real control plane,
-// with digitops and the floor, and with helmfile and the deployer's way
-// when bench/peers.sh has built them, so that the harness cannot rot.
+// TestSmoke runs the whole harness, every scenario, once at N=5 on the real
+// control plane, with digitops and the floor, and with helmfile and the
+// deployer's way when bench/peers.sh has built them, so that the harness
+// cannot rot.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the smoke benchmark needs the control plane")
@@ -88,6 +89,16 @@ func TestSmoke(t *testing.T) {
 	}
 	if st, ok := res.Stat(harness.ToolFloor, harness.ScenarioDrift); ok && st.OK != st.N {
 		t.Errorf("the floor did not put the scaled Deployment back: %s", st.Note)
+	}
+	// An environment-file edit upgrades only the release whose render it
+	// changes; the others' records are rewritten in place.
+	for sc, want := range map[string]int{harness.ScenarioNoop: 0, harness.ScenarioImage: 1, harness.ScenarioEnvEdit: 1} {
+		if st, ok := res.Stat(harness.ToolDigitops, sc); ok && st.Revisions != want {
+			t.Errorf("digitops %s: %d new Helm revisions, want %d", sc, st.Revisions, want)
+		}
+	}
+	if e, ok := res.EnvEdit(); !ok || e.RenderPass <= 0 {
+		t.Errorf("digitops env edit: no render pass timed")
 	}
 }
 

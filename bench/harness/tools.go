@@ -114,8 +114,8 @@ func (floorTool) name() string                                     { return Tool
 func (floorTool) prepare(ctx context.Context, ws *workspace) error { return nil }
 
 // command applies what the scenario changes: everything for cold, the
-// changed release and its new record for image, the edited object for
-// drift; a no-op has no floor work.
+// changed release and its new record for image and env, the edited object
+// for drift; a no-op has no floor work.
 func (t floorTool) command(ctx context.Context, ws *workspace, sc string) (*exec.Cmd, error) {
 	f := filepath.Join(ws.dir, "floor-"+sc+".yaml")
 	var buf bytes.Buffer
@@ -126,14 +126,19 @@ func (t floorTool) command(ctx context.Context, ws *workspace, sc string) (*exec
 				return nil, err
 			}
 		}
-	case ScenarioImage:
+	case ScenarioImage, ScenarioEnvEdit:
+		// Only the release whose render changed, and its new record.
+		name := ws.imageService
+		if sc == ScenarioEnvEdit {
+			name = ws.envService
+		}
 		env, err := loader.Environment(ctx, loader.Options{RepoDir: ws.repo}, gen.DigitEnvironment)
 		if err != nil {
 			return nil, err
 		}
-		spec, _ := env.Release(ws.imageService)
+		spec, _ := env.Release(name)
 		env.Releases = append(env.Releases[:0], spec)
-		rs, err := renderEnvironment(ctx, env, 1+ws.images)
+		rs, err := renderEnvironment(ctx, env, ws.nextFloorRevision(name))
 		if err != nil {
 			return nil, err
 		}
