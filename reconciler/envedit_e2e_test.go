@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/digitops/digitops/reconciler"
@@ -398,4 +400,131 @@ func TestSync_helmfileEditChangesOnlyWhatItChanges(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSync_corpusEnvironmentEdit: the real DIGIT-DevOps quickstart
+// environment (unified-env branch, release chart quickstart v2.7,
+// placeholder secrets), installed on the control plane (namespaces made
+// first, no readiness wait, needs dropped so that every release whose
+// chart Kubernetes 1.37 still serves is installed), then one key of the
+// real environment file edited: zuul's replicas. Only zuul gets a new
+// revision (and ingress-nginx, whose hooks make Helm render it again),
+// the plan names the key and its file, and no pod template of the
+// environment changes but the edited service's.
+func TestSync_corpusEnvironmentEdit(t *testing.T) {
+	corpus, err := filepath.Abs("../../shared/digit-devops-corpus/unified-env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(corpus, "deploy-as-code")); err != nil {
+		t.Skipf("skipping: the DIGIT-DevOps corpus (branch unified-env) is not at %s", corpus)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	_, cluster := startCluster(t, false)
+	repo := t.TempDir()
+	copyTree(t, filepath.Join(corpus, "deploy-as-code"), filepath.Join(repo, "deploy-as-code"))
+	copyTree(t, filepath.Join(corpus, "config-as-code"), filepath.Join(repo, "config-as-code"))
+	const envFile = "deploy-as-code/helm/environments/quickstart-config.yaml"
+	if err := os.WriteFile(filepath.Join(repo, "digitops.yaml"), []byte(`environments:
+  - name: quickstart
+    layout: digit
+    chartsDir: deploy-as-code/helm/charts
+    envFile: `+envFile+`
+    secretsFile: deploy-as-code/helm/environments/quickstart-config-secrets.yaml
+    releaseChart: config-as-code/product-release-charts/DIGIT/dependancy_chart-quickstart-v2.7.yaml
+    clusterConfigs: true
+    sync: {wait: false}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planner.Drift.Close)
+	syncer := &reconciler.Syncer{Planner: planner, Cluster: cluster}
+	sync := func(what string) reconciler.Synced {
+		t.Helper()
+		env, err := loader.Environment(ctx, loader.Options{RepoDir: repo, Secrets: "placeholder"}, "quickstart")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range env.Releases {
+			env.Releases[i].Needs = nil
+			ns := env.Releases[i].Namespace
+			if _, err := cluster.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+				nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+				if _, err := cluster.Clientset.CoreV1().Namespaces().Create(ctx, nsObj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+					t.Fatal(err)
+				}
+			}
+		}
+		synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{Apply: true})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return synced
+	}
+	first := sync("install")
+	deployed := map[string]int{}
+	for _, l := range first.Live {
+		if l.Status == "deployed" {
+			deployed[l.Name] = l.Version
+		}
+	}
+	t.Logf("installed %d of %d releases (the others render API versions Kubernetes 1.37 removed, or fail alike)", len(deployed), len(first.Plan.Steps))
+	if _, ok := deployed["zuul"]; !ok || len(deployed) < 5 {
+		t.Fatalf("installed %v: want zuul and at least 5 releases", keys(deployed))
+	}
+	sync("settle") // the failed installs are tried again; nothing else
+	before := map[string]int{}
+	for _, l := range sync("before the edit").Live {
+		before[l.Name] = l.Version
+	}
+	templates := podTemplates(t, ctx, cluster)
+	editFile(t, repo, envFile, "zuul:\n  replicas: 1\n", "zuul:\n  replicas: 2\n")
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	start := time.Now()
+	edited := sync("zuul.replicas 1 → 2")
+	wall := time.Since(start)
+	var revised []string
+	for _, l := range edited.Live {
+		if _, ok := deployed[l.Name]; ok && l.Version != before[l.Name] {
+			revised = append(revised, l.Name)
+		}
+	}
+	// ingress-nginx's admission webhook jobs are Helm hooks: Helm renders
+	// such a chart again when it acts, so it is upgraded as before (its
+	// objects do not change).
+	slices.Sort(revised)
+	if !slices.Equal(revised, []string{"ingress-nginx", "zuul"}) {
+		t.Errorf("new revisions of %v, want zuul's and ingress-nginx's (hooks) alone", revised)
+	}
+	var changed []string
+	for name, tpl := range podTemplates(t, ctx, cluster) {
+		if old, ok := templates[name]; ok && tpl != old {
+			changed = append(changed, name)
+		}
+	}
+	// zuul's own pod template may change: its chart renders env entries
+	// of the same name twice, and the strategic merge patch of any
+	// upgrade of it reorders them (Kubernetes warns "hides previous
+	// definition"). No other workload's may.
+	for _, name := range changed {
+		if name != "Deployment/egov/zuul" {
+			t.Errorf("the pod template of %s changed, want none but the edited service's", name)
+		}
+	}
+	s := edited.Plan.Summary()
+	t.Logf("zuul.replicas 1 → 2: %d upgraded, %d recorded, %d new revisions among the %d installed, %d pod templates changed, sync %s", s.Upgrade, s.Record, len(revised), len(deployed), len(changed), wall.Round(time.Millisecond))
+	for _, st := range edited.Plan.Steps {
+		if st.Release.Name != "zuul" {
+			continue
+		}
+		want := reconciler.Input{File: envFile, Key: "zuul.replicas", Old: "1", New: "2"}
+		if st.Action != reconciler.ActionUpgrade || !slices.Contains(st.Inputs, want) {
+			t.Errorf("zuul: %s %v, want an upgrade naming %v", st.Action, st.Inputs, want)
+		}
+	}
 }

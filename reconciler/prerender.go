@@ -3,8 +3,6 @@ package reconciler
 import (
 	"bytes"
 	"context"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -24,10 +22,6 @@ const maxPlannedChart = 512 << 10
 // render). Values that a template renders with `tpl` are templates too.
 var templateTraits = []string{"lookup", ".Release.Revision", "helm.sh/hook"}
 
-// apiVersionsHas finds the API versions a template asks the cluster about
-// by name.
-var apiVersionsHas = regexp.MustCompile(`APIVersions\.Has\s+"([^"]*)"`)
-
 // plannedChart returns a chart whose templates are the plan's render of
 // step, literally, for Helm's install or upgrade to run instead of
 // rendering the chart again: the apply installs exactly the objects the
@@ -40,11 +34,9 @@ var apiVersionsHas = regexp.MustCompile(`APIVersions\.Has\s+"([^"]*)"`)
 // or has hooks, the chart has CRDs or notes, the step was not rendered, or
 // the render is too large to be stored twice.
 //
-// apis are the cluster's API versions, which Helm's render sees: the plan's
-// client-side render sees Helm's built-in list besides (old versions such
-// as policy/v1beta1 among them), so a template that asks for a version on
-// which the two disagree, or asks in a way that cannot be read, is
-// rendered by Helm.
+// The plan's online render sees exactly the cluster's API versions (apis),
+// as Helm's action will, so a chart that asks for one (DIGIT's common
+// chart asks for batch/v1beta1) is installed from the plan's render too.
 func plannedChart(step *Step, apis chartutil.VersionSet) *chart.Chart {
 	c := step.chart
 	if c == nil || c.Metadata == nil || step.rendered == "" || step.renderedHooks || len(step.rendered) > maxPlannedChart || !renderedAsIs(c, step.Release.Values, apis) {
@@ -85,25 +77,23 @@ func (h helmEnv) chartToRun(ctx context.Context, step *Step) (*chart.Chart, post
 	return c, pr, nil
 }
 
-// renderedAsIs reports whether the plan's client-side render of c with
-// values is what Helm renders when it installs or upgrades into a cluster
-// serving apis (see plannedChart).
-func renderedAsIs(c *chart.Chart, values map[string]any, apis chartutil.VersionSet) bool {
+// renderedAsIs reports whether the plan's render of c with values is what
+// Helm renders when it installs or upgrades. The plan renders online with
+// exactly the capabilities Helm's action gets (the cluster's API
+// versions, see renderRelease), so only what Helm's render reads beyond
+// them can differ: NOTES.txt, the templateTraits, CRDs. apis is unused
+// (kept for the callers' symmetry with Helm's action configuration).
+func renderedAsIs(c *chart.Chart, values map[string]any, _ chartutil.VersionSet) bool {
 	if len(c.CRDObjects()) > 0 {
 		return false
 	}
-	planned := append(slices.Clone(chartutil.DefaultVersionSet), apis...)
 	usesTpl := false
 	differs := anyTemplate(c, func(t *chart.File) bool {
 		if strings.HasSuffix(t.Name, "NOTES.txt") || hasTrait(string(t.Data)) {
 			return true
 		}
 		usesTpl = usesTpl || bytes.Contains(t.Data, []byte("tpl "))
-		asked := apiVersionsHas.FindAllSubmatch(t.Data, -1)
-		if len(asked) != bytes.Count(t.Data, []byte("APIVersions")) {
-			return true
-		}
-		return slices.ContainsFunc(asked, func(a [][]byte) bool { return planned.Has(string(a[1])) != apis.Has(string(a[1])) })
+		return false
 	})
 	return !differs && !(usesTpl && valuesHaveTrait(values))
 }
@@ -124,7 +114,7 @@ func hasTrait(s string) bool {
 func valuesHaveTrait(v any) bool {
 	switch v := v.(type) {
 	case string:
-		return hasTrait(v) || strings.Contains(v, "APIVersions")
+		return hasTrait(v)
 	case map[string]any:
 		for _, x := range v {
 			if valuesHaveTrait(x) {

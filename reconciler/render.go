@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/digitops/digitops/internal/redact"
@@ -89,9 +92,21 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Char
 		if err != nil {
 			return "", false, err
 		}
-		kv := caps.KubeVersion
-		inst.KubeVersion = &kv
-		inst.APIVersions = caps.APIVersions
+		// Exactly the capabilities Helm's install or upgrade will see
+		// (helmEnv.config): a client-only render would add Helm's
+		// built-in API versions (batch/v1beta1, policy/v1beta1, …) to the
+		// cluster's, and a chart that asks for one (DIGIT's common chart
+		// does) would render what Helm will not deploy. A dry run that is
+		// not client-only takes cfg's capabilities as they are; its
+		// client prints nothing and its storage is in memory, so nothing
+		// reaches the cluster, and CRDs are not installed.
+		inst.ClientOnly = false
+		inst.SkipCRDs = true
+		cfg.Capabilities = caps
+		cfg.KubeClient = &kubefake.PrintingKubeClient{Out: io.Discard}
+		mem := driver.NewMemory()
+		mem.SetNamespace(spec.Namespace)
+		cfg.Releases = storage.Init(mem)
 	} else {
 		v := opts.KubeVersion
 		if v == "" {
