@@ -11,6 +11,7 @@
 // looks at the releases in sync, and suspension and hold-back (a failed
 // desired state waiting for its next attempt) are observations too. One
 // pure function, [Decide], maps what was observed to an action; renders,
+// the comparison of upgrades with their deployed revision (see Recording),
 // takeovers and dependency blocking follow, and the plan is returned as a
 // value nobody writes to again. When asked, the [Applier] acts on it and
 // returns a [Result] per release.
@@ -25,8 +26,8 @@
 //
 // # Acting
 //
-// Each action (install, upgrade, correct-drift, uninstall, unlock) is a
-// small type with a Run method that returns what it left ([Applied]); the
+// Each action (install, upgrade, record, correct-drift, uninstall, unlock)
+// is a small type with a Run method that returns what it left ([Applied]); the
 // scheduler gets them through the [Runners] interface (fakes in its unit
 // tests). [Applier.Apply] walks the plan as a DAG: a release starts when
 // everything it needs has succeeded, independent releases run in parallel up
@@ -42,4 +43,20 @@
 // labels: the environment that owns it and digests of the chart and of the
 // values. A re-sync with the same chart and values is decided from those
 // labels alone, without rendering and without writing anything.
+//
+// A release whose chart or values changed is not upgraded on that alone.
+// Online, the plan compares each upgrade of a deployed release with the
+// manifest its revision holds (compareDeployed): fields that render
+// differently on every run (DIGIT's deployment-timestamp, found by a
+// second render in the next second) and lists that differ only in order
+// keep their deployed value, except in the pod template of a workload
+// that restarts (its template changed, or it reads a ConfigMap or Secret
+// an upgrade of the plan changes: [Step.Restarts] says which and why).
+// A release whose render then equals the deployed manifest gets
+// [ActionRecord]: [Record] rewrites that revision's stored chart, values
+// and labels in place, with no Helm action and no new revision. A release
+// unchanged in Git whose workloads read a changed ConfigMap or Secret is
+// upgraded ([StatusConfigChanged]) so that its pods restart. Each upgrade
+// names the values that changed and their file ([Step.Inputs], see
+// explainInputs).
 package reconciler
