@@ -242,6 +242,13 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 		}
 	})
 
+	t.Run("a ConfigMap key no service reads", func(t *testing.T) {
+		synced, revised, restarted := edit("db-name", `db-name: "demo"`, `db-name: "demo2"`)
+		if !slices.Equal(revised, []string{"cluster-configs"}) || len(restarted) != 0 {
+			t.Errorf("new revisions of %v, pod templates changed %v, want cluster-configs's revision alone and no restart: %v", revised, restarted, actions(synced))
+		}
+	})
+
 	t.Run("a key no template reads", func(t *testing.T) {
 		synced, revised, restarted := edit("unread key", "global:\n", "global:\n  unread-by-any-chart: x\n")
 		if s := synced.Plan.Summary(); s.Upgrade != 0 || s.Record != 7 {

@@ -225,8 +225,9 @@ func readsAny(objs []*unstructured.Unstructured, namespace string, changed map[s
 		if ns == "" {
 			ns = namespace
 		}
-		for _, ref := range readsConfigs(podMap, ns) {
-			if _, ok := changed[ref]; ok {
+		for _, read := range readsConfigs(podMap, ns) {
+			ref, key, _ := strings.Cut(read, "#")
+			if c, ok := changed[ref]; ok && c.touches(key) {
 				return true
 			}
 		}

@@ -282,7 +282,8 @@ func (r *releaseRender) configChanges(diffs map[string][]string) map[string]conf
 
 // readsConfigs returns the ConfigMaps and Secrets a pod template reads
 // (env valueFrom, envFrom, volumes and projected volumes), as
-// "Kind/namespace/name".
+// "Kind/namespace/name", or "Kind/namespace/name#key" where a pod reads one
+// key alone (env valueFrom).
 func readsConfigs(podTemplate map[string]any, namespace string) []string {
 	var out []string
 	add := func(kind string, name any) {
@@ -292,6 +293,17 @@ func readsConfigs(podTemplate map[string]any, namespace string) []string {
 				out = append(out, ref)
 			}
 		}
+	}
+	addKey := func(kind string, ref map[string]any) {
+		key, _ := ref["key"].(string)
+		if name, ok := ref["name"].(string); ok && name != "" && key != "" {
+			ref := kind + "/" + namespace + "/" + name + "#" + key
+			if !slices.Contains(out, ref) {
+				out = append(out, ref)
+			}
+			return
+		}
+		add(kind, ref["name"])
 	}
 	spec, _ := podTemplate["spec"].(map[string]any)
 	for _, field := range []string{"initContainers", "containers", "ephemeralContainers"} {
@@ -303,10 +315,10 @@ func readsConfigs(podTemplate map[string]any, namespace string) []string {
 				em, _ := e.(map[string]any)
 				vf, _ := em["valueFrom"].(map[string]any)
 				if ref, ok := vf["configMapKeyRef"].(map[string]any); ok {
-					add("ConfigMap", ref["name"])
+					addKey("ConfigMap", ref)
 				}
 				if ref, ok := vf["secretKeyRef"].(map[string]any); ok {
-					add("Secret", ref["name"])
+					addKey("Secret", ref)
 				}
 			}
 			from, _ := cm["envFrom"].([]any)
@@ -421,13 +433,25 @@ func (r *releaseRender) restartReason(name, tpl string, diffs []string, changed 
 		ns = r.namespace
 	}
 	var whys []string
-	for _, ref := range readsConfigs(podMap, ns) {
-		if c, ok := changed[ref]; ok {
+	seen := map[string]bool{}
+	for _, read := range readsConfigs(podMap, ns) {
+		ref, key, _ := strings.Cut(read, "#")
+		if c, ok := changed[ref]; ok && c.touches(key) && !seen[ref] {
+			seen[ref] = true
 			kind, rest, _ := strings.Cut(ref, "/")
 			whys = append(whys, fmt.Sprintf("%s %s %s", kind, rest, c))
 		}
 	}
 	return strings.Join(whys, "; "), false
+}
+
+// touches reports whether the change moves key ("" for the whole object):
+// a created or deleted object moves every key.
+func (c configChange) touches(key string) bool {
+	if key == "" || len(c.keys) == 0 {
+		return true
+	}
+	return slices.Contains(c.keys, "data."+key) || slices.Contains(c.keys, "binaryData."+key)
 }
 
 // runtimeCopy deep-copies a JSON value, so that the render and the

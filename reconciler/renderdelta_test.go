@@ -95,6 +95,14 @@ func TestReleaseRender_decide(t *testing.T) {
 		wantStamp:    "20261205120000",
 		wantRestarts: map[string]string{user: "ConfigMap egov/egov-config data.timezone changed"},
 	}, {
+		name:          "a key of that ConfigMap it does not read changed: recorded",
+		deployed:      deploymentYAML("1", "20260101000000", "user:1", "A"),
+		rendered:      deploymentYAML("1", "20261205120000", "user:1", "A"),
+		volatile:      []string{ts},
+		changed:       map[string]configChange{"ConfigMap/egov/egov-config": {keys: []string{"data.db-host"}}},
+		wantUnchanged: true,
+		wantStamp:     "20260101000000",
+	}, {
 		name:          "a ConfigMap it does not read changed: recorded",
 		deployed:      deploymentYAML("1", "20260101000000", "user:1", "A"),
 		rendered:      deploymentYAML("1", "20261205120000", "user:1", "A"),
@@ -224,7 +232,7 @@ spec:
 	}
 	pod, _ := pointerGet(objs[0].Object, "/spec/template")
 	got := readsConfigs(pod.(map[string]any), "egov")
-	want := []string{"Secret/egov/db-secret", "ConfigMap/egov/egov-config", "Secret/egov/egov-secret", "ConfigMap/egov/env-cm", "ConfigMap/egov/vol-cm", "Secret/egov/vol-secret", "ConfigMap/egov/proj-cm", "Secret/egov/proj-secret"}
+	want := []string{"Secret/egov/db-secret", "ConfigMap/egov/egov-config#a", "Secret/egov/egov-secret#b", "ConfigMap/egov/env-cm", "ConfigMap/egov/vol-cm", "Secret/egov/vol-secret", "ConfigMap/egov/proj-cm", "Secret/egov/proj-secret"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("readsConfigs = %v\nwant %v", got, want)
 	}
