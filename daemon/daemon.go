@@ -95,6 +95,10 @@ type Options struct {
 	Secrets manifest.SecretsMode
 	// MaxFileSize caps each file read from a repository; 0 means 16 MiB.
 	MaxFileSize int64
+	// HelmfileEnv are the environment variables (names or patterns)
+	// helmfile templates may read (loader.Options.AllowEnv); none when
+	// empty.
+	HelmfileEnv []string
 	// Cluster connects to clusters; nil uses kubeconfigs (KubeconfigOverride
 	// and ContextOverride win over the environment's cluster block).
 	Cluster            ClusterFunc

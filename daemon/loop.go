@@ -140,7 +140,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		l.finish(start, metrics.SyncUnchanged, nil)
 		return
 	}
-	env, err := loader.Environment(ctx, loader.Options{RepoDir: snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, MaxFileSize: l.d.opts.MaxFileSize}, l.name)
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, MaxFileSize: l.d.opts.MaxFileSize, AllowEnv: l.d.opts.HelmfileEnv}, l.name)
 	if err != nil {
 		l.commit, l.settled = "", false
 		l.failBeforePlan(start, snap, fmt.Errorf("unable to load environment %q at %s: %w", l.name, snap.Revision, err))

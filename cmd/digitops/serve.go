@@ -111,11 +111,6 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 	if g.secrets == manifest.SecretsPlaceholder {
 		return daemon.Options{}, errors.New("serve applies: it needs the real secrets; drop --secrets=placeholder (and provide the SOPS key)")
 	}
-	if len(g.helmfileEnv) > 0 {
-		// The daemon's loader takes no allowlist yet: its helmfile
-		// templates read no variable. Say so rather than ignore the flag.
-		return daemon.Options{}, errors.New("--helmfile-env is for plan, apply and render: serve's helmfile templates read no environment variable yet")
-	}
 	url, err := sourceURL(g.repo)
 	if err != nil {
 		return daemon.Options{}, err
@@ -142,6 +137,7 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 		CacheDir:           cache,
 		Secrets:            g.secrets,
 		MaxFileSize:        g.maxFileBytes,
+		HelmfileEnv:        g.helmfileEnv,
 		KubeconfigOverride: g.kubeconfig,
 		ContextOverride:    g.context,
 		Interval:           o.interval,

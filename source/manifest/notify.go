@@ -31,7 +31,7 @@ type NotifyConfig struct {
 
 // NotifyEvents are the event kinds a notify entry may list.
 func NotifyEvents() []string {
-	return []string{"sync-started", "sync-succeeded", "sync-failed", "drift-detected", "drift-corrected", "rollout-promoted", "rollout-halted"}
+	return []string{"sync-started", "sync-succeeded", "sync-failed", "drift-detected", "drift-corrected", "rollout-promoted", "rollout-halted", "non-fast-forward"}
 }
 
 // check returns what is wrong with the entry, "" when nothing.
