@@ -2,11 +2,14 @@ package reconciler
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/internal/redact"
@@ -68,7 +71,14 @@ func (p *Planner) explainInputs(ctx context.Context, plan *Plan) {
 		if err != nil {
 			return
 		}
-		inputs[k] = changedInputs(st, old)
+		var objs []*unstructured.Unstructured
+		if deployed, err := p.deployedObjects(ctx, st); err == nil {
+			objs = deployed
+		}
+		if rendered, err := kube.Objects(st.rendered); err == nil {
+			objs = append(objs, rendered...)
+		}
+		inputs[k] = changedInputs(st, old, secretData(objs))
 	})
 	type seen struct{ effect bool }
 	keys := map[Input]*seen{}
@@ -95,13 +105,52 @@ func (p *Planner) explainInputs(ctx context.Context, plan *Plan) {
 	}
 }
 
+// secretData returns whether a string is part of the data of one of the
+// Secrets among objs (decoded).
+func secretData(objs []*unstructured.Unstructured) func(string) bool {
+	var data []string
+	for _, o := range objs {
+		if o.GetKind() != "Secret" {
+			continue
+		}
+		for _, field := range []string{"data", "stringData"} {
+			m, _ := o.Object[field].(map[string]any)
+			for _, v := range m {
+				s, ok := v.(string)
+				if !ok {
+					continue
+				}
+				if field == "data" {
+					if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+						s = string(b)
+					}
+				}
+				data = append(data, s)
+			}
+		}
+	}
+	return func(v string) bool {
+		for _, d := range data {
+			if strings.Contains(d, v) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // changedInputs are the keys of st's values that differ from old, each
 // with the file it comes from, secrets masked.
-func changedInputs(st *Step, old map[string]any) []Input {
+func changedInputs(st *Step, old map[string]any, inSecret func(string) bool) []Input {
 	secrets := append(append([]string(nil), st.Release.SecretValues...), redact.PreviousValues(st.Release.Values, old, st.Release.SecretValues)...)
 	show := func(v any, present bool) string {
 		if !present {
 			return ""
+		}
+		// A value that ends up in a Secret is as secret as the Secret,
+		// wherever the value was written.
+		if str, ok := v.(string); ok && len(str) >= 4 && inSecret != nil && inSecret(str) {
+			return redact.Value(str)
 		}
 		s := valueString(v)
 		s = redact.Secrets(s, secrets)

@@ -37,7 +37,10 @@ func TestChangedInputs(t *testing.T) {
 		"db":        map[string]any{"password": "0ld-s3cret"},
 		"image":     map[string]any{"tag": "v2.8.0-a"},
 	}
-	got := changedInputs(&Step{Release: spec}, old)
+	// The domain ends up in a Secret the release renders: masked too.
+	inSecret := func(v string) bool { return v == "uat.example.org-new" }
+	spec.Values["global"] = map[string]any{"domain": "uat.example.org-new"}
+	got := changedInputs(&Step{Release: spec}, old, inSecret)
 	for _, in := range got {
 		if strings.Contains(in.Old+in.New, "s3cret") {
 			t.Errorf("a secret is shown: %v", in)
@@ -51,11 +54,15 @@ func TestChangedInputs(t *testing.T) {
 		"db.password":        {File: "env/uat-secrets.yaml", Key: "db.password", Old: keys["db.password"].Old, New: keys["db.password"].New},
 		"egov-user.replicas": {File: "env/uat.yaml", Key: "egov-user.replicas", Old: "2", New: "3"},
 		"global.removed":     {File: "env/uat.yaml", Key: "global.removed", Old: "true", New: ""},
+		"global.domain":      {File: "env/uat.yaml", Key: "global.domain", Old: `"uat.example.org"`, New: keys["global.domain"].New},
 		"hosts[1]":           {File: "env/uat.yaml", Key: "hosts[1]", Old: `"b"`, New: `"c"`},
 		"image.tag":          {File: "release-chart.yaml", Key: "image.tag", Old: `"v2.8.0-a"`, New: `"v2.8.0-b"`},
 	}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("changedInputs:\n got %v\nwant %v", keys, want)
+	}
+	if in := keys["global.domain"]; !strings.HasPrefix(in.New, "(secret sha256:") {
+		t.Errorf("global.domain = %v, want the new value, rendered into a Secret, masked", in)
 	}
 	if in := keys["db.password"]; !strings.Contains(in.Old, "secret sha256:") || !strings.Contains(in.New, "secret sha256:") {
 		t.Errorf("db.password = %v, want both sides masked", in)

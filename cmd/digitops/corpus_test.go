@@ -54,7 +54,7 @@ type corpusCase struct {
 }
 
 func (c corpusCase) name() string {
-	return c.env + "--" + strings.TrimSuffix(strings.TrimPrefix(filepath.Base(c.chart), "dependancy_chart-"), ".yaml")
+	return strings.ToLower(c.env + "--" + strings.TrimSuffix(strings.TrimPrefix(filepath.Base(c.chart), "dependancy_chart-"), ".yaml"))
 }
 
 func TestCorpus_unifiedEnv(t *testing.T) {

@@ -28,16 +28,17 @@ func CheckNamespace(ns string) error {
 
 // CheckEnvironmentName returns why name cannot name an environment, or nil.
 // An environment's name becomes a Helm label value, a metric label and a
-// path of the status API, so it is a DNS-1123 label: at most 63 lowercase
-// letters, digits and '-', starting and ending with a letter or digit
-// (DIGIT's are its environment files' names: unified-dev, ci-demo).
+// path of the status API, so it is a DNS-1123 subdomain of at most 63
+// characters: lowercase letters, digits, '-' and '.', starting and ending
+// with a letter or digit (DIGIT's are its environment files' names:
+// unified-dev, ci-demo; a version may be part of it: uat-v2.8).
 func CheckEnvironmentName(name string) error {
-	if len(validation.IsDNS1123Label(name)) > 0 {
+	if len(name) > 63 || len(validation.IsDNS1123Subdomain(name)) > 0 || strings.Contains(name, "..") {
 		shown := name
 		if len(shown) > 80 {
 			shown = shown[:80] + "…"
 		}
-		return fmt.Errorf("environment name %q is not valid: want at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", shown)
+		return fmt.Errorf("environment name %q is not valid: want at most 63 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", shown)
 	}
 	return nil
 }
