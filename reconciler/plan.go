@@ -308,8 +308,9 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	}
 	p.checkDriftAll(ctx, env, plan)
 	holdBack(plan, opts.HeldBack, env.Policy.Drift)
+	renderedFrom := time.Now()
 	rendered := p.renderChanged(ctx, plan)
-	p.compareDeployed(ctx, plan, rendered)
+	p.compareDeployed(ctx, plan, rendered, renderedFrom)
 	p.explainInputs(ctx, plan)
 	p.findTakeovers(ctx, env, live, plan, rendered)
 	p.findRelabels(ctx, plan, rendered)

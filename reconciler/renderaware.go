@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,10 +18,11 @@ import (
 // changes them all) is compared with the manifest its deployed revision
 // holds:
 //
-//   - fields that render differently on every run (DIGIT's
-//     deployment-timestamp: found by rendering once more, in the next
-//     second) keep their deployed value, and a list that differs only in
-//     order keeps the deployed order;
+//   - fields that render differently on every run keep their deployed
+//     value (a field whose new value is the time of the render, DIGIT's
+//     deployment-timestamp, is one; any other difference is checked by
+//     rendering once more, in the next second), and a list that differs
+//     only in order keeps the deployed order;
 //   - except in the pod template of a workload that restarts anyway (its
 //     pod template changed) or reads a ConfigMap or Secret that changes in
 //     any release of the plan: there the fresh value goes through, and the
@@ -33,7 +35,7 @@ import (
 // hooks, .Release.Revision: plannedChart is nil) is upgraded as before;
 // its ConfigMaps and Secrets still count for the others' restarts. idx are
 // the rendered steps. Offline plans (no cluster) compare nothing.
-func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int) {
+func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int, renderedFrom time.Time) {
 	if p.Cluster == nil {
 		return
 	}
@@ -58,13 +60,22 @@ func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int) {
 		p.compareEach(ctx, consumers, apis)
 		cands = append(cands, consumers...)
 	}
-	// Render again, in the next second, what differs from its deployed
-	// revision: what differs between the two renders is volatile.
+	// What differs from its deployed revision only by stamps of the
+	// render's clock (DIGIT's deployment-timestamp) needs no second
+	// render; the rest is rendered again, in the next second: what
+	// differs between the two renders is volatile.
+	renderedTo := time.Now().Add(time.Second)
+	renderedFrom = renderedFrom.Add(-time.Second)
 	var probe []*comparison
 	for _, c := range cands {
-		if c.render != nil && c.keepable && len(c.diffs) > 0 {
-			probe = append(probe, c)
+		if c.render == nil || !c.keepable || len(c.diffs) == 0 {
+			continue
 		}
+		if stamps, ok := c.render.renderTimes(c.diffs, renderedFrom, renderedTo); ok {
+			c.render.volatile = stamps
+			continue
+		}
+		probe = append(probe, c)
 	}
 	if len(probe) > 0 && waitNextSecond(ctx) {
 		parallel.ForEach(ctx, len(probe), 0, func(ctx context.Context, n int) {

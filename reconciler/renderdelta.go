@@ -5,7 +5,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -512,4 +514,65 @@ func writeDoc(b *strings.Builder, doc string) {
 	b.WriteString("---\n")
 	b.WriteString(strings.TrimSpace(doc))
 	b.WriteString("\n")
+}
+
+// clockLayouts are the forms in which templates stamp the time of a
+// render (DIGIT's deployment-timestamp is the first).
+var clockLayouts = []string{"20060102150405", time.RFC3339, time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05.999999999 -0700 MST"}
+
+// isRenderTime reports whether v, a field's new value, is a time within
+// [from, to] written in one of clockLayouts (or as Unix seconds), and old,
+// its deployed value, a time written the same way: a stamp of the render's
+// clock, not a value from Git.
+func isRenderTime(v, old any, from, to time.Time) bool {
+	s, ok1 := v.(string)
+	o, ok2 := old.(string)
+	if !ok1 || !ok2 || s == o {
+		return false
+	}
+	in := func(t time.Time) bool { return !t.Before(from) && !t.After(to) }
+	if len(s) == 10 && len(o) == 10 {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if _, err := strconv.ParseInt(o, 10, 64); err == nil {
+				return in(time.Unix(n, 0))
+			}
+		}
+	}
+	for _, layout := range clockLayouts {
+		t, err := time.ParseInLocation(layout, s, time.Local)
+		if err != nil {
+			continue
+		}
+		if _, err := time.ParseInLocation(layout, o, time.Local); err != nil {
+			continue
+		}
+		return in(t)
+	}
+	return false
+}
+
+// renderTimes returns, by object, the differences from the deployed
+// revision that are stamps of the render's clock (isRenderTime, the render
+// made within [from, to]); ok is false when some difference is not one (a
+// second render must tell).
+func (r *releaseRender) renderTimes(diffs map[string][]string, from, to time.Time) (map[string][]string, bool) {
+	out := map[string][]string{}
+	for name, paths := range diffs {
+		o, d := r.rendered[name], r.deployed[name]
+		if o == nil || d == nil {
+			return nil, false
+		}
+		for _, p := range paths {
+			if p == "" {
+				return nil, false
+			}
+			nv, ok1 := pointerGet(o.Object, p)
+			ov, ok2 := pointerGet(d.Object, p)
+			if !ok1 || !ok2 || !isRenderTime(nv, ov, from, to) {
+				return nil, false
+			}
+			out[name] = append(out[name], p)
+		}
+	}
+	return out, true
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digitops/digitops/reconciler/kube"
 )
@@ -235,5 +236,39 @@ spec:
 	want := []string{"Secret/egov/db-secret", "ConfigMap/egov/egov-config#a", "Secret/egov/egov-secret#b", "ConfigMap/egov/env-cm", "ConfigMap/egov/vol-cm", "Secret/egov/vol-secret", "ConfigMap/egov/proj-cm", "Secret/egov/proj-secret"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("readsConfigs = %v\nwant %v", got, want)
+	}
+}
+
+// TestReleaseRender_renderTimes: a difference that is the time of the
+// render, written as the deployed value was, needs no second render; any
+// other does.
+func TestReleaseRender_renderTimes(t *testing.T) {
+	now := time.Now()
+	stamp := now.Format("20060102150405")
+	from, to := now.Add(-2*time.Second), now.Add(2*time.Second)
+	const ts = "/spec/template/metadata/annotations/deployment-timestamp"
+	for _, tc := range []struct {
+		name               string
+		deployed, rendered string
+		want               bool
+	}{
+		{"DIGIT's stamp", deploymentYAML("1", "20250101000000", "u:1", "A"), deploymentYAML("1", stamp, "u:1", "A"), true},
+		{"RFC 3339", deploymentYAML("1", "2025-01-01T00:00:00Z", "u:1", "A"), deploymentYAML("1", now.UTC().Format(time.RFC3339), "u:1", "A"), true},
+		{"a stamp and a real change", deploymentYAML("1", "20250101000000", "u:1", "A"), deploymentYAML("1", stamp, "u:2", "A"), false},
+		{"a time set in Git, not now", deploymentYAML("1", "20250101000000", "u:1", "A"), deploymentYAML("1", "20250601000000", "u:1", "A"), false},
+		{"a random string", deploymentYAML("1", "x8Kd02", "u:1", "A"), deploymentYAML("1", "Q1mz9a", "u:1", "A"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			deployed, _ := kube.Objects(tc.deployed)
+			rendered, _ := kube.Objects(tc.rendered)
+			r := newReleaseRender("egov", deployed, rendered)
+			got, ok := r.renderTimes(r.differences(), from, to)
+			if ok != tc.want {
+				t.Fatalf("renderTimes ok = %v, want %v (%v)", ok, tc.want, got)
+			}
+			if ok && !reflect.DeepEqual(got, map[string][]string{"Deployment/egov/egov-user": {ts}}) {
+				t.Errorf("renderTimes = %v", got)
+			}
+		})
 	}
 }
