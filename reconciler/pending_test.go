@@ -13,6 +13,7 @@ import (
 
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // writePending writes revision version of a release as Helm would have left
@@ -58,8 +59,10 @@ func TestApply_pendingUpgradeRecovered(t *testing.T) {
 		t.Fatalf("install: %v", res.Err())
 	}
 
-	// 1. Pending for seconds (the quickstart's timeout is 2m): skipped.
-	writePending(t, cluster, "egov", "egov-user", 1, 2, time.Time{})
+	// 1. Pending for seconds (the quickstart's timeout is 2m), with the
+	// previous revision's modifiedAt ten minutes old, as Helm copies it
+	// into a new revision: skipped, the age is the pending record's own.
+	writePending(t, cluster, "egov", "egov-user", 1, 2, time.Now().Add(-10*time.Minute))
 	plan, res := run.mustRun(t, ctx, cluster)
 	if st := stepOf(t, plan, "egov-user"); st.Action != reconciler.ActionSkip || !strings.Contains(st.Reason, "another operation is in progress (pending-upgrade, revision 2)") {
 		t.Errorf("young pending release planned %s (%s), want skip", st.Action, st.Reason)
@@ -71,9 +74,11 @@ func TestApply_pendingUpgradeRecovered(t *testing.T) {
 		t.Errorf("history after skipping = %v", got)
 	}
 
-	// 2. Pending for ten minutes: unlocked and upgraded.
-	writePending(t, cluster, "egov", "egov-user", 1, 2, time.Now().Add(-10*time.Minute))
-	plan, res = run.mustRun(t, ctx, cluster)
+	// 2. Pending for longer than a 2-second timeout and its margin (5 s):
+	// unlocked and upgraded.
+	short := syncRun{Repo: repo, Policy: func(p *manifest.SyncPolicy) { noWait(p); p.Timeout = 2 * time.Second }}
+	time.Sleep(8 * time.Second)
+	plan, res = short.mustRun(t, ctx, cluster)
 	if st := stepOf(t, plan, "egov-user"); st.Action != reconciler.ActionUnlock || !strings.Contains(st.Reason, "stuck in pending-upgrade") {
 		t.Errorf("stale pending release planned %s (%s), want unlock", st.Action, st.Reason)
 	}

@@ -172,6 +172,14 @@ func Decide(o Observation, mode manifest.DriftMode) ReleaseState {
 	return ReleaseState{ActionNone, o.Reason}
 }
 
+// pendingMargin is how much longer than the timeout a pending operation may
+// last before it counts as dead: its writer's own timeout ends it first
+// (clocks and the writer's last step aside), so a live lock of another
+// writer, a CLI apply beside the daemon, is never broken.
+func pendingMargin(timeout time.Duration) time.Duration {
+	return max(5*time.Second, timeout/10)
+}
+
 // StateInput is everything ObserveRelease looks at.
 type StateInput struct {
 	// Environment is the environment planning the release.
@@ -207,7 +215,7 @@ func ObserveRelease(in StateInput) Observation {
 	switch live.Status {
 	case release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback:
 		age := in.Now.Sub(live.Modified)
-		if age > in.PendingTimeout {
+		if age > in.PendingTimeout+pendingMargin(in.PendingTimeout) {
 			return Observation{StatusStuck, fmt.Sprintf("stuck in %s for %s (revision %d)", live.Status, age.Round(time.Second), live.Version), nil}
 		}
 		return Observation{StatusLocked, fmt.Sprintf("another operation is in progress (%s, revision %d)", live.Status, live.Version), nil}

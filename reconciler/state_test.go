@@ -102,6 +102,15 @@ func TestDetermineReleaseState(t *testing.T) {
 			reason: "stuck in pending-rollback",
 		},
 		{
+			name: "pending-upgrade past the timeout, within the margin",
+			live: live(func(l *kube.LiveRelease) {
+				l.Version, l.Status, l.Modified = 4, release.StatusPendingUpgrade, now.Add(-5*time.Minute-25*time.Second)
+			}),
+			status: reconciler.StatusLocked,
+			action: reconciler.ActionSkip,
+			reason: "another operation is in progress (pending-upgrade, revision 4)",
+		},
+		{
 			name: "pending-upgrade younger than the timeout",
 			live: live(func(l *kube.LiveRelease) {
 				l.Version, l.Status, l.Modified = 4, release.StatusPendingUpgrade, now.Add(-time.Minute)

@@ -76,7 +76,10 @@ func ReadLiveState(ctx context.Context, c *Cluster) (LiveState, error) {
 			continue
 		}
 		modified := item.CreationTimestamp.Time
-		if s, err := strconv.ParseInt(l["modifiedAt"], 10, 64); err == nil {
+		// A pending revision's age is its record's: Helm copies the
+		// previous revision's modifiedAt label into the new one, so a
+		// 5-second-old upgrade would look minutes old.
+		if s, err := strconv.ParseInt(l["modifiedAt"], 10, 64); err == nil && !isPending(status) {
 			modified = time.Unix(s, 0)
 		}
 		written, _ := strconv.Atoi(l[LabelRevision])
@@ -113,4 +116,9 @@ func NewestRevision(ctx context.Context, c *Cluster, namespace, name string) (in
 		}
 	}
 	return newest, nil
+}
+
+// isPending reports whether a release status is an operation in progress.
+func isPending(s release.Status) bool {
+	return s == release.StatusPendingInstall || s == release.StatusPendingUpgrade || s == release.StatusPendingRollback
 }
