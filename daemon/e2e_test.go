@@ -299,7 +299,9 @@ func TestDaemon_commitWebhookAndFailingNeighbour(t *testing.T) {
 	}
 
 	// 2. A new commit and a push with a bad signature: 401, nothing synced.
-	values := good.read("environments/dev.yaml") + "extra: {note: changed}\n"
+	// A key every service renders (an env entry): an unread key would be
+	// recorded without a new revision.
+	values := strings.Replace(good.read("environments/dev.yaml"), "env:\n", "env:\n  NOTE: \"changed\"\n", 1)
 	commit := good.commit("change values", map[string]string{"environments/dev.yaml": values})
 	syncs, _ := metricValue(t, r, `digitops_sync_total{environment="dev",result="success"}`)
 	if code := githubPush(t, r, good.dir, "wrong-secret"); code != http.StatusUnauthorized {
@@ -359,7 +361,7 @@ func TestDaemon_commitWebhookAndFailingNeighbour(t *testing.T) {
 			t.Fatalf("POST %s with token %q: %d, want %d", tc.path, tc.token, got, tc.want)
 		}
 	}
-	values += "more: {note: again}\n"
+	values = strings.Replace(values, `NOTE: "changed"`, `NOTE: "again"`, 1)
 	commit = good.commit("change values again", map[string]string{"environments/dev.yaml": values})
 	githubPush(t, r, good.dir, webhookSecret)
 	waitFor(t, 20*time.Second, "the third commit synced", func() bool { return strings.Contains(r.env(t, "dev").Revision, commit) })
