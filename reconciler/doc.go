@@ -47,8 +47,9 @@
 // A release whose chart or values changed is not upgraded on that alone.
 // Online, the plan compares each upgrade of a deployed release with the
 // manifest its revision holds (compareDeployed): fields that render
-// differently on every run (DIGIT's deployment-timestamp, found by a
-// second render in the next second) and lists that differ only in order
+// differently on every run (DIGIT's deployment-timestamp, a stamp of the
+// render's clock; other differences are checked by a second render in the
+// next second) and lists that differ only in order
 // keep their deployed value, except in the pod template of a workload
 // that restarts (its template changed, or it reads a ConfigMap or Secret
 // an upgrade of the plan changes: [Step.Restarts] says which and why).
