@@ -111,6 +111,9 @@ type takeoverDecision struct {
 	// refused names the objects the install cannot take, with their owner;
 	// the step is then an error.
 	refused []string
+	// hint is the remedy the refusal message ends with, when there is one
+	// that fits every refusal: "" when some refusal has none.
+	hint string
 }
 
 // decideTakeover classifies the live counterparts of a release's rendered
@@ -118,17 +121,21 @@ type takeoverDecision struct {
 func decideTakeover(env, release, namespace string, mode manifest.AdoptMode, names []string, owners map[string]liveOwner) takeoverDecision {
 	var d takeoverDecision
 	self := namespace + "/" + release
+	helmOwned, other := false, false
 	for _, name := range names {
 		lo := owners[name]
 		switch {
 		case !lo.exists, lo.helmRelease == self:
 			// Absent, or already this release's (Helm takes it itself).
 		case lo.environment != "" && lo.environment != env:
-			d.refused = append(d.refused, name+" belongs to Helm release "+lo.helmRelease+" of digitops environment "+lo.environment)
+			d.refused = append(d.refused, name+" belongs to Helm release "+lo.helmRelease+" of digitops environment "+lo.environment+", which digitops never takes from it")
+			other = true
 		case mode == manifest.AdoptNone:
 			d.refused = append(d.refused, name+" exists (sync.adopt is none)")
+			other = true
 		case lo.helmRelease != "" && mode != manifest.AdoptHelmReleases:
 			d.refused = append(d.refused, name+" belongs to Helm release "+lo.helmRelease)
+			helmOwned = true
 		case lo.helmRelease != "":
 			d.adopt = append(d.adopt, Adoption{Object: name, Owner: "Helm release " + lo.helmRelease})
 		default:
@@ -138,6 +145,9 @@ func decideTakeover(env, release, namespace string, mode manifest.AdoptMode, nam
 			}
 			d.adopt = append(d.adopt, Adoption{Object: name, Owner: owner})
 		}
+	}
+	if helmOwned && !other {
+		d.hint = " (set sync.adopt: helm-releases to take them)"
 	}
 	return d
 }
@@ -182,14 +192,11 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 		for _, a := range d.adopt {
 			if other, ok := claimed[a.Object]; ok {
 				d.refused = append(d.refused, a.Object+" is also rendered by release "+other)
+				d.hint = ""
 			}
 		}
 		if len(d.refused) > 0 {
-			hint := " (set sync.adopt: helm-releases to take them)"
-			if env.Policy.Adopt == manifest.AdoptNone {
-				hint = ""
-			}
-			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q cannot be installed over live objects: %s%s", st.Release.Name, strings.Join(d.refused, "; "), hint)}, "")
+			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q cannot be installed over live objects: %s%s", st.Release.Name, strings.Join(d.refused, "; "), d.hint)}, "")
 			continue
 		}
 		if len(d.adopt) == 0 {

@@ -22,6 +22,8 @@ func TestDecideTakeover(t *testing.T) {
 		owners  map[string]liveOwner
 		adopt   []Adoption
 		refused []string
+		// hint: the refusal suggests sync.adopt: helm-releases.
+		hint bool
 	}{
 		{
 			name:   "nothing live: a plain install",
@@ -48,6 +50,7 @@ func TestDecideTakeover(t *testing.T) {
 			owners:  map[string]liveOwner{dep: kubectl, cm: {exists: true, helmRelease: "egov/old-user"}},
 			adopt:   []Adoption{{Object: dep, Owner: "managed by kubectl-client-side-apply"}},
 			refused: []string{cm + " belongs to Helm release egov/old-user"},
+			hint:    true,
 		},
 		{
 			name:   "another Helm release's with adopt: helm-releases",
@@ -59,7 +62,7 @@ func TestDecideTakeover(t *testing.T) {
 			name:    "another digitops environment's release: refused even with helm-releases",
 			mode:    manifest.AdoptHelmReleases,
 			owners:  map[string]liveOwner{cm: {exists: true, helmRelease: "egov/user-prod", environment: "prod"}},
-			refused: []string{cm + " belongs to Helm release egov/user-prod of digitops environment prod"},
+			refused: []string{cm + " belongs to Helm release egov/user-prod of digitops environment prod, which digitops never takes from it"},
 		},
 		{
 			name:    "adopt: none refuses every live object",
@@ -71,6 +74,9 @@ func TestDecideTakeover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decideTakeover("dev", "egov-user", "egov", tt.mode, names, tt.owners)
+			if (d.hint != "") != tt.hint {
+				t.Errorf("hint = %q, want one: %v", d.hint, tt.hint)
+			}
 			if !reflect.DeepEqual(d.adopt, tt.adopt) {
 				t.Errorf("adopt = %+v, want %+v", d.adopt, tt.adopt)
 			}
