@@ -86,6 +86,79 @@ func podTemplates(t *testing.T, ctx context.Context, cluster *kube.Cluster) map[
 	return out
 }
 
+// editRun syncs one environment of a repository on the control plane, and
+// edits its files between syncs.
+type editRun struct {
+	t       *testing.T
+	ctx     context.Context
+	cluster *kube.Cluster
+	repo    string
+	env     string
+	syncer  *reconciler.Syncer
+}
+
+func newEditRun(t *testing.T, ctx context.Context, cluster *kube.Cluster, repo, env string) *editRun {
+	t.Helper()
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planner.Drift.Close)
+	return &editRun{t: t, ctx: ctx, cluster: cluster, repo: repo, env: env, syncer: &reconciler.Syncer{Planner: planner, Cluster: cluster}}
+}
+
+// sync loads, plans and applies the environment; a failed release fails
+// the test.
+func (r *editRun) sync(what string) reconciler.Synced {
+	r.t.Helper()
+	env, err := loader.Environment(r.ctx, loader.Options{RepoDir: r.repo}, r.env)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	synced, err := r.syncer.Sync(r.ctx, env, reconciler.SyncOptions{Apply: true})
+	if err != nil {
+		r.t.Fatalf("%s: %v", what, err)
+	}
+	if synced.Result != nil {
+		for _, res := range synced.Result.Releases {
+			if res.Outcome == reconciler.OutcomeFailed {
+				r.t.Fatalf("%s: %s failed: %s", what, res.Name, res.Error)
+			}
+		}
+	}
+	return synced
+}
+
+// edit changes a file of the repository, waits for the next second (a
+// render then stamps another time) and syncs; it returns the sync, the
+// releases that got a new revision and the workloads whose pod template
+// changed.
+func (r *editRun) edit(what, file, old, new string) (reconciler.Synced, []string, []string) {
+	r.t.Helper()
+	before := map[string]int{}
+	for _, l := range r.sync("before " + what).Live {
+		before[l.Name] = l.Version
+	}
+	templates := podTemplates(r.t, r.ctx, r.cluster)
+	editFile(r.t, r.repo, file, old, new)
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	synced := r.sync(what)
+	var revised, restarted []string
+	for _, l := range synced.Live {
+		if l.Version != before[l.Name] {
+			revised = append(revised, l.Name)
+		}
+	}
+	for name, tpl := range podTemplates(r.t, r.ctx, r.cluster) {
+		if tpl != templates[name] {
+			restarted = append(restarted, name)
+		}
+	}
+	slices.Sort(revised)
+	slices.Sort(restarted)
+	return synced, revised, restarted
+}
+
 // TestSync_environmentEditChangesOnlyWhatItChanges: examples/digit (seven
 // releases that all get the whole environment file as values), with the
 // DIGIT common chart's deployment-timestamp, deployed by digitops; then
@@ -111,41 +184,11 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 	editFile(t, repo, "digitops.yaml", "    sync: {interval: 1m, prune: true, drift: correct}\n", "    sync: {interval: 1m, prune: true, drift: correct, wait: false}\n")
 	const envFile = "deploy-as-code/helm/environments/demo.yaml"
 
-	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(planner.Drift.Close)
-	syncer := &reconciler.Syncer{Planner: planner, Cluster: cluster}
-	sync := func(what string) reconciler.Synced {
-		t.Helper()
-		env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "demo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{Apply: true})
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if synced.Result != nil {
-			for _, r := range synced.Result.Releases {
-				if r.Outcome == reconciler.OutcomeFailed {
-					t.Fatalf("%s: %s failed: %s", what, r.Name, r.Error)
-				}
-			}
-		}
-		return synced
-	}
+	run := newEditRun(t, ctx, cluster, repo, "demo")
+	sync := run.sync
 	first := sync("install")
 	if n := first.Plan.Summary().Install; n != 7 {
 		t.Fatalf("installed %d releases, want examples/digit's 7", n)
-	}
-	revisions := func(synced reconciler.Synced) map[string]int {
-		out := map[string]int{}
-		for _, l := range synced.Live {
-			out[l.Name] = l.Version
-		}
-		return out
 	}
 	actions := func(synced reconciler.Synced) map[string]reconciler.Action {
 		out := map[string]reconciler.Action{}
@@ -154,30 +197,9 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 		}
 		return out
 	}
-	// edit changes the environment file, waits for the next second (a
-	// render then stamps another time) and syncs; it returns the sync, the
-	// releases that got a new revision and the workloads whose pod
-	// template changed.
 	edit := func(what, old, new string) (reconciler.Synced, []string, []string) {
 		t.Helper()
-		before, templates := revisions(sync("before "+what)), podTemplates(t, ctx, cluster)
-		editFile(t, repo, envFile, old, new)
-		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-		synced := sync(what)
-		var revised, restarted []string
-		for name, v := range revisions(synced) {
-			if v != before[name] {
-				revised = append(revised, name)
-			}
-		}
-		for name, tpl := range podTemplates(t, ctx, cluster) {
-			if tpl != templates[name] {
-				restarted = append(restarted, name)
-			}
-		}
-		slices.Sort(revised)
-		slices.Sort(restarted)
-		return synced, revised, restarted
+		return run.edit(what, envFile, old, new)
 	}
 
 	t.Run("one service's key", func(t *testing.T) {
@@ -312,58 +334,10 @@ func TestSync_helmfileEditChangesOnlyWhatItChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(planner.Drift.Close)
-	syncer := &reconciler.Syncer{Planner: planner, Cluster: cluster}
-	sync := func(what string) reconciler.Synced {
-		t.Helper()
-		env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "demo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{Apply: true})
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if synced.Result != nil {
-			for _, r := range synced.Result.Releases {
-				if r.Outcome == reconciler.OutcomeFailed {
-					t.Fatalf("%s: %s failed: %s", what, r.Name, r.Error)
-				}
-			}
-		}
-		return synced
-	}
+	run := newEditRun(t, ctx, cluster, repo, "demo")
+	sync, edit := run.sync, run.edit
 	if n := sync("install").Plan.Summary().Install; n != 4 {
 		t.Fatalf("installed %d releases, want egov-config and three services", n)
-	}
-	edit := func(what, file, old, new string) (reconciler.Synced, []string, []string) {
-		t.Helper()
-		before := map[string]int{}
-		for _, l := range sync("before " + what).Live {
-			before[l.Name] = l.Version
-		}
-		templates := podTemplates(t, ctx, cluster)
-		editFile(t, repo, file, old, new)
-		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-		synced := sync(what)
-		var revised, restarted []string
-		for _, l := range synced.Live {
-			if l.Version != before[l.Name] {
-				revised = append(revised, l.Name)
-			}
-		}
-		for name, tpl := range podTemplates(t, ctx, cluster) {
-			if tpl != templates[name] {
-				restarted = append(restarted, name)
-			}
-		}
-		slices.Sort(revised)
-		slices.Sort(restarted)
-		return synced, revised, restarted
 	}
 
 	t.Run("one service's key", func(t *testing.T) {
