@@ -340,6 +340,11 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 
 // codeFence returns a backtick fence longer than any run of backticks in s.
 func codeFence(s string) string {
+	return strings.Repeat("`", max(3, longestBackticks(s)+1))
+}
+
+// longestBackticks is the longest run of backticks in s.
+func longestBackticks(s string) int {
 	longest, run := 0, 0
 	for _, r := range s {
 		if r == '`' {
@@ -349,7 +354,7 @@ func codeFence(s string) string {
 			run = 0
 		}
 	}
-	return strings.Repeat("`", max(3, longest+1))
+	return longest
 }
 
 // The markdown output escapes every field it prints, in the way of the
@@ -366,16 +371,7 @@ func oneLine(s string) string {
 // backtick), so that a backtick in s cannot close it.
 func mdCode(s string) string {
 	s = oneLine(s)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
+	fence := strings.Repeat("`", longestBackticks(s)+1)
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || s == "" {
 		s = " " + s + " "
 	}
