@@ -147,12 +147,13 @@ func changedInputs(st *Step, old map[string]any, inSecret func(string) bool) []I
 		if !present {
 			return ""
 		}
-		// A value that ends up in a Secret is as secret as the Secret,
-		// wherever the value was written.
-		if str, ok := v.(string); ok && len(str) >= 4 && inSecret != nil && inSecret(str) {
-			return redact.Value(str)
-		}
 		s := valueString(v)
+		// A value that ends up in a Secret is as secret as the Secret,
+		// wherever the value was written; so is a map or list (a key
+		// added or removed whole) holding one.
+		if inSecret != nil && anyString(v, func(str string) bool { return len(str) >= 4 && inSecret(str) }) {
+			return redact.Value(s)
+		}
 		s = redact.Secrets(s, secrets)
 		if len(s) > maxInputValue {
 			s = s[:maxInputValue] + "…"
@@ -189,6 +190,28 @@ func keysOf(path []string) []string {
 		out[i] = k
 	}
 	return out
+}
+
+// anyString reports whether f holds for a string in v (itself, or one
+// anywhere in a map or list).
+func anyString(v any, f func(string) bool) bool {
+	switch v := v.(type) {
+	case string:
+		return f(v)
+	case map[string]any:
+		for _, x := range v {
+			if anyString(x, f) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if anyString(x, f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // walkChanges calls f for every leaf where old and new differ (maps by

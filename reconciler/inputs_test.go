@@ -38,8 +38,10 @@ func TestChangedInputs(t *testing.T) {
 		"image":     map[string]any{"tag": "v2.8.0-a"},
 	}
 	// The domain ends up in a Secret the release renders: masked too.
-	inSecret := func(v string) bool { return v == "uat.example.org-new" }
+	inSecret := func(v string) bool { return v == "uat.example.org-new" || v == "s3cret-in-a-block" }
 	spec.Values["global"] = map[string]any{"domain": "uat.example.org-new"}
+	// A block added whole, holding a value that ends up in a Secret.
+	spec.Values["mail"] = map[string]any{"smtp": map[string]any{"password": "s3cret-in-a-block"}}
 	got := changedInputs(&Step{Release: spec}, old, inSecret)
 	for _, in := range got {
 		if strings.Contains(in.Old+in.New, "s3cret") {
@@ -55,11 +57,15 @@ func TestChangedInputs(t *testing.T) {
 		"egov-user.replicas": {File: "env/uat.yaml", Key: "egov-user.replicas", Old: "2", New: "3"},
 		"global.removed":     {File: "env/uat.yaml", Key: "global.removed", Old: "true", New: ""},
 		"global.domain":      {File: "env/uat.yaml", Key: "global.domain", Old: `"uat.example.org"`, New: keys["global.domain"].New},
+		"mail":               {File: "release-chart.yaml", Key: "mail", New: keys["mail"].New},
 		"hosts[1]":           {File: "env/uat.yaml", Key: "hosts[1]", Old: `"b"`, New: `"c"`},
 		"image.tag":          {File: "release-chart.yaml", Key: "image.tag", Old: `"v2.8.0-a"`, New: `"v2.8.0-b"`},
 	}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("changedInputs:\n got %v\nwant %v", keys, want)
+	}
+	if in := keys["mail"]; !strings.HasPrefix(in.New, "(secret sha256:") {
+		t.Errorf("mail = %v, want the block holding a Secret's value masked", in)
 	}
 	if in := keys["global.domain"]; !strings.HasPrefix(in.New, "(secret sha256:") {
 		t.Errorf("global.domain = %v, want the new value, rendered into a Secret, masked", in)
