@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -75,17 +74,6 @@ func (h helmEnv) labels(step *Step, revision int) map[string]string {
 		kube.LabelValuesDigest: step.Desired.ValuesDigest,
 		kube.LabelRevision:     strconv.Itoa(revision),
 	}
-}
-
-// apiVersions are the API versions the cluster serves, as Helm's render
-// sees them; nil when they cannot be read (then nothing is taken as
-// served).
-func (h helmEnv) apiVersions() chartutil.VersionSet {
-	caps, err := h.cluster.Capabilities()
-	if err != nil {
-		return nil
-	}
-	return caps.APIVersions
 }
 
 func (h helmEnv) timeout() time.Duration {

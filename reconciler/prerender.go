@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/postrender"
 )
 
@@ -34,27 +33,21 @@ var templateTraits = []string{"lookup", ".Release.Revision", "helm.sh/hook"}
 // or has hooks, the chart has CRDs or notes, the step was not rendered, or
 // the render is too large to be stored twice.
 //
-// The plan's online render sees exactly the cluster's API versions (apis),
-// as Helm's action will, so a chart that asks for one (DIGIT's common
-// chart asks for batch/v1beta1) is installed from the plan's render too.
-func plannedChart(step *Step, apis chartutil.VersionSet) *chart.Chart {
+// The plan's online render sees exactly the cluster's API versions, as
+// Helm's action will, so a chart that asks for one (DIGIT's common chart
+// asks for batch/v1beta1) is installed from the plan's render too.
+func plannedChart(step *Step) *chart.Chart {
+	if !runsPlanned(step) {
+		return nil
+	}
+	files, _ := manifestSources(step.rendered)
 	c := step.chart
-	if c == nil || c.Metadata == nil || step.rendered == "" || step.renderedHooks || len(step.rendered) > maxPlannedChart || !renderedAsIs(c, step.Release.Values, apis) {
-		return nil
-	}
-	files, ok := manifestSources(step.rendered)
-	if !ok {
-		return nil
-	}
 	md := *c.Metadata
 	md.Dependencies = nil // their objects are in the render
 	out := &chart.Chart{Metadata: &md, Values: c.Values}
 	prefix := c.Name() + "/"
 	for _, f := range files {
-		name, ok := strings.CutPrefix(f.source, prefix)
-		if !ok {
-			return nil
-		}
+		name, _ := strings.CutPrefix(f.source, prefix)
 		// A Go template that prints the content: a string literal
 		// escapes whatever the manifest holds, "{{" included.
 		out.Templates = append(out.Templates, &chart.File{Name: name, Data: []byte("{{ " + strconv.Quote(f.content) + " }}")})
@@ -62,11 +55,31 @@ func plannedChart(step *Step, apis chartutil.VersionSet) *chart.Chart {
 	return out
 }
 
+// runsPlanned reports whether Helm can run the plan's render of step as is
+// (plannedChart is not nil), without building that chart.
+func runsPlanned(step *Step) bool {
+	c := step.chart
+	if c == nil || c.Metadata == nil || step.rendered == "" || step.renderedHooks || len(step.rendered) > maxPlannedChart || !renderedAsIs(c, step.Release.Values) {
+		return false
+	}
+	prefix := "# Source: " + c.Name() + "/"
+	for _, doc := range strings.Split(strings.TrimPrefix(step.rendered, "---\n"), "\n---\n") {
+		doc = strings.TrimSpace(doc)
+		if doc == "" {
+			continue
+		}
+		if head, _, _ := strings.Cut(doc, "\n"); !strings.HasPrefix(head, prefix) {
+			return false
+		}
+	}
+	return true
+}
+
 // chartToRun is the chart Helm installs or upgrades step with, and what it
 // changes in Helm's render: the plan's render as is when Helm would render
 // the same (plannedChart), else the chart with its post-renderer.
 func (h helmEnv) chartToRun(ctx context.Context, step *Step) (*chart.Chart, postrender.PostRenderer, error) {
-	c := plannedChart(step, h.apiVersions())
+	c := plannedChart(step)
 	pr, err := h.postRenderer(ctx, step, c != nil)
 	if err != nil {
 		return nil, nil, err
@@ -81,9 +94,8 @@ func (h helmEnv) chartToRun(ctx context.Context, step *Step) (*chart.Chart, post
 // Helm renders when it installs or upgrades. The plan renders online with
 // exactly the capabilities Helm's action gets (the cluster's API
 // versions, see renderRelease), so only what Helm's render reads beyond
-// them can differ: NOTES.txt, the templateTraits, CRDs. apis is unused
-// (kept for the callers' symmetry with Helm's action configuration).
-func renderedAsIs(c *chart.Chart, values map[string]any, _ chartutil.VersionSet) bool {
+// them can differ: NOTES.txt, the templateTraits, CRDs.
+func renderedAsIs(c *chart.Chart, values map[string]any) bool {
 	if len(c.CRDObjects()) > 0 {
 		return false
 	}

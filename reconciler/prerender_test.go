@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -70,7 +69,7 @@ func TestPlannedChart_rendersThePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	step := &Step{Release: spec, chart: c, rendered: rendered}
-	planned := plannedChart(step, chartutil.DefaultVersionSet)
+	planned := plannedChart(step)
 	if planned == nil {
 		t.Fatal("plannedChart = nil for a chart Helm renders as the plan does")
 	}
@@ -106,7 +105,6 @@ func TestPlannedChart_fallsBack(t *testing.T) {
 		name  string
 		chart *chart.Chart
 		step  func(*Step)
-		apis  chartutil.VersionSet
 	}{
 		{name: "hooks come from the values", chart: serviceChart(), step: func(st *Step) { st.renderedHooks = true }},
 		{name: "a value rendered with tpl looks live objects up", chart: serviceChart(tpl("templates/t.yaml", `{{ tpl .Values.extra . }}`)), step: func(st *Step) {
@@ -131,11 +129,7 @@ func TestPlannedChart_fallsBack(t *testing.T) {
 			if tt.step != nil {
 				tt.step(st)
 			}
-			apis := chartutil.DefaultVersionSet
-			if tt.apis != nil {
-				apis = tt.apis
-			}
-			if c := plannedChart(st, apis); c != nil {
+			if c := plannedChart(st); c != nil {
 				t.Errorf("plannedChart = %v templates, want nil", len(c.Templates))
 			}
 		})
@@ -178,7 +172,7 @@ func TestPlannedChart_asksForAPIVersions(t *testing.T) {
 	} {
 		c := serviceChart(&chart.File{Name: "templates/pdb.yaml", Data: []byte(data)})
 		st := &Step{Release: manifest.ReleaseSpec{Name: "egov-user", Namespace: "egov"}, chart: c, rendered: "---\n# Source: egov-user/templates/pdb.yaml\napiVersion: policy/v1\n"}
-		if plannedChart(st, chartutil.VersionSet{"v1", "policy/v1"}) == nil {
+		if plannedChart(st) == nil {
 			t.Errorf("plannedChart = nil for %s", data)
 		}
 	}

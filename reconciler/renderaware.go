@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/parallel"
@@ -49,15 +48,14 @@ func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int, re
 	if len(cands) == 0 {
 		return
 	}
-	apis := helmEnv{cluster: p.Cluster}.apiVersions()
 	p.prefetchDeployed(ctx, cands)
-	p.compareEach(ctx, cands, apis)
+	p.compareEach(ctx, cands)
 	// The releases Git leaves unchanged whose workloads read a ConfigMap
 	// or Secret that changes: rendered now, to restart them.
 	if changed := configChangesOf(cands); len(changed) > 0 {
 		consumers := p.consumersOf(ctx, plan, changed)
 		p.prefetchDeployed(ctx, consumers)
-		p.compareEach(ctx, consumers, apis)
+		p.compareEach(ctx, consumers)
 		cands = append(cands, consumers...)
 	}
 	// What differs from its deployed revision only by stamps of the
@@ -149,7 +147,7 @@ func (p *Planner) prefetchDeployed(ctx context.Context, cs []*comparison) {
 
 // compareEach parses each comparison's deployed and rendered objects and
 // finds their differences, in parallel.
-func (p *Planner) compareEach(ctx context.Context, cs []*comparison, apis chartutil.VersionSet) {
+func (p *Planner) compareEach(ctx context.Context, cs []*comparison) {
 	parallel.ForEach(ctx, len(cs), 0, func(ctx context.Context, k int) {
 		c := cs[k]
 		deployed, err := p.deployedObjects(ctx, c.st)
@@ -161,7 +159,7 @@ func (p *Planner) compareEach(ctx context.Context, cs []*comparison, apis chartu
 			return
 		}
 		c.render = newReleaseRender(c.st.Release.Namespace, deployed, rendered)
-		c.keepable = plannedChart(c.st, apis) != nil
+		c.keepable = runsPlanned(c.st)
 		c.diffs = c.render.differences()
 	})
 }
