@@ -152,6 +152,9 @@ func changedInputs(st *Step, old map[string]any, inSecret func(string) bool) []I
 		// wherever the value was written; so is a map or list (a key
 		// added or removed whole) holding one.
 		if inSecret != nil && anyString(v, func(str string) bool { return len(str) >= 4 && inSecret(str) }) {
+			if str, ok := v.(string); ok {
+				return redact.Value(str) // the hash every other output shows
+			}
 			return redact.Value(s)
 		}
 		s = redact.Secrets(s, secrets)
