@@ -80,6 +80,11 @@ type Step struct {
 	// Inputs are the values of an upgrade that changed in Git, with the
 	// file each comes from (see explainInputs).
 	Inputs []Input
+	// HandsOver are, for an uninstall, the objects that installs of the
+	// same plan take over from the release (a release renamed with
+	// sync.adopt: helm-releases): the uninstall waits for those installs
+	// and leaves the objects in place (see handOver).
+	HandsOver []HandOver
 
 	chart *chart.Chart
 	// liveAdopted are the live objects of Adopt, by name; keepLive the
@@ -349,9 +354,61 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 			return nil, fmt.Errorf("refusing to prune %d of %d releases (more than %d%%): pass --force-prune if this is intended", countChanges(prunes), owned, env.Policy.MaxPrunePercent)
 		default:
 			plan.Steps = append(plan.Steps, prunes...)
+			handOver(plan)
 		}
 	}
 	return plan, nil
+}
+
+// HandOver is one object an uninstall leaves to the install that takes it.
+type HandOver struct {
+	// Object is "Kind/namespace/name" ("Kind/name" when cluster-scoped).
+	Object string `json:"object"`
+	// To is the release whose install takes it.
+	To string `json:"to"`
+}
+
+// handOver gives every uninstall whose objects an install of the plan
+// takes over (a release renamed, with sync.adopt: helm-releases) the list
+// of those objects: the uninstall then runs after the installs that take
+// them, only when they succeed, and leaves the objects in place, so that
+// an object is never deleted and created again (a new UID: pods replaced,
+// a volume's data lost).
+func handOver(plan *Plan) {
+	taken := map[string][]HandOver{}
+	for _, st := range plan.Steps {
+		if st.Action != ActionInstall {
+			continue
+		}
+		for _, a := range st.Adopt {
+			if a.fromRelease != "" {
+				taken[a.fromRelease] = append(taken[a.fromRelease], HandOver{Object: a.Object, To: st.Release.Name})
+			}
+		}
+	}
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if st.Action != ActionUninstall {
+			continue
+		}
+		h := taken[st.Release.Namespace+"/"+st.Release.Name]
+		if len(h) == 0 {
+			continue
+		}
+		st.HandsOver = h
+		st.Reason += fmt.Sprintf("; leaves %d object(s) to %s, after it installs", len(h), strings.Join(st.handedTo(), ", "))
+	}
+}
+
+// handedTo are the releases whose installs an uninstall waits for.
+func (st *Step) handedTo() []string {
+	var to []string
+	for _, h := range st.HandsOver {
+		if !slices.Contains(to, h.To) {
+			to = append(to, h.To)
+		}
+	}
+	return to
 }
 
 // noteNeedsLeftOut notes the releases the selected ones need that the

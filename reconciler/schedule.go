@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -177,7 +178,9 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 // waitNeeds waits until every release the step needs has a result; it
 // returns why the step cannot go on when one did not succeed or ctx ends.
 func (sc *schedule) waitNeeds(ctx context.Context, step *Step) (why string, ok bool) {
-	for _, need := range step.Release.Needs {
+	// An uninstall that hands objects over waits for the installs that
+	// take them: it deletes nothing they have not taken.
+	for _, need := range slices.Concat(step.Release.Needs, step.handedTo()) {
 		i, known := sc.needed[need]
 		if !known {
 			continue

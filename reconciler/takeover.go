@@ -41,6 +41,9 @@ type Adoption struct {
 	// differently on every run (a `now` stamped on a pod template), so that
 	// taking the object over restarts nothing.
 	Kept []string `json:"kept,omitempty"`
+	// fromRelease is "namespace/name" of the Helm release the object is
+	// taken from, "" when none owns it.
+	fromRelease string
 }
 
 func (a Adoption) String() string {
@@ -137,7 +140,7 @@ func decideTakeover(env, release, namespace string, mode manifest.AdoptMode, nam
 			d.refused = append(d.refused, name+" belongs to Helm release "+lo.helmRelease)
 			helmOwned = true
 		case lo.helmRelease != "":
-			d.adopt = append(d.adopt, Adoption{Object: name, Owner: "Helm release " + lo.helmRelease})
+			d.adopt = append(d.adopt, Adoption{Object: name, Owner: "Helm release " + lo.helmRelease, fromRelease: lo.helmRelease})
 		default:
 			owner := "no Helm owner"
 			if len(lo.managers) > 0 {

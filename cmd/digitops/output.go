@@ -82,6 +82,33 @@ type planReleaseJSON struct {
 	Orphans   []reconciler.Orphan   `json:"orphans,omitempty"`
 	Restarts  []reconciler.Restart  `json:"restarts,omitempty"`
 	Inputs    []reconciler.Input    `json:"inputs,omitempty"`
+	HandsOver []reconciler.HandOver `json:"handsOver,omitempty"`
+}
+
+// detailLines are the lines under a step's heading, in the text and the
+// markdown plan alike: what it adopts, hands over, orphans, which inputs
+// moved it, what restarts, what drifted.
+func detailLines(st *reconciler.Step) []string {
+	var out []string
+	for _, a := range st.Adopt {
+		out = append(out, "adopt: "+a.String())
+	}
+	for _, h := range st.HandsOver {
+		out = append(out, "keep: "+h.Object+" (taken over by "+h.To+")")
+	}
+	for _, o := range st.Orphans {
+		out = append(out, fmt.Sprintf("orphan: %s", o))
+	}
+	for _, in := range st.Inputs {
+		out = append(out, fmt.Sprintf("input: %s", in))
+	}
+	for _, r := range st.Restarts {
+		out = append(out, fmt.Sprint(r))
+	}
+	for _, d := range driftOf(st) {
+		out = append(out, fmt.Sprintf("drift: %s", d))
+	}
+	return out
 }
 
 func printPlan(w io.Writer, format string, p *planned, color bool) error {
@@ -108,7 +135,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		if d == nil {
 			d = []drift.Item{}
 		}
-		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts, Inputs: st.Inputs})
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts, Inputs: st.Inputs, HandsOver: st.HandsOver})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -212,20 +239,8 @@ func printPlanText(w io.Writer, p *planned, color bool) error {
 			head = "\x1b[1m" + head + "\x1b[0m"
 		}
 		b.WriteString("\n" + head + "\n")
-		for _, a := range st.Adopt {
-			fmt.Fprintf(&b, "    adopt: %s\n", a)
-		}
-		for _, o := range st.Orphans {
-			fmt.Fprintf(&b, "    orphan: %s\n", o)
-		}
-		for _, in := range st.Inputs {
-			fmt.Fprintf(&b, "    input: %s\n", in)
-		}
-		for _, r := range st.Restarts {
-			fmt.Fprintf(&b, "    %s\n", r)
-		}
-		for _, d := range driftOf(st) {
-			fmt.Fprintf(&b, "    drift: %s\n", d)
+		for _, line := range detailLines(st) {
+			b.WriteString("    " + line + "\n")
 		}
 		if sd, ok := p.diffs[i]; ok {
 			if sd.err != nil {
@@ -299,20 +314,8 @@ func printPlanMarkdown(w io.Writer, p *planned) error {
 	for _, i := range rows {
 		st := &p.plan.Steps[i]
 		var body strings.Builder
-		for _, a := range st.Adopt {
-			fmt.Fprintf(&body, "adopt: %s\n", a)
-		}
-		for _, o := range st.Orphans {
-			fmt.Fprintf(&body, "orphan: %s\n", o)
-		}
-		for _, in := range st.Inputs {
-			fmt.Fprintf(&body, "input: %s\n", in)
-		}
-		for _, r := range st.Restarts {
-			fmt.Fprintf(&body, "%s\n", r)
-		}
-		for _, d := range driftOf(st) {
-			fmt.Fprintf(&body, "drift: %s\n", d)
+		for _, line := range detailLines(st) {
+			body.WriteString(line + "\n")
 		}
 		counts := ""
 		if sd, ok := p.diffs[i]; ok {
