@@ -34,7 +34,14 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 	}
 	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		m, hooks, err := renderRelease(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
+		opts := renderOptions(p.Cluster, p.KubeVersion, st)
+		if len(st.Lookups) > 0 {
+			opts.Reads = &LiveReads{}
+		}
+		m, hooks, err := renderRelease(ctx, st.Release, st.chart, opts)
+		if opts.Reads != nil {
+			st.readLive(opts.Reads)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				// A chart that does not render is an error of its

@@ -80,6 +80,13 @@ type Step struct {
 	// Inputs are the values of an upgrade that changed in Git, with the
 	// file each comes from (see explainInputs).
 	Inputs []Input
+	// Lookups are where the release calls Helm's lookup (see LookupCalls):
+	// Helm's install or upgrade reads live objects.
+	Lookups []string
+	// LiveReads are what the plan's render of the release read with those
+	// lookups, as "resource namespace/name"; the values of the Secrets
+	// among them are masked like the release's secret values.
+	LiveReads []string
 	// HandsOver are, for an uninstall, the objects that installs of the
 	// same plan take over from the release (a release renamed with
 	// sync.adopt: helm-releases): the uninstall waits for those installs
@@ -313,6 +320,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	}
 	p.checkDriftAll(ctx, env, plan)
 	holdBack(plan, opts.HeldBack, env.Policy.Drift)
+	p.noteLookups(plan)
 	renderedFrom := time.Now()
 	rendered := p.renderChanged(ctx, plan)
 	p.compareDeployed(ctx, plan, rendered, renderedFrom)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -38,6 +39,11 @@ type RenderOptions struct {
 	// NoCRDs leaves the chart's crds/ out, as Helm's own release manifest
 	// does.
 	NoCRDs bool
+	// Reads, when set, records what the chart's lookups read (see
+	// LookupCalls). With a Cluster, a chart that calls lookup reads the
+	// live objects, as Helm's install or upgrade will; without one,
+	// lookup finds nothing, as in `helm template`.
+	Reads *LiveReads
 }
 
 // DefaultKubeVersion is the Kubernetes version offline renders assume: the
@@ -104,6 +110,16 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Char
 		inst.SkipCRDs = true
 		cfg.Capabilities = caps
 		cfg.KubeClient = &kubefake.PrintingKubeClient{Out: io.Discard}
+		if LookupCalls(c, spec.Values) != nil {
+			// Helm's dry run "server" lets lookup read the cluster;
+			// the recorder names what it read.
+			reads := opts.Reads
+			if reads == nil {
+				reads = &LiveReads{}
+			}
+			inst.DryRunOption = "server"
+			cfg.RESTClientGetter = newLookupGetter(opts.Cluster, reads)
+		}
 		mem := driver.NewMemory()
 		mem.SetNamespace(spec.Namespace)
 		cfg.Releases = storage.Init(mem)
@@ -188,8 +204,11 @@ func RenderStep(ctx context.Context, cluster *kube.Cluster, kubeVersion string, 
 		m.New = step.rendered
 		return m, nil
 	}
+	opts := renderOptions(cluster, kubeVersion, step)
+	opts.Reads = &LiveReads{}
 	var err error
-	m.New, err = Render(ctx, step.Release, step.chart, renderOptions(cluster, kubeVersion, step))
+	m.New, err = Render(ctx, step.Release, step.chart, opts)
+	m.Secrets = slices.Concat(m.Secrets, opts.Reads.SecretValues())
 	return m, err
 }
 

@@ -56,7 +56,7 @@ func TestDecideTakeover(t *testing.T) {
 			name:   "another Helm release's with adopt: helm-releases",
 			mode:   manifest.AdoptHelmReleases,
 			owners: map[string]liveOwner{cm: {exists: true, helmRelease: "egov/old-user"}},
-			adopt:  []Adoption{{Object: cm, Owner: "Helm release egov/old-user"}},
+			adopt:  []Adoption{{Object: cm, Owner: "Helm release egov/old-user", fromRelease: "egov/old-user"}},
 		},
 		{
 			name:    "another digitops environment's release: refused even with helm-releases",

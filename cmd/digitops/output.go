@@ -83,6 +83,8 @@ type planReleaseJSON struct {
 	Restarts  []reconciler.Restart  `json:"restarts,omitempty"`
 	Inputs    []reconciler.Input    `json:"inputs,omitempty"`
 	HandsOver []reconciler.HandOver `json:"handsOver,omitempty"`
+	Lookups   []string              `json:"lookups,omitempty"`
+	LiveReads []string              `json:"liveReads,omitempty"`
 }
 
 // detailLines are the lines under a step's heading, in the text and the
@@ -92,6 +94,12 @@ func detailLines(st *reconciler.Step) []string {
 	var out []string
 	for _, a := range st.Adopt {
 		out = append(out, "adopt: "+a.String())
+	}
+	for _, l := range st.Lookups {
+		out = append(out, "lookup: "+l+" reads live objects when Helm acts")
+	}
+	for _, r := range st.LiveReads {
+		out = append(out, "read: "+r)
 	}
 	for _, h := range st.HandsOver {
 		out = append(out, "keep: "+h.Object+" (taken over by "+h.To+")")
@@ -135,7 +143,7 @@ func printPlanJSON(w io.Writer, p *planned) error {
 		if d == nil {
 			d = []drift.Item{}
 		}
-		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts, Inputs: st.Inputs, HandsOver: st.HandsOver})
+		out.Releases = append(out.Releases, planReleaseJSON{Name: st.Release.Name, Namespace: st.Release.Namespace, Action: string(st.Action), Reason: st.Reason, Drift: d, Adopt: st.Adopt, Orphans: st.Orphans, Restarts: st.Restarts, Inputs: st.Inputs, HandsOver: st.HandsOver, Lookups: st.Lookups, LiveReads: st.LiveReads})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

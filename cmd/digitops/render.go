@@ -23,8 +23,9 @@ type renderOptions struct {
 	kubeVersion string
 }
 
-// render returns what one release renders to (or its merged values).
-func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalCharts, spec manifest.ReleaseSpec) (string, error) {
+// render returns what one release renders to (or its merged values); warn
+// is told when the render cannot be what Helm deploys.
+func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalCharts, spec manifest.ReleaseSpec, warn func(string)) (string, error) {
 	if spec.Err != nil {
 		return "", spec.Err
 	}
@@ -42,6 +43,9 @@ func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalChart
 	text, err := reconciler.Render(ctx, spec, c, reconciler.RenderOptions{Hooks: true, KubeVersion: o.kubeVersion})
 	if err != nil {
 		return "", fmt.Errorf("%w (see `digitops render --release %s --values` for the values it got)", err, spec.Name)
+	}
+	if calls := reconciler.LookupCalls(c, spec.Values); len(calls) > 0 {
+		warn(fmt.Sprintf("release %s/%s calls Helm's lookup (%s): rendered as though no live object exists, as helm template does; Helm reads the cluster when it acts", spec.Namespace, spec.Name, strings.Join(calls, ", ")))
 	}
 	return text, nil
 }
@@ -98,7 +102,7 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 					continue
 				}
 				n++
-				text, err := o.render(ctx, charts, spec)
+				text, err := o.render(ctx, charts, spec, func(w string) { fmt.Fprintf(s.err, "digitops: warning: %s\n", w) })
 				if err != nil {
 					// Report it and carry on, as plan does: every
 					// failing release is named in one run.

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/digitops/digitops/internal/testenv"
+)
+
+// lookupRepo is an environment of one release whose chart copies a
+// password out of a live Secret with Helm's lookup.
+func lookupRepo(t *testing.T) string {
+	t.Helper()
+	return writeRepo(t, map[string]string{
+		"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {wait: false}
+    releases:
+      - {name: reader, namespace: egov, chart: charts/reader}
+`,
+		"charts/reader/Chart.yaml": "apiVersion: v2\nname: reader\nversion: 0.1.0\n",
+		"charts/reader/templates/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: reader
+  labels: {app: reader}
+data:
+  {{- $s := lookup "v1" "Secret" "vault" "db-root" }}
+  password: {{ if $s }}{{ $s.data.password | b64dec | quote }}{{ else }}"none"{{ end }}
+`,
+	})
+}
+
+// A chart that calls lookup: the plan says so and names what it read, its
+// render sees the live object as Helm's install will, and the Secret's
+// value is masked in every output, also in the diff of the next change.
+func TestPlan_lookupIsNamedAndMasked(t *testing.T) {
+	env := testenv.ForTest(t, testenv.Options{})
+	ctx := testContext(t)
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	const password = "root-pass-9f3a71"
+	for _, ns := range []string{"vault", "egov"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.CoreV1().Secrets("vault").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-root"}, StringData: map[string]string{"password": password}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repo := lookupRepo(t)
+	common := []string{"--repo", repo, "--kubeconfig", env.Kubeconfig}
+	leaks := []string{password, base64.StdEncoding.EncodeToString([]byte(password))}
+
+	r := runCLI(t, ctx, append([]string{"plan", "--diff"}, common...)...)
+	if r.code != 0 {
+		t.Fatalf("plan: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"lookup: templates/cm.yaml reads live objects when Helm acts", "read: secrets vault/db-root", "password: (secret sha256:"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("plan does not say %q:\n%s", want, r.out)
+		}
+	}
+	assertNoSecret(t, "plan", r.out+r.stderr, leaks...)
+
+	r = runCLI(t, ctx, append([]string{"apply", "--diff=false"}, common...)...)
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d; stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+	assertNoSecret(t, "apply", r.out+r.stderr, leaks...)
+	cm, err := cs.CoreV1().ConfigMaps("egov").Get(ctx, "reader", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["password"] != password {
+		t.Errorf("the applied ConfigMap holds %q, want what lookup read", cm.Data["password"])
+	}
+
+	// The chart changes: the diff shows the deployed manifest, which holds
+	// what lookup read.
+	path := filepath.Join(repo, "charts/reader/templates/cm.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), "{app: reader}", "{app: reader, tier: backend}", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "markdown", "json"} {
+		r = runCLI(t, ctx, append([]string{"plan", "--diff", "-o", format}, common...)...)
+		if r.code != 0 {
+			t.Fatalf("plan -o %s after the chart change: exit %d; stderr:\n%s", format, r.code, r.stderr)
+		}
+		if !strings.Contains(r.out, "tier") && format != "json" {
+			t.Errorf("plan -o %s does not show the change:\n%s", format, r.out)
+		}
+		assertNoSecret(t, "plan -o "+format, r.out+r.stderr, leaks...)
+	}
+}
+
+// Offline, lookup finds nothing: render and plan say so.
+func TestRender_lookupOfflineIsNamed(t *testing.T) {
+	ctx := testContext(t)
+	repo := lookupRepo(t)
+	r := runCLI(t, ctx, "render", "--repo", repo)
+	if r.code != 0 {
+		t.Fatalf("render: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if want := "digitops: warning: release egov/reader calls Helm's lookup (templates/cm.yaml): rendered as though no live object exists"; !strings.Contains(r.stderr, want) {
+		t.Errorf("render stderr does not say %q:\n%s", want, r.stderr)
+	}
+	r = runCLI(t, ctx, "plan", "--offline", "--repo", repo)
+	if r.code != 0 {
+		t.Fatalf("plan --offline: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"lookup: templates/cm.yaml reads live objects when Helm acts", "reader call Helm's lookup: an offline plan renders them as though no live object exists"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("plan --offline does not say %q:\n%s", want, r.out)
+		}
+	}
+}

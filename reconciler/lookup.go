@@ -1,0 +1,320 @@
+package reconciler
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"text/template/parse"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+
+	"github.com/digitops/digitops/reconciler/kube"
+)
+
+// LookupCalls returns where a release calls Helm's `lookup`, which reads
+// live objects when Helm installs or upgrades it: the templates of c that
+// call it (a subchart's as charts/<name>/templates/…), and "values" when a
+// value is a template that does (rendered with `tpl`). It returns nil for
+// a chart that reads nothing live.
+func LookupCalls(c *chart.Chart, values map[string]any) []string {
+	out := chartLookupCalls(c, "")
+	if valuesCallLookup(values, 0) {
+		out = append(out, "values")
+	}
+	return out
+}
+
+// chartLookupCalls are the templates of c and its subcharts that call
+// lookup, each named under prefix.
+func chartLookupCalls(c *chart.Chart, prefix string) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, t := range c.Templates {
+		if bytes.Contains(t.Data, []byte("lookup")) && templateCallsLookup(t.Name, string(t.Data)) {
+			out = append(out, prefix+t.Name)
+		}
+	}
+	for _, d := range c.Dependencies() {
+		out = append(out, chartLookupCalls(d, prefix+"charts/"+d.Name()+"/")...)
+	}
+	return out
+}
+
+// templateCallsLookup reports whether a Go template calls the function
+// lookup. A template that does not parse is taken to call it when it names
+// it (Helm refuses to render it anyway).
+func templateCallsLookup(name, text string) bool {
+	t := parse.New(name)
+	t.Mode = parse.SkipFuncCheck
+	trees := map[string]*parse.Tree{}
+	if _, err := t.Parse(text, "{{", "}}", trees); err != nil {
+		return true
+	}
+	for _, tree := range trees {
+		if tree.Root != nil && nodeCallsLookup(tree.Root) {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeCallsLookup walks a template's parse tree for the identifier lookup.
+func nodeCallsLookup(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return false
+		}
+		return slices.ContainsFunc(n.Nodes, nodeCallsLookup)
+	case *parse.ActionNode:
+		return nodeCallsLookup(n.Pipe)
+	case *parse.PipeNode:
+		if n == nil {
+			return false
+		}
+		return slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return nodeCallsLookup(c) })
+	case *parse.CommandNode:
+		return slices.ContainsFunc(n.Args, nodeCallsLookup)
+	case *parse.IdentifierNode:
+		return n.Ident == "lookup"
+	case *parse.ChainNode:
+		return nodeCallsLookup(n.Node)
+	case *parse.IfNode:
+		return branchCallsLookup(&n.BranchNode)
+	case *parse.RangeNode:
+		return branchCallsLookup(&n.BranchNode)
+	case *parse.WithNode:
+		return branchCallsLookup(&n.BranchNode)
+	case *parse.TemplateNode:
+		return nodeCallsLookup(n.Pipe)
+	}
+	return false
+}
+
+func branchCallsLookup(b *parse.BranchNode) bool {
+	return nodeCallsLookup(b.Pipe) || nodeCallsLookup(b.List) || nodeCallsLookup(b.ElseList)
+}
+
+// maxValuesDepth bounds the walk of valuesCallLookup (values are bounded
+// in depth when read: see internal/yamldepth).
+const maxValuesDepth = 1000
+
+// valuesCallLookup reports whether a string of values is a template that
+// calls lookup.
+func valuesCallLookup(v any, depth int) bool {
+	if depth > maxValuesDepth {
+		return false
+	}
+	switch v := v.(type) {
+	case string:
+		return strings.Contains(v, "lookup") && strings.Contains(v, "{{") && templateCallsLookup("values", v)
+	case map[string]any:
+		for _, x := range v {
+			if valuesCallLookup(x, depth+1) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if valuesCallLookup(x, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// LiveReads records what a render's lookups read from the cluster: the
+// objects, and the values of the Secrets among them, which every output
+// masks. It is safe for concurrent use.
+type LiveReads struct {
+	mu      sync.Mutex
+	objects []string
+	secrets []string
+}
+
+// Objects are the objects read, as "resource namespace/name" (a LIST as
+// "resource namespace/*"), in the order first read.
+func (r *LiveReads) Objects() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.objects)
+}
+
+// SecretValues are the values of the Secrets read: each as the API
+// serves it (base64) and decoded.
+func (r *LiveReads) SecretValues() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.secrets)
+}
+
+func (r *LiveReads) add(object string, secrets []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.objects, object) {
+		r.objects = append(r.objects, object)
+	}
+	for _, s := range secrets {
+		if !slices.Contains(r.secrets, s) {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+}
+
+// lookupGetter is the RESTClientGetter a render with live lookups gives
+// Helm: the cluster's, with a transport that records every object read.
+type lookupGetter struct {
+	config  *rest.Config
+	cluster *kube.Cluster
+}
+
+var _ action.RESTClientGetter = lookupGetter{}
+
+func newLookupGetter(c *kube.Cluster, reads *LiveReads) lookupGetter {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return readRecorder{next: rt, reads: reads} })
+	return lookupGetter{config: cfg, cluster: c}
+}
+
+func (g lookupGetter) ToRESTConfig() (*rest.Config, error) { return g.config, nil }
+func (g lookupGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return g.cluster.Discovery(), nil
+}
+func (g lookupGetter) ToRESTMapper() (meta.RESTMapper, error) { return g.cluster.Mapper(), nil }
+
+// maxLookupSecretBody bounds the Secret (or list of Secrets) a lookup
+// read that the recorder decodes; a bigger one fails the render.
+const maxLookupSecretBody = 32 << 20
+
+// readRecorder is a transport that records, in reads, every object a GET
+// returned (discovery aside) and the values of Secrets.
+type readRecorder struct {
+	next  http.RoundTripper
+	reads *LiveReads
+}
+
+func (t readRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	resource, object, ok := readObject(req.URL.Path)
+	if !ok {
+		return resp, nil
+	}
+	if resource != "secrets" {
+		t.reads.add(object, nil)
+		return resp, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxLookupSecretBody+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxLookupSecretBody {
+		return nil, fmt.Errorf("lookup of %s: response over %d bytes", object, maxLookupSecretBody)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	t.reads.add(object, secretValuesOf(body))
+	return resp, nil
+}
+
+// readObject names the object a GET of an API path reads, "resource
+// namespace/name" (a LIST: name "*"), or false for discovery.
+func readObject(p string) (resource, object string, ok bool) {
+	segs := strings.Split(strings.Trim(path.Clean(p), "/"), "/")
+	var rest []string
+	switch {
+	case len(segs) >= 2 && segs[0] == "api":
+		rest = segs[2:]
+	case len(segs) >= 3 && segs[0] == "apis":
+		rest = segs[3:]
+	}
+	namespace := ""
+	if len(rest) >= 3 && rest[0] == "namespaces" {
+		namespace, rest = rest[1], rest[2:]
+	}
+	if len(rest) == 0 {
+		return "", "", false
+	}
+	name := "*"
+	if len(rest) > 1 {
+		name = rest[1]
+	}
+	if namespace != "" {
+		name = namespace + "/" + name
+	}
+	return rest[0], rest[0] + " " + name, true
+}
+
+// secretValuesOf are the values of a Secret, or of the Secrets of a list,
+// in the JSON the API serves: each base64 value and its decoding.
+func secretValuesOf(body []byte) []string {
+	type secret struct {
+		Data       map[string]string `json:"data"`
+		StringData map[string]string `json:"stringData"`
+	}
+	var doc struct {
+		secret
+		Items []secret `json:"items"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range append(doc.Items, doc.secret) {
+		for _, v := range s.Data {
+			out = append(out, v)
+			if d, err := base64.StdEncoding.DecodeString(v); err == nil {
+				out = append(out, string(d))
+			}
+		}
+		for _, v := range s.StringData {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// noteLookups sets Lookups on every install or upgrade whose chart calls
+// Helm's lookup; offline, a plan note says that the render found nothing.
+func (p *Planner) noteLookups(plan *Plan) {
+	var offline []string
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if (st.Action != ActionInstall && st.Action != ActionUpgrade) || st.chart == nil {
+			continue
+		}
+		st.Lookups = LookupCalls(st.chart, st.Release.Values)
+		if len(st.Lookups) > 0 && p.Cluster == nil {
+			offline = append(offline, st.Release.Name)
+		}
+	}
+	if len(offline) > 0 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%s call Helm's lookup: an offline plan renders them as though no live object exists; Helm reads the cluster when it acts", strings.Join(offline, ", ")))
+	}
+}
+
+// readLive records on the step what its render read: the objects, and
+// the Secrets' values among the values every output of the step masks.
+func (st *Step) readLive(reads *LiveReads) {
+	st.LiveReads = reads.Objects()
+	if v := reads.SecretValues(); len(v) > 0 {
+		// The release's list may be shared with other steps.
+		st.Release.SecretValues = slices.Concat(st.Release.SecretValues, v)
+	}
+}
