@@ -8,6 +8,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -41,6 +42,9 @@ type helmEnv struct {
 	// namespaces, shared by the actions of one Apply, creates the
 	// namespaces installs need; nil creates them without remembering.
 	namespaces *namespaces
+	// allowed is the operator's policy the plan was checked against: a
+	// render Helm makes again as it acts is checked against it too.
+	allowed *policy.Rules
 }
 
 // ensureNamespace makes sure the namespace of an install exists (owned by

@@ -116,7 +116,7 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 	}
 	log = log.With("environment", env.Name, "revision", plan.Revision)
 	s := &scheduler{
-		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster)}),
+		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster), allowed: plan.policy}),
 		concurrency: env.Policy.Concurrency,
 		log:         log,
 		progress:    a.Progress,

@@ -300,6 +300,10 @@ func (p *Planner) noteLookups(plan *Plan) {
 			continue
 		}
 		st.Lookups = LookupCalls(st.chart, st.Release.Values)
+		if err := lookupRefused(plan.policy, st.Lookups); err != nil {
+			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q: %v", st.Release.Name, err)}, "")
+			continue
+		}
 		if len(st.Lookups) > 0 && p.Cluster == nil {
 			offline = append(offline, st.Release.Name)
 		}

@@ -23,7 +23,8 @@ const maxNondeterministicPaths = 3
 // with what Helm renders when it acts (appliedRenderNote). Unchanged
 // releases are not rendered. It returns the indexes of the rendered steps.
 func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
-	if p.SkipRenderCheck {
+	if p.SkipRenderCheck && plan.policy == nil {
+		// A policy checks what renders: it always renders.
 		return nil
 	}
 	var idx []int
@@ -52,6 +53,11 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 		}
 		st.rendered, st.renderedHooks = m, hooks
 	})
+	return withoutErrors(plan, idx)
+}
+
+// withoutErrors are the steps of idx that are not in error.
+func withoutErrors(plan *Plan, idx []int) []int {
 	kept := idx[:0]
 	for _, i := range idx {
 		if plan.Steps[i].Action != ActionError {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -38,6 +39,11 @@ type Plan struct {
 	// InputsWithNoEffect are the values that changed in Git but moved no
 	// object: they changed only in releases the plan records.
 	InputsWithNoEffect []Input
+
+	// policy is the operator's policy the plan was checked against
+	// (PlanOptions.Policy); the Applier checks Helm's renders against it
+	// too.
+	policy *policy.Rules
 }
 
 // Errors returns the steps in error.
@@ -223,6 +229,11 @@ type PlanOptions struct {
 	// Suspended releases are skipped with status suspended, before their
 	// chart is loaded or anything is read for them.
 	Suspended map[string]bool
+	// Policy, when set, is the operator's policy for the environment (see
+	// package policy): a release outside it is an error step naming the
+	// object and the rule, and nothing of it is applied. nil allows
+	// everything.
+	Policy *policy.Rules
 	// HeldBack, when set, says why a release that would be installed or
 	// upgraded to desired waits (its last attempts with this chart and
 	// values failed and the next is not due), or "" when it does not; a
@@ -246,7 +257,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	if p.Now != nil {
 		now = p.Now
 	}
-	plan := &Plan{Environment: env.Name, Revision: opts.Revision, Warnings: env.Warnings, KubeVersion: p.KubeVersion}
+	plan := &Plan{Environment: env.Name, Revision: opts.Revision, Warnings: env.Warnings, KubeVersion: p.KubeVersion, policy: opts.Policy}
 	wanted := make(map[string]bool, len(env.Releases))
 	// invalidElsewhere are the releases left out by Select that failed to
 	// load, or need one that did: what needs them is blocked all the same.
@@ -277,6 +288,10 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 		}
 		if spec.Err != nil {
 			plan.Steps = append(plan.Steps, errorStep(spec, lr, spec.Err))
+			continue
+		}
+		if err := opts.Policy.Namespace(spec.Namespace); err != nil {
+			plan.Steps = append(plan.Steps, errorStep(spec, lr, fmt.Errorf("release %q: %w", spec.Name, err)))
 			continue
 		}
 		c, err := p.Charts.Load(ctx, spec.Chart)
@@ -323,6 +338,10 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	p.noteLookups(plan)
 	renderedFrom := time.Now()
 	rendered := p.renderChanged(ctx, plan)
+	if plan.policy != nil {
+		p.enforcePolicy(ctx, plan, rendered)
+		rendered = withoutErrors(plan, rendered)
+	}
 	p.compareDeployed(ctx, plan, rendered, renderedFrom)
 	p.explainInputs(ctx, plan)
 	p.findTakeovers(ctx, env, live, plan, rendered)

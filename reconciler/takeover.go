@@ -623,6 +623,9 @@ func (h helmEnv) postRenderer(ctx context.Context, step *Step, planned bool) (po
 	if len(step.keepLive) > 0 || len(step.liveAdopted) > 0 {
 		chain = append(chain, keepLivePostRenderer{namespace: spec.Namespace, keep: step.keepLive, live: step.liveAdopted})
 	}
+	if h.allowed != nil && !planned {
+		chain = append(chain, policyPostRenderer{rules: h.allowed, cluster: h.cluster, namespace: spec.Namespace})
+	}
 	if len(chain) == 0 {
 		return nil, nil
 	}
