@@ -22,6 +22,7 @@ import (
 
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
@@ -99,6 +100,10 @@ type Options struct {
 	// helmfile templates may read (loader.Options.AllowEnv); none when
 	// empty.
 	HelmfileEnv []string
+	// Policy is the operator's policy (serve --policy): an environment it
+	// has no entry for, or whose cluster it refuses, is not planned; a
+	// release outside it is an error step. nil allows everything.
+	Policy *policy.Policy
 	// Cluster connects to clusters; nil uses kubeconfigs (KubeconfigOverride
 	// and ContextOverride win over the environment's cluster block).
 	Cluster            ClusterFunc
@@ -413,6 +418,24 @@ type connected struct {
 // A cluster.kubeconfigSecret is read from the home cluster on every call (one
 // GET), so that a rotated kubeconfig is picked up; it wins over the
 // --kubeconfig/--context overrides, which then name the home cluster.
+// repositoryCluster is what of an environment's cluster block cluster
+// connects with: the overrides are the operator's, and a kubeconfigSecret
+// (read unless Options.Cluster connects) replaces the rest. The policy
+// checks this part.
+func (d *Daemon) repositoryCluster(ref manifest.ClusterRef) manifest.ClusterRef {
+	if ref.KubeconfigSecret != nil && d.opts.Cluster == nil {
+		return manifest.ClusterRef{KubeconfigSecret: ref.KubeconfigSecret}
+	}
+	out := manifest.ClusterRef{Kubeconfig: ref.Kubeconfig, Context: ref.Context}
+	if d.opts.KubeconfigOverride != "" {
+		out.Kubeconfig = ""
+	}
+	if d.opts.ContextOverride != "" {
+		out.Context = ""
+	}
+	return out
+}
+
 func (d *Daemon) cluster(ctx context.Context, ref manifest.ClusterRef) (connected, error) {
 	if ref.KubeconfigSecret != nil && d.opts.Cluster == nil {
 		return d.clusterFromSecret(ctx, *ref.KubeconfigSecret)

@@ -153,6 +153,15 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	if env.Policy.Interval > 0 {
 		l.interval = env.Policy.Interval
 	}
+	rules, err := l.d.opts.Policy.For(l.name)
+	if err == nil {
+		// Before anything connects.
+		err = rules.Cluster(l.d.repositoryCluster(env.Cluster))
+	}
+	if err != nil {
+		l.failBeforePlan(start, snap, fmt.Errorf("environment %q: %w", l.name, err))
+		return
+	}
 	conn, err := l.d.cluster(ctx, env.Cluster)
 	if err != nil {
 		l.failBeforePlan(start, snap, fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err))
@@ -164,12 +173,12 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	var acting []string
 	syncer := &reconciler.Syncer{Planner: conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
 	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
-		PlanOptions: reconciler.PlanOptions{Revision: snap.Revision, Suspended: suspended, HeldBack: l.heldBack},
+		PlanOptions: reconciler.PlanOptions{Revision: snap.Revision, Suspended: suspended, HeldBack: l.heldBack, Policy: rules},
 		Apply:       leader,
 		Planned: func(_ context.Context, plan *reconciler.Plan) (bool, error) {
 			l.d.ready.Store(true)
 			l.mu.Lock()
-			l.setTarget(env, conn, snap.Revision, snap.Commit, plan)
+			l.setTarget(env, rules, conn, snap.Revision, snap.Commit, plan)
 			l.mu.Unlock()
 			for _, st := range plan.Steps {
 				if st.Action.Writes() {

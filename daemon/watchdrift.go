@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
@@ -39,6 +40,7 @@ const (
 // releases it found in sync or drifted (by name, their namespace).
 type watchTarget struct {
 	env      *manifest.Environment
+	rules    *policy.Rules
 	conn     connected
 	revision string
 	commit   string
@@ -180,6 +182,7 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 			Revision:  tgt.revision,
 			Select:    func(r manifest.ReleaseSpec) bool { return slices.Contains(names, r.Name) },
 			Suspended: l.d.suspends.releases(l.name),
+			Policy:    tgt.rules,
 		},
 		Apply: leader,
 		Planned: func(_ context.Context, plan *reconciler.Plan) (bool, error) {
@@ -461,12 +464,12 @@ func (l *envLoop) watchActed(plan *reconciler.Plan, result *reconciler.Result) {
 // setTarget records what the full sync just planned for watch-driven
 // checks: the releases it found in sync (drifted or not) and their
 // environment. l.mu is held.
-func (l *envLoop) setTarget(env *manifest.Environment, conn connected, revision, commit string, plan *reconciler.Plan) {
+func (l *envLoop) setTarget(env *manifest.Environment, rules *policy.Rules, conn connected, revision, commit string, plan *reconciler.Plan) {
 	releases := map[string]string{}
 	for _, st := range plan.Steps {
 		if st.Status == reconciler.StatusInSync || st.Status == reconciler.StatusDrifted {
 			releases[st.Release.Name] = st.Release.Namespace
 		}
 	}
-	l.target = watchTarget{env: env, conn: conn, revision: revision, commit: commit, releases: releases}
+	l.target = watchTarget{env: env, rules: rules, conn: conn, revision: revision, commit: commit, releases: releases}
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/metrics"
+	"github.com/digitops/digitops/policy"
 )
 
 const chartDir = "helm/digitops"
@@ -32,6 +33,7 @@ var allOn = map[string]any{
 	"sync":                          map[string]any{"sopsAgeSecret": "sops-age"},
 	"metrics":                       map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}, "grafanaDashboard": map[string]any{"enabled": true}},
 	"terminationGracePeriodSeconds": 45,
+	"policy":                        map[string]any{"environments": map[string]any{"*": map[string]any{"namespaces": []any{"egov"}, "clusterScoped": []any{"Namespace"}}}},
 }
 
 // render renders the chart with vals and returns its documents by kind/name.
@@ -99,7 +101,8 @@ func TestChart_render(t *testing.T) {
 	c := dep.Spec.Template.Spec.Containers[0]
 	args := strings.Join(c.Args, " ")
 	for _, want := range []string{"serve", "--leader-elect", "--leader-election-namespace=digitops-system", "--env=egov-demo,qa",
-		"--shutdown-grace=30s", "--github-webhook-secret-file=/etc/digitops/webhooks/github", "--api-token-file=/etc/digitops/api/token"} {
+		"--shutdown-grace=30s", "--github-webhook-secret-file=/etc/digitops/webhooks/github", "--api-token-file=/etc/digitops/api/token",
+		"--policy=/etc/digitops/policy/policy.yaml"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("container args lack %q: %s", want, args)
 		}
@@ -116,6 +119,16 @@ func TestChart_render(t *testing.T) {
 	}
 	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" {
 		t.Error("probes do not use /readyz and /healthz")
+	}
+	var policyCM corev1.ConfigMap
+	if err := yaml.UnmarshalStrict(docs["ConfigMap/digitops-policy"], &policyCM); err != nil {
+		t.Fatalf("policy ConfigMap: %v", err)
+	}
+	if _, err := policy.Parse("policy.yaml", []byte(policyCM.Data["policy.yaml"])); err != nil {
+		t.Errorf("the chart's policy file does not parse: %v\n%s", err, policyCM.Data["policy.yaml"])
+	}
+	if !strings.Contains(string(docs["Deployment/digitops"]), "mountPath: /etc/digitops/policy") || dep.Spec.Template.Annotations["checksum/policy"] == "" {
+		t.Error("policy: the Deployment should mount the policy ConfigMap and restart when it changes")
 	}
 	var role rbacv1.Role
 	if err := yaml.UnmarshalStrict(docs["Role/digitops-leader-election"], &role); err != nil {

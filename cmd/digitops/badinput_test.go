@@ -1220,6 +1220,27 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			want:  []string{"no release matches --release nope", "the environment has: a"},
 		},
 		{
+			name:  "policy: the repository picks a cluster the policy does not list",
+			files: merge(chart, map[string]string{"digitops.yaml": "environments:\n  - name: dev\n    cluster: {context: prod}\n    releases:\n      - {name: a, namespace: egov, chart: charts/app}\n"}),
+			env:   "dev",
+			args:  []string{"--policy", policyFile(t, "namespaces: [egov]\n    clusters: [{context: dev}]")},
+			want:  []string{`environment "dev": cluster context "prod" is not allowed`, `environments["*"].clusters allows context dev`},
+		},
+		{
+			name:  "policy: no entry for the environment",
+			files: native(nil, "{name: a, namespace: egov, chart: charts/app}"),
+			env:   "dev",
+			args:  []string{"--policy", policyFileFor(t, "prod-*", "namespaces: [egov]")},
+			want:  []string{`environment "dev" is not allowed`, "has no entry for it"},
+		},
+		{
+			name:  "policy: a typo in the policy file",
+			files: native(nil, "{name: a, namespace: egov, chart: charts/app}"),
+			env:   "dev",
+			args:  []string{"--policy", policyFile(t, "namespace: [egov]")},
+			want:  []string{"policy.yaml:3", `unknown field "namespace"`},
+		},
+		{
 			name:  "flag: --kubeconfig that does not exist",
 			files: native(nil, "{name: a, chart: charts/app}"),
 			env:   "dev",
@@ -1324,6 +1345,23 @@ func TestApply_badInputAppliesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// policyFile writes an operator policy whose one entry, "*", has the rules
+// given (indented as its fields) and returns its path.
+func policyFile(t *testing.T, rules string) string {
+	t.Helper()
+	return policyFileFor(t, "*", rules)
+}
+
+// policyFileFor is policyFile with the entry's key.
+func policyFileFor(t *testing.T, key, rules string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte("environments:\n  \""+key+"\":\n    "+rules+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // nested is n flow sequences, each in the last: 2n bytes.

@@ -126,3 +126,84 @@ func TestRender_lookupOfflineIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// An operator policy on apply: the releases outside it are error steps
+// naming the object and the rule, nothing of them is applied and what
+// needs them is blocked; the release inside it is applied.
+func TestApply_policyRefusesWhatItDoesNotAllow(t *testing.T) {
+	env := testenv.ForTest(t, testenv.Options{})
+	ctx := testContext(t)
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	repo := writeRepo(t, map[string]string{
+		"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {wait: false}
+    releases:
+      - {name: a, namespace: egov, chart: charts/app}
+      - {name: rbac, namespace: egov, chart: charts/rbac}
+      - {name: b, namespace: egov, chart: charts/app, needs: [rbac]}
+      - {name: sys, namespace: kube-system, chart: charts/app}
+      - {name: reader, namespace: egov, chart: charts/reader}
+`,
+		"charts/app/Chart.yaml":           okChart,
+		"charts/app/templates/cm.yaml":    okTemplate,
+		"charts/rbac/Chart.yaml":          "apiVersion: v2\nname: rbac\nversion: 0.1.0\n",
+		"charts/rbac/templates/crb.yaml":  "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admin-all}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: default, namespace: egov}]\n",
+		"charts/reader/Chart.yaml":        "apiVersion: v2\nname: reader\nversion: 0.1.0\n",
+		"charts/reader/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\ndata: {a: {{ (lookup \"v1\" \"Secret\" \"vault\" \"root\").data | toJson | quote }}}\n",
+	})
+	pol := policyFile(t, "namespaces: [egov]\n    clusterScoped: [Namespace]")
+	r := runCLI(t, ctx, "apply", "--repo", repo, "--kubeconfig", env.Kubeconfig, "--policy", pol)
+	if r.code != 1 {
+		t.Fatalf("apply: exit %d, want 1; stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+	for _, want := range []string{
+		`rbac: release "rbac": ClusterRoleBinding/admin-all is not allowed: policy ` + pol + `, environments["*"].clusterScoped allows Namespace`,
+		`b: needs "rbac", which is in error`,
+		`sys: release "sys": Namespace "kube-system" is not allowed: policy ` + pol + `, environments["*"].namespaces allows egov`,
+		`reader: release "reader": its chart calls Helm's lookup (templates/cm.yaml): lookup is not allowed`,
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("apply does not say %q:\n%s", want, r.out)
+		}
+	}
+	if !strings.Contains(r.stderr, "3 release(s) failed: rbac, sys, reader") {
+		t.Errorf("apply's error does not name the refused releases:\n%s", r.stderr)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, "admin-all", metav1.GetOptions{}); err == nil {
+		t.Error("the ClusterRoleBinding the policy refuses was created")
+	}
+	secrets, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released []string
+	for _, s := range secrets.Items {
+		released = append(released, s.Labels["name"])
+	}
+	if len(released) != 1 || released[0] != "a" {
+		t.Errorf("Helm releases after the apply: %v, want only a", released)
+	}
+}
+
+// render checks the policy as plan does: a refused release is named with
+// the rule, and is not printed.
+func TestRender_policy(t *testing.T) {
+	ctx := testContext(t)
+	repo := lookupRepo(t)
+	r := runCLI(t, ctx, "render", "--repo", repo, "--policy", policyFile(t, "namespaces: [egov]"))
+	if r.code != 1 {
+		t.Fatalf("render: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	if want := `digitops: release egov/reader: its chart calls Helm's lookup (templates/cm.yaml): lookup is not allowed`; !strings.Contains(r.stderr, want) {
+		t.Errorf("render does not say %q:\n%s", want, r.stderr)
+	}
+	if strings.Contains(r.out, "kind: ConfigMap") {
+		t.Errorf("render printed the refused release:\n%s", r.out)
+	}
+	r = runCLI(t, ctx, "render", "--repo", repo, "--policy", policyFile(t, "namespaces: [egov]\n    lookup: true"))
+	if r.code != 0 || !strings.Contains(r.out, "kind: ConfigMap") {
+		t.Errorf("render with lookup allowed: exit %d; stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+}

@@ -31,6 +31,8 @@ type planFlags struct {
 	renderTwice bool
 	// kubeVersion is the Kubernetes version an offline plan renders for.
 	kubeVersion string
+	// policy is the operator's policy file (--policy).
+	policy string
 }
 
 func (f *planFlags) add(cmd *cobra.Command) {
@@ -39,6 +41,7 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.releases, "release", nil, "only this release (repeatable)")
 	fl.StringSliceVarP(&f.selectors, "selector", "l", nil, "only releases whose labels match key=value[,key!=value] (name and namespace are implicit labels; repeat for OR)")
 	fl.BoolVar(&f.includeNeeds, "include-needs", false, "with --release or --selector: also the releases those need, transitively (as helmfile's --include-needs)")
+	fl.StringVar(&f.policy, "policy", "", policyFlagUsage)
 	fl.BoolVar(&f.diff, "diff", true, "render changed releases and show what changes in their objects")
 }
 
@@ -168,8 +171,16 @@ func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, e
 	if f.kubeVersion != "" && !f.offline {
 		return nil, fmt.Errorf("--kube-version is for --offline plans: online, the cluster's version is used")
 	}
+	rules, err := environmentRules(ctx, f.policy, env)
+	if err != nil {
+		return nil, err
+	}
 	var cluster *kube.Cluster
 	if !f.offline {
+		// The policy's clusters are checked before anything connects.
+		if err := rules.Cluster(g.repositoryCluster(env)); err != nil {
+			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
+		}
 		if cluster, err = g.cluster(env); err != nil {
 			return nil, err
 		}
@@ -203,7 +214,7 @@ func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, e
 		sel:     sel,
 		offline: f.offline,
 		// One plan per command: the watches stop before applying.
-		opts: reconciler.SyncOptions{StopWatching: true, PlanOptions: reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision}},
+		opts: reconciler.SyncOptions{StopWatching: true, PlanOptions: reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision, Policy: rules}},
 	}
 	if !sel.empty() {
 		run.opts.Select = sel.match

@@ -9,6 +9,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/chartrepo"
 	"github.com/digitops/digitops/source/manifest"
@@ -21,6 +22,9 @@ type renderOptions struct {
 	maskSecrets bool
 	offline     bool
 	kubeVersion string
+	// policyFile is --policy; rules the environment's rules from it.
+	policyFile string
+	rules      *policy.Rules
 }
 
 // render returns what one release renders to (or its merged values); warn
@@ -44,7 +48,11 @@ func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalChart
 	if err != nil {
 		return "", fmt.Errorf("%w (see `digitops render --release %s --values` for the values it got)", err, spec.Name)
 	}
-	if calls := reconciler.LookupCalls(c, spec.Values); len(calls) > 0 {
+	calls := reconciler.LookupCalls(c, spec.Values)
+	if err := reconciler.PolicyRefusal(o.rules, spec.Namespace, calls, text); err != nil {
+		return "", err
+	}
+	if len(calls) > 0 {
 		warn(fmt.Sprintf("release %s/%s calls Helm's lookup (%s): rendered as though no live object exists, as helm template does; Helm reads the cluster when it acts", spec.Namespace, spec.Name, strings.Join(calls, ", ")))
 	}
 	return text, nil
@@ -76,6 +84,9 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 			ctx := cmd.Context()
 			env, _, err := g.loadEnvironment(ctx)
 			if err != nil {
+				return err
+			}
+			if o.rules, err = environmentRules(ctx, o.policyFile, env); err != nil {
 				return err
 			}
 			sel, err := newFilter(o.releases, o.selectors)
@@ -135,6 +146,7 @@ hide the values of the secrets file (plain and base64). (plan never shows them.)
 	cmd.Flags().StringSliceVar(&o.releases, "release", nil, "only this release (repeatable)")
 	cmd.Flags().StringSliceVarP(&o.selectors, "selector", "l", nil, "only releases whose labels match key=value[,key!=value]")
 	cmd.Flags().BoolVar(&o.values, "values", false, "print the merged values of each release instead of its manifests")
+	cmd.Flags().StringVar(&o.policyFile, "policy", "", policyFlagUsage)
 	cmd.Flags().BoolVar(&o.maskSecrets, "mask-secrets", false, "replace the values of the secrets file by a short hash")
 	return cmd
 }

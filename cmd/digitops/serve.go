@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/digitops/digitops/daemon"
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -36,6 +38,7 @@ type serveOptions struct {
 	genericSecret    string
 	apiTokenFile     string
 	sources          []string
+	policy           string
 }
 
 func newServeCommand(g *globalOptions, s streams) *cobra.Command {
@@ -63,7 +66,7 @@ DIGITOPS_GIT_* environment variables.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := newLogger(s, o.logFormat, g.verbose)
-			opts, err := o.daemonOptions(g, logger)
+			opts, err := o.daemonOptions(cmd.Context(), g, logger)
 			if err != nil {
 				return err
 			}
@@ -91,12 +94,13 @@ DIGITOPS_GIT_* environment variables.`,
 	f.StringVar(&o.notifySecretsDir, "notify-secrets-dir", "", "directory of the secrets digitops.yaml's notify entries name (secretRef: a file in it)")
 	f.StringVar(&o.statusURL, "status-url", "", "the status page's public address, linked from notifications and commit statuses")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token required by suspend and resume")
+	f.StringVar(&o.policy, "policy", "", policyFlagUsage)
 	f.StringArrayVar(&o.sources, "source", nil, "another repository to watch beside --repo, as URL or URL#REF (repeatable; same --config path; all its environments)")
 	return cmd
 }
 
 // daemonOptions turns the flags into daemon.Options.
-func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (daemon.Options, error) {
+func (o *serveOptions) daemonOptions(ctx context.Context, g *globalOptions, logger *slog.Logger) (daemon.Options, error) {
 	cache := o.cacheDir
 	if cache == "" {
 		var err error
@@ -131,7 +135,15 @@ func (o *serveOptions) daemonOptions(g *globalOptions, logger *slog.Logger) (dae
 		}
 		sources = append(sources, daemon.SourceOptions{URL: url, Ref: ref, ConfigPath: g.config, Auth: auth})
 	}
+	// Read once, at start: a bad file stops serve before it syncs anything.
+	var pol *policy.Policy
+	if o.policy != "" {
+		if pol, err = policy.Read(ctx, o.policy); err != nil {
+			return daemon.Options{}, err
+		}
+	}
 	opts := daemon.Options{
+		Policy:             pol,
 		Sources:            sources,
 		Listen:             o.listen,
 		CacheDir:           cache,

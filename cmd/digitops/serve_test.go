@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -37,7 +38,7 @@ func TestServe_sources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := &globalOptions{repo: "envs", ref: "main", config: "digitops.yaml", env: "dev"}
 			o := &serveOptions{cacheDir: t.TempDir(), sources: tt.sources}
-			opts, err := o.daemonOptions(g, slog.New(slog.DiscardHandler))
+			opts, err := o.daemonOptions(context.Background(), g, slog.New(slog.DiscardHandler))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -66,7 +67,7 @@ func TestServe_sources(t *testing.T) {
 func TestServe_refusesPlaceholderSecrets(t *testing.T) {
 	g := &globalOptions{repo: "envs", secrets: "placeholder"}
 	o := &serveOptions{cacheDir: t.TempDir()}
-	if _, err := o.daemonOptions(g, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "drop --secrets=placeholder") {
+	if _, err := o.daemonOptions(context.Background(), g, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "drop --secrets=placeholder") {
 		t.Errorf("serve --secrets=placeholder: %v", err)
 	}
 }
