@@ -78,23 +78,27 @@ func DeploymentReadiness(d *appsv1.Deployment) Readiness {
 }
 
 // StatefulSetReadiness: observed, every replica ready, and a rolling update
-// (without partition) finished.
+// (without partition) finished. With the OnDelete strategy (DIGIT's
+// kafka, zookeeper, elasticsearch and redis) the pods are replaced only
+// when deleted, so an update is not waited for, but the wanted replicas
+// must be ready all the same.
 func StatefulSetReadiness(s *appsv1.StatefulSet) Readiness {
 	if s.Generation > s.Status.ObservedGeneration {
 		return notReady("generation %d not yet observed", s.Generation)
 	}
+	want := replicasOf(s.Spec.Replicas)
+	st := s.Status
+	if st.ReadyReplicas < want {
+		return notReady("%d of %d replicas ready", st.ReadyReplicas, want)
+	}
 	if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
 		return ready
 	}
-	want := replicasOf(s.Spec.Replicas)
 	partition := int32(0)
 	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
 		partition = *ru.Partition
 	}
-	st := s.Status
 	switch {
-	case st.ReadyReplicas < want:
-		return notReady("%d of %d replicas ready", st.ReadyReplicas, want)
 	case st.UpdatedReplicas < want-partition:
 		return notReady("%d of %d replicas updated", st.UpdatedReplicas, want-partition)
 	case partition == 0 && st.UpdateRevision != "" && st.CurrentRevision != st.UpdateRevision:
@@ -104,15 +108,19 @@ func StatefulSetReadiness(s *appsv1.StatefulSet) Readiness {
 }
 
 // DaemonSetReadiness: observed, and the pod is updated and available on every
-// node that should run it.
+// node that should run it; with the OnDelete strategy, available (an update
+// waits for the pods to be deleted).
 func DaemonSetReadiness(d *appsv1.DaemonSet) Readiness {
 	if d.Generation > d.Status.ObservedGeneration {
 		return notReady("generation %d not yet observed", d.Generation)
 	}
+	s := d.Status
 	if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+		if s.NumberAvailable < s.DesiredNumberScheduled {
+			return notReady("%d of %d pods available", s.NumberAvailable, s.DesiredNumberScheduled)
+		}
 		return ready
 	}
-	s := d.Status
 	switch {
 	case s.UpdatedNumberScheduled < s.DesiredNumberScheduled:
 		return notReady("%d of %d pods updated", s.UpdatedNumberScheduled, s.DesiredNumberScheduled)

@@ -133,9 +133,13 @@ func TestStatefulSetReadiness(t *testing.T) {
 			s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](2)}
 			s.Status.UpdatedReplicas, s.Status.UpdateRevision = 1, "r2"
 		}), reconciler.Readiness{Ready: true}},
-		{"on-delete is ready once observed", sts(func(s *appsv1.StatefulSet) {
+		{"on-delete waits for its replicas (DIGIT's kafka at 0/3, claims unbound)", sts(func(s *appsv1.StatefulSet) {
 			s.Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType
 			s.Status.ReadyReplicas = 0
+		}), reconciler.Readiness{Message: "0 of 3 replicas ready"}},
+		{"on-delete does not wait for an update the pods' deletion makes", sts(func(s *appsv1.StatefulSet) {
+			s.Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType
+			s.Status.UpdatedReplicas, s.Status.UpdateRevision = 0, "r2"
 		}), reconciler.Readiness{Ready: true}},
 	}
 	for _, tt := range tests {
@@ -167,6 +171,14 @@ func TestDaemonSetReadiness(t *testing.T) {
 		{"not observed", ds(func(d *appsv1.DaemonSet) { d.Generation = 2 }), reconciler.Readiness{Message: "generation 2 not yet observed"}},
 		{"not all updated", ds(func(d *appsv1.DaemonSet) { d.Status.UpdatedNumberScheduled = 1 }), reconciler.Readiness{Message: "1 of 2 pods updated"}},
 		{"not all available", ds(func(d *appsv1.DaemonSet) { d.Status.NumberAvailable = 0 }), reconciler.Readiness{Message: "0 of 2 pods available"}},
+		{"on-delete waits for its pods", ds(func(d *appsv1.DaemonSet) {
+			d.Spec.UpdateStrategy.Type = appsv1.OnDeleteDaemonSetStrategyType
+			d.Status.NumberAvailable = 1
+		}), reconciler.Readiness{Message: "1 of 2 pods available"}},
+		{"on-delete does not wait for an update", ds(func(d *appsv1.DaemonSet) {
+			d.Spec.UpdateStrategy.Type = appsv1.OnDeleteDaemonSetStrategyType
+			d.Status.UpdatedNumberScheduled = 0
+		}), reconciler.Readiness{Ready: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
