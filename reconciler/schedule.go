@@ -102,22 +102,26 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 		res.Outcome, res.Error = OutcomeFailed, step.Reason // masked by the plan
 		return res
 	}
-	// A record changes no object: it waits for nothing.
+	// A step that does not act waits for nothing: an unchanged release
+	// beside a failed one it needs is unchanged, not skipped.
+	runner, acts := s.runners.Runner(step.Action)
+	if !acts {
+		switch step.Action {
+		case ActionSkip:
+			res.Outcome = OutcomeSkipped
+		case ActionBlocked:
+			res.Outcome, res.Error = OutcomeSkipped, step.Reason // masked by the plan
+		default:
+			res.Outcome = OutcomeUnchanged
+		}
+		return res
+	}
+	// A record changes no object: it waits for nothing either.
 	if step.Action != ActionRecord {
 		if why, ok := sc.waitNeeds(ctx, step); !ok {
 			res.Outcome, res.Error = OutcomeSkipped, why
 			return res
 		}
-	}
-	runner, acts := s.runners.Runner(step.Action)
-	if !acts {
-		switch step.Action {
-		case ActionSkip, ActionBlocked:
-			res.Outcome = OutcomeSkipped
-		default:
-			res.Outcome = OutcomeUnchanged
-		}
-		return res
 	}
 	// Needs this sync did not act on must be ready too; the ones it acted
 	// on passed their readiness gate when they succeeded.

@@ -165,18 +165,22 @@ func TestSchedule_failureStopsDependantsNotSiblings(t *testing.T) {
 }
 
 func TestSchedule_nonActingSteps(t *testing.T) {
-	f := &fakeRunners{}
+	f := &fakeRunners{fail: map[string]bool{"failing": true}}
 	results, _ := runPlan(context.Background(), f, 2, nil,
 		step("broken", ActionError), step("blocked", ActionBlocked, "broken"), step("pending", ActionSkip),
-		step("after-pending", ActionInstall, "pending"), step("same", ActionNone))
+		step("after-pending", ActionInstall, "pending"), step("same", ActionNone),
+		step("failing", ActionUpgrade), step("in-sync", ActionNone, "failing"))
 	want := []string{
 		"broken failed: because",
-		`blocked skipped: dependency "broken" did not succeed`,
+		"blocked skipped: because",
 		"pending skipped",
 		// A release skipped because another operation holds it does not
 		// stop what needs it.
 		"after-pending succeeded",
 		"same unchanged",
+		`failing failed: unable to upgrade release "failing": boom (` + redact.Secrets("password hunter2", []string{"hunter2"}) + ")",
+		// Unchanged, it needed nothing done: not skipped for its need.
+		"in-sync unchanged",
 	}
 	if got := outcomes(results); !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
