@@ -182,3 +182,51 @@ func TestApply_historyMax(t *testing.T) {
 		t.Errorf("bad's history after 6 revisions = %v, want the newest 3", h)
 	}
 }
+
+// revisionRefusingConfig is one release whose chart refuses to render at
+// any revision after the first, which the plan's render (revision 1)
+// does not see: Helm's upgrade fails before it writes a revision.
+func revisionRefusingConfig(v string) map[string]string {
+	return map[string]string{
+		"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {wait: false}
+    releases:
+      - {name: rev, namespace: egov, chart: charts/rev, values: [{v: "` + v + `"}]}
+`,
+		"charts/rev/Chart.yaml": "apiVersion: v2\nname: rev\nversion: 0.1.0\n",
+		"charts/rev/templates/cm.yaml": `{{- if gt (int .Release.Revision) 1 }}{{ fail "refused after the first revision" }}{{ end }}
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: rev}
+data: {v: {{ .Values.v | quote }}}
+`,
+	}
+}
+
+// TestApply_upgradeRefusedBeforeAnyWriteIsNotRolledBack: an upgrade that
+// fails before Helm writes a revision changed nothing, so nothing is
+// rolled back, however many attempts: Helm's history stays as it was.
+func TestApply_upgradeRefusedBeforeAnyWriteIsNotRolledBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, cluster := startCluster(t, false)
+	repo := takeoverRepo(t, ctx, cluster, revisionRefusingConfig("1"), "")
+	run := syncRun{Repo: repo, Policy: func(p *manifest.SyncPolicy) { p.Retries = 2 }}
+	if _, res := run.mustRun(t, ctx, cluster); len(res.Failed()) > 0 {
+		t.Fatalf("install: %+v", res.Failed())
+	}
+	writeFiles(t, repo, revisionRefusingConfig("2"))
+	_, res := run.mustRun(t, ctx, cluster)
+	r := resultOf(t, res, "rev")
+	if r.Outcome != reconciler.OutcomeFailed || !strings.Contains(r.Error, "refused after the first revision") {
+		t.Fatalf("rev: %s %q, want the upgrade to fail on the chart's refusal", r.Outcome, r.Error)
+	}
+	if strings.Contains(r.Error, "rolled back") {
+		t.Errorf("rev: %q, want no rollback: nothing was written", r.Error)
+	}
+	if h := helmStatuses(t, cluster, "egov", "rev"); strings.Join(h, ",") != "deployed" {
+		t.Errorf("rev's history = %v, want [deployed]: the failed attempts wrote nothing", h)
+	}
+}

@@ -39,9 +39,9 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 	if step.relabel && step.Live != nil {
 		return a.relabel(step)
 	}
-	target := 0
+	target, newest := 0, 0
 	if step.Live != nil {
-		target = step.Live.LastDeployed
+		target, newest = step.Live.LastDeployed, step.Live.Version
 	}
 	for attempt := 0; ; attempt++ {
 		applied, err := a.attempt(ctx, step, attempt)
@@ -53,13 +53,20 @@ func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 			}
 			return applied, nil
 		}
-		if a.policy.RemediateFailedUpgrade && target > 0 {
+		// An attempt that failed before Helm wrote a revision (a render
+		// or build error) changed nothing: there is nothing to roll back.
+		wrote := true
+		if last, lerr := a.config(spec.Namespace).Releases.Last(spec.Name); lerr == nil {
+			wrote = last.Version > newest
+			newest = last.Version
+		}
+		if a.policy.RemediateFailedUpgrade && target > 0 && wrote {
 			to, rerr := a.rollback(spec, target)
 			if rerr != nil {
 				return Applied{}, errors.Join(err, rerr)
 			}
 			err = fmt.Errorf("%w (rolled back to revision %d)", err, target)
-			target = to
+			target, newest = to, to
 		}
 		if !a.again(ctx, spec, attempt, err) {
 			return Applied{}, err
