@@ -1,14 +1,7 @@
 package daemon
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/reconciler"
@@ -16,44 +9,15 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
-// notifiers builds the providers of an environment's notify entries,
-// reading each secret from the daemon's NotifySecretsDir. An entry whose
-// secret is missing is left out and logged (once per sync), never fatal.
+// notifiers builds the providers of an environment's notify entries
+// (notify.FromConfig, secrets from the daemon's NotifySecretsDir). An entry
+// left out is logged (once per sync), never fatal.
 func (l *envLoop) notifiers(env *manifest.Environment) []notify.Provider {
-	var out []notify.Provider
-	for i, n := range env.Notify {
-		secret := ""
-		if n.SecretRef != "" {
-			b, err := l.readNotifySecret(n.SecretRef)
-			if err != nil {
-				l.log.Warn("notification left out", "index", i, "provider", n.Provider, "error", err)
-				continue
-			}
-			secret = b
-		}
-		events := make([]notify.Kind, len(n.Events))
-		for j, e := range n.Events {
-			events[j] = notify.Kind(e)
-		}
-		switch n.Provider {
-		case "webhook":
-			out = append(out, notify.Webhook{URL: n.URL, Secret: secret, Events: events})
-		case "slack":
-			out = append(out, notify.Slack{URL: secret, Events: events})
-		case "github", "gitlab":
-			api, err := l.notifyAPIBase(n.SecretRef)
-			if err != nil {
-				l.log.Warn("notification left out", "index", i, "provider", n.Provider, "error", err)
-				continue
-			}
-			if n.Provider == "github" {
-				out = append(out, notify.GitHub{APIURL: cmp.Or(api, "https://api.github.com"), Repository: n.Repository, Token: secret})
-			} else {
-				out = append(out, notify.GitLab{APIURL: cmp.Or(api, "https://gitlab.com"), Project: n.Repository, Token: secret})
-			}
-		}
+	providers, skipped := notify.FromConfig(env.Notify, l.d.opts.NotifySecretsDir)
+	for _, s := range skipped {
+		l.log.Warn("notification left out", "index", s.Index, "provider", s.Provider, "error", s.Err)
 	}
-	return out
+	return providers
 }
 
 // lastProviders returns the providers of the environment's last load.
@@ -61,39 +25,6 @@ func (l *envLoop) lastProviders() []notify.Provider {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.providers
-}
-
-// readNotifySecret reads a secret file of NotifySecretsDir; the name was
-// checked at load (a plain file name).
-func (l *envLoop) readNotifySecret(name string) (string, error) {
-	dir := l.d.opts.NotifySecretsDir
-	if dir == "" {
-		return "", fmt.Errorf("secretRef %q: serve has no --notify-secrets-dir", name)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return "", fmt.Errorf("secretRef %q: not readable in --notify-secrets-dir", name)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-// notifyAPIBase reads the API base of a token from the file <secretRef>.url
-// beside it in NotifySecretsDir: the daemon's operator, never the
-// repository, chooses where a token goes. "" when there is no such file.
-func (l *envLoop) notifyAPIBase(secretRef string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(l.d.opts.NotifySecretsDir, secretRef+".url"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s.url: not readable in --notify-secrets-dir", secretRef)
-	}
-	raw := strings.TrimSpace(string(b))
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-		return "", fmt.Errorf("%s.url: not an http(s) URL without credentials or query", secretRef)
-	}
-	return raw, nil
 }
 
 // notify queues an event of the environment for its providers.
