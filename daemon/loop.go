@@ -13,6 +13,7 @@ import (
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/git"
@@ -48,40 +49,26 @@ type envLoop struct {
 	// retried is set by a retry request: the next sync plans in full.
 	retried atomic.Bool
 
-	// Watch-driven drift (watchdrift.go): what the last full sync left to
-	// watch, the releases whose objects changed since, the releases being
-	// acted on (by the full sync or the drift worker), and the fights.
-	target  watchTarget
-	pending map[string]time.Time
-	acting  map[string]actor
-	freed   chan struct{} // closed and replaced whenever marks end
-	// actedEpoch moves on each time the full sync ends its marks.
-	actedEpoch uint64
-	fights     map[string]*fight
-	holdUntil  map[string]time.Time
-	driftWake  chan struct{}
+	// drift is the watch-driven drift worker (watchdrift.go).
+	drift *driftWorker
 	// watchedAt is when a watch-driven check last wrote a release's status.
 	watchedAt map[string]time.Time
-	// holdTimer wakes the drift worker at holdWake, when the earliest
-	// fight's hold ends.
-	holdTimer *time.Timer
-	holdWake  time.Time
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
-	return &envLoop{
-		d:         d,
-		src:       s,
-		name:      name,
-		log:       d.log.With("environment", name),
-		wake:      make(chan struct{}, 1),
-		driftWake: make(chan struct{}, 1),
-		freed:     make(chan struct{}),
-		interval:  d.opts.Interval,
-		releases:  map[string]string{},
-		failed:    backoffs{},
-		status:    statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
+	l := &envLoop{
+		d:        d,
+		src:      s,
+		name:     name,
+		log:      d.log.With("environment", name),
+		wake:     make(chan struct{}, 1),
+		interval: d.opts.Interval,
+		releases: map[string]string{},
+		failed:   backoffs{},
+		status:   statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
 	}
+	l.drift = newDriftWorker(l)
+	return l
 }
 
 // run syncs until ctx is cancelled. Helm actions run under applyCtx, which
@@ -89,7 +76,7 @@ func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
 func (l *envLoop) run(ctx, applyCtx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { l.watchDrift(ctx, applyCtx) })
+	wg.Go(func() { l.drift.run(ctx, applyCtx) })
 	for {
 		l.sync(ctx, applyCtx)
 		t := time.NewTimer(jittered(l.interval, l.d.opts.Jitter))
@@ -104,51 +91,101 @@ func (l *envLoop) run(ctx, applyCtx context.Context) {
 	}
 }
 
-// sync is one pass: fetch, cheap check, load, plan, apply, record.
+// pass is what one sync found so far, step by step.
+type pass struct {
+	start time.Time
+	// snap is the revision synced: head, or the commit a rollout keeps
+	// the environment on.
+	snap git.Snapshot
+	// fetchErr is set when the fetch failed and snap is the last good
+	// revision.
+	fetchErr  error
+	env       *manifest.Environment
+	rules     *policy.Rules
+	conn      connected
+	providers []notify.Provider
+	suspended map[string]bool
+	leader    bool
+}
+
+// errStopping ends a sync quietly: the daemon is stopping.
+var errStopping = errors.New("stopping")
+
+// sync is one pass: fetch, cheap check, load, plan and apply, record.
+// A step that fails before there is a plan ends the sync as a failure.
 func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	start := time.Now()
+	p := &pass{start: time.Now()}
 	if l.d.suspends.environment(l.name) {
-		l.finish(start, metrics.SyncSuspended, nil)
+		l.finish(p.start, metrics.SyncSuspended, nil)
 		return
 	}
+	err := l.fetchSnapshot(ctx, p)
+	if err == nil && p.fetchErr == nil && l.unchanged(ctx, p.snap) {
+		l.finish(p.start, metrics.SyncUnchanged, nil)
+		return
+	}
+	if err == nil {
+		err = l.load(ctx, p)
+	}
+	var synced reconciler.Synced
+	if err == nil {
+		synced, err = l.planAndApply(ctx, applyCtx, p)
+	}
+	switch {
+	case errors.Is(err, errStopping):
+		return
+	case err != nil:
+		l.failBeforePlan(p.start, p.snap, err)
+		return
+	}
+	l.report(p, synced)
+}
+
+// fetchSnapshot fetches the source into p.snap and moves it to the commit
+// a rollout keeps the environment on. A failed fetch with a last good
+// revision is not an error: p.fetchErr says it, and that revision syncs.
+func (l *envLoop) fetchSnapshot(ctx context.Context, p *pass) error {
 	fetchStart := time.Now()
 	snap, _, fetchErr := l.src.fetch(ctx, l.commit)
 	l.attempt(snap.Revision)
 	l.d.metrics.Fetch(l.name, time.Since(fetchStart), fetchErr)
+	p.snap, p.fetchErr = snap, fetchErr
 	if fetchErr != nil {
 		if ctx.Err() != nil {
-			return // stopping: not a failure
+			return errStopping // not a failure
 		}
 		if snap.Dir == "" {
-			l.failBeforePlan(start, snap, fmt.Errorf("unable to fetch the source: %w", fetchErr))
-			return
+			return fmt.Errorf("unable to fetch the source: %w", fetchErr)
 		}
 		l.log.Warn("fetch failed; syncing the last good revision", "revision", snap.Revision, "error", fetchErr)
 	}
 	// A rollout may keep this environment on an earlier commit.
-	if pinned, err := l.d.pinnedSnapshot(ctx, l.src, l.name, snap); err != nil {
-		l.failBeforePlan(start, snap, err)
-		return
-	} else if pinned.Commit != snap.Commit {
-		snap = pinned
-		l.attempt(snap.Revision)
+	pinned, err := l.d.pinnedSnapshot(ctx, l.src, l.name, snap)
+	if err != nil {
+		return err
 	}
-	if fetchErr == nil && l.unchanged(ctx, snap) {
-		l.finish(start, metrics.SyncUnchanged, nil)
-		return
+	if pinned.Commit != snap.Commit {
+		p.snap = pinned
+		l.attempt(pinned.Revision)
 	}
-	env, err := loader.Environment(ctx, loader.Options{RepoDir: snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, MaxFileSize: l.d.opts.MaxFileSize, AllowEnv: l.d.opts.HelmfileEnv}, l.name)
+	return nil
+}
+
+// load reads the environment at p.snap, its providers, interval and
+// policy rules, and connects to its cluster (after the policy allowed it).
+func (l *envLoop) load(ctx context.Context, p *pass) error {
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: p.snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, MaxFileSize: l.d.opts.MaxFileSize, AllowEnv: l.d.opts.HelmfileEnv}, l.name)
 	if err != nil {
 		l.commit, l.settled = "", false
-		l.failBeforePlan(start, snap, fmt.Errorf("unable to load environment %q at %s: %w", l.name, snap.Revision, err))
-		return
+		return fmt.Errorf("unable to load environment %q at %s: %w", l.name, p.snap.Revision, err)
 	}
-	providers := l.notifiers(env)
+	p.env = env
+	p.providers = l.notifiers(env)
 	l.mu.Lock()
-	l.providers = providers
+	l.providers = p.providers
 	l.mu.Unlock()
 	if env.Policy.Interval > 0 {
 		l.interval = env.Policy.Interval
@@ -159,41 +196,46 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		err = rules.Cluster(l.d.repositoryCluster(env.Cluster))
 	}
 	if err != nil {
-		l.failBeforePlan(start, snap, fmt.Errorf("environment %q: %w", l.name, err))
-		return
+		return fmt.Errorf("environment %q: %w", l.name, err)
 	}
+	p.rules = rules
 	conn, err := l.d.cluster(ctx, env.Cluster)
 	if err != nil {
-		l.failBeforePlan(start, snap, fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err))
-		return
+		return fmt.Errorf("unable to connect to the cluster of %q: %w", l.name, err)
 	}
+	p.conn = conn
 	l.cluster = conn.cluster
-	suspended := l.d.suspends.releases(l.name)
-	leader := l.d.leading.Load()
+	return nil
+}
+
+// planAndApply runs the pipeline on the loaded environment: it plans and,
+// when this replica leads, applies, claiming the releases it writes from
+// the drift worker for as long as it acts.
+func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconciler.Synced, error) {
+	p.suspended = l.d.suspends.releases(l.name)
+	p.leader = l.d.leading.Load()
 	var acting []string
-	syncer := &reconciler.Syncer{Planner: conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
-	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
-		PlanOptions: reconciler.PlanOptions{Revision: snap.Revision, Suspended: suspended, HeldBack: l.heldBack, Policy: rules},
-		Apply:       leader,
+	syncer := &reconciler.Syncer{Planner: p.conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
+	synced, err := syncer.Sync(ctx, p.env, reconciler.SyncOptions{
+		PlanOptions: reconciler.PlanOptions{Revision: p.snap.Revision, Suspended: p.suspended, HeldBack: l.heldBack, Policy: p.rules},
+		Apply:       p.leader,
 		Planned: func(_ context.Context, plan *reconciler.Plan) (bool, error) {
 			l.d.ready.Store(true)
-			l.mu.Lock()
-			l.setTarget(env, rules, conn, snap.Revision, snap.Commit, plan)
-			l.mu.Unlock()
+			l.drift.setTarget(p.env, p.rules, p.conn, p.snap.Revision, p.snap.Commit, plan)
 			for _, st := range plan.Steps {
 				if st.Action.Writes() {
 					acting = append(acting, st.Release.Name)
 				}
 			}
-			if leader {
+			if p.leader {
 				// Waits for drift corrections of these releases in flight.
-				if err := l.claimWait(ctx, acting, actorFullSync); err != nil {
+				if err := l.drift.claimWait(ctx, acting, actorFullSync); err != nil {
 					acting = nil
 					return false, nil
 				}
 			}
-			if leader && len(acting) > 0 {
-				l.notify(providers, notify.SyncStarted, snap.Revision, snap.Commit, nil, fmt.Sprintf("applying %d release(s)", len(acting)), nil)
+			if p.leader && len(acting) > 0 {
+				l.notify(p.providers, notify.SyncStarted, p.snap.Revision, p.snap.Commit, nil, fmt.Sprintf("applying %d release(s)", len(acting)), nil)
 			}
 			return true, nil
 		},
@@ -202,67 +244,78 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		ActContext: applyCtx,
 		Drain:      ctx.Done(),
 	})
-	l.unclaim(acting, actorFullSync)
+	l.drift.unclaim(acting, actorFullSync)
 	if err != nil {
 		var lre *reconciler.LiveReadError
 		if !errors.As(err, &lre) {
 			err = fmt.Errorf("unable to plan %q: %w", l.name, err)
 		}
-		l.failBeforePlan(start, snap, err)
-		return
+		return reconciler.Synced{}, err
 	}
+	return synced, nil
+}
+
+// report records what a planned sync did: release statuses, backoffs,
+// drift watches, notifications, metrics and the environment's status.
+func (l *envLoop) report(p *pass, synced reconciler.Synced) {
 	plan, result, live := synced.Plan, synced.Result, synced.Live
-	l.watchActed(plan, result)
+	l.drift.watchActed(plan, result)
 	changes := plan.Summary().Writes()
 	l.mu.Lock()
 	l.failed.forget(plan)
 	l.mu.Unlock()
-	outcome := l.record(plan, result, suspended, leader, env.Policy, start)
-	if leader {
+	outcome := l.record(plan, result, p.suspended, p.leader, p.env.Policy, p.start)
+	if p.leader {
 		for i := range plan.Steps {
 			st := &plan.Steps[i]
-			l.notifyDrift(providers, snap.Revision, snap.Commit, st, st.Action == reconciler.ActionCorrectDrift && succeeded(result, st.Release.Name))
+			l.notifyDrift(p.providers, p.snap.Revision, p.snap.Commit, st, st.Action == reconciler.ActionCorrectDrift && succeeded(result, st.Release.Name))
 		}
 	}
-	l.commit = snap.Commit
+	l.commit = p.snap.Commit
 	l.fingerprint = fingerprint(live, l.name, l.releases)
 	l.lastFull = time.Now()
-	l.settled = outcome.settled && fetchErr == nil
+	l.settled = outcome.settled && p.fetchErr == nil
 
-	var syncErr error
-	result2 := metrics.SyncSuccess
-	switch {
-	case outcome.err != nil:
-		result2, syncErr = metrics.SyncFailure, outcome.err
-	case fetchErr != nil:
-		result2, syncErr = metrics.SyncFailure, fmt.Errorf("unable to fetch the source (synced the last good revision): %w", fetchErr)
-	case !leader && changes > 0:
-		result2 = metrics.SyncStandby
-	}
-	if result2 == metrics.SyncSuccess && l.deployed != snap.Commit {
-		if l.deployed != "" && !snap.CommitTime.IsZero() {
-			l.d.metrics.CommitToDeploy(l.name, time.Since(snap.CommitTime))
+	res, syncErr := syncResult(outcome, p.fetchErr, p.leader, changes)
+	if res == metrics.SyncSuccess && l.deployed != p.snap.Commit {
+		if l.deployed != "" && !p.snap.CommitTime.IsZero() {
+			l.d.metrics.CommitToDeploy(l.name, time.Since(p.snap.CommitTime))
 		}
-		l.deployed = snap.Commit
+		l.deployed = p.snap.Commit
 	}
-	if leader {
-		switch result2 {
+	if p.leader {
+		switch res {
 		case metrics.SyncSuccess:
-			l.notify(providers, notify.SyncSucceeded, snap.Revision, snap.Commit, actedOn(result), fmt.Sprintf("%d release(s) applied, the rest in sync", len(actedOn(result))), nil)
+			l.notify(p.providers, notify.SyncSucceeded, p.snap.Revision, p.snap.Commit, actedOn(result), fmt.Sprintf("%d release(s) applied, the rest in sync", len(actedOn(result))), nil)
 		case metrics.SyncFailure:
-			l.notify(providers, notify.SyncFailed, snap.Revision, snap.Commit, failedOf(result), syncErr.Error(), nil)
+			l.notify(p.providers, notify.SyncFailed, p.snap.Revision, p.snap.Commit, failedOf(result), syncErr.Error(), nil)
 		}
 	}
-	l.d.metrics.Revision(l.name, snap.Revision)
+	l.d.metrics.Revision(l.name, p.snap.Revision)
 	l.mu.Lock()
-	l.status.Revision = snap.Revision
-	l.status.Warnings = env.Warnings
-	if !snap.CommitTime.IsZero() {
-		ct := snap.CommitTime
+	l.status.Revision = p.snap.Revision
+	l.status.Warnings = p.env.Warnings
+	if !p.snap.CommitTime.IsZero() {
+		ct := p.snap.CommitTime
 		l.status.CommitTime = &ct
 	}
 	l.mu.Unlock()
-	l.finishPlanned(start, result2, syncErr, plan)
+	l.finishPlanned(p.start, res, syncErr, plan)
+}
+
+// syncResult is the result of a planned sync: a failure when a release
+// failed or the fetch did (the last good revision was synced), standby
+// when a replica that does not lead left changes, else success.
+func syncResult(outcome syncOutcome, fetchErr error, leader bool, changes int) (metrics.SyncResult, error) {
+	switch {
+	case outcome.err != nil:
+		return metrics.SyncFailure, outcome.err
+	case fetchErr != nil:
+		return metrics.SyncFailure, fmt.Errorf("unable to fetch the source (synced the last good revision): %w", fetchErr)
+	case !leader && changes > 0:
+		return metrics.SyncStandby, nil
+	}
+	return metrics.SyncSuccess, nil
 }
 
 // unchanged is the cheap check: the revision is the one of the last sync,
@@ -350,9 +403,7 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 			facts.Outcome = rr.Outcome
 			st.Outcome, st.Error, st.Notes = rr.Outcome, rr.Error, rr.Notes
 		}
-		l.mu.Lock()
-		st.Notes = append(st.Notes, l.fightNotesOf(name)...)
-		l.mu.Unlock()
+		st.Notes = append(st.Notes, l.drift.fightNotesOf(name)...)
 		if applied {
 			if rr.RevisionAfter > 0 {
 				st.Revision = rr.RevisionAfter

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitops/digitops/policy"
@@ -62,73 +63,104 @@ type fight struct {
 // fightWindow after the hold.
 func (f *fight) over(now time.Time) bool { return now.Sub(f.last) > fightWindow+f.hold }
 
+// driftWorker is an environment loop's watch-driven drift: what the last
+// full sync left to watch, the releases whose objects changed since
+// (debounced), the releases being acted on (by the full sync or the
+// worker), and the fights. It runs beside the loop's full sync (run).
+type driftWorker struct {
+	// loop is the environment's loop: its name, log, daemon, providers
+	// and the status the worker's checks write.
+	loop *envLoop
+	// wake wakes the worker: an event queued, a hold ended, the full sync
+	// let go of releases.
+	wake chan struct{}
+
+	mu      sync.Mutex
+	target  watchTarget
+	pending map[string]time.Time
+	acting  map[string]actor
+	freed   chan struct{} // closed and replaced whenever marks end
+	// actedEpoch moves on each time the full sync ends its marks.
+	actedEpoch uint64
+	fights     map[string]*fight
+	holdUntil  map[string]time.Time
+	// holdTimer wakes the worker at holdWake, when the earliest fight's
+	// hold ends.
+	holdTimer *time.Timer
+	holdWake  time.Time
+}
+
+func newDriftWorker(l *envLoop) *driftWorker {
+	return &driftWorker{loop: l, wake: make(chan struct{}, 1), freed: make(chan struct{})}
+}
+
 // objectChanged routes a watch event of cluster c to the loops whose
 // last full sync has the release in sync.
 func (d *Daemon) objectChanged(c *kube.Cluster, ch drift.Change) {
 	for _, l := range d.loops() {
-		l.objectChanged(c, ch)
+		l.drift.objectChanged(c, ch)
 	}
 }
 
-// objectChanged queues a check of the release ch names, when this loop
-// watches it, and wakes the drift worker.
-func (l *envLoop) objectChanged(c *kube.Cluster, ch drift.Change) {
-	l.mu.Lock()
-	ns, ok := l.target.releases[ch.Release]
-	if l.target.env == nil || l.target.conn.cluster != c || !ok || ns != ch.Namespace {
-		l.mu.Unlock()
+// objectChanged queues a check of the release ch names, when this worker
+// watches it, and wakes the worker.
+func (w *driftWorker) objectChanged(c *kube.Cluster, ch drift.Change) {
+	w.mu.Lock()
+	ns, ok := w.target.releases[ch.Release]
+	if w.target.env == nil || w.target.conn.cluster != c || !ok || ns != ch.Namespace {
+		w.mu.Unlock()
 		return
 	}
-	if l.pending == nil {
-		l.pending = map[string]time.Time{}
+	if w.pending == nil {
+		w.pending = map[string]time.Time{}
 	}
-	if _, queued := l.pending[ch.Release]; !queued {
-		l.pending[ch.Release] = time.Now()
+	if _, queued := w.pending[ch.Release]; !queued {
+		w.pending[ch.Release] = time.Now()
 	}
-	l.mu.Unlock()
-	l.wakeDrift()
+	w.mu.Unlock()
+	w.wakeUp()
 }
 
-// wakeDriftAt arms the one timer that wakes the drift worker when the
-// earliest hold ends (none when at is zero); an earlier time wins over a
-// later one already armed. l.mu is held.
-func (l *envLoop) wakeDriftAt(now, at time.Time) {
-	if at.IsZero() || (!l.holdWake.IsZero() && l.holdWake.After(now) && !at.Before(l.holdWake)) {
+// wakeAt arms the one timer that wakes the worker when the earliest hold
+// ends (none when at is zero); an earlier time wins over a later one
+// already armed. w.mu is held.
+func (w *driftWorker) wakeAt(now, at time.Time) {
+	if at.IsZero() || (!w.holdWake.IsZero() && w.holdWake.After(now) && !at.Before(w.holdWake)) {
 		return
 	}
-	l.holdWake = at
-	if l.holdTimer == nil {
-		l.holdTimer = time.AfterFunc(at.Sub(now), l.wakeDrift)
+	w.holdWake = at
+	if w.holdTimer == nil {
+		w.holdTimer = time.AfterFunc(at.Sub(now), w.wakeUp)
 		return
 	}
-	l.holdTimer.Reset(at.Sub(now))
+	w.holdTimer.Reset(at.Sub(now))
 }
 
-func (l *envLoop) wakeDrift() {
+func (w *driftWorker) wakeUp() {
 	select {
-	case l.driftWake <- struct{}{}:
+	case w.wake <- struct{}{}:
 	default:
 	}
 }
 
-// watchDrift checks the releases watch events queued, until ctx ends.
+// run checks the releases watch events queued, until ctx ends.
 // Corrections run under applyCtx, like the full sync's actions.
-func (l *envLoop) watchDrift(ctx, applyCtx context.Context) {
+func (w *driftWorker) run(ctx, applyCtx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-l.driftWake:
+		case <-w.wake:
 		}
-		t := time.NewTimer(l.d.opts.DriftDebounce)
+		t := time.NewTimer(w.loop.d.opts.DriftDebounce)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
-		if names, first := l.duePending(time.Now()); len(names) > 0 {
-			l.checkReleases(ctx, applyCtx, names, first)
+		if names, first := w.duePending(time.Now()); len(names) > 0 {
+			w.checkReleases(ctx, applyCtx, names, first)
 		}
 	}
 }
@@ -137,16 +169,16 @@ func (l *envLoop) watchDrift(ctx, applyCtx context.Context) {
 // acted on by the full sync (it wakes the worker when it is done) and not
 // backing off from a fight (a timer wakes the worker then). first is when
 // the oldest of their events came.
-func (l *envLoop) duePending(now time.Time) (names []string, first time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (w *driftWorker) duePending(now time.Time) (names []string, first time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var wakeAt time.Time
-	defer func() { l.wakeDriftAt(now, wakeAt) }()
-	for name, at := range l.pending {
-		if _, busy := l.acting[name]; busy {
+	defer func() { w.wakeAt(now, wakeAt) }()
+	for name, at := range w.pending {
+		if _, busy := w.acting[name]; busy {
 			continue
 		}
-		if until := l.holdUntil[name]; now.Before(until) {
+		if until := w.holdUntil[name]; now.Before(until) {
 			if wakeAt.IsZero() || until.Before(wakeAt) {
 				wakeAt = until
 			}
@@ -156,7 +188,7 @@ func (l *envLoop) duePending(now time.Time) (names []string, first time.Time) {
 		if first.IsZero() || at.Before(first) {
 			first = at
 		}
-		delete(l.pending, name)
+		delete(w.pending, name)
 	}
 	slices.Sort(names)
 	return names, first
@@ -166,22 +198,23 @@ func (l *envLoop) duePending(now time.Time) (names []string, first time.Time) {
 // environment and revision and, when this replica leads, corrects the ones
 // that drifted. Anything else the plan would do (an upgrade: Git moved)
 // is left to the full sync.
-func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, first time.Time) {
-	l.mu.Lock()
-	tgt, epoch := l.target, l.actedEpoch
-	l.mu.Unlock()
-	if tgt.env == nil || l.d.suspends.environment(l.name) {
+func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []string, first time.Time) {
+	l, d := w.loop, w.loop.d
+	w.mu.Lock()
+	tgt, epoch := w.target, w.actedEpoch
+	w.mu.Unlock()
+	if tgt.env == nil || d.suspends.environment(l.name) {
 		return
 	}
-	leader := l.d.leading.Load()
-	syncer := &reconciler.Syncer{Planner: tgt.conn.planner, Cluster: tgt.conn.cluster, Log: l.d.log}
+	leader := d.leading.Load()
+	syncer := &reconciler.Syncer{Planner: tgt.conn.planner, Cluster: tgt.conn.cluster, Log: d.log}
 	var corrections []string
 	requeue := false
 	synced, err := syncer.Sync(ctx, tgt.env, reconciler.SyncOptions{
 		PlanOptions: reconciler.PlanOptions{
 			Revision:  tgt.revision,
 			Select:    func(r manifest.ReleaseSpec) bool { return slices.Contains(names, r.Name) },
-			Suspended: l.d.suspends.releases(l.name),
+			Suspended: d.suspends.releases(l.name),
 			Policy:    tgt.rules,
 		},
 		Apply: leader,
@@ -200,10 +233,10 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 			}
 			// The full sync holds one of them, or acted since this check
 			// read the live state: check again once it is done.
-			l.mu.Lock()
-			stale := l.actedEpoch != epoch
-			l.mu.Unlock()
-			if stale || !l.claim(want, actorWatch) {
+			w.mu.Lock()
+			stale := w.actedEpoch != epoch
+			w.mu.Unlock()
+			if stale || !w.claim(want, actorWatch) {
 				requeue = true
 				return false, nil
 			}
@@ -213,9 +246,9 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 		ActContext: applyCtx,
 		Drain:      ctx.Done(),
 	})
-	l.unclaim(corrections, actorWatch)
+	w.unclaim(corrections, actorWatch)
 	if requeue {
-		l.requeue(names, first)
+		w.requeue(names, first)
 		return
 	}
 	if err != nil {
@@ -224,7 +257,7 @@ func (l *envLoop) checkReleases(ctx, applyCtx context.Context, names []string, f
 		}
 		return
 	}
-	l.recordWatched(synced, first)
+	w.recordWatched(synced, first)
 	if leader {
 		providers := l.lastProviders() // the last load's, not the secrets read again per check
 		for i := range synced.Plan.Steps {
@@ -244,19 +277,19 @@ const (
 
 // claim marks the named releases as acted on by who, all or none: it
 // returns false, marking nothing, when another actor holds one of them.
-func (l *envLoop) claim(names []string, who actor) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (w *driftWorker) claim(names []string, who actor) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, n := range names {
-		if by, ok := l.acting[n]; ok && by != who {
+		if by, ok := w.acting[n]; ok && by != who {
 			return false
 		}
 	}
-	if l.acting == nil {
-		l.acting = map[string]actor{}
+	if w.acting == nil {
+		w.acting = map[string]actor{}
 	}
 	for _, n := range names {
-		l.acting[n] = who
+		w.acting[n] = who
 	}
 	return true
 }
@@ -264,12 +297,12 @@ func (l *envLoop) claim(names []string, who actor) bool {
 // claimWait claims the named releases for who, waiting while another actor
 // holds one of them (the drift worker's corrections are short), until ctx
 // ends.
-func (l *envLoop) claimWait(ctx context.Context, names []string, who actor) error {
+func (w *driftWorker) claimWait(ctx context.Context, names []string, who actor) error {
 	for {
-		l.mu.Lock()
-		freed := l.freed
-		l.mu.Unlock()
-		if l.claim(names, who) {
+		w.mu.Lock()
+		freed := w.freed
+		w.mu.Unlock()
+		if w.claim(names, who) {
 			return nil
 		}
 		select {
@@ -282,47 +315,48 @@ func (l *envLoop) claimWait(ctx context.Context, names []string, who actor) erro
 
 // unclaim ends who's marks on the named releases (never another actor's),
 // tells claimWait, and when the full sync let go, moves the epoch on (a
-// drift check planned before it is stale) and wakes the drift worker for
-// the events that came meanwhile.
-func (l *envLoop) unclaim(names []string, who actor) {
+// drift check planned before it is stale) and wakes the worker for the
+// events that came meanwhile.
+func (w *driftWorker) unclaim(names []string, who actor) {
 	if len(names) == 0 {
 		return
 	}
-	l.mu.Lock()
+	w.mu.Lock()
 	for _, n := range names {
-		if l.acting[n] == who {
-			delete(l.acting, n)
+		if w.acting[n] == who {
+			delete(w.acting, n)
 		}
 	}
 	if who == actorFullSync {
-		l.actedEpoch++
+		w.actedEpoch++
 	}
-	close(l.freed)
-	l.freed = make(chan struct{})
-	l.mu.Unlock()
+	close(w.freed)
+	w.freed = make(chan struct{})
+	w.mu.Unlock()
 	if who == actorFullSync {
-		l.wakeDrift()
+		w.wakeUp()
 	}
 }
 
 // requeue queues the named releases again, keeping when their first event
 // came; the full sync wakes the worker when it lets go of them.
-func (l *envLoop) requeue(names []string, first time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.pending == nil {
-		l.pending = map[string]time.Time{}
+func (w *driftWorker) requeue(names []string, first time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[string]time.Time{}
 	}
 	for _, n := range names {
-		if at, queued := l.pending[n]; !queued || first.Before(at) {
-			l.pending[n] = first
+		if at, queued := w.pending[n]; !queued || first.Before(at) {
+			w.pending[n] = first
 		}
 	}
 }
 
-// recordWatched updates the status and metrics of the releases a
-// watch-driven check planned, and the fights of those it corrected.
-func (l *envLoop) recordWatched(synced reconciler.Synced, first time.Time) {
+// recordWatched updates the loop's status and the metrics of the releases
+// a watch-driven check planned, and the fights of those it corrected.
+func (w *driftWorker) recordWatched(synced reconciler.Synced, first time.Time) {
+	l := w.loop
 	results := map[string]reconciler.ReleaseResult{}
 	if synced.Result != nil {
 		for _, rr := range synced.Result.Releases {
@@ -342,8 +376,9 @@ func (l *envLoop) recordWatched(synced reconciler.Synced, first time.Time) {
 		if corrected {
 			l.log.Info("drift corrected from a watch event", "release", st.Release.Name, "namespace", st.Release.Namespace,
 				"items", len(st.Drift), "reaction", now.Sub(first).Round(time.Millisecond))
-			l.noteFights(st, now)
+			w.noteFights(st, now)
 		}
+		notes := w.fightNotesOf(st.Release.Name)
 		l.mu.Lock()
 		for j := range l.status.Releases {
 			rs := &l.status.Releases[j]
@@ -355,7 +390,7 @@ func (l *envLoop) recordWatched(synced reconciler.Synced, first time.Time) {
 			if acted {
 				rs.Outcome, rs.Error = rr.Outcome, rr.Error
 			}
-			rs.Notes = l.fightNotesOf(st.Release.Name)
+			rs.Notes = notes
 			if l.watchedAt == nil {
 				l.watchedAt = map[string]time.Time{}
 			}
@@ -370,21 +405,22 @@ func (l *envLoop) recordWatched(synced reconciler.Synced, first time.Time) {
 // the same field corrected again soon after: at fightThreshold in a row it
 // is a fight, reported once (log, status note, metric), and the release's
 // watch-driven checks back off exponentially, up to the drift interval.
-func (l *envLoop) noteFights(st *reconciler.Step, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fights == nil {
-		l.fights = map[string]*fight{}
-		l.holdUntil = map[string]time.Time{}
+func (w *driftWorker) noteFights(st *reconciler.Step, now time.Time) {
+	l := w.loop
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fights == nil {
+		w.fights = map[string]*fight{}
+		w.holdUntil = map[string]time.Time{}
 	}
 	worst := 0
 	var fought []*fight
 	for _, it := range st.Drift {
 		key := st.Release.Name + "\x00" + it.Object + "\x00" + it.Path
-		f := l.fights[key]
+		f := w.fights[key]
 		if f == nil || f.over(now) {
 			f = &fight{}
-			l.fights[key] = f
+			w.fights[key] = f
 		}
 		f.corrections++
 		f.last = now
@@ -402,9 +438,9 @@ func (l *envLoop) noteFights(st *reconciler.Step, now time.Time) {
 	var hold time.Duration
 	if worst >= fightThreshold {
 		hold = min(l.d.opts.DriftDebounce<<min(worst-fightThreshold+1, 20), l.d.opts.DriftInterval)
-		l.holdUntil[st.Release.Name] = now.Add(hold)
+		w.holdUntil[st.Release.Name] = now.Add(hold)
 	} else {
-		delete(l.holdUntil, st.Release.Name)
+		delete(w.holdUntil, st.Release.Name)
 	}
 	for _, f := range fought {
 		f.hold = hold
@@ -412,11 +448,13 @@ func (l *envLoop) noteFights(st *reconciler.Step, now time.Time) {
 }
 
 // fightNotesOf returns the status notes of the release's fights in
-// progress. l.mu is held.
-func (l *envLoop) fightNotesOf(release string) []string {
+// progress.
+func (w *driftWorker) fightNotesOf(release string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var notes []string
-	for _, key := range slices.Sorted(maps.Keys(l.fights)) {
-		f := l.fights[key]
+	for _, key := range slices.Sorted(maps.Keys(w.fights)) {
+		f := w.fights[key]
 		parts := strings.SplitN(key, "\x00", 3)
 		if len(parts) != 3 || parts[0] != release || f.corrections < fightThreshold || f.over(time.Now()) {
 			continue
@@ -435,7 +473,7 @@ func (l *envLoop) fightNotesOf(release string) []string {
 // the watches of their objects: drift right after an install is seen
 // within seconds, not at the next full drift check. Events that came while
 // the full sync acted were left for now, too.
-func (l *envLoop) watchActed(plan *reconciler.Plan, result *reconciler.Result) {
+func (w *driftWorker) watchActed(plan *reconciler.Plan, result *reconciler.Result) {
 	if result == nil {
 		return
 	}
@@ -443,33 +481,35 @@ func (l *envLoop) watchActed(plan *reconciler.Plan, result *reconciler.Result) {
 	for _, st := range plan.Steps {
 		ns[st.Release.Name] = st.Release.Namespace
 	}
-	l.mu.Lock()
-	if l.pending == nil {
-		l.pending = map[string]time.Time{}
+	w.mu.Lock()
+	if w.pending == nil {
+		w.pending = map[string]time.Time{}
 	}
 	now := time.Now()
 	for _, rr := range result.Releases {
-		if rr.Outcome != reconciler.OutcomeSucceeded || rr.Action == reconciler.ActionUninstall || l.target.releases == nil {
+		if rr.Outcome != reconciler.OutcomeSucceeded || rr.Action == reconciler.ActionUninstall || w.target.releases == nil {
 			continue
 		}
-		l.target.releases[rr.Name] = ns[rr.Name]
-		if _, queued := l.pending[rr.Name]; !queued {
-			l.pending[rr.Name] = now
+		w.target.releases[rr.Name] = ns[rr.Name]
+		if _, queued := w.pending[rr.Name]; !queued {
+			w.pending[rr.Name] = now
 		}
 	}
-	l.mu.Unlock()
-	l.wakeDrift()
+	w.mu.Unlock()
+	w.wakeUp()
 }
 
 // setTarget records what the full sync just planned for watch-driven
 // checks: the releases it found in sync (drifted or not) and their
-// environment. l.mu is held.
-func (l *envLoop) setTarget(env *manifest.Environment, rules *policy.Rules, conn connected, revision, commit string, plan *reconciler.Plan) {
+// environment.
+func (w *driftWorker) setTarget(env *manifest.Environment, rules *policy.Rules, conn connected, revision, commit string, plan *reconciler.Plan) {
 	releases := map[string]string{}
 	for _, st := range plan.Steps {
 		if st.Status == reconciler.StatusInSync || st.Status == reconciler.StatusDrifted {
 			releases[st.Release.Name] = st.Release.Namespace
 		}
 	}
-	l.target = watchTarget{env: env, rules: rules, conn: conn, revision: revision, commit: commit, releases: releases}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.target = watchTarget{env: env, rules: rules, conn: conn, revision: revision, commit: commit, releases: releases}
 }

@@ -26,59 +26,61 @@ func newTestLoop(t *testing.T) *envLoop {
 		log:     log,
 		metrics: metrics.New(prometheus.NewRegistry()),
 	}
-	return &envLoop{d: d, name: "dev", log: log, driftWake: make(chan struct{}, 1), freed: make(chan struct{})}
+	l := &envLoop{d: d, name: "dev", log: log}
+	l.drift = newDriftWorker(l)
+	return l
 }
 
 func TestClaim_oneActorPerRelease(t *testing.T) {
 	l := newTestLoop(t)
-	if !l.claim([]string{"egov-user", "egov-mdms"}, actorFullSync) {
+	if !l.drift.claim([]string{"egov-user", "egov-mdms"}, actorFullSync) {
 		t.Fatal("the full sync could not claim free releases")
 	}
-	if l.claim([]string{"egov-user"}, actorWatch) {
+	if l.drift.claim([]string{"egov-user"}, actorWatch) {
 		t.Fatal("the drift worker claimed a release the full sync acts on")
 	}
-	if l.claim([]string{"egov-persister", "egov-mdms"}, actorWatch) {
+	if l.drift.claim([]string{"egov-persister", "egov-mdms"}, actorWatch) {
 		t.Fatal("the drift worker claimed a set with one release held by the full sync")
 	}
-	if _, marked := l.acting["egov-persister"]; marked {
+	if _, marked := l.drift.acting["egov-persister"]; marked {
 		t.Fatal("a refused claim marked a release: claims are all or none")
 	}
 	// The worker ending marks it does not hold leaves the full sync's.
-	l.unclaim([]string{"egov-user"}, actorWatch)
-	if l.acting["egov-user"] != actorFullSync {
+	l.drift.unclaim([]string{"egov-user"}, actorWatch)
+	if l.drift.acting["egov-user"] != actorFullSync {
 		t.Fatal("the drift worker cleared the full sync's mark")
 	}
-	epoch := l.actedEpoch
-	l.unclaim([]string{"egov-user", "egov-mdms"}, actorFullSync)
-	if len(l.acting) != 0 {
-		t.Fatalf("marks left after the full sync let go: %v", l.acting)
+	epoch := l.drift.actedEpoch
+	l.drift.unclaim([]string{"egov-user", "egov-mdms"}, actorFullSync)
+	if len(l.drift.acting) != 0 {
+		t.Fatalf("marks left after the full sync let go: %v", l.drift.acting)
 	}
-	if l.actedEpoch != epoch+1 {
+	if l.drift.actedEpoch != epoch+1 {
 		t.Fatal("the full sync letting go did not move the epoch: a drift check planned before it would act on stale state")
 	}
 	select {
-	case <-l.driftWake:
+	case <-l.drift.wake:
 	default:
 		t.Fatal("the full sync letting go did not wake the drift worker")
 	}
-	if !l.claim([]string{"egov-user"}, actorWatch) {
+	if !l.drift.claim([]string{"egov-user"}, actorWatch) {
 		t.Fatal("the drift worker could not claim a freed release")
 	}
 }
 
 func TestClaimWait_waitsForTheDriftWorker(t *testing.T) {
 	l := newTestLoop(t)
-	if !l.claim([]string{"egov-user"}, actorWatch) {
+	if !l.drift.claim([]string{"egov-user"}, actorWatch) {
 		t.Fatal("claim failed")
 	}
 	done := make(chan error, 1)
-	go func() { done <- l.claimWait(context.Background(), []string{"egov-user"}, actorFullSync) }()
+	go func() { done <- l.drift.claimWait(context.Background(), []string{"egov-user"}, actorFullSync) }()
 	select {
 	case err := <-done:
 		t.Fatalf("the full sync claimed a release the drift worker corrects (err %v)", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	l.unclaim([]string{"egov-user"}, actorWatch)
+	l.drift.unclaim([]string{"egov-user"}, actorWatch)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -87,13 +89,13 @@ func TestClaimWait_waitsForTheDriftWorker(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the full sync still waits after the drift worker let go")
 	}
-	if l.acting["egov-user"] != actorFullSync {
+	if l.drift.acting["egov-user"] != actorFullSync {
 		t.Fatal("the full sync does not hold the release after waiting")
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := l.claimWait(ctx, []string{"egov-user"}, actorWatch); err == nil {
+	if err := l.drift.claimWait(ctx, []string{"egov-user"}, actorWatch); err == nil {
 		t.Fatal("claimWait returned no error on a cancelled context while the release was held")
 	}
 }
@@ -107,8 +109,8 @@ func TestNoteFights_backoffOutlivesTheWindow(t *testing.T) {
 	now := time.Now()
 	var holds []time.Duration
 	for i := range 8 {
-		l.noteFights(st, now)
-		hold := l.holdUntil["egov-config"].Sub(now)
+		l.drift.noteFights(st, now)
+		hold := l.drift.holdUntil["egov-config"].Sub(now)
 		if i+1 < fightThreshold && hold > 0 {
 			t.Fatalf("correction %d: held back %v before a fight", i+1, hold)
 		}
@@ -126,13 +128,13 @@ func TestNoteFights_backoffOutlivesTheWindow(t *testing.T) {
 	if last := holds[len(holds)-1]; last <= fightWindow {
 		t.Fatalf("the backoff never grew past the fight window (%v): holds %v", fightWindow, holds)
 	}
-	if notes := l.fightNotesOf("egov-config"); len(notes) != 1 {
+	if notes := l.drift.fightNotesOf("egov-config"); len(notes) != 1 {
 		t.Fatalf("fight notes during a long hold = %q, want one", notes)
 	}
 
 	// Quiet for the window after the hold: the fight is over.
-	l.noteFights(st, now.Add(l.holdUntil["egov-config"].Sub(now)+fightWindow+time.Second))
-	if _, held := l.holdUntil["egov-config"]; held {
+	l.drift.noteFights(st, now.Add(l.drift.holdUntil["egov-config"].Sub(now)+fightWindow+time.Second))
+	if _, held := l.drift.holdUntil["egov-config"]; held {
 		t.Fatal("a correction after a quiet window is still held back")
 	}
 }
@@ -164,26 +166,26 @@ func TestRecord_keepsANewerWatchDrivenStatus(t *testing.T) {
 func TestDuePending_oneTimerForTheEarliestHold(t *testing.T) {
 	l := newTestLoop(t)
 	now := time.Now()
-	l.pending = map[string]time.Time{"egov-user": now, "egov-mdms": now, "egov-config": now}
-	l.holdUntil = map[string]time.Time{"egov-user": now.Add(300 * time.Millisecond), "egov-mdms": now.Add(80 * time.Millisecond)}
+	l.drift.pending = map[string]time.Time{"egov-user": now, "egov-mdms": now, "egov-config": now}
+	l.drift.holdUntil = map[string]time.Time{"egov-user": now.Add(300 * time.Millisecond), "egov-mdms": now.Add(80 * time.Millisecond)}
 	for range 5 { // every wake during the holds
-		names, _ := l.duePending(now)
+		names, _ := l.drift.duePending(now)
 		if len(names) > 1 || (len(names) == 1 && names[0] != "egov-config") {
 			t.Fatalf("due %v while egov-user and egov-mdms are held", names)
 		}
 	}
-	if !l.holdWake.Equal(now.Add(80 * time.Millisecond)) {
-		t.Fatalf("timer armed for %v, want the earliest hold's end %v", l.holdWake.Sub(now), 80*time.Millisecond)
+	if !l.drift.holdWake.Equal(now.Add(80 * time.Millisecond)) {
+		t.Fatalf("timer armed for %v, want the earliest hold's end %v", l.drift.holdWake.Sub(now), 80*time.Millisecond)
 	}
 	select {
-	case <-l.driftWake:
+	case <-l.drift.wake:
 	case <-time.After(2 * time.Second):
 		t.Fatal("the drift worker was not woken when the earliest hold ended")
 	}
-	if names, _ := l.duePending(now.Add(100 * time.Millisecond)); len(names) != 1 || names[0] != "egov-mdms" {
+	if names, _ := l.drift.duePending(now.Add(100 * time.Millisecond)); len(names) != 1 || names[0] != "egov-mdms" {
 		t.Fatalf("due after the first hold: %v, want egov-mdms", names)
 	}
-	if !l.holdWake.Equal(now.Add(300 * time.Millisecond)) {
-		t.Fatalf("timer re-armed for %v, want the next hold's end", l.holdWake.Sub(now))
+	if !l.drift.holdWake.Equal(now.Add(300 * time.Millisecond)) {
+		t.Fatalf("timer re-armed for %v, want the next hold's end", l.drift.holdWake.Sub(now))
 	}
 }
