@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/policy"
@@ -43,8 +44,6 @@ const (
 	// of several fields, a rollout) into one drift check.
 	DefaultDriftDebounce = time.Second
 	DefaultJitter        = 0.1
-	// MaxWebhookBody is the largest webhook body accepted (413 beyond).
-	MaxWebhookBody = 1 << 20
 )
 
 // SourceOptions is one watched repository.
@@ -65,16 +64,9 @@ type SourceOptions struct {
 	Auth git.Auth
 }
 
-// WebhookSecrets are the shared secrets of the webhook receivers; a
-// receiver without a secret answers 404.
-type WebhookSecrets struct {
-	// GitHub is the secret of /hooks/github (X-Hub-Signature-256).
-	GitHub string
-	// GitLab is the token of /hooks/gitlab (X-Gitlab-Token).
-	GitLab string
-	// Generic is the secret of /hooks/generic (X-Signature-256).
-	Generic string
-}
+// WebhookSecrets are the shared secrets of the webhook receivers
+// (package web); a receiver without a secret answers 404.
+type WebhookSecrets = web.WebhookSecrets
 
 // ClusterFunc connects to the cluster an environment targets.
 type ClusterFunc func(ctx context.Context, ref manifest.ClusterRef) (*kube.Cluster, error)
@@ -173,11 +165,8 @@ type Daemon struct {
 	metrics  *metrics.Recorder
 	sources  []*source
 	suspends *suspensions
-	// deliveries remembers recent webhook delivery ids, so that a replayed
-	// signed delivery triggers nothing.
-	deliveries *deliveries
-	leading    atomic.Bool
-	ready      atomic.Bool
+	leading  atomic.Bool
+	ready    atomic.Bool
 	// notifier sends notifications in the background.
 	notifier *notify.Queue
 	// rollouts are the rollouts of every source (rollouts.go).
@@ -193,9 +182,12 @@ type Daemon struct {
 	homeOnce sync.Once
 	home     kubernetes.Interface
 	homeErr  error
-	handler  http.Handler
-	// limits bound what HTTP clients can hold (http.go).
-	limits httpLimits
+	// handler is the HTTP API (package web), built on the first call of
+	// Handler.
+	handlerOnce sync.Once
+	handler     http.Handler
+	// limits bound what HTTP clients can hold.
+	limits web.Limits
 }
 
 // New validates opts and prepares the sources. It does no network I/O.
@@ -254,8 +246,7 @@ func New(opts Options) (*Daemon, error) {
 		envs:       map[string]*envLoop{},
 		clusters:   map[string]connected{},
 		secretKeys: map[manifest.SecretKeyRef]string{},
-		deliveries: newDeliveries(10*time.Minute, 10000),
-		limits:     defaultHTTPLimits(opts.MaxConnections),
+		limits:     web.DefaultLimits(opts.MaxConnections),
 	}
 	d.notifier = notify.NewQueue(notify.QueueOptions{Count: d.metrics.Notification, Log: opts.Logger})
 	var err error
@@ -271,12 +262,18 @@ func New(opts Options) (*Daemon, error) {
 		d.sources = append(d.sources, s)
 	}
 	d.leading.Store(opts.LeaderElection == nil)
-	d.handler = d.routes()
 	return d, nil
 }
 
-// Handler is the daemon's HTTP API (also served by Run).
-func (d *Daemon) Handler() http.Handler { return d.handler }
+// Handler is the daemon's HTTP API (also served by Run): package web's
+// handlers on the daemon's state (api.go). It is built on the first call,
+// with the options of that moment.
+func (d *Daemon) Handler() http.Handler {
+	d.handlerOnce.Do(func() {
+		d.handler = web.NewHandler(webBackend{d}, web.Options{Registry: d.registry, APIToken: d.opts.APIToken, Webhooks: d.opts.Webhooks, Log: d.log})
+	})
+	return d.handler
+}
 
 // Run syncs and serves until ctx is cancelled, then stops taking work,
 // lets in-flight Helm actions finish for up to ShutdownGrace, and returns.
@@ -294,7 +291,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	{ // the HTTP server
 		ln := d.opts.Listener
-		srv := newHTTPServer(d.handler, d.limits)
+		srv := web.NewServer(d.Handler(), d.limits)
 		g.Add(func() error {
 			if ln == nil {
 				var err error
@@ -302,8 +299,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 					return fmt.Errorf("unable to listen on %q: %w", d.opts.Listen, err)
 				}
 			}
-			d.log.Info("serving", "address", ln.Addr().String(), "maxConnections", d.limits.maxConns)
-			if err := srv.Serve(limitListener(ln, d.limits)); !errors.Is(err, http.ErrServerClosed) {
+			d.log.Info("serving", "address", ln.Addr().String(), "maxConnections", d.limits.MaxConns)
+			if err := srv.Serve(web.LimitListener(ln, d.limits)); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil

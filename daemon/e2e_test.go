@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/digitops/digitops/daemon"
+	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/internal/testenv"
@@ -191,7 +192,7 @@ func githubPush(t *testing.T, r *running, repoURL, secret string) int {
 	})
 	req, _ := http.NewRequest(http.MethodPost, r.url+"/hooks/github", bytes.NewReader(body))
 	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-Hub-Signature-256", daemon.Sign(body, secret))
+	req.Header.Set("X-Hub-Signature-256", web.Sign(body, secret))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

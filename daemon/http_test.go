@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/digitops/digitops/daemon/web"
 )
 
 // TestHTTP_authorization: a change needs "Authorization: Bearer <token>";
@@ -83,14 +85,14 @@ func TestSuspend_allOrNothing(t *testing.T) {
 
 // serveWithin serves the daemon's handler on a local port within limits,
 // until the test ends, and returns its address.
-func serveWithin(t *testing.T, d *Daemon, limits httpLimits) string {
+func serveWithin(t *testing.T, d *Daemon, limits web.Limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(d.Handler(), limits)
-	go func() { _ = srv.Serve(limitListener(ln, limits)) }()
+	srv := web.NewServer(d.Handler(), limits)
+	go func() { _ = srv.Serve(web.LimitListener(ln, limits)) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
 }
@@ -100,8 +102,8 @@ func serveWithin(t *testing.T, d *Daemon, limits httpLimits) string {
 // descriptor) for as long as it likes.
 func TestHTTP_slowClientIsCut(t *testing.T) {
 	d, _ := hookDaemon(t, WebhookSecrets{Generic: "s"})
-	limits := defaultHTTPLimits(16)
-	limits.readHeader, limits.read = 200*time.Millisecond, 300*time.Millisecond
+	limits := web.DefaultLimits(16)
+	limits.ReadHeader, limits.Read = 200*time.Millisecond, 300*time.Millisecond
 	addr := serveWithin(t, d, limits)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -125,7 +127,7 @@ func TestHTTP_slowClientIsCut(t *testing.T) {
 // waits until one closes; it is served then.
 func TestHTTP_connectionLimit(t *testing.T) {
 	d, _ := hookDaemon(t, WebhookSecrets{})
-	limits := defaultHTTPLimits(2)
+	limits := web.DefaultLimits(2)
 	addr := serveWithin(t, d, limits)
 	var held []net.Conn
 	for range 2 {

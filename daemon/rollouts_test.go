@@ -57,7 +57,7 @@ func TestGate_errorInStatus(t *testing.T) {
 		t.Errorf("summary %q does not say the wave waits for its gate", st[0].Summary)
 	}
 	rec := httptest.NewRecorder()
-	d.servePage(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	if !strings.Contains(rec.Body.String(), `<div class="error gate-error">wave 1 gate cannot be checked`) {
 		t.Errorf("the page does not show the gate error:\n%s", rec.Body.String())
 	}

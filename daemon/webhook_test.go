@@ -3,15 +3,15 @@ package daemon
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/digitops/digitops/daemon/web"
 )
 
 // hookDaemon is a daemon (not running) watching a plain directory as if it
@@ -54,7 +54,7 @@ func TestWebhooks(t *testing.T) {
 		{"github other repository", "/hooks/github", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "SIGN"},
 			strings.Replace(githubBody, "egov/envs", "egov/other", 1), http.StatusOK, false},
 		{"github body too large", "/hooks/github", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "SIGN"},
-			`{"pad":"` + strings.Repeat("x", MaxWebhookBody) + `"}`, http.StatusRequestEntityTooLarge, false},
+			`{"pad":"` + strings.Repeat("x", web.MaxWebhookBody) + `"}`, http.StatusRequestEntityTooLarge, false},
 		{"github bad JSON", "/hooks/github", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "SIGN"}, `{`, http.StatusBadRequest, false},
 		{"gitlab push over ssh URL", "/hooks/gitlab", map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": secret},
 			`{"ref":"refs/heads/main","project":{"git_ssh_url":"git@github.com:egov/envs.git"}}`, http.StatusAccepted, true},
@@ -71,7 +71,7 @@ func TestWebhooks(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, tt.path, bytes.NewReader([]byte(tt.body)))
 			for k, v := range tt.headers {
 				if v == "SIGN" {
-					v = Sign([]byte(tt.body), secret)
+					v = web.Sign([]byte(tt.body), secret)
 				}
 				req.Header.Set(k, v)
 			}
@@ -110,7 +110,7 @@ func TestWebhooks_debounce(t *testing.T) {
 	body := []byte(`{"repository":"https://github.com/egov/envs"}`)
 	for range 3 {
 		req := httptest.NewRequest(http.MethodPost, "/hooks/generic", bytes.NewReader(body))
-		req.Header.Set("X-Signature-256", Sign(body, "k"))
+		req.Header.Set("X-Signature-256", web.Sign(body, "k"))
 		d.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -131,24 +131,6 @@ func TestWebhooks_debounce(t *testing.T) {
 	}
 }
 
-func TestNormalizeURL(t *testing.T) {
-	same := []string{
-		"https://github.com/egov/envs.git",
-		"https://user:token@GitHub.com/egov/envs",
-		"git@github.com:egov/envs.git",
-		"ssh://git@github.com:22/egov/envs.git",
-		"https://github.com/egov/envs/",
-	}
-	for _, u := range same {
-		if got := normalizeURL(u); got != "github.com/egov/envs" {
-			t.Errorf("normalizeURL(%q) = %q", u, got)
-		}
-	}
-	if normalizeURL("file:///tmp/repo") != normalizeURL("/tmp/repo/") {
-		t.Error("file:// and a local path differ")
-	}
-}
-
 // TestWebhooks_replay: a signed delivery sent again (same delivery id)
 // triggers nothing; a new delivery does.
 func TestWebhooks_replay(t *testing.T) {
@@ -159,7 +141,7 @@ func TestWebhooks_replay(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/hooks/github", bytes.NewReader(body))
 		req.Header.Set("X-GitHub-Event", "push")
 		req.Header.Set("X-GitHub-Delivery", delivery)
-		req.Header.Set("X-Hub-Signature-256", Sign(body, secret))
+		req.Header.Set("X-Hub-Signature-256", web.Sign(body, secret))
 		rec := httptest.NewRecorder()
 		d.Handler().ServeHTTP(rec, req)
 		return rec.Code
@@ -183,25 +165,6 @@ func TestWebhooks_replay(t *testing.T) {
 	}
 }
 
-func TestDeliveries_bounded(t *testing.T) {
-	ds := newDeliveries(time.Minute, 3)
-	now := time.Now()
-	for i, id := range []string{"a", "b", "c", "d"} {
-		if !ds.first(id, now.Add(time.Duration(i)*time.Second)) {
-			t.Fatalf("%s seen before", id)
-		}
-	}
-	if len(ds.seen) > 3 {
-		t.Errorf("%d ids kept, want at most 3", len(ds.seen))
-	}
-	if ds.first("d", now.Add(10*time.Second)) {
-		t.Error("d within the window is not a replay")
-	}
-	if !ds.first("d", now.Add(2*time.Minute)) {
-		t.Error("d after the window should pass")
-	}
-}
-
 // TestWebhooks_debounceMaxWait: pushes arriving faster than the debounce
 // delay, for longer than the maximum wait, do not put the sync off past
 // the maximum wait.
@@ -220,7 +183,7 @@ func TestWebhooks_debounceMaxWait(t *testing.T) {
 			case <-time.After(50 * time.Millisecond):
 			}
 			req := httptest.NewRequest(http.MethodPost, "/hooks/generic", bytes.NewReader(body))
-			req.Header.Set("X-Signature-256", Sign(body, "k"))
+			req.Header.Set("X-Signature-256", web.Sign(body, "k"))
 			d.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		}
 	}()
@@ -258,7 +221,7 @@ func TestWebhooks_signatureBeforeBody(t *testing.T) {
 		{"github signature too short", "/hooks/github", map[string]string{"X-Hub-Signature-256": "sha256=00"}, false, http.StatusUnauthorized},
 		{"generic without signature", "/hooks/generic", nil, false, http.StatusUnauthorized},
 		{"gitlab bad token", "/hooks/gitlab", map[string]string{"X-Gitlab-Token": "nope"}, false, http.StatusUnauthorized},
-		{"delivery id too long", "/hooks/github", map[string]string{"X-GitHub-Delivery": strings.Repeat("d", MaxDeliveryID+1), "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}, false, http.StatusBadRequest},
+		{"delivery id too long", "/hooks/github", map[string]string{"X-GitHub-Delivery": strings.Repeat("d", web.MaxDeliveryID+1), "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}, false, http.StatusBadRequest},
 		{"github well-formed signature: read", "/hooks/github", map[string]string{"X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}, true, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
@@ -321,7 +284,7 @@ func TestWebhooks_replayWithAnotherID(t *testing.T) {
 		switch tt.path {
 		case "/hooks/github":
 			req.Header.Set("X-GitHub-Event", tt.event)
-			req.Header.Set("X-Hub-Signature-256", Sign(tt.body, secret))
+			req.Header.Set("X-Hub-Signature-256", web.Sign(tt.body, secret))
 			if tt.delivery != "" {
 				req.Header.Set("X-GitHub-Delivery", tt.delivery)
 			}
@@ -330,7 +293,7 @@ func TestWebhooks_replayWithAnotherID(t *testing.T) {
 			req.Header.Set("X-Gitlab-Token", secret)
 			req.Header.Set("X-Gitlab-Event-UUID", tt.delivery)
 		default:
-			req.Header.Set("X-Signature-256", Sign(tt.body, secret))
+			req.Header.Set("X-Signature-256", web.Sign(tt.body, secret))
 		}
 		rec := httptest.NewRecorder()
 		d.Handler().ServeHTTP(rec, req)
@@ -340,46 +303,5 @@ func TestWebhooks_replayWithAnotherID(t *testing.T) {
 		if got := woken(); got != tt.woken {
 			t.Errorf("%s: woken = %v, want %v", tt.name, got, tt.woken)
 		}
-	}
-}
-
-// TestDeliveries_memoryBounded: the ids remembered cost the same whatever
-// their length (they are kept as digests).
-func TestDeliveries_memoryBounded(t *testing.T) {
-	ds := newDeliveries(time.Minute, 1000)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	now := time.Now()
-	for i := range 200 {
-		id := fmt.Sprintf("%d-%s", i, strings.Repeat("x", 100<<10)) // 100 KiB each, 20 MiB in all
-		if !ds.first(id, now) {
-			t.Fatalf("id %d seen before", i)
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
-		t.Errorf("remembering 200 ids of 100 KiB grew the heap by %d KiB, want under 4 MiB", grown>>10)
-	}
-	runtime.KeepAlive(ds)
-}
-
-// TestDeliveries_evictsOldestFirst: a full set forgets its oldest key, and
-// a key seen again after the window counts as new.
-func TestDeliveries_evictsOldestFirst(t *testing.T) {
-	ds := newDeliveries(time.Minute, 2)
-	now := time.Now()
-	ds.first("a", now)
-	ds.first("b", now.Add(time.Second))
-	ds.first("c", now.Add(2*time.Second)) // a goes
-	if ds.first("b", now.Add(3*time.Second)) {
-		t.Error("b was forgotten before a")
-	}
-	if !ds.first("a", now.Add(4*time.Second)) {
-		t.Error("a was kept beyond the bound")
-	}
-	if len(ds.seen) > 2 || len(ds.order) > 2 {
-		t.Errorf("%d keys, %d in order, want at most 2", len(ds.seen), len(ds.order))
 	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package web
 
 import (
 	"cmp"
@@ -20,9 +20,30 @@ import (
 	"github.com/digitops/digitops/source/git"
 )
 
-// push is what a receiver reads from a webhook: which repository moved and
+// WebhookSecrets are the shared secrets of the webhook receivers; a
+// receiver without a secret answers 404.
+type WebhookSecrets struct {
+	// GitHub is the secret of /hooks/github (X-Hub-Signature-256).
+	GitHub string
+	// GitLab is the token of /hooks/gitlab (X-Gitlab-Token).
+	GitLab string
+	// Generic is the secret of /hooks/generic (X-Signature-256).
+	Generic string
+}
+
+// MaxWebhookBody is the largest webhook body accepted (413 beyond).
+const MaxWebhookBody = 1 << 20
+
+// Delivery ids and pushes are remembered for deliveryWindow, at most
+// maxDeliveries of them.
+const (
+	deliveryWindow = 10 * time.Minute
+	maxDeliveries  = 10000
+)
+
+// Push is what a receiver reads from a webhook: which repository moved and
 // which reference.
-type push struct {
+type Push struct {
 	// URLs are the repository's addresses (clone, ssh, web).
 	URLs []string
 	// Ref is the full reference name that moved (refs/heads/main).
@@ -46,7 +67,7 @@ type receiver struct {
 	// verify checks the request's signature or token against secret.
 	verify func(r *http.Request, body []byte, secret string) bool
 	// parse reads the push; ok false means an event that is not a push.
-	parse func(r *http.Request, body []byte) (p push, ok bool, err error)
+	parse func(r *http.Request, body []byte) (p Push, ok bool, err error)
 }
 
 var receivers = []receiver{
@@ -125,11 +146,11 @@ func Sign(body []byte, secret string) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-func parseGitHub(r *http.Request, body []byte) (push, bool, error) {
+func parseGitHub(r *http.Request, body []byte) (Push, bool, error) {
 	switch r.Header.Get("X-GitHub-Event") {
 	case "push":
 	default:
-		return push{}, false, nil
+		return Push{}, false, nil
 	}
 	var p struct {
 		Ref        string `json:"ref"`
@@ -144,17 +165,17 @@ func parseGitHub(r *http.Request, body []byte) (push, bool, error) {
 		} `json:"repository"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
-		return push{}, false, err
+		return Push{}, false, err
 	}
 	rp := p.Repository
-	return push{URLs: []string{rp.CloneURL, rp.SSHURL, rp.GitURL, rp.HTMLURL}, Ref: p.Ref, DefaultBranch: rp.DefaultBranch, Before: p.Before, After: p.After}, true, nil
+	return Push{URLs: []string{rp.CloneURL, rp.SSHURL, rp.GitURL, rp.HTMLURL}, Ref: p.Ref, DefaultBranch: rp.DefaultBranch, Before: p.Before, After: p.After}, true, nil
 }
 
-func parseGitLab(r *http.Request, body []byte) (push, bool, error) {
+func parseGitLab(r *http.Request, body []byte) (Push, bool, error) {
 	switch r.Header.Get("X-Gitlab-Event") {
 	case "Push Hook", "Tag Push Hook":
 	default:
-		return push{}, false, nil
+		return Push{}, false, nil
 	}
 	var p struct {
 		Ref         string `json:"ref"`
@@ -173,35 +194,35 @@ func parseGitLab(r *http.Request, body []byte) (push, bool, error) {
 		} `json:"repository"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
-		return push{}, false, err
+		return Push{}, false, err
 	}
 	urls := []string{p.Project.HTTPURL, p.Project.SSHURL, p.Project.WebURL, p.Repository.HTTPURL, p.Repository.SSHURL}
-	return push{URLs: urls, Ref: p.Ref, DefaultBranch: p.Project.DefaultBranch, Before: p.Before, After: cmp.Or(p.After, p.CheckoutSHA)}, true, nil
+	return Push{URLs: urls, Ref: p.Ref, DefaultBranch: p.Project.DefaultBranch, Before: p.Before, After: cmp.Or(p.After, p.CheckoutSHA)}, true, nil
 }
 
 // parseGeneric reads {"repository": URL, "ref": "refs/heads/main",
 // "commit": "<sha>"}; an empty ref matches any reference of the
 // repository; commit is optional (without it a push cannot be told from a
 // replay of an earlier one).
-func parseGeneric(_ *http.Request, body []byte) (push, bool, error) {
+func parseGeneric(_ *http.Request, body []byte) (Push, bool, error) {
 	var p struct {
 		Repository string `json:"repository"`
 		Ref        string `json:"ref"`
 		Commit     string `json:"commit"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
-		return push{}, false, err
+		return Push{}, false, err
 	}
 	if p.Repository == "" {
-		return push{}, false, errors.New(`"repository" is required`)
+		return Push{}, false, errors.New(`"repository" is required`)
 	}
-	return push{URLs: []string{p.Repository}, Ref: p.Ref, After: p.Commit}, true, nil
+	return Push{URLs: []string{p.Repository}, Ref: p.Ref, After: p.Commit}, true, nil
 }
 
 // hookHandler serves one receiver.
-func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
+func (h *handler) hookHandler(rc receiver) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret := rc.secret(d.opts.Webhooks)
+		secret := rc.secret(h.opts.Webhooks)
 		if secret == "" {
 			http.Error(w, "webhook receiver "+rc.name+" is not configured", http.StatusNotFound)
 			return
@@ -215,7 +236,7 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 			return
 		}
 		if !rc.precheck(r, secret) {
-			d.log.Warn("webhook refused: missing, malformed or bad signature", "receiver", rc.name, "remote", r.RemoteAddr)
+			h.opts.Log.Warn("webhook refused: missing, malformed or bad signature", "receiver", rc.name, "remote", r.RemoteAddr)
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
@@ -230,12 +251,12 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 			return
 		}
 		if !rc.verify(r, body, secret) {
-			d.log.Warn("webhook refused: bad signature", "receiver", rc.name, "remote", r.RemoteAddr)
+			h.opts.Log.Warn("webhook refused: bad signature", "receiver", rc.name, "remote", r.RemoteAddr)
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		if id != "" && !d.deliveries.first("id\x00"+rc.name+"\x00"+id, time.Now()) {
-			d.log.Info("webhook delivery already seen; ignored", "receiver", rc.name, "delivery", id)
+		if id != "" && !h.deliveries.first("id\x00"+rc.name+"\x00"+id, time.Now()) {
+			h.opts.Log.Info("webhook delivery already seen; ignored", "receiver", rc.name, "delivery", id)
 			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "delivery already received; ignored"})
 			return
 		}
@@ -250,23 +271,16 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 		}
 		// The delivery id is not signed: a replay with another id (or
 		// none) is caught by what the signed body says moved.
-		if key, ok := p.key(rc.name); ok && !d.deliveries.first(key, time.Now()) {
-			d.log.Info("webhook push already received; ignored", "receiver", rc.name, "ref", p.Ref, "commit", p.After)
+		if key, ok := p.key(rc.name); ok && !h.deliveries.first(key, time.Now()) {
+			h.opts.Log.Info("webhook push already received; ignored", "receiver", rc.name, "ref", p.Ref, "commit", p.After)
 			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "push already received (same reference and commit); ignored"})
 			return
 		}
-		triggered, matched := []string{}, 0
-		for _, s := range d.sources {
-			if !s.matches(p) {
-				continue
-			}
-			matched++
-			s.trigger(d.opts.Debounce, d.opts.DebounceMaxWait)
-			s.mu.Lock()
-			triggered = append(triggered, s.names...)
-			s.mu.Unlock()
+		matched, triggered := h.backend.Pushed(p)
+		if triggered == nil {
+			triggered = []string{}
 		}
-		d.log.Info("webhook push", "receiver", rc.name, "ref", p.Ref, "triggered", triggered)
+		h.opts.Log.Info("webhook push", "receiver", rc.name, "ref", p.Ref, "triggered", triggered)
 		code := http.StatusAccepted
 		if matched == 0 {
 			code = http.StatusOK
@@ -279,7 +293,7 @@ func (d *Daemon) hookHandler(rc receiver) http.HandlerFunc {
 // from and to which commit), for the replay check; ok is false when the
 // payload names no commit (the generic receiver without "commit"), when
 // two pushes cannot be told apart.
-func (p push) key(receiver string) (string, bool) {
+func (p Push) key(receiver string) (string, bool) {
 	if p.After == "" {
 		return "", false
 	}
@@ -292,10 +306,11 @@ func (p push) key(receiver string) (string, bool) {
 	return strings.Join([]string{"push", receiver, strings.Join(urls, " "), p.Ref, p.Before, p.After}, "\x00"), true
 }
 
-// matches reports whether a push moved the repository and reference the
-// source watches. A source pinned to a commit is never moved by a push.
-func (s *source) matches(p push) bool {
-	want := normalizeURL(s.opts.URL)
+// Moved reports whether the push moved the repository repoURL and the
+// reference ref (the --ref syntax of git.ParseRef; empty: the remote HEAD)
+// a source watches. A source pinned to a commit is never moved by a push.
+func (p Push) Moved(repoURL, ref string) bool {
+	want := normalizeURL(repoURL)
 	found := false
 	for _, u := range p.URLs {
 		if u != "" && normalizeURL(u) == want {
@@ -309,18 +324,18 @@ func (s *source) matches(p push) bool {
 	if p.Ref == "" {
 		return true
 	}
-	ref := git.ParseRef(s.opts.Ref)
+	r := git.ParseRef(ref)
 	switch {
-	case ref.Commit != "" && ref.Branch == "":
+	case r.Commit != "" && r.Branch == "":
 		return false
-	case ref.Branch != "":
-		return p.Ref == "refs/heads/"+ref.Branch
-	case ref.Name != "":
-		if strings.HasPrefix(ref.Name, "refs/") {
-			return p.Ref == ref.Name
+	case r.Branch != "":
+		return p.Ref == "refs/heads/"+r.Branch
+	case r.Name != "":
+		if strings.HasPrefix(r.Name, "refs/") {
+			return p.Ref == r.Name
 		}
-		return p.Ref == "refs/heads/"+ref.Name || p.Ref == "refs/tags/"+ref.Name
-	case ref.Tag != "", ref.SemVer != "":
+		return p.Ref == "refs/heads/"+r.Name || p.Ref == "refs/tags/"+r.Name
+	case r.Tag != "", r.SemVer != "":
 		return strings.HasPrefix(p.Ref, "refs/tags/")
 	case p.DefaultBranch != "":
 		return p.Ref == "refs/heads/"+p.DefaultBranch

@@ -1,0 +1,123 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+
+	"github.com/digitops/digitops/daemon/web"
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/rollout"
+)
+
+// webBackend is the daemon as package web's handlers see it.
+type webBackend struct{ d *Daemon }
+
+var _ web.Backend = webBackend{}
+
+// Status returns the state of every source, environment and rollout.
+func (d *Daemon) Status() statusapi.Status {
+	st := statusapi.Status{Leader: d.leading.Load(), Ready: d.ready.Load(), Sources: []statusapi.Source{}, Environments: []statusapi.Environment{}}
+	for _, s := range d.sources {
+		s.mu.Lock()
+		st.Sources = append(st.Sources, statusapi.Source{URL: s.url, Ref: s.opts.Ref, Revision: s.snap.Revision, Environments: append([]string{}, s.names...), Error: s.err})
+		s.mu.Unlock()
+	}
+	for _, l := range d.loops() {
+		st.Environments = append(st.Environments, l.snapshot())
+	}
+	st.Rollouts = d.rolloutStatuses()
+	return st
+}
+
+func (b webBackend) Status() statusapi.Status { return b.d.Status() }
+
+func (b webBackend) Ready() bool { return b.d.ready.Load() }
+
+func (b webBackend) Rollouts() []statusapi.Rollout { return b.d.rolloutStatuses() }
+
+// SetSuspended suspends or resumes an environment or a release and wakes
+// the environment's loop so the status shows it at once.
+func (b webBackend) SetSuspended(env, release string, on bool) (statusapi.Environment, error) {
+	d := b.d
+	l, ok := d.environment(env)
+	if !ok {
+		return statusapi.Environment{}, web.NotFound("no environment " + env)
+	}
+	// Only releases the environment has, so that the state stays bounded
+	// (resume of an unknown one is allowed: it clears it).
+	if release != "" && on {
+		if err := releaseKnown(l, release); err != nil {
+			return statusapi.Environment{}, err
+		}
+	}
+	if err := d.suspends.set(env, release, on); err != nil {
+		return statusapi.Environment{}, err
+	}
+	verb := "resumed"
+	if on {
+		verb = "suspended"
+	}
+	d.log.Info(verb, "environment", env, "release", release)
+	wake(l.wake)
+	return l.snapshot(), nil
+}
+
+// releaseKnown returns nil when the last plan of l had release, else a
+// Conflict (never planned) or NotFound error.
+func releaseKnown(l *envLoop, release string) error {
+	known, planned := l.hasRelease(release)
+	switch {
+	case !planned:
+		return web.Conflict("environment " + l.name + " has not been planned yet: its releases are unknown; try again after its first sync")
+	case !known:
+		return web.NotFound("environment " + l.name + " has no release " + release)
+	}
+	return nil
+}
+
+// Retry makes the next sync of env try its failed releases (or release)
+// at once, and wakes it.
+func (b webBackend) Retry(env, release string) (statusapi.Environment, error) {
+	d := b.d
+	l, ok := d.environment(env)
+	if !ok {
+		return statusapi.Environment{}, web.NotFound("no environment " + env)
+	}
+	if release != "" {
+		if err := releaseKnown(l, release); err != nil {
+			return statusapi.Environment{}, err
+		}
+	}
+	hadFailed := l.retry(release)
+	l.src.stale() // try again with what the remote has now
+	d.log.Info("retry asked", "environment", env, "release", release, "hadFailed", hadFailed)
+	wake(l.wake)
+	return l.snapshot(), nil
+}
+
+// ActOnRollout applies an operator's action to a rollout and stores it.
+func (b webBackend) ActOnRollout(ctx context.Context, name string, a rollout.Action) (statusapi.Rollout, error) {
+	rs, err := b.d.actOnRollout(ctx, name, a)
+	if errors.Is(err, errUnknownRollout) {
+		return statusapi.Rollout{}, web.NotFound("no rollout " + name)
+	}
+	return rs, err
+}
+
+// Pushed triggers a fetch and sync, after the debounce delay, of every
+// source the push moved.
+func (b webBackend) Pushed(p web.Push) (sources int, environments []string) {
+	d := b.d
+	environments = []string{}
+	for _, s := range d.sources {
+		if !p.Moved(s.opts.URL, s.opts.Ref) {
+			continue
+		}
+		sources++
+		s.trigger(d.opts.Debounce, d.opts.DebounceMaxWait)
+		s.mu.Lock()
+		environments = append(environments, s.names...)
+		s.mu.Unlock()
+	}
+	return sources, environments
+}

@@ -1,0 +1,227 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/rollout"
+)
+
+// Backend is what the handlers need of the daemon.
+type Backend interface {
+	// Status is the state of every source, environment and rollout.
+	Status() statusapi.Status
+	// Ready reports whether an environment has been loaded and planned
+	// since start (/readyz).
+	Ready() bool
+	// Rollouts is every rollout's status, sorted by name.
+	Rollouts() []statusapi.Rollout
+	// SetSuspended suspends (or resumes) an environment, or one release
+	// of it when release is not empty, wakes its loop and returns its
+	// status. Errors: NotFound, Conflict (never planned), others (the
+	// suspension could not be saved).
+	SetSuspended(env, release string, suspended bool) (statusapi.Environment, error)
+	// Retry makes the next sync of env try its failed releases (or
+	// release) at once, wakes it and returns its status. Errors: NotFound,
+	// Conflict (never planned).
+	Retry(env, release string) (statusapi.Environment, error)
+	// ActOnRollout applies an operator's action to a rollout and returns
+	// its status. Errors: NotFound (no such rollout), others (refused).
+	ActOnRollout(ctx context.Context, name string, a rollout.Action) (statusapi.Rollout, error)
+	// Pushed asks for a fetch and sync of every source p moved; it returns
+	// how many sources matched and their environments.
+	Pushed(p Push) (sources int, environments []string)
+}
+
+// ErrNotFound and ErrConflict classify a Backend's errors (errors.Is): the
+// handlers answer 404 and 409 with the error's message.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// NotFound is an error saying msg, classified as ErrNotFound.
+func NotFound(msg string) error { return classified{msg: msg, class: ErrNotFound} }
+
+// Conflict is an error saying msg, classified as ErrConflict.
+func Conflict(msg string) error { return classified{msg: msg, class: ErrConflict} }
+
+type classified struct {
+	msg   string
+	class error
+}
+
+func (e classified) Error() string { return e.msg }
+func (e classified) Unwrap() error { return e.class }
+
+// Options configure the handler.
+type Options struct {
+	// Registry is served on /metrics.
+	Registry *prometheus.Registry
+	// APIToken, when set, is required as "Authorization: Bearer" on the
+	// requests that change something; without it they are refused.
+	APIToken string
+	// Webhooks are the receivers' secrets.
+	Webhooks WebhookSecrets
+	// Log receives the logs.
+	Log *slog.Logger
+}
+
+// handler serves the API, the status page and the webhook receivers.
+type handler struct {
+	backend Backend
+	opts    Options
+	// deliveries remembers recent webhook delivery ids and pushes, so that
+	// a replayed signed delivery triggers nothing.
+	deliveries *deliveries
+}
+
+// NewHandler builds the HTTP API:
+//
+//	GET  /                      status page
+//	GET  /metrics               Prometheus metrics
+//	GET  /healthz, /readyz      probes
+//	GET  /api/v1/status         statusapi.Status as JSON
+//	POST /api/v1/environments/{env}/suspend|resume
+//	POST /api/v1/environments/{env}/releases/{release}/suspend|resume
+//	POST /api/v1/environments/{env}/retry
+//	POST /api/v1/environments/{env}/releases/{release}/retry
+//	GET  /api/v1/rollouts       []statusapi.Rollout as JSON
+//	POST /api/v1/rollouts/{rollout}/promote|pause|resume|abort
+//	POST /hooks/github|gitlab|generic
+func NewHandler(b Backend, opts Options) http.Handler {
+	h := &handler{backend: b, opts: opts, deliveries: newDeliveries(deliveryWindow, maxDeliveries)}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !b.Ready() {
+			http.Error(w, "no environment loaded yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, b.Status())
+	})
+	for _, verb := range []string{"suspend", "resume"} {
+		on := verb == "suspend"
+		mux.HandleFunc("POST /api/v1/environments/{env}/"+verb, h.authorized(func(w http.ResponseWriter, r *http.Request) {
+			h.setSuspended(w, r.PathValue("env"), "", on)
+		}))
+		mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/"+verb, h.authorized(func(w http.ResponseWriter, r *http.Request) {
+			h.setSuspended(w, r.PathValue("env"), r.PathValue("release"), on)
+		}))
+	}
+	mux.HandleFunc("POST /api/v1/environments/{env}/retry", h.authorized(func(w http.ResponseWriter, r *http.Request) {
+		h.retry(w, r.PathValue("env"), "")
+	}))
+	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/retry", h.authorized(func(w http.ResponseWriter, r *http.Request) {
+		h.retry(w, r.PathValue("env"), r.PathValue("release"))
+	}))
+	mux.HandleFunc("POST /api/v1/rollouts/{rollout}/{action}", h.authorized(func(w http.ResponseWriter, r *http.Request) {
+		h.rolloutAction(w, r, r.PathValue("rollout"), rollout.Action(r.PathValue("action")))
+	}))
+	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, b.Rollouts())
+	})
+	for _, rc := range receivers {
+		mux.HandleFunc("POST /hooks/"+rc.name, h.hookHandler(rc))
+	}
+	mux.HandleFunc("GET /{$}", h.servePage)
+	return mux
+}
+
+// authorized requires the API token on a request that changes something.
+// Without a configured token the API is read-only: anyone who can reach the
+// port (or a page a browser visits, with a cross-site form) could otherwise
+// suspend reconciliation.
+func (h *handler) authorized(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.opts.APIToken == "" {
+			http.Error(w, "forbidden: this API is read-only until digitops serve has an API token (--api-token-file or DIGITOPS_API_TOKEN; the Helm chart creates one in the Secret <release>-api-token)", http.StatusForbidden)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(bearerToken(r)), []byte(h.opts.APIToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="digitops"`)
+			http.Error(w, "unauthorized: send the API token as Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// bearerToken is the token of an "Authorization: Bearer <token>" header,
+// "" for any other header (a bare token, another scheme). The scheme is
+// case-insensitive (RFC 7235).
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// setSuspended suspends or resumes an environment or a release.
+func (h *handler) setSuspended(w http.ResponseWriter, env, release string, on bool) {
+	st, err := h.backend.SetSuspended(env, release, on)
+	if err != nil {
+		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// retry makes the next sync of env try its failed releases (or release)
+// at once.
+func (h *handler) retry(w http.ResponseWriter, env, release string) {
+	st, err := h.backend.Retry(env, release)
+	if err != nil {
+		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// rolloutAction applies an operator's action to a rollout; a refusal is
+// a conflict.
+func (h *handler) rolloutAction(w http.ResponseWriter, r *http.Request, name string, a rollout.Action) {
+	rs, err := h.backend.ActOnRollout(r.Context(), name, a)
+	if err != nil {
+		http.Error(w, err.Error(), errorStatus(err, http.StatusConflict))
+		return
+	}
+	h.opts.Log.Info("rollout action", "rollout", name, "action", string(a))
+	writeJSON(w, http.StatusOK, rs)
+}
+
+// errorStatus is the status code of a Backend's error: 404 or 409 when
+// classified, otherwise.
+func errorStatus(err error, otherwise int) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	}
+	return otherwise
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
