@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/rollout"
@@ -25,7 +26,7 @@ func (d *Daemon) Status() statusapi.Status {
 	for _, l := range d.loops() {
 		st.Environments = append(st.Environments, l.snapshot())
 	}
-	st.Rollouts = d.rolloutStatuses()
+	st.Rollouts = d.rollouts.Statuses()
 	return st
 }
 
@@ -33,7 +34,7 @@ func (b webBackend) Status() statusapi.Status { return b.d.Status() }
 
 func (b webBackend) Ready() bool { return b.d.ready.Load() }
 
-func (b webBackend) Rollouts() []statusapi.Rollout { return b.d.rolloutStatuses() }
+func (b webBackend) Rollouts() []statusapi.Rollout { return b.d.rollouts.Statuses() }
 
 // SetSuspended suspends or resumes an environment or a release and wakes
 // the environment's loop so the status shows it at once.
@@ -97,8 +98,8 @@ func (b webBackend) Retry(env, release string) (statusapi.Environment, error) {
 
 // ActOnRollout applies an operator's action to a rollout and stores it.
 func (b webBackend) ActOnRollout(ctx context.Context, name string, a rollout.Action) (statusapi.Rollout, error) {
-	rs, err := b.d.actOnRollout(ctx, name, a)
-	if errors.Is(err, errUnknownRollout) {
+	rs, err := b.d.rollouts.Act(ctx, name, a)
+	if errors.Is(err, rollouts.ErrUnknownRollout) {
 		return statusapi.Rollout{}, web.NotFound("no rollout " + name)
 	}
 	return rs, err

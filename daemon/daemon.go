@@ -17,9 +17,11 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
@@ -44,7 +46,13 @@ const (
 	// of several fields, a rollout) into one drift check.
 	DefaultDriftDebounce = time.Second
 	DefaultJitter        = 0.1
+	// DefaultRolloutTick is how often a rollout is looked at.
+	DefaultRolloutTick = 5 * time.Second
 )
+
+// RolloutConfigMap names the ConfigMap of the home cluster holding the
+// rollouts' state (one key per rollout, its JSON).
+const RolloutConfigMap = rollouts.ConfigMap
 
 // SourceOptions is one watched repository.
 type SourceOptions struct {
@@ -169,8 +177,8 @@ type Daemon struct {
 	ready    atomic.Bool
 	// notifier sends notifications in the background.
 	notifier *notify.Queue
-	// rollouts are the rollouts of every source (rollouts.go).
-	rollouts rollouts
+	// rollouts moves the rollouts of every source (package rollouts).
+	rollouts *rollouts.Manager
 
 	mu       sync.Mutex
 	envs     map[string]*envLoop  // by environment name
@@ -249,6 +257,15 @@ func New(opts Options) (*Daemon, error) {
 		limits:     web.DefaultLimits(opts.MaxConnections),
 	}
 	d.notifier = notify.NewQueue(notify.QueueOptions{Count: d.metrics.Notification, Log: opts.Logger})
+	d.rollouts = rollouts.New(rollouts.Options{
+		Home:         d.homeClient,
+		Namespace:    d.stateNamespace(),
+		Tick:         opts.RolloutTick,
+		Leading:      d.leading.Load,
+		Environments: rolloutEnvironments{d},
+		Metrics:      d.metrics,
+		Log:          d.log,
+	})
 	var err error
 	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {
 		return nil, err
@@ -376,7 +393,7 @@ func (d *Daemon) runSources(work context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.runRollouts(work, s)
+			d.rollouts.Run(work, s)
 		}()
 	}
 	wg.Wait()
@@ -402,6 +419,20 @@ func (d *Daemon) loops() []*envLoop {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
+}
+
+// stateNamespace is where the rollouts' ConfigMap lives: StateNamespace,
+// else the Lease's namespace, else $POD_NAMESPACE, else default.
+func (d *Daemon) stateNamespace() string {
+	switch {
+	case d.opts.StateNamespace != "":
+		return d.opts.StateNamespace
+	case d.opts.LeaderElection != nil:
+		return d.opts.LeaderElection.Namespace
+	case os.Getenv("POD_NAMESPACE") != "":
+		return os.Getenv("POD_NAMESPACE")
+	}
+	return metav1.NamespaceDefault
 }
 
 // connected is a cluster client and the planner that plans against it

@@ -9,6 +9,12 @@
 // Git client, shared by every environment read from it; each environment
 // has its own loop, so a failing or slow environment never holds up another.
 //
+// The HTTP API, the status page and the webhook receivers are package
+// daemon/web, which sees the daemon through web.Backend (api.go); the
+// rollouts are package daemon/rollouts, which reads the environments
+// through rollouts.Environments (environments.go). Neither imports this
+// package.
+//
 // # One sync
 //
 // A loop wakes on its interval (the environment's sync.interval, spread by
@@ -31,7 +37,8 @@
 // The drift detector's watches report every edit or deletion of a live
 // object a release deployed. The loop of the environment that owns the
 // release checks that release alone, Options.DriftDebounce after the first
-// event, and in correct mode corrects it at once (watchdrift.go). This runs
+// event, and in correct mode corrects it at once (the loop's driftWorker,
+// watchdrift.go). This runs
 // beside the full sync, never behind it, and never on a release the full
 // sync is acting on (each claims the releases it acts on). A manager that
 // undoes every correction is a fight: reported once, then the corrections
@@ -40,10 +47,10 @@
 // # Rollouts
 //
 // The leader's rollout loop of each source moves the rollouts its
-// digitops.yaml declares (package rollout decides), stores their state in
-// the ConfigMap RolloutConfigMap of the home cluster and wakes the
-// environments it promoted; an environment of a later wave syncs the commit
-// promoted to it (rollouts.go). Operators act through
+// digitops.yaml declares (package rollout decides, package daemon/rollouts
+// acts), stores their state in the ConfigMap RolloutConfigMap of the home
+// cluster and wakes the environments it promoted; an environment of a
+// later wave syncs the commit promoted to it. Operators act through
 // POST /api/v1/rollouts/{name}/promote|pause|resume|abort.
 //
 // # Notifications

@@ -39,9 +39,13 @@ type envLoop struct {
 	interval    time.Duration
 	releases    map[string]string // name → namespace, in the metrics
 
-	mu        sync.Mutex
-	status    statusapi.Environment
-	attempted string // revision of the sync in progress or last done
+	mu     sync.Mutex
+	status statusapi.Environment
+	// statusCommit is the Git commit of status.Revision ("" before the
+	// first planned sync and for a directory source): what a rollout
+	// reads as the environment's commit.
+	statusCommit string
+	attempted    string // revision of the sync in progress or last done
 	// providers are the notify entries of the last load, for the drift
 	// worker, the rollout loop and failures before the next load.
 	providers []notify.Provider
@@ -163,7 +167,7 @@ func (l *envLoop) fetchSnapshot(ctx context.Context, p *pass) error {
 		l.log.Warn("fetch failed; syncing the last good revision", "revision", snap.Revision, "error", fetchErr)
 	}
 	// A rollout may keep this environment on an earlier commit.
-	pinned, err := l.d.pinnedSnapshot(ctx, l.src, l.name, snap)
+	pinned, err := l.d.rollouts.Pinned(ctx, l.src, l.name, snap)
 	if err != nil {
 		return err
 	}
@@ -294,6 +298,7 @@ func (l *envLoop) report(p *pass, synced reconciler.Synced) {
 	l.d.metrics.Revision(l.name, p.snap.Revision)
 	l.mu.Lock()
 	l.status.Revision = p.snap.Revision
+	l.statusCommit = l.src.gitCommit(p.snap)
 	l.status.Warnings = p.env.Warnings
 	if !p.snap.CommitTime.IsZero() {
 		ct := p.snap.CommitTime
@@ -564,6 +569,13 @@ func (l *envLoop) attempt(revision string) {
 
 // snapshot returns a copy of the status.
 func (l *envLoop) snapshot() statusapi.Environment {
+	st, _ := l.snapshotAndCommit()
+	return st
+}
+
+// snapshotAndCommit returns a copy of the status and, read with it, the
+// Git commit of its revision.
+func (l *envLoop) snapshotAndCommit() (statusapi.Environment, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.status
@@ -573,7 +585,7 @@ func (l *envLoop) snapshot() statusapi.Environment {
 	}
 	st.Suspended = l.d.suspends.environment(l.name)
 	st.Phase = environmentPhase(st)
-	return st
+	return st, l.statusCommit
 }
 
 // heldBack says why a release's desired state waits for its next attempt

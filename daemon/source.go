@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest/loader"
@@ -153,8 +154,32 @@ func short(commit string) string {
 	return commit
 }
 
-// at returns a snapshot of an earlier commit of the source, from its cache.
-func (s *source) at(ctx context.Context, commit string) (git.Snapshot, error) {
+var _ rollouts.Source = (*source)(nil)
+
+// URL is the source's address, sanitized.
+func (s *source) URL() string { return s.url }
+
+// ConfigPath is digitops.yaml's path in the repository.
+func (s *source) ConfigPath() string { return s.opts.ConfigPath }
+
+// Head is the last snapshot fetched.
+func (s *source) Head() git.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap
+}
+
+// gitCommit is the Git commit of a snapshot of the source, "" for a plain
+// directory (its digest is no commit).
+func (s *source) gitCommit(snap git.Snapshot) string {
+	if _, isGit := s.fetcher.(*git.Client); !isGit {
+		return ""
+	}
+	return snap.Commit
+}
+
+// At returns a snapshot of an earlier commit of the source, from its cache.
+func (s *source) At(ctx context.Context, commit string) (git.Snapshot, error) {
 	c, ok := s.fetcher.(*git.Client)
 	if !ok {
 		return git.Snapshot{}, errors.New("a plain directory has no earlier commits: rollouts need a Git source")

@@ -1,0 +1,47 @@
+package daemon
+
+import (
+	"github.com/digitops/digitops/daemon/rollouts"
+	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/notify"
+	"github.com/digitops/digitops/rollout"
+)
+
+// rolloutEnvironments are the environment loops as package rollouts sees
+// them.
+type rolloutEnvironments struct{ d *Daemon }
+
+var _ rollouts.Environments = rolloutEnvironments{}
+
+// Environment returns the environment's health and phase from its loop.
+func (e rolloutEnvironments) Environment(name string) (rollouts.Environment, bool) {
+	l, ok := e.d.environment(name)
+	if !ok {
+		return rollouts.Environment{}, false
+	}
+	st, commit := l.snapshotAndCommit()
+	return rollouts.Environment{
+		Health: rollout.Health{
+			Commit: commit,
+			InSync: st.Phase == statusapi.PhaseInSync,
+			Failed: st.Phase == statusapi.PhaseFailing,
+			Reason: st.LastError,
+		},
+		Phase: st.Phase,
+	}, true
+}
+
+// Wake makes the environment's loop sync now.
+func (e rolloutEnvironments) Wake(name string) {
+	if l, ok := e.d.environment(name); ok {
+		wake(l.wake)
+	}
+}
+
+// Notify queues a rollout event for the providers of the environment's
+// last load.
+func (e rolloutEnvironments) Notify(name string, kind notify.Kind, revision, commit, message string) {
+	if l, ok := e.d.environment(name); ok {
+		l.notify(l.lastProviders(), kind, revision, commit, nil, message, nil)
+	}
+}
