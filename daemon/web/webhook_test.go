@@ -85,3 +85,30 @@ func TestDeliveries_evictsOldestFirst(t *testing.T) {
 		t.Errorf("%d keys, %d in order, want at most 2", len(ds.seen), len(ds.order))
 	}
 }
+
+// TestPush_moved: a push moves a source when it names the source's
+// repository (any of its addresses) and the reference it follows.
+func TestPush_moved(t *testing.T) {
+	const repo = "https://github.com/egov/envs.git"
+	tests := []struct {
+		name string // what the case shows
+		push Push   // what the webhook said
+		ref  string // the source's --ref
+		want bool   // whether the source moved
+	}{
+		{"branch followed", Push{URLs: []string{"git@github.com:egov/envs.git"}, Ref: "refs/heads/main"}, "main", true},
+		{"another branch", Push{URLs: []string{repo}, Ref: "refs/heads/dev"}, "main", false},
+		{"another repository", Push{URLs: []string{"https://github.com/egov/other"}, Ref: "refs/heads/main"}, "main", false},
+		{"no reference named", Push{URLs: []string{repo}}, "main", true},
+		{"remote HEAD is the default branch", Push{URLs: []string{repo}, Ref: "refs/heads/main", DefaultBranch: "main"}, "", true},
+		{"remote HEAD, another branch", Push{URLs: []string{repo}, Ref: "refs/heads/dev", DefaultBranch: "main"}, "", false},
+		{"a tag for a semver source", Push{URLs: []string{repo}, Ref: "refs/tags/v1.2.0"}, "semver:>=1.0.0", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.push.Moved(repo, tt.ref); got != tt.want {
+				t.Errorf("Moved(%q, %q) = %v, want %v", repo, tt.ref, got, tt.want)
+			}
+		})
+	}
+}
