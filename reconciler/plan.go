@@ -112,9 +112,9 @@ type Step struct {
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
 	rendered string
-	// renderedHooks is set when that render has hooks (the manifest
-	// leaves them out).
-	renderedHooks bool
+	// renderedHooks are that render's hooks, each with its "# Source:"
+	// line (the manifest leaves them out), empty when it has none.
+	renderedHooks string
 	// again is a second render of the step, made in a later second than
 	// rendered (see compareDeployed), empty when none was made.
 	again string
@@ -338,8 +338,10 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	p.noteLookups(plan)
 	renderedFrom := time.Now()
 	rendered := p.renderChanged(ctx, plan)
-	if plan.policy != nil {
-		p.enforcePolicy(ctx, plan, rendered)
+	if len(rendered) > 0 {
+		objects := p.renderedObjects(ctx, plan, rendered)
+		p.checkAPIVersions(ctx, plan, objects)
+		p.enforcePolicy(plan, objects)
 		rendered = withoutErrors(plan, rendered)
 	}
 	p.compareDeployed(ctx, plan, rendered, renderedFrom)

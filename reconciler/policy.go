@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 
@@ -15,37 +14,26 @@ import (
 	"github.com/digitops/digitops/reconciler/kube"
 )
 
-// enforcePolicy turns every rendered install or upgrade (idx) that would
-// create an object the operator's policy refuses into an error step naming
-// the object and the rule: nothing of that release is applied, and what
-// needs it is blocked. The objects are the render, its hooks and the
-// chart's CRDs. A kind's scope comes from the cluster, else from a CRD the
-// plan renders, else from Kubernetes' built-in kinds; an object whose scope
-// nothing tells is refused (the policy cannot place it).
-func (p *Planner) enforcePolicy(ctx context.Context, plan *Plan, idx []int) {
+// enforcePolicy turns every rendered install or upgrade (objects, by step:
+// see renderedObjects) that would create an object the operator's policy
+// refuses into an error step naming the object and the rule: nothing of
+// that release is applied, and what needs it is blocked. The objects are
+// the render, its hooks and the chart's CRDs. A kind's scope comes from the
+// cluster, else from a CRD the plan renders, else from Kubernetes' built-in
+// kinds; an object whose scope nothing tells is refused (the policy cannot
+// place it).
+func (p *Planner) enforcePolicy(plan *Plan, objects map[int][]*unstructured.Unstructured) {
 	rules := plan.policy
 	if rules == nil {
 		return
 	}
-	objects := make(map[int][]*unstructured.Unstructured, len(idx))
 	crds := crdScopes{}
-	for _, i := range idx {
-		st := &plan.Steps[i]
-		if st.Action == ActionError {
-			continue
-		}
-		objs, err := p.policyObjects(ctx, st)
-		if err != nil {
-			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q: unable to check it against the policy: %v", st.Release.Name, err)}, "")
-			continue
-		}
-		objects[i] = objs
+	for _, objs := range objects {
 		crds.add(objs)
 	}
-	for _, i := range idx {
+	for i, objs := range objects {
 		st := &plan.Steps[i]
-		objs, ok := objects[i]
-		if !ok {
+		if st.Action == ActionError {
 			continue
 		}
 		if err := checkObjects(rules, p.Cluster, crds, st.Release.Namespace, objs); err != nil {
@@ -55,18 +43,9 @@ func (p *Planner) enforcePolicy(ctx context.Context, plan *Plan, idx []int) {
 }
 
 // policyObjects are the objects an install or upgrade of st creates: its
-// render (again with hooks when it has some) and its chart's CRDs.
-func (p *Planner) policyObjects(ctx context.Context, st *Step) ([]*unstructured.Unstructured, error) {
-	m := st.rendered
-	if st.renderedHooks {
-		opts := renderOptions(p.Cluster, p.KubeVersion, st)
-		opts.Hooks = true
-		var err error
-		if m, err = Render(ctx, st.Release, st.chart, opts); err != nil {
-			return nil, err
-		}
-	}
-	objs, err := kube.Objects(m)
+// render, its hooks and its chart's CRDs.
+func policyObjects(st *Step) ([]*unstructured.Unstructured, error) {
+	objs, err := kube.Objects(st.rendered + st.renderedHooks)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func TestPlannedChart_fallsBack(t *testing.T) {
 		chart *chart.Chart
 		step  func(*Step)
 	}{
-		{name: "hooks come from the values", chart: serviceChart(), step: func(st *Step) { st.renderedHooks = true }},
+		{name: "hooks come from the values", chart: serviceChart(), step: func(st *Step) { st.renderedHooks = "---\n# Source: svc/templates/job.yaml\nkind: Job\n" }},
 		{name: "a value rendered with tpl looks live objects up", chart: serviceChart(tpl("templates/t.yaml", `{{ tpl .Values.extra . }}`)), step: func(st *Step) {
 			st.Release.Values = map[string]any{"extra": `{{ (lookup "v1" "Secret" "egov" "x").data }}`}
 		}},

@@ -39,6 +39,11 @@ type RenderOptions struct {
 	// NoCRDs leaves the chart's crds/ out, as Helm's own release manifest
 	// does.
 	NoCRDs bool
+	// ServedAPIsOnly, without a Cluster, tells templates Helm's built-in
+	// API versions less those Kubernetes at KubeVersion no longer serves
+	// (servedAPIVersions), as a cluster of that version would, instead of
+	// all of them as `helm template` does. Offline plans set it.
+	ServedAPIsOnly bool
 	// Reads, when set, records what the chart's lookups read (see
 	// LookupCalls). With a Cluster, a chart that calls lookup reads the
 	// live objects, as Helm's install or upgrade will; without one,
@@ -83,7 +88,7 @@ func Render(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts
 
 // renderRelease is Render, and whether the render has hooks (which the
 // manifest leaves out unless opts.Hooks).
-func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts RenderOptions) (m string, hooks bool, err error) {
+func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Chart, opts RenderOptions) (m, hooks string, err error) {
 	cfg := &action.Configuration{Log: func(string, ...any) {}}
 	inst := action.NewInstall(cfg)
 	inst.DryRun = true
@@ -93,24 +98,41 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Char
 	inst.IsUpgrade = opts.IsUpgrade
 	inst.ReleaseName = templateName(spec)
 	inst.Namespace = spec.Namespace
+	var caps *chartutil.Capabilities
 	if opts.Cluster != nil {
-		caps, err := opts.Cluster.Capabilities()
-		if err != nil {
-			return "", false, err
+		if caps, err = opts.Cluster.Capabilities(); err != nil {
+			return "", "", err
 		}
-		// Exactly the capabilities Helm's install or upgrade will see
-		// (helmEnv.config): a client-only render would add Helm's
-		// built-in API versions (batch/v1beta1, policy/v1beta1, …) to the
-		// cluster's, and a chart that asks for one (DIGIT's common chart
-		// does) would render what Helm will not deploy. A dry run that is
-		// not client-only takes cfg's capabilities as they are; its
+	} else {
+		v := opts.KubeVersion
+		if v == "" {
+			v = DefaultKubeVersion()
+		}
+		kv, err := ParseKubeVersion(v)
+		if err != nil {
+			return "", "", err
+		}
+		inst.KubeVersion = kv
+		if opts.ServedAPIsOnly {
+			caps = chartutil.DefaultCapabilities.Copy()
+			caps.KubeVersion = *kv
+			caps.APIVersions = servedAPIVersions(v)
+		}
+	}
+	if caps != nil {
+		// Exactly these capabilities: a client-only render would add
+		// Helm's built-in API versions (batch/v1beta1, policy/v1beta1, …),
+		// and a chart that asks for one (DIGIT's common chart does) would
+		// render what Helm will not deploy. Online they are the cluster's,
+		// as Helm's install or upgrade will see (helmEnv.config). A dry run
+		// that is not client-only takes cfg's capabilities as they are; its
 		// client prints nothing and its storage is in memory, so nothing
 		// reaches the cluster, and CRDs are not installed.
 		inst.ClientOnly = false
 		inst.SkipCRDs = true
 		cfg.Capabilities = caps
 		cfg.KubeClient = &kubefake.PrintingKubeClient{Out: io.Discard}
-		if LookupCalls(c, spec.Values) != nil {
+		if opts.Cluster != nil && LookupCalls(c, spec.Values) != nil {
 			// Helm's dry run "server" lets lookup read the cluster;
 			// the recorder names what it read.
 			reads := opts.Reads
@@ -123,30 +145,20 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Char
 		mem := driver.NewMemory()
 		mem.SetNamespace(spec.Namespace)
 		cfg.Releases = storage.Init(mem)
-	} else {
-		v := opts.KubeVersion
-		if v == "" {
-			v = DefaultKubeVersion()
-		}
-		kv, err := ParseKubeVersion(v)
-		if err != nil {
-			return "", false, err
-		}
-		inst.KubeVersion = kv
 	}
 	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
 	if err != nil {
-		return "", false, fmt.Errorf("unable to render release %q: %w", spec.Name, err)
+		return "", "", fmt.Errorf("unable to render release %q: %w", spec.Name, err)
 	}
-	var b strings.Builder
-	b.WriteString(strings.TrimSpace(rel.Manifest))
-	b.WriteString("\n")
+	var hb strings.Builder
+	for _, h := range rel.Hooks {
+		fmt.Fprintf(&hb, "---\n# Source: %s\n%s\n", h.Path, strings.TrimSpace(h.Manifest))
+	}
+	m = strings.TrimSpace(rel.Manifest) + "\n"
 	if opts.Hooks {
-		for _, h := range rel.Hooks {
-			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, strings.TrimSpace(h.Manifest))
-		}
+		return m + hb.String(), hb.String(), nil
 	}
-	return b.String(), len(rel.Hooks) > 0, nil
+	return m, hb.String(), nil
 }
 
 // templateName is the .Release.Name a release's templates see.
@@ -224,5 +236,5 @@ func renderOptions(cluster *kube.Cluster, kubeVersion string, step *Step) Render
 	case ActionUpgrade:
 		isUpgrade = true
 	}
-	return RenderOptions{Cluster: cluster, KubeVersion: kubeVersion, IsUpgrade: isUpgrade}
+	return RenderOptions{Cluster: cluster, KubeVersion: kubeVersion, IsUpgrade: isUpgrade, ServedAPIsOnly: cluster == nil}
 }
