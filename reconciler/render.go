@@ -185,7 +185,9 @@ type Manifests struct {
 }
 
 // RenderStep returns what a step changes, as manifests: for an install the
-// render alone, for an upgrade the deployed revision's manifest and the
+// render alone (a takeover: the adopted live objects, cut to the fields
+// the render sets, and the render as the install applies it, see
+// adoptedManifests), for an upgrade the deployed revision's manifest and the
 // render, for an uninstall the deployed manifest alone. cluster may be nil
 // (offline): then nothing is read from the cluster and kubeVersion is the
 // Kubernetes version the templates see (empty: DefaultKubeVersion). Steps that change
@@ -212,16 +214,25 @@ func RenderStep(ctx context.Context, cluster *kube.Cluster, kubeVersion string, 
 	if step.Action == ActionUninstall || step.chart == nil {
 		return m, nil
 	}
-	if step.rendered != "" {
-		m.New = step.rendered
-		return m, nil
+	m.New = step.rendered
+	if m.New == "" {
+		opts := renderOptions(cluster, kubeVersion, step)
+		opts.Reads = &LiveReads{}
+		var err error
+		m.New, err = Render(ctx, step.Release, step.chart, opts)
+		m.Secrets = slices.Concat(m.Secrets, opts.Reads.SecretValues())
+		if err != nil {
+			return m, err
+		}
 	}
-	opts := renderOptions(cluster, kubeVersion, step)
-	opts.Reads = &LiveReads{}
-	var err error
-	m.New, err = Render(ctx, step.Release, step.chart, opts)
-	m.Secrets = slices.Concat(m.Secrets, opts.Reads.SecretValues())
-	return m, err
+	if step.Action == ActionInstall && len(step.liveAdopted) > 0 {
+		// A takeover: compared with the live objects it takes.
+		var err error
+		if m.Old, m.New, err = adoptedManifests(step, m.New); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
 }
 
 // renderOptions are the options a step is rendered with for its diff: the
