@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -91,7 +92,7 @@ kind: ClusterRole
 metadata:
   name: reader
 `
-	got, err := withoutObjects(m, "egov", map[string]bool{"ConfigMap/egov/egov-user": true, "ClusterRole/egov/reader": true})
+	got, err := withoutObjects(m, "egov", map[string]bool{"ConfigMap/egov/egov-user": true, "ClusterRole/reader": true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +109,27 @@ metadata:
 	}
 	if _, err := withoutObjects("---\nkind: [\n", "egov", nil); err == nil {
 		t.Error("a manifest that does not parse: no error")
+	}
+}
+
+func TestRenderedName(t *testing.T) {
+	tests := []struct {
+		doc, want string
+	}{
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "ConfigMap/egov/a"},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: other}\n", "ConfigMap/other/a"},
+		// Cluster-scoped: no namespace, whatever the manifest says.
+		{"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: digit-user}\n", "ClusterRole/digit-user"},
+		{"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: digit-user, namespace: egov}\n", "ClusterRole/digit-user"},
+		{"apiVersion: v1\nkind: Namespace\nmetadata: {name: egov}\n", "Namespace/egov"},
+	}
+	for _, tt := range tests {
+		objs, err := kube.Objects(tt.doc)
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("%q: %v", tt.doc, err)
+		}
+		if got := renderedName(objs[0], "egov"); got != tt.want {
+			t.Errorf("renderedName(%q) = %q, want %q", tt.doc, got, tt.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/internal/redact"
+	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -177,7 +178,20 @@ func nondeterministicPaths(a, b, namespace string) []string {
 	return out
 }
 
+// renderedName names a rendered object as digitops always does (kube.Ref):
+// Kind/namespace/name, the release's namespace when the object has none,
+// and Kind/name for the built-in cluster-scoped kinds (policy.ClusterScopedKind).
 func renderedName(u *unstructured.Unstructured, namespace string) string {
+	gvk := u.GroupVersionKind()
+	if scoped, _ := policy.ClusterScopedKind(gvk.Group, gvk.Kind); scoped {
+		// Kind/name: a namespace would name no object.
+		if u.GetNamespace() == "" {
+			return kube.Ref(u)
+		}
+		u = u.DeepCopy()
+		u.SetNamespace("")
+		return kube.Ref(u)
+	}
 	if u.GetNamespace() == "" {
 		u = u.DeepCopy()
 		u.SetNamespace(namespace)

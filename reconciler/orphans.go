@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,10 +165,10 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 			return nil, err
 		}
 	}
-	// Objects are named "Kind/namespace/name", a cluster-scoped one with the
-	// release's namespace whatever its manifest says (renderedName's way).
+	// Objects are named "Kind/namespace/name", a cluster-scoped one
+	// "Kind/name" whatever its manifest says.
 	name := func(kind string, pl place, n string) string {
-		return kube.ObjectRef{Kind: kind, Namespace: cmp.Or(pl.namespace, ns), Name: n}.String()
+		return kube.ObjectRef{Kind: kind, Namespace: pl.namespace, Name: n}.String()
 	}
 	// Where to look: every place either revision has.
 	var places []place
