@@ -8,6 +8,7 @@ import (
 
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -249,5 +250,25 @@ func TestPrintRollout_gateError(t *testing.T) {
 		Waves:     []statusapi.RolloutWave{{Environments: []statusapi.RolloutEnvironment{{Name: "dev"}}}}})
 	if !strings.Contains(b.String(), "  gate: wave 1 gate cannot be checked; the wave is not promoted until it can: redirect refused\n") {
 		t.Errorf("rollout status lacks the gate error:\n%s", b.String())
+	}
+}
+
+// digitops status (from the cluster) prints the environment's load
+// warnings, as the README says, in text and JSON.
+func TestWriteClusterStatus_warnings(t *testing.T) {
+	env := &manifest.Environment{Name: "dev", Warnings: []manifest.Warning{{File: "release.yaml", Line: 57, Release: "egov-user", Msg: "listed twice with different tags"}}}
+	out := []releaseStatus{{Name: "egov-user", Namespace: "egov", State: "deployed", Revision: 1, Images: []string{}, Drift: []drift.Item{}}}
+	var text, js strings.Builder
+	if err := writeClusterStatus(&text, "text", env, out); err != nil {
+		t.Fatal(err)
+	}
+	if want := `warning: release.yaml:57: release "egov-user": listed twice with different tags`; !strings.Contains(text.String(), want) {
+		t.Errorf("status text lacks %q:\n%s", want, text.String())
+	}
+	if err := writeClusterStatus(&js, "json", env, out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"warnings": [`) || !strings.Contains(js.String(), `"line": 57`) {
+		t.Errorf("status JSON lacks the warning:\n%s", js.String())
 	}
 }

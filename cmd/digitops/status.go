@@ -194,10 +194,20 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 		}
 		out = append(out, rs)
 	}
-	if g.output == "json" {
+	return writeClusterStatus(w, g.output, env, out)
+}
+
+// writeClusterStatus prints what statusFromCluster found: the releases, their
+// drift and errors, and the environment's load warnings, as text or JSON.
+func writeClusterStatus(w io.Writer, format string, env *manifest.Environment, out []releaseStatus) error {
+	warnings := env.Warnings
+	if warnings == nil {
+		warnings = []manifest.Warning{}
+	}
+	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"environment": env.Name, "releases": out})
+		return enc.Encode(map[string]any{"environment": env.Name, "releases": out, "warnings": warnings})
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Environment %s\n", env.Name)
@@ -215,7 +225,10 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 			fmt.Fprintf(&b, "error %s: %s\n", r.Name, r.Error)
 		}
 	}
-	_, err = io.WriteString(w, b.String())
+	for _, wn := range warnings {
+		fmt.Fprintf(&b, "warning: %s\n", wn)
+	}
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
