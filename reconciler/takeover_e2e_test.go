@@ -201,6 +201,9 @@ func TestApply_takesOverWhatTheGoDeployerApplied(t *testing.T) {
 		b2, _ := json.Marshal(after.Spec)
 		t.Errorf("the takeover changed the Deployment's spec (pods restart):\nbefore %s\nafter  %s", b1, b2)
 	}
+	if moved := after.Generation - before.Generation; moved > 2 {
+		t.Errorf("the Deployment's generation moved by %d, want 2 at most (Helm's ownership, digitops's takeover record; docs/configuration.md says so)", moved)
+	}
 	for _, f := range after.ManagedFields {
 		if f.Manager == "kubectl-client-side-apply" {
 			t.Errorf("the Deployment's fields still belong to %s after the takeover", f.Manager)
