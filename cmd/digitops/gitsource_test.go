@@ -88,3 +88,32 @@ func TestPlan_gitURLAndRef(t *testing.T) {
 		}
 	}
 }
+
+// A local directory is read as it is, ignored files included; a chart file
+// Git ignores (a Chart.lock) is one serve will not see: plan says so.
+func TestPlan_localDirectoryWarnsOfIgnoredChartFiles(t *testing.T) {
+	src := writeRepo(t, map[string]string{
+		"digitops.yaml":                "environments:\n  - name: dev\n    layout: native\n    releases:\n      - {name: a, namespace: egov, chart: charts/app}\n",
+		".gitignore":                   "Chart.lock\n*.tgz\n",
+		"charts/app/Chart.yaml":        okChart,
+		"charts/app/templates/cm.yaml": okTemplate,
+	})
+	repo, _ := gitRepoFrom(t, src)
+	ctx := testContext(t)
+	r := runCLI(t, ctx, "plan", "--offline", "--repo", repo)
+	if r.code != 0 || strings.Contains(r.out, "Git ignores") {
+		t.Fatalf("plan with nothing ignored: exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
+	}
+	for _, f := range []string{"charts/app/Chart.lock", "charts/app/charts/dep-0.1.0.tgz"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = runCLI(t, ctx, "plan", "--offline", "--repo", repo)
+	if want := "warning: charts/app/Chart.lock: Git ignores 2 file(s) of the charts (charts/app/Chart.lock, charts/app/charts/dep-0.1.0.tgz): this directory is read as it is, but serve syncs commits"; !strings.Contains(r.out, want) {
+		t.Errorf("plan does not warn %q:\nstdout:\n%s\nstderr:\n%s", want, r.out, r.stderr)
+	}
+}

@@ -177,6 +177,12 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 	if err != nil {
 		return nil, "", err
 	}
+	if dir == o.repo {
+		// Read as it is, not from a commit.
+		if w, ok := ignoredChartsWarning(dir, env); ok {
+			env.Warnings = append(env.Warnings, w)
+		}
+	}
 	return env, revision, nil
 }
 

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 
 	"github.com/digitops/digitops/source/git"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // isRemote says whether --repo names a Git URL rather than a local directory.
@@ -83,4 +87,65 @@ func cacheDir(kind string) (string, error) {
 	}
 	dir := filepath.Join(base, "digitops", kind)
 	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// maxIgnoredNamed is how many ignored files the warning names.
+const maxIgnoredNamed = 5
+
+// ignoredChartsWarning warns when the environment's local charts hold files
+// that Git ignores in the repository holding dir (a Chart.lock, a built
+// dependency): a local directory is read as it is, ignored files included,
+// but serve syncs commits, which lack them, so its first sync would see
+// another chart and upgrade the release. It returns false when there are
+// none or dir is in no repository.
+func ignoredChartsWarning(dir string, env *manifest.Environment) (manifest.Warning, bool) {
+	r, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return manifest.Warning{}, false
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return manifest.Warning{}, false
+	}
+	patterns, err := gitignore.ReadPatterns(wt.Filesystem, nil)
+	if err != nil || len(patterns) == 0 {
+		return manifest.Warning{}, false
+	}
+	root := wt.Filesystem.Root()
+	match := gitignore.NewMatcher(patterns)
+	seen := map[string]bool{}
+	var ignored []string
+	for _, spec := range env.Releases {
+		chart := spec.Chart.Path
+		if chart == "" || seen[chart] {
+			continue
+		}
+		seen[chart] = true
+		_ = filepath.WalkDir(chart, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			rel, err := filepath.Rel(root, path)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+				return filepath.SkipDir
+			}
+			if rel != "." && match.Match(strings.Split(filepath.ToSlash(rel), "/"), d.IsDir()) {
+				ignored = append(ignored, filepath.ToSlash(rel))
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		})
+	}
+	if len(ignored) == 0 {
+		return manifest.Warning{}, false
+	}
+	sort.Strings(ignored)
+	named := ignored
+	more := ""
+	if len(named) > maxIgnoredNamed {
+		named, more = named[:maxIgnoredNamed], fmt.Sprintf(" and %d more", len(ignored)-maxIgnoredNamed)
+	}
+	return manifest.Warning{File: ignored[0], Msg: fmt.Sprintf("Git ignores %d file(s) of the charts (%s%s): this directory is read as it is, but serve syncs commits, which lack them, and would upgrade the releases of those charts; commit them or delete them", len(ignored), strings.Join(named, ", "), more)}, true
 }
