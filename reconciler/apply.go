@@ -85,7 +85,7 @@ type Progress interface {
 
 // Applier carries out plans against one cluster.
 type Applier struct {
-	// kube.Cluster is the target cluster.
+	// Cluster is the target cluster.
 	Cluster *kube.Cluster
 	// Log receives structured progress.
 	Log *slog.Logger

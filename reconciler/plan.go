@@ -206,7 +206,7 @@ type Planner struct {
 	// Applier compares what Helm renders when it acts with the plan's
 	// render, at no cost, and notes the fields on the release's result.
 	RenderTwice bool
-	// kube.Cluster reads live release values (image tags a release chart leaves
+	// Cluster reads live release values (image tags a release chart leaves
 	// out); nil (offline plans) uses the chart default.
 	Cluster *kube.Cluster
 	// KubeVersion is the Kubernetes version offline renders assume (see

@@ -23,7 +23,7 @@ import (
 
 // RenderOptions adjust one render.
 type RenderOptions struct {
-	// kube.Cluster, when set, supplies the capabilities (Kubernetes version and
+	// Cluster, when set, supplies the capabilities (Kubernetes version and
 	// API versions) templates see; nil renders with Helm's defaults, as
 	// `helm template` does.
 	Cluster *kube.Cluster
@@ -32,7 +32,7 @@ type RenderOptions struct {
 	// Hooks appends the chart's hooks after the manifest, each with its
 	// "# Source:" line, as `helm template` prints them.
 	Hooks bool
-	// KubeVersion is the Kubernetes version templates see when kube.Cluster is
+	// KubeVersion is the Kubernetes version templates see when Cluster is
 	// nil (e.g. "v1.37.2"); empty means DefaultKubeVersion, not Helm's
 	// built-in v1.20 (too old for cert-manager or ingress-nginx).
 	KubeVersion string

@@ -17,7 +17,7 @@ type Syncer struct {
 	// Planner makes the plan; keep one per cluster (its drift detector's
 	// watches outlive a sync).
 	Planner *Planner
-	// kube.Cluster is the target; nil plans offline (from Git alone: nothing is
+	// Cluster is the target; nil plans offline (from Git alone: nothing is
 	// read, every release shows as an install) and never acts.
 	Cluster *kube.Cluster
 	// Log receives the actions' structured progress.
