@@ -26,8 +26,9 @@
 //
 // # Acting
 //
-// Each action (install, upgrade, record, correct-drift, uninstall, unlock)
-// is a small type with a Run method that returns what it left ([Applied]); the
+// Each action (install, upgrade, record, correct-drift, uninstall, unlock,
+// delete-orphans) is a small type with a Run method that returns what it
+// left ([Applied]); a failed upgrade's rollback is part of upgrade. The
 // scheduler gets them through the [Runners] interface (fakes in its unit
 // tests). [Applier.Apply] walks the plan as a DAG: a release starts when
 // everything it needs has succeeded, independent releases run in parallel up
