@@ -12,7 +12,9 @@ import (
 // Phase sums up an environment or a release.
 type Phase string
 
-// Phases, worst first.
+// Phases. [Phase.Worse] ranks them, worst first: failing, drifted,
+// out-of-sync, pending, suspended, in-sync (pending before suspended,
+// unlike their order here).
 const (
 	PhaseFailing   Phase = "failing"
 	PhaseDrifted   Phase = "drifted"
