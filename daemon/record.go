@@ -147,7 +147,9 @@ func (l *envLoop) watchedSince(name, namespace string, t time.Time) (statusapi.R
 	return statusapi.Release{}, false
 }
 
-// acts reports whether an action runs a Helm operation.
+// acts reports whether a release's action is counted by the release-action
+// metric: every action but none and skip, so also error and blocked, which
+// run no Helm operation.
 func acts(a reconciler.Action) bool {
 	return a != reconciler.ActionNone && a != reconciler.ActionSkip
 }
