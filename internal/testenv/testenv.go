@@ -125,6 +125,14 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	return e, nil
 }
 
+// nodeLeaseDuration is the fake node's Lease duration (kwok renews it every
+// quarter of it); nodeGracePeriod how long the node-lifecycle controller
+// waits for a renewal before it declares the node NotReady.
+const (
+	nodeLeaseDuration = 8 * time.Second
+	nodeGracePeriod   = 12 * time.Second
+)
+
 // startExtras starts the controllers, the scheduler and kwok with a node.
 func (e *Env) startExtras(ctx context.Context) error {
 	kc := "--kubeconfig=" + e.Kubeconfig
@@ -132,12 +140,19 @@ func (e *Env) startExtras(ctx context.Context) error {
 		name string
 		args []string
 	}{
+		// The node-lifecycle controller declares a node NotReady when its
+		// Lease in kube-node-lease is not renewed within the grace period:
+		// kwok renews the fake node's (every lease duration / 4), and the
+		// short periods make a missing heartbeat show in seconds, not in
+		// the minute after which a demo's pods all turned NotReady.
 		{"kube-controller-manager", []string{kc, "--controllers=deployment,replicaset,statefulset,job,namespace,garbagecollector,nodelifecycle",
-			"--leader-elect=false", "--secure-port=0", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10"}},
+			"--leader-elect=false", "--secure-port=0", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
+			"--node-monitor-period=2s", "--node-monitor-grace-period=" + nodeGracePeriod.String()}},
 		{"kube-scheduler", []string{kc, "--leader-elect=false", "--secure-port=0"}},
 		{"kwok", []string{kc, "--config=" + filepath.Join(e.BinDir, "kwok-stages.yaml"),
 			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-			"--cidr=127.1.0.0/16", "--node-ip=127.0.0.1", "--server-address="}},
+			"--cidr=127.1.0.0/16", "--node-ip=127.0.0.1", "--server-address=",
+			fmt.Sprintf("--node-lease-duration-seconds=%d", int(nodeLeaseDuration.Seconds()))}},
 	}
 	for _, p := range procs {
 		if err := e.startProcess(p.name, p.args); err != nil {
