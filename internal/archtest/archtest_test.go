@@ -1,0 +1,101 @@
+package archtest
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/digitops/digitops/"
+
+// rules are the import directions of docs/architecture.md's package
+// section: a package under from never depends, directly or through another
+// package, on one under any of never. A path names a package and the
+// packages below it, except that a parent of from ("reconciler" for
+// "reconciler/drift") names the parent package alone.
+var rules = []struct {
+	// from is the importing package (and those below it).
+	from string
+	// never lists the packages it must not depend on.
+	never []string
+}{
+	{from: "source", never: []string{"reconciler", "daemon", "cmd", "rollout", "notify", "metrics", "policy", "internal/statusapi", "internal/diff"}},
+	{from: "policy", never: []string{"reconciler", "daemon", "cmd"}},
+	{from: "reconciler", never: []string{"daemon", "cmd", "rollout", "notify", "metrics", "internal/statusapi"}},
+	{from: "reconciler/drift", never: []string{"reconciler"}},
+	{from: "reconciler/kube", never: []string{"reconciler", "reconciler/drift"}},
+	{from: "internal/redact", never: []string{"reconciler", "daemon", "cmd", "source", "internal/diff"}},
+	{from: "internal/diff", never: []string{"reconciler", "daemon", "cmd", "source"}},
+	{from: "internal/statusapi", never: []string{"daemon", "cmd", "rollout", "notify"}},
+	{from: "rollout", never: []string{"reconciler", "daemon", "cmd", "notify", "metrics"}},
+	{from: "notify", never: []string{"reconciler", "daemon", "cmd", "rollout", "metrics"}},
+	{from: "metrics", never: []string{"reconciler", "daemon", "cmd", "source"}},
+	// daemon/web and daemon/rollouts declare what they need of the daemon
+	// (web.Backend; rollouts.Source, rollouts.Environments).
+	{from: "daemon/web", never: []string{"daemon"}},
+	{from: "daemon/rollouts", never: []string{"daemon"}},
+}
+
+// under reports whether pkg is path or, when sub is set, a package below
+// it.
+func under(pkg, path string, sub bool) bool {
+	if pkg == path {
+		return true
+	}
+	return sub && strings.HasPrefix(pkg, path+"/")
+}
+
+func TestImportDirection(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command on PATH: %v", err)
+	}
+	cmd := exec.Command(goBin, "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, module+"...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	deps := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		pkg := strings.TrimPrefix(fields[0], module)
+		for _, d := range fields[1:] {
+			if rel, ok := strings.CutPrefix(d, module); ok {
+				deps[pkg] = append(deps[pkg], rel)
+			}
+		}
+		if _, ok := deps[pkg]; !ok {
+			deps[pkg] = nil
+		}
+	}
+	for _, r := range rules {
+		found := false
+		for pkg := range deps {
+			found = found || under(pkg, r.from, true)
+		}
+		if !found {
+			t.Errorf("rule for %s: no such package", r.from)
+		}
+	}
+	for pkg, ds := range deps {
+		for _, r := range rules {
+			if !under(pkg, r.from, true) {
+				continue
+			}
+			for _, d := range ds {
+				for _, n := range r.never {
+					sub := !strings.HasPrefix(r.from, n+"/")
+					if under(d, n, sub) {
+						t.Errorf("%s depends on %s: docs/architecture.md has %s never import %s", pkg, d, r.from, n)
+					}
+				}
+			}
+		}
+	}
+}
