@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/digitops/digitops/internal/yamldepth"
+	"github.com/digitops/digitops/internal/yamlnode"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -659,26 +660,7 @@ func linesOf(data []byte) map[string]entryLines {
 // mappingValue is the value of key in the mapping n (through the document
 // and aliases), or nil.
 func mappingValue(n *yaml.Node, key string) *yaml.Node {
-	n = resolve(n)
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = resolve(n.Content[0])
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return resolve(n.Content[i+1])
-		}
-	}
-	return nil
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
+	return yamlnode.Options{Aliases: true}.Value(n, key)
 }
 
 var (

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/digitops/digitops/internal/yamlnode"
 )
 
 // yamlFile is a YAML file read for in-place edits: the yaml.v3 node tree
@@ -38,21 +40,11 @@ func parseYAMLFile(path string, data []byte) (*yamlFile, error) {
 	return &yamlFile{path: path, data: data, root: root}, nil
 }
 
-// lookup returns the value at keys under m, or nil.
+// lookup returns the value at keys under m, or nil. Of duplicate keys it
+// takes the last, the one a decoder keeps; an alias is returned as is
+// (never edited through).
 func lookup(m *yaml.Node, keys ...string) *yaml.Node {
-	for _, k := range keys {
-		if m == nil || m.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == k {
-				next = m.Content[i+1]
-			}
-		}
-		m = next
-	}
-	return m
+	return yamlnode.Options{LastDuplicate: true}.Path(m, keys...)
 }
 
 // offset returns the byte offset of a node's 1-based line and column.

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/digitops/digitops/internal/yamldepth"
+	"github.com/digitops/digitops/internal/yamlnode"
 )
 
 // chartYAML are the files of a chart that Helm's loader parses as YAML.
@@ -136,27 +137,21 @@ func parseDependencies(data []byte, file string) (deps []dependency, ok bool) {
 	if root.Kind != yaml.MappingNode {
 		return nil, false
 	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value != "dependencies" {
+	list := yamlnode.Value(root, "dependencies")
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil, false
+	}
+	for _, n := range list.Content {
+		var d struct {
+			Name       string `yaml:"name"`
+			Repository string `yaml:"repository"`
+		}
+		if n.Decode(&d) != nil || d.Name == "" {
 			continue
 		}
-		list := root.Content[i+1]
-		if list.Kind != yaml.SequenceNode {
-			return nil, false
-		}
-		for _, n := range list.Content {
-			var d struct {
-				Name       string `yaml:"name"`
-				Repository string `yaml:"repository"`
-			}
-			if n.Decode(&d) != nil || d.Name == "" {
-				continue
-			}
-			deps = append(deps, dependency{name: d.Name, repository: d.Repository, line: n.Line, file: file})
-		}
-		return deps, true
+		deps = append(deps, dependency{name: d.Name, repository: d.Repository, line: n.Line, file: file})
 	}
-	return nil, false
+	return deps, true
 }
 
 // subcharts returns the names of the charts in dir (a chart's charts/), as

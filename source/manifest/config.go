@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/digitops/digitops/internal/yamlnode"
 )
 
 // ConfigFileName is the name of the configuration file at the repository root.
@@ -167,20 +169,20 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	// Recover line numbers, which the struct decode drops.
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
-		if ros := mappingValue(documentRoot(&root), "rollouts"); ros != nil && ros.Kind == yaml.SequenceNode {
+		if ros := yamlnode.Value(documentRoot(&root), "rollouts"); ros != nil && ros.Kind == yaml.SequenceNode {
 			for i, n := range ros.Content {
 				if i < len(cfg.Rollouts) {
 					cfg.Rollouts[i].Line = n.Line
 				}
 			}
 		}
-		if envs := mappingValue(documentRoot(&root), "environments"); envs != nil && envs.Kind == yaml.SequenceNode {
+		if envs := yamlnode.Value(documentRoot(&root), "environments"); envs != nil && envs.Kind == yaml.SequenceNode {
 			for i, n := range envs.Content {
 				if i >= len(cfg.Environments) {
 					break
 				}
 				cfg.Environments[i].Line = n.Line
-				if rels := mappingValue(n, "releases"); rels != nil && rels.Kind == yaml.SequenceNode {
+				if rels := yamlnode.Value(n, "releases"); rels != nil && rels.Kind == yaml.SequenceNode {
 					for j, r := range rels.Content {
 						if j < len(cfg.Environments[i].Releases) {
 							cfg.Environments[i].Releases[j].Line = r.Line
@@ -357,18 +359,6 @@ func documentRoot(n *yaml.Node) *yaml.Node {
 		return n.Content[0]
 	}
 	return n
-}
-
-func mappingValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // orList is "a, b or c" of the non-empty values.
