@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/digitops/digitops/internal/httpurl"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -89,8 +89,7 @@ func readAPIBase(secretsDir, secretRef string) (string, error) {
 		return "", fmt.Errorf("%s.url: not readable in --notify-secrets-dir", secretRef)
 	}
 	raw := strings.TrimSpace(string(b))
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+	if u, ok := httpurl.Parse(raw); !ok || u.RawQuery != "" {
 		return "", fmt.Errorf("%s.url: not an http(s) URL without credentials or query", secretRef)
 	}
 	return raw, nil

@@ -2,9 +2,10 @@ package manifest
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/digitops/digitops/internal/httpurl"
 )
 
 // NotifyConfig is one entry of an environment's notify: list: where the
@@ -62,8 +63,7 @@ func (n NotifyConfig) check() string {
 		return fmt.Sprintf("secretRef %q is not a file name (lower-case letters, digits, '.', '-', '_')", n.SecretRef)
 	}
 	if n.URL != "" {
-		u, err := url.Parse(n.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		if _, ok := httpurl.Parse(n.URL); !ok {
 			return "url must be an http(s) URL without credentials"
 		}
 	}

@@ -2,10 +2,11 @@ package manifest
 
 import (
 	"fmt"
-	"net/url"
 	"path"
 	"slices"
 	"time"
+
+	"github.com/digitops/digitops/internal/httpurl"
 )
 
 // RolloutConfig is one entry of digitops.yaml's rollouts: list: a new
@@ -70,8 +71,7 @@ func (r RolloutConfig) check(envs []string, taken map[string]string) string {
 			return where + ": soak and maxParallel cannot be negative"
 		}
 		if g := w.Prometheus; g != nil {
-			u, err := url.Parse(g.URL)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			if _, ok := httpurl.Parse(g.URL); !ok {
 				return where + ": prometheus.url must be an http(s) URL without credentials"
 			}
 			if g.Query == "" {
