@@ -133,6 +133,20 @@ func TestSanitizeError(t *testing.T) {
 	}
 }
 
+// TestSanitizeError_nestedSecrets masks a credential that contains another
+// whole: masking the shorter one first would leave the longer one's ends.
+func TestSanitizeError_nestedSecrets(t *testing.T) {
+	for _, secrets := range [][]string{
+		{"s3cret", "my-s3cret-token"},
+		{"my-s3cret-token", "s3cret"},
+	} {
+		err := sanitizeError(errTest("auth with my-s3cret-token failed; s3cret alone"), secrets)
+		if got, want := err.Error(), "auth with *** failed; *** alone"; got != want {
+			t.Errorf("secrets %q: got %q, want %q", secrets, got, want)
+		}
+	}
+}
+
 type errTest string
 
 func (e errTest) Error() string { return string(e) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -53,20 +54,24 @@ func stripByHand(s string) string {
 }
 
 // sanitizeText strips credentials from every URL found in s and replaces
-// each of the known secrets with a mask.
+// each of the known secrets, and its query- and path-escaped forms, with a
+// mask. The longest text is replaced first, as internal/redact.Secrets
+// does, so that a secret containing another is masked whole rather than
+// around the shorter one's mask. (redact.Secrets itself is not used: its
+// hash mask and base64 forms are for values, these are credentials in a
+// URL, and messages keep their "***".)
 func sanitizeText(s string, secrets []string) string {
 	s = urlPattern.ReplaceAllStringFunc(s, SanitizeURL)
+	var needles []string
 	for _, secret := range secrets {
 		if len(secret) < 3 { // masking "a" would mangle the message, not protect it
 			continue
 		}
-		s = strings.ReplaceAll(s, secret, "***")
-		if esc := url.QueryEscape(secret); esc != secret {
-			s = strings.ReplaceAll(s, esc, "***")
-		}
-		if esc := url.PathEscape(secret); esc != secret {
-			s = strings.ReplaceAll(s, esc, "***")
-		}
+		needles = append(needles, secret, url.QueryEscape(secret), url.PathEscape(secret))
+	}
+	slices.SortStableFunc(needles, func(a, b string) int { return len(b) - len(a) })
+	for _, n := range needles {
+		s = strings.ReplaceAll(s, n, "***")
 	}
 	return s
 }
