@@ -458,36 +458,30 @@ func (e clusterEntry) matches(ref manifest.ClusterRef) bool {
 // String is the entry as messages list it: "context dev",
 // "kubeconfigSecret digitops/dev key value".
 func (e clusterEntry) String() string {
-	var parts []string
-	if e.Kubeconfig != "" {
-		parts = append(parts, "kubeconfig "+show(e.Kubeconfig))
-	}
+	ref := manifest.ClusterRef{Context: e.Context, Kubeconfig: e.Kubeconfig}
 	if s := e.KubeconfigSecret; s != nil {
-		parts = append(parts, "kubeconfigSecret "+show(secretName(s.Namespace, s.Name)))
-		if s.Key != "" {
-			parts = append(parts, "key "+show(s.Key))
-		}
+		ref.KubeconfigSecret = &manifest.SecretKeyRef{Namespace: s.Namespace, Name: s.Name, Key: s.Key}
 	}
-	if e.Context != "" {
-		parts = append(parts, "context "+show(e.Context))
-	}
-	return strings.Join(parts, " ")
+	return describeCluster(ref, show)
 }
 
 // describeRef is a cluster as messages name it: `context "prod"`.
-func describeRef(c manifest.ClusterRef) string {
+func describeRef(c manifest.ClusterRef) string { return describeCluster(c, quote) }
+
+// describeCluster names a cluster's fields, each value as text gives it.
+func describeCluster(c manifest.ClusterRef, text func(string) string) string {
 	var parts []string
 	if c.Kubeconfig != "" {
-		parts = append(parts, "kubeconfig "+quote(c.Kubeconfig))
+		parts = append(parts, "kubeconfig "+text(c.Kubeconfig))
 	}
 	if s := c.KubeconfigSecret; s != nil {
-		parts = append(parts, "kubeconfigSecret "+quote(secretName(s.Namespace, s.Name)))
+		parts = append(parts, "kubeconfigSecret "+text(secretName(s.Namespace, s.Name)))
 		if s.Key != "" {
-			parts = append(parts, "key "+quote(s.Key))
+			parts = append(parts, "key "+text(s.Key))
 		}
 	}
 	if c.Context != "" {
-		parts = append(parts, "context "+quote(c.Context))
+		parts = append(parts, "context "+text(c.Context))
 	}
 	return strings.Join(parts, " ")
 }

@@ -71,17 +71,7 @@ type receiver struct {
 }
 
 var receivers = []receiver{
-	{
-		name:   "github",
-		secret: func(s WebhookSecrets) string { return s.GitHub },
-		precheck: func(r *http.Request, _ string) bool {
-			return wellFormedHMAC(r.Header.Get("X-Hub-Signature-256"))
-		},
-		verify: func(r *http.Request, body []byte, secret string) bool {
-			return validHMAC(r.Header.Get("X-Hub-Signature-256"), body, secret)
-		},
-		parse: parseGitHub,
-	},
+	hmacReceiver("github", "X-Hub-Signature-256", func(s WebhookSecrets) string { return s.GitHub }, parseGitHub),
 	{
 		name:     "gitlab",
 		secret:   func(s WebhookSecrets) string { return s.GitLab },
@@ -91,17 +81,23 @@ var receivers = []receiver{
 		},
 		parse: parseGitLab,
 	},
-	{
-		name:   "generic",
-		secret: func(s WebhookSecrets) string { return s.Generic },
+	hmacReceiver("generic", "X-Signature-256", func(s WebhookSecrets) string { return s.Generic }, parseGeneric),
+}
+
+// hmacReceiver is a receiver whose deliveries are signed with an HMAC of
+// the body in header (GitHub's scheme).
+func hmacReceiver(name, header string, secret func(WebhookSecrets) string, parse func(*http.Request, []byte) (Push, bool, error)) receiver {
+	return receiver{
+		name:   name,
+		secret: secret,
 		precheck: func(r *http.Request, _ string) bool {
-			return wellFormedHMAC(r.Header.Get("X-Signature-256"))
+			return wellFormedHMAC(r.Header.Get(header))
 		},
 		verify: func(r *http.Request, body []byte, secret string) bool {
-			return validHMAC(r.Header.Get("X-Signature-256"), body, secret)
+			return validHMAC(r.Header.Get(header), body, secret)
 		},
-		parse: parseGeneric,
-	},
+		parse: parse,
+	}
 }
 
 // validGitLabToken checks GitLab's X-Gitlab-Token, a shared token rather
