@@ -41,8 +41,7 @@ func parseYAMLFile(path string, data []byte) (*yamlFile, error) {
 }
 
 // lookup returns the value at keys under m, or nil. Of duplicate keys it
-// takes the last, the one a decoder keeps; an alias is returned as is
-// (never edited through).
+// takes the last; an alias is returned as is (never edited through).
 func lookup(m *yaml.Node, keys ...string) *yaml.Node {
 	return yamlnode.Options{LastDuplicate: true}.Path(m, keys...)
 }

@@ -4,9 +4,9 @@
 //
 // Callers differ on two points, and say which they want with [Options]:
 // whether aliases are followed (policy reads through them; config's line
-// recovery and set-image's editor must see the alias node itself, which
-// they then skip as not a mapping or a list), and which of duplicate keys
-// counts (set-image edits the last, the one a decoder keeps; the others
+// recovery, a chart's dependencies and set-image's editor see the alias
+// node itself and skip it, as neither a mapping nor a list), and which of
+// duplicate keys counts (set-image has always edited the last; the others
 // read the first). A document node is always looked through to its
 // content.
 package yamlnode
