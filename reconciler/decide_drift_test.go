@@ -14,11 +14,11 @@ func TestDecideDrift(t *testing.T) {
 		// mode is the drift mode, items the drift found.
 		mode  manifest.DriftMode
 		items []drift.Item
-		want  ReleaseState
+		want  Decision
 	}{
-		{manifest.DriftCorrect, nil, ReleaseState{ActionNone, "unchanged"}},
-		{manifest.DriftCorrect, items, ReleaseState{ActionCorrectDrift, "drifted: 2 drift item(s) on 2 object(s)"}},
-		{manifest.DriftWarn, items, ReleaseState{ActionNone, "drifted: 2 drift item(s) on 2 object(s) (drift: warn, not corrected)"}},
+		{manifest.DriftCorrect, nil, Decision{ActionNone, "unchanged"}},
+		{manifest.DriftCorrect, items, Decision{ActionCorrectDrift, "drifted: 2 drift item(s) on 2 object(s)"}},
+		{manifest.DriftWarn, items, Decision{ActionNone, "drifted: 2 drift item(s) on 2 object(s) (drift: warn, not corrected)"}},
 	}
 	for _, tt := range tests {
 		if got := DecideDrift(tt.mode, tt.items); got != tt.want {

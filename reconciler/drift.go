@@ -14,9 +14,9 @@ import (
 // DecideDrift turns the drift found on an otherwise unchanged release into a
 // decision. It is pure. In mode correct a drifted release is corrected; in
 // mode warn it is left alone and the reason says it drifted.
-func DecideDrift(mode manifest.DriftMode, items []drift.Item) ReleaseState {
+func DecideDrift(mode manifest.DriftMode, items []drift.Item) Decision {
 	if len(items) == 0 {
-		return ReleaseState{ActionNone, "unchanged"}
+		return Decision{ActionNone, "unchanged"}
 	}
 	objects := map[string]bool{}
 	for _, it := range items {
@@ -24,9 +24,9 @@ func DecideDrift(mode manifest.DriftMode, items []drift.Item) ReleaseState {
 	}
 	what := fmt.Sprintf("%d drift item(s) on %d object(s)", len(items), len(objects))
 	if mode == manifest.DriftWarn {
-		return ReleaseState{ActionNone, "drifted: " + what + " (drift: warn, not corrected)"}
+		return Decision{ActionNone, "drifted: " + what + " (drift: warn, not corrected)"}
 	}
-	return ReleaseState{ActionCorrectDrift, "drifted: " + what}
+	return Decision{ActionCorrectDrift, "drifted: " + what}
 }
 
 // checkDrift looks for drift on a release whose digests say unchanged and,

@@ -137,8 +137,7 @@ func (p *Planner) findOrphans(ctx context.Context, env *manifest.Environment, pl
 			}
 		}
 		if st.Action == ActionNone && deletes > 0 {
-			st.Action = ActionDeleteOrphans
-			st.Reason = fmt.Sprintf("%d object(s) it adopted at takeover are no longer rendered: prune deletes them", deletes)
+			st.observe(Observation{Status: StatusOrphaned, Reason: fmt.Sprintf("%d object(s) it adopted at takeover are no longer rendered: prune deletes them", deletes), Drift: st.Drift}, env.Policy.Drift)
 		}
 	}
 }

@@ -104,10 +104,6 @@ type Step struct {
 	// fields of theirs the install keeps (keepLivePostRenderer).
 	liveAdopted map[string]*unstructured.Unstructured
 	keepLive    map[string]map[string]any
-	// relabel makes an upgrade of a release another tool installed with
-	// the same chart and values only record digitops's labels on its
-	// deployed revision (see findRelabels).
-	relabel bool
 	// rendered is the manifest the planner rendered for this step with
 	// renderOptions (empty when it did not render it), reused for the
 	// step's diff so that a plan renders each release once more at most.
@@ -135,7 +131,6 @@ type Summary struct {
 	// DeleteOrphans counts unchanged releases whose adopted orphans prune
 	// deletes (an upgrade deletes its own as part of the upgrade).
 	DeleteOrphans int `json:"deleteOrphans"`
-	Rollback      int `json:"rollback"`
 	Uninstall     int `json:"uninstall"`
 	Skip          int `json:"skip"`
 	Unchanged     int `json:"unchanged"`
@@ -147,7 +142,7 @@ type Summary struct {
 
 // Changes is the number of steps that change something in the cluster.
 func (s Summary) Changes() int {
-	return s.Install + s.Upgrade + s.Correct + s.Unlock + s.DeleteOrphans + s.Rollback + s.Uninstall
+	return s.Install + s.Upgrade + s.Correct + s.Unlock + s.DeleteOrphans + s.Uninstall
 }
 
 // Writes is the number of steps that write anything: the changes and the
@@ -171,8 +166,6 @@ func (p *Plan) Summary() Summary {
 			s.Unlock++
 		case ActionDeleteOrphans:
 			s.DeleteOrphans++
-		case ActionRollback:
-			s.Rollback++
 		case ActionUninstall:
 			s.Uninstall++
 		case ActionSkip:
@@ -476,7 +469,7 @@ func (st *Step) observe(o Observation, mode manifest.DriftMode) {
 	st.Status, st.Drift = o.Status, o.Drift
 	d := Decide(o, mode)
 	st.Action, st.Reason = d.Action, redact.Secrets(d.Reason, st.Release.SecretValues)
-	if d.Action == ActionError {
+	if d.Action == ActionError || d.Action == ActionBlocked {
 		st.chart, st.rendered = nil, ""
 	}
 }
@@ -576,9 +569,7 @@ func blockDependants(plan *Plan, invalidElsewhere map[string]bool) {
 			if why == ActionBlocked {
 				state = "is blocked"
 			}
-			st.Reason = fmt.Sprintf("needs %q, which %s (would %s: %s)", need, state, st.Action, st.Reason)
-			st.Action = ActionBlocked
-			st.chart, st.rendered = nil, ""
+			st.observe(Observation{Status: StatusBlocked, Reason: fmt.Sprintf("needs %q, which %s (would %s: %s)", need, state, st.Action, st.Reason), Drift: st.Drift}, "")
 			stuck[st.Release.Name] = ActionBlocked
 			break
 		}

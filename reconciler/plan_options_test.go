@@ -93,7 +93,7 @@ func TestPlan_options(t *testing.T) {
 			name:     "a need left out that fails to load still blocks",
 			opts:     PlanOptions{Select: byName("egov-user")},
 			broken:   "egov-mdms-service",
-			steps:    []string{"egov-user blocked absent"},
+			steps:    []string{"egov-user blocked blocked"},
 			loaded:   []string{"egov-user"},
 			rendered: nil,
 		},

@@ -27,7 +27,6 @@ const (
 	// ActionDeleteOrphans deletes, with prune on, the objects an unchanged
 	// release adopted at its takeover and no longer renders (see Orphan).
 	ActionDeleteOrphans Action = "delete-orphans"
-	ActionRollback      Action = "rollback"
 	ActionUninstall     Action = "uninstall"
 	ActionNone          Action = "none"
 	// ActionSkip means the release cannot be acted on now (another
@@ -51,7 +50,7 @@ func (a Action) needsChart() bool {
 // Changes says whether the action changes something in the cluster.
 func (a Action) Changes() bool {
 	switch a {
-	case ActionInstall, ActionUpgrade, ActionCorrectDrift, ActionUnlock, ActionDeleteOrphans, ActionRollback, ActionUninstall:
+	case ActionInstall, ActionUpgrade, ActionCorrectDrift, ActionUnlock, ActionDeleteOrphans, ActionUninstall:
 		return true
 	}
 	return false
@@ -70,8 +69,8 @@ type Desired struct {
 	ValuesDigest string
 }
 
-// ReleaseState is the decision for one release and why.
-type ReleaseState struct {
+// Decision is what to do with one release and why (see Decide).
+type Decision struct {
 	Action Action
 	Reason string
 }
@@ -110,6 +109,13 @@ const (
 	// they render what is deployed, fields that render differently on
 	// every run aside (recorded, not upgraded).
 	StatusRenderUnchanged Status = "render-unchanged"
+	// StatusInstalledAlike: installed by another tool (helmfile) with the
+	// chart and values Git wants, rendering what is deployed (digitops's
+	// labels recorded on its revision, not upgraded).
+	StatusInstalledAlike Status = "installed-alike"
+	// StatusOrphaned: unchanged, but objects it adopted at its takeover are
+	// no longer rendered and prune deletes them (delete-orphans).
+	StatusOrphaned Status = "orphaned"
 	// StatusInSync: deployed with the chart and values Git wants, and no
 	// drift found (nothing to do).
 	StatusInSync Status = "in-sync"
@@ -132,6 +138,9 @@ const (
 	StatusHeldBack Status = "held-back"
 	// StatusInvalid: it could not be loaded or rendered (error).
 	StatusInvalid Status = "invalid"
+	// StatusBlocked: it would change, but needs a release in error or
+	// blocked itself (blocked).
+	StatusBlocked Status = "blocked"
 	// StatusRemoved: owned by the environment, no longer in Git
 	// (uninstalled).
 	StatusRemoved Status = "removed"
@@ -150,26 +159,30 @@ type Observation struct {
 // Decide maps what was observed about a release to what to do. It is pure,
 // and the only place an action is chosen for a status; mode is the drift
 // mode (a drifted release is corrected unless the mode is warn).
-func Decide(o Observation, mode manifest.DriftMode) ReleaseState {
+func Decide(o Observation, mode manifest.DriftMode) Decision {
 	switch o.Status {
 	case StatusAbsent, StatusUninstalled, StatusFailedInstall:
-		return ReleaseState{ActionInstall, o.Reason}
+		return Decision{ActionInstall, o.Reason}
 	case StatusFailed, StatusUnmanaged, StatusWrittenOutside, StatusOutOfSync, StatusConfigChanged:
-		return ReleaseState{ActionUpgrade, o.Reason}
-	case StatusRenderUnchanged:
-		return ReleaseState{ActionRecord, o.Reason}
+		return Decision{ActionUpgrade, o.Reason}
+	case StatusRenderUnchanged, StatusInstalledAlike:
+		return Decision{ActionRecord, o.Reason}
 	case StatusStuck:
-		return ReleaseState{ActionUnlock, o.Reason}
+		return Decision{ActionUnlock, o.Reason}
+	case StatusOrphaned:
+		return Decision{ActionDeleteOrphans, o.Reason}
 	case StatusRemoved:
-		return ReleaseState{ActionUninstall, o.Reason}
+		return Decision{ActionUninstall, o.Reason}
 	case StatusLocked, StatusUninstalling, StatusOwnedElsewhere, StatusSuspended, StatusHeldBack:
-		return ReleaseState{ActionSkip, o.Reason}
+		return Decision{ActionSkip, o.Reason}
 	case StatusInvalid:
-		return ReleaseState{ActionError, o.Reason}
+		return Decision{ActionError, o.Reason}
+	case StatusBlocked:
+		return Decision{ActionBlocked, o.Reason}
 	case StatusDrifted:
 		return DecideDrift(mode, o.Drift)
 	}
-	return ReleaseState{ActionNone, o.Reason}
+	return Decision{ActionNone, o.Reason}
 }
 
 // pendingMargin is how much longer than the timeout a pending operation may
@@ -193,13 +206,6 @@ type StateInput struct {
 	// PendingTimeout is how long a pending-* status may last before digitops
 	// considers the operation dead and unlocks the release.
 	PendingTimeout time.Duration
-}
-
-// DetermineReleaseState decides what to do with one release from its live
-// Helm release alone (no drift, no suspension): Decide(ObserveRelease(in)).
-// It is pure.
-func DetermineReleaseState(in StateInput) ReleaseState {
-	return Decide(ObserveRelease(in), "")
 }
 
 // ObserveRelease compares a desired release with its newest live revision

@@ -13,7 +13,7 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 )
 
-func TestDetermineReleaseState(t *testing.T) {
+func TestObserveRelease_decided(t *testing.T) {
 	now := time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)
 	desired := reconciler.Desired{Name: "egov-user", Namespace: "egov", ChartDigest: "chart-1", ValuesDigest: "values-1"}
 	// live builds a live release owned by environment dev with the desired
@@ -203,7 +203,7 @@ func TestDetermineReleaseState(t *testing.T) {
 			if obs := reconciler.ObserveRelease(in); obs.Status != tt.status {
 				t.Errorf("status = %s (%s), want %s", obs.Status, obs.Reason, tt.status)
 			}
-			got := reconciler.DetermineReleaseState(in)
+			got := reconciler.Decide(reconciler.ObserveRelease(in), "")
 			if got.Action != tt.action {
 				t.Errorf("action = %s (%s), want %s", got.Action, got.Reason, tt.action)
 			}
@@ -221,26 +221,26 @@ func TestDecide(t *testing.T) {
 		obs  reconciler.Observation
 		mode manifest.DriftMode
 		// want is the decision.
-		want reconciler.ReleaseState
+		want reconciler.Decision
 	}{
-		{reconciler.Observation{Status: reconciler.StatusAbsent, Reason: "not installed"}, "", reconciler.ReleaseState{Action: reconciler.ActionInstall, Reason: "not installed"}},
-		{reconciler.Observation{Status: reconciler.StatusUninstalled, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionInstall, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusFailedInstall, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionInstall, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusFailed, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionUpgrade, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusUnmanaged, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionUpgrade, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusWrittenOutside, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionUpgrade, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusOutOfSync, Reason: "chart changed"}, "", reconciler.ReleaseState{Action: reconciler.ActionUpgrade, Reason: "chart changed"}},
-		{reconciler.Observation{Status: reconciler.StatusStuck, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionUnlock, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusRemoved, Reason: "no longer in Git"}, "", reconciler.ReleaseState{Action: reconciler.ActionUninstall, Reason: "no longer in Git"}},
-		{reconciler.Observation{Status: reconciler.StatusLocked, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionSkip, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusUninstalling, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionSkip, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusOwnedElsewhere, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionSkip, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusSuspended, Reason: "suspended"}, manifest.DriftCorrect, reconciler.ReleaseState{Action: reconciler.ActionSkip, Reason: "suspended"}},
-		{reconciler.Observation{Status: reconciler.StatusHeldBack, Reason: "r"}, "", reconciler.ReleaseState{Action: reconciler.ActionSkip, Reason: "r"}},
-		{reconciler.Observation{Status: reconciler.StatusInvalid, Reason: "values.yaml:3: bad"}, "", reconciler.ReleaseState{Action: reconciler.ActionError, Reason: "values.yaml:3: bad"}},
-		{reconciler.Observation{Status: reconciler.StatusInSync, Reason: "unchanged"}, manifest.DriftCorrect, reconciler.ReleaseState{Action: reconciler.ActionNone, Reason: "unchanged"}},
-		{reconciler.Observation{Status: reconciler.StatusDrifted, Drift: drift}, manifest.DriftCorrect, reconciler.ReleaseState{Action: reconciler.ActionCorrectDrift, Reason: "drifted: 1 drift item(s) on 1 object(s)"}},
-		{reconciler.Observation{Status: reconciler.StatusDrifted, Drift: drift}, manifest.DriftWarn, reconciler.ReleaseState{Action: reconciler.ActionNone, Reason: "drifted: 1 drift item(s) on 1 object(s) (drift: warn, not corrected)"}},
+		{reconciler.Observation{Status: reconciler.StatusAbsent, Reason: "not installed"}, "", reconciler.Decision{Action: reconciler.ActionInstall, Reason: "not installed"}},
+		{reconciler.Observation{Status: reconciler.StatusUninstalled, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionInstall, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusFailedInstall, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionInstall, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusFailed, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionUpgrade, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusUnmanaged, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionUpgrade, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusWrittenOutside, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionUpgrade, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusOutOfSync, Reason: "chart changed"}, "", reconciler.Decision{Action: reconciler.ActionUpgrade, Reason: "chart changed"}},
+		{reconciler.Observation{Status: reconciler.StatusStuck, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionUnlock, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusRemoved, Reason: "no longer in Git"}, "", reconciler.Decision{Action: reconciler.ActionUninstall, Reason: "no longer in Git"}},
+		{reconciler.Observation{Status: reconciler.StatusLocked, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionSkip, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusUninstalling, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionSkip, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusOwnedElsewhere, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionSkip, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusSuspended, Reason: "suspended"}, manifest.DriftCorrect, reconciler.Decision{Action: reconciler.ActionSkip, Reason: "suspended"}},
+		{reconciler.Observation{Status: reconciler.StatusHeldBack, Reason: "r"}, "", reconciler.Decision{Action: reconciler.ActionSkip, Reason: "r"}},
+		{reconciler.Observation{Status: reconciler.StatusInvalid, Reason: "values.yaml:3: bad"}, "", reconciler.Decision{Action: reconciler.ActionError, Reason: "values.yaml:3: bad"}},
+		{reconciler.Observation{Status: reconciler.StatusInSync, Reason: "unchanged"}, manifest.DriftCorrect, reconciler.Decision{Action: reconciler.ActionNone, Reason: "unchanged"}},
+		{reconciler.Observation{Status: reconciler.StatusDrifted, Drift: drift}, manifest.DriftCorrect, reconciler.Decision{Action: reconciler.ActionCorrectDrift, Reason: "drifted: 1 drift item(s) on 1 object(s)"}},
+		{reconciler.Observation{Status: reconciler.StatusDrifted, Drift: drift}, manifest.DriftWarn, reconciler.Decision{Action: reconciler.ActionNone, Reason: "drifted: 1 drift item(s) on 1 object(s) (drift: warn, not corrected)"}},
 	}
 	for _, tt := range tests {
 		if got := reconciler.Decide(tt.obs, tt.mode); got != tt.want {

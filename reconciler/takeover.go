@@ -597,8 +597,7 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 			}
 		}
 		if same {
-			st.relabel = true
-			st.Reason = fmt.Sprintf("installed by another tool with this chart and these values: digitops records its labels on revision %d (no new revision)", st.Live.Version)
+			st.observe(Observation{Status: StatusInstalledAlike, Reason: fmt.Sprintf("installed by another tool with this chart and these values: digitops records its labels on revision %d (no new revision)", st.Live.Version), Drift: st.Drift}, "")
 		}
 	}
 }

@@ -36,9 +36,6 @@ func (Upgrade) Name() Action { return ActionUpgrade }
 // Run implements ActionRunner.
 func (a Upgrade) Run(ctx context.Context, step *Step) (Applied, error) {
 	spec := step.Release
-	if step.relabel && step.Live != nil {
-		return a.relabel(step)
-	}
 	target, newest := 0, 0
 	if step.Live != nil {
 		target, newest = step.Live.LastDeployed, step.Live.Version
@@ -145,23 +142,6 @@ func (a Upgrade) rollback(spec manifest.ReleaseSpec, to int) (int, error) {
 		return d.Version, fmt.Errorf("remediation: unable to label revision %d of release %q: %w", d.Version, spec.Name, err)
 	}
 	return d.Version, nil
-}
-
-// relabel records digitops's labels on the live revision of a release
-// another tool installed with the chart and values Git wants: the release
-// is digitops's from now on, with no new revision.
-func (a Upgrade) relabel(step *Step) (Applied, error) {
-	spec := step.Release
-	cfg := a.config(spec.Namespace)
-	rel, err := cfg.Releases.Get(spec.Name, step.Live.Version)
-	if err != nil {
-		return Applied{}, fmt.Errorf("unable to read release %q revision %d: %w", spec.Name, step.Live.Version, err)
-	}
-	if err := addLabels(cfg, rel, a.labels(step, rel.Version)); err != nil {
-		return Applied{}, fmt.Errorf("unable to label release %q revision %d: %w", spec.Name, rel.Version, err)
-	}
-	a.log.Info("took over release", "release", spec.Name, "namespace", spec.Namespace, "revision", rel.Version)
-	return Applied{Revision: rel.Version}, nil
 }
 
 // addLabels writes labels onto a stored revision, in place (no new

@@ -170,9 +170,6 @@ func summaryLine(s reconciler.Summary) string {
 	if s.DeleteOrphans > 0 {
 		parts = append(parts, fmt.Sprintf("%d with orphans to delete", s.DeleteOrphans))
 	}
-	if s.Rollback > 0 {
-		parts = append(parts, fmt.Sprintf("%d to roll back", s.Rollback))
-	}
 	if s.Skip > 0 {
 		parts = append(parts, fmt.Sprintf("%d skipped", s.Skip))
 	}
