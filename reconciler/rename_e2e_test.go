@@ -48,18 +48,25 @@ func egovUserUIDs(t *testing.T, ctx context.Context, cluster *kube.Cluster) map[
 	return out
 }
 
+// installedBeforeRename syncs renameConfig("egov-user") into a new control
+// plane and returns it, the repository and the UIDs of egov-user's objects.
+func installedBeforeRename(t *testing.T, ctx context.Context) (*kube.Cluster, string, map[string]types.UID) {
+	t.Helper()
+	_, cluster := startCluster(t, false)
+	repo := takeoverRepo(t, ctx, cluster, takeoverChart, renameConfig("egov-user"))
+	if _, res := planAndApply(t, ctx, cluster, repo); len(res.Failed()) > 0 {
+		t.Fatalf("first sync: %+v", res.Releases)
+	}
+	return cluster, repo, egovUserUIDs(t, ctx, cluster)
+}
+
 // A release renamed in Git, with sync.adopt: helm-releases and prune: the
 // new release takes the old one's objects before the old one is
 // uninstalled, and the uninstall leaves them: no object is deleted and
 // created again (same UIDs, so no pod replaced and no volume lost).
 func TestApply_renamedReleaseKeepsItsObjects(t *testing.T) {
 	ctx := context.Background()
-	_, cluster := startCluster(t, false)
-	repo := takeoverRepo(t, ctx, cluster, takeoverChart, renameConfig("egov-user"))
-	if _, res := planAndApply(t, ctx, cluster, repo); len(res.Failed()) > 0 {
-		t.Fatalf("first sync: %+v", res.Releases)
-	}
-	before := egovUserUIDs(t, ctx, cluster)
+	cluster, repo, before := installedBeforeRename(t, ctx)
 
 	writeFiles(t, repo, map[string]string{"digitops.yaml": renameConfig("user")})
 	plan, res := planAndApply(t, ctx, cluster, repo)
@@ -104,12 +111,7 @@ func TestApply_renamedReleaseKeepsItsObjects(t *testing.T) {
 // uninstalled: its objects stay where they are.
 func TestApply_renameThatFailsUninstallsNothing(t *testing.T) {
 	ctx := context.Background()
-	_, cluster := startCluster(t, false)
-	repo := takeoverRepo(t, ctx, cluster, takeoverChart, renameConfig("egov-user"))
-	if _, res := planAndApply(t, ctx, cluster, repo); len(res.Failed()) > 0 {
-		t.Fatalf("first sync: %+v", res.Releases)
-	}
-	before := egovUserUIDs(t, ctx, cluster)
+	cluster, repo, before := installedBeforeRename(t, ctx)
 
 	// The renamed release also renders an object the API server refuses.
 	writeFiles(t, repo, map[string]string{
