@@ -22,6 +22,9 @@ import (
 // saying where the corpus was looked for.
 func corpusBranch(t *testing.T, branch string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping the DIGIT-DevOps corpus: -short runs the unit tests only (make test plans it)")
+	}
 	_, file, _, _ := runtime.Caller(0)
 	// cmd/digitops -> the repository root -> its parent.
 	dir, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "digit-devops-corpus", branch))
