@@ -369,7 +369,9 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 	if p.service != nil {
 		sets = append(sets, set{"name", p.inst.Name})
 		if p.service.Tag != "" {
-			sets = append(sets, set{"image.tag", p.service.Tag}, set{"initContainers.dbMigration.image.tag", p.service.Tag})
+			for _, path := range TagPaths() {
+				sets = append(sets, set{path, p.service.Tag})
+			}
 			spec.Images = []string{p.service.Ref}
 		} else {
 			spec.KeepLiveImageTag = true

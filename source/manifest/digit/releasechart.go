@@ -61,6 +61,15 @@ type Service struct {
 	Line int
 }
 
+// TagPaths returns the values paths a service's tag sets, together and in
+// this order: the service's image and its database migration image, as the
+// Go deployer's --set flags write them. The layout sets them, set-image
+// (source/edit) writes them, and a service listed without a tag keeps their
+// live values (reconciler).
+func TagPaths() []string {
+	return []string{"image.tag", "initContainers.dbMigration.image.tag"}
+}
+
 // Module returns the named module, or false.
 func (rc *ReleaseChart) Module(name string) (*Module, bool) {
 	for i := range rc.Modules {
