@@ -9,6 +9,7 @@ import (
 
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/digit"
 )
 
 // keepLiveImageTag resolves ReleaseSpec.KeepLiveImageTag: a service the
@@ -33,7 +34,7 @@ func keepLiveImageTag(ctx context.Context, cluster *kube.Cluster, spec manifest.
 	manifest.DetachValue(values, "initContainers")
 	kept := ""
 	// The values a DIGIT release chart's tag sets together.
-	for _, path := range []string{"image.tag", "initContainers.dbMigration.image.tag"} {
+	for _, path := range digit.TagPaths() {
 		v, err := stored.PathValue(path)
 		if err != nil || v == nil {
 			continue
