@@ -239,6 +239,17 @@ func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 			}
 			return
 		}
+		if duplicateKeys(keys, dv) {
+			// Items that share a key (a chart's env list naming a
+			// variable twice) are told apart by their place alone, and
+			// managedFields cannot say who moved them: the list is
+			// compared as a whole, in order, and put back whole.
+			if !covers(dv, lv) {
+				foreign, _, _ := w.ownersOf(fp)
+				w.add(Changed, tokens, loc, d, l, strings.Join(foreign, ","))
+			}
+			return
+		}
 		matched := make([]bool, len(lv))
 		for _, item := range dv {
 			di, _ := item.(map[string]any)
@@ -264,6 +275,61 @@ func (w *walker) walk(d, l any, tokens []string, fp fieldpath.Path, loc []any) {
 			w.changed(d, l, tokens, fp, loc)
 		}
 	}
+}
+
+// duplicateKeys reports whether two items of a keyed list share their key.
+func duplicateKeys(keys []string, items []any) bool {
+	seen := make(map[string]bool, len(items))
+	for _, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		k := keyToken(keys, m)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
+}
+
+// covers reports whether live holds every field desired sets, with the
+// same value, list items in the same order (what the server adds, a
+// default, is no difference).
+func covers(desired, live any) bool {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			lv, has := l[k]
+			if !has {
+				if isEmptyValue(dv) {
+					continue
+				}
+				return false
+			}
+			if !covers(dv, lv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(d) {
+			return false
+		}
+		for i := range d {
+			if !covers(d[i], l[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return valuesEqual(desired, live)
 }
 
 func allMaps(l []any) bool {

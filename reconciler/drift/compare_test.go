@@ -153,3 +153,57 @@ func TestValuesEqual(t *testing.T) {
 		}
 	}
 }
+
+// A keyed list whose items share a key (an env list naming a variable
+// twice): managedFields cannot tell who moved such items, so the list is
+// compared in order, whole, and a correction puts it back whole.
+func TestCompareObject_duplicateKeys(t *testing.T) {
+	obj := func(env string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: svc, namespace: egov}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: egovio/svc:v1
+          env: `+env+`
+`), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	const deployed = `[{name: A, value: "1"}, {name: B, value: b}, {name: A, value: "2"}]`
+	opts := newCompareOptions(manifest.ReleaseSpec{Name: "svc"}, manifest.SyncPolicy{})
+	tests := []struct {
+		name, live string
+		// want are the drift items as "kind path".
+		want []string
+	}{
+		{name: "same order: no drift", live: deployed},
+		{name: "server defaults inside items: no drift", live: `[{name: A, value: "1", extra: x}, {name: B, value: b}, {name: A, value: "2"}]`},
+		{name: "the duplicates swapped", live: `[{name: A, value: "2"}, {name: B, value: b}, {name: A, value: "1"}]`, want: []string{"changed /spec/template/spec/containers/name=app/env"}},
+		{name: "one duplicate gone", live: `[{name: A, value: "1"}, {name: B, value: b}]`, want: []string{"changed /spec/template/spec/containers/name=app/env"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			live := obj(tt.live)
+			got := compareObject(obj(deployed), live, opts)
+			var lines []string
+			for _, f := range got {
+				lines = append(lines, string(f.Kind)+" "+f.Path)
+			}
+			if strings.Join(lines, "\n") != strings.Join(tt.want, "\n") {
+				t.Fatalf("drift:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if err := applyFindings(live, got); err != nil {
+				t.Fatal(err)
+			}
+			if left := compareObject(obj(deployed), live, opts); len(left) != 0 {
+				t.Errorf("drift left after correction: %v", left)
+			}
+		})
+	}
+}
