@@ -194,8 +194,11 @@ func revisionRefusingConfig(v string) map[string]string {
     sync: {wait: false}
     releases:
       - {name: rev, namespace: egov, chart: charts/rev, values: [{v: "` + v + `"}]}
+      - {name: dep, namespace: egov, chart: charts/dep, needs: [rev]}
 `,
-		"charts/rev/Chart.yaml": "apiVersion: v2\nname: rev\nversion: 0.1.0\n",
+		"charts/dep/Chart.yaml":        "apiVersion: v2\nname: dep\nversion: 0.1.0\n",
+		"charts/dep/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dep}\n",
+		"charts/rev/Chart.yaml":        "apiVersion: v2\nname: rev\nversion: 0.1.0\n",
 		"charts/rev/templates/cm.yaml": `{{- if gt (int .Release.Revision) 1 }}{{ fail "refused after the first revision" }}{{ end }}
 apiVersion: v1
 kind: ConfigMap
@@ -228,5 +231,9 @@ func TestApply_upgradeRefusedBeforeAnyWriteIsNotRolledBack(t *testing.T) {
 	}
 	if h := helmStatuses(t, cluster, "egov", "rev"); strings.Join(h, ",") != "deployed" {
 		t.Errorf("rev's history = %v, want [deployed]: the failed attempts wrote nothing", h)
+	}
+	// dep, unchanged, needed nothing done: in sync, not skipped for rev.
+	if d := resultOf(t, res, "dep"); d.Outcome != reconciler.OutcomeUnchanged || d.Error != "" {
+		t.Errorf("dep (unchanged, needs the failed rev): %s %q, want unchanged with no error", d.Outcome, d.Error)
 	}
 }
