@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"github.com/digitops/digitops/reconciler/drift"
 	"strings"
 	"time"
 
@@ -228,7 +229,7 @@ func readsAny(objs []*unstructured.Unstructured, namespace string, changed map[s
 		if tpl == "" {
 			continue
 		}
-		pod, _ := pointerGet(o.Object, tpl)
+		pod, _ := drift.PointerGet(o.Object, tpl)
 		podMap, _ := pod.(map[string]any)
 		ns := o.GetNamespace()
 		if ns == "" {

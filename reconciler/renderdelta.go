@@ -261,7 +261,7 @@ func (r *releaseRender) configChanges(diffs map[string][]string) map[string]conf
 			if r.isVolatile(name, p) {
 				continue
 			}
-			switch toks := pointerTokens(p); toks[0] {
+			switch toks := drift.PointerTokens(p); toks[0] {
 			case "data", "stringData", "binaryData":
 				key := "data"
 				if toks[0] == "binaryData" {
@@ -396,8 +396,8 @@ func (r *releaseRender) decide(diffs map[string][]string, changed map[string]con
 			if why != "" && under(p, tpl) {
 				continue
 			}
-			val, found := pointerGet(d.Object, p)
-			if !found || !pointerSet(o.Object, p, runtimeCopy(val)) {
+			val, found := drift.PointerGet(d.Object, p)
+			if !found || !drift.PointerSet(o.Object, p, runtimeCopy(val)) {
 				continue
 			}
 			if v.kept[name] == nil {
@@ -425,7 +425,7 @@ func (r *releaseRender) restartReason(name, tpl string, diffs []string, changed 
 			return "its pod template changed at " + p, true
 		}
 	}
-	pod, ok := pointerGet(r.rendered[name].Object, tpl)
+	pod, ok := drift.PointerGet(r.rendered[name].Object, tpl)
 	podMap, _ := pod.(map[string]any)
 	if !ok || podMap == nil {
 		return "", false
@@ -566,8 +566,8 @@ func (r *releaseRender) renderTimes(diffs map[string][]string, from, to time.Tim
 			if p == "" {
 				return nil, false
 			}
-			nv, ok1 := pointerGet(o.Object, p)
-			ov, ok2 := pointerGet(d.Object, p)
+			nv, ok1 := drift.PointerGet(o.Object, p)
+			ov, ok2 := drift.PointerGet(d.Object, p)
 			if !ok1 || !ok2 || !isRenderTime(nv, ov, from, to) {
 				return nil, false
 			}

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"github.com/digitops/digitops/reconciler/drift"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,7 +131,7 @@ func TestReleaseRender_decide(t *testing.T) {
 			if v.unchanged != tc.wantUnchanged {
 				t.Errorf("unchanged = %v, want %v", v.unchanged, tc.wantUnchanged)
 			}
-			stamp, _ := pointerGet(r.rendered[user].Object, ts)
+			stamp, _ := drift.PointerGet(r.rendered[user].Object, ts)
 			if stamp != tc.wantStamp {
 				t.Errorf("deployment-timestamp = %v, want %v", stamp, tc.wantStamp)
 			}
@@ -169,12 +170,12 @@ func TestReleaseRender_manifestKeepsOrderAndStamp(t *testing.T) {
 	if err != nil || len(objs) != 1 {
 		t.Fatalf("%v objects, %v", len(objs), err)
 	}
-	tpl, _ := pointerGet(objs[0].Object, "/spec/template")
-	want, _ := pointerGet(deployed[0].Object, "/spec/template")
+	tpl, _ := drift.PointerGet(objs[0].Object, "/spec/template")
+	want, _ := drift.PointerGet(deployed[0].Object, "/spec/template")
 	if !reflect.DeepEqual(tpl, want) {
 		t.Errorf("pod template = %v\nwant the deployed one %v", tpl, want)
 	}
-	if n, _ := pointerGet(objs[0].Object, "/spec/replicas"); n != int64(2) {
+	if n, _ := drift.PointerGet(objs[0].Object, "/spec/replicas"); n != int64(2) {
 		t.Errorf("replicas = %v, want 2", n)
 	}
 }
@@ -231,7 +232,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod, _ := pointerGet(objs[0].Object, "/spec/template")
+	pod, _ := drift.PointerGet(objs[0].Object, "/spec/template")
 	got := readsConfigs(pod.(map[string]any), "egov")
 	want := []string{"Secret/egov/db-secret", "ConfigMap/egov/egov-config#a", "Secret/egov/egov-secret#b", "ConfigMap/egov/env-cm", "ConfigMap/egov/vol-cm", "Secret/egov/vol-secret", "ConfigMap/egov/proj-cm", "Secret/egov/proj-secret"}
 	if !reflect.DeepEqual(got, want) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,10 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/digitops/digitops/internal/parallel"
@@ -361,7 +358,7 @@ func keptFields(a, b, namespace string, live map[string]*unstructured.Unstructur
 		if !ok || live[name] == nil {
 			continue
 		}
-		if v, found := pointerGet(live[name].Object, path); found {
+		if v, found := drift.PointerGet(live[name].Object, path); found {
 			if out[name] == nil {
 				out[name] = map[string]any{}
 			}
@@ -369,174 +366,6 @@ func keptFields(a, b, namespace string, live map[string]*unstructured.Unstructur
 		}
 	}
 	return out
-}
-
-// pointerTokens splits a JSON pointer ("/a/b~1c/0") into its tokens.
-func pointerTokens(path string) []string {
-	toks := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for i, t := range toks {
-		toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-	}
-	return toks
-}
-
-// pointerGet reads the value at a JSON pointer.
-func pointerGet(obj map[string]any, path string) (any, bool) {
-	var cur any = obj
-	for _, t := range pointerTokens(path) {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[t]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i := listIndex(c, t)
-			if i < 0 {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// listIndex finds the element a path token names in a list: an index
-// ("0"), or the keys of an associative list as drift paths write them
-// ("name=app", "port=8080,protocol=TCP"); -1 when none.
-func listIndex(list []any, tok string) int {
-	if i, err := strconv.Atoi(tok); err == nil {
-		if i >= 0 && i < len(list) {
-			return i
-		}
-		return -1
-	}
-	var keys [][2]string
-	for _, kv := range strings.Split(tok, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return -1
-		}
-		keys = append(keys, [2]string{k, v})
-	}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		match := true
-		for _, kv := range keys {
-			if fmt.Sprint(m[kv[0]]) != kv[1] {
-				match = false
-				break
-			}
-		}
-		if match {
-			return i
-		}
-	}
-	return -1
-}
-
-// pointerSet sets the value at a JSON pointer whose parent exists; it
-// reports whether it did.
-func pointerSet(obj map[string]any, path string, v any) bool {
-	toks := pointerTokens(path)
-	parent, ok := pointerGet(obj, "/"+strings.Join(escapeTokens(toks[:len(toks)-1]), "/"))
-	if len(toks) == 1 {
-		parent, ok = obj, true
-	}
-	if !ok {
-		return false
-	}
-	last := toks[len(toks)-1]
-	switch p := parent.(type) {
-	case map[string]any:
-		p[last] = v
-		return true
-	case []any:
-		i := listIndex(p, last)
-		if i < 0 {
-			return false
-		}
-		p[i] = v
-		return true
-	}
-	return false
-}
-
-func escapeTokens(toks []string) []string {
-	out := make([]string, len(toks))
-	for i, t := range toks {
-		out[i] = drift.EscapeToken(t)
-	}
-	return out
-}
-
-// keepLivePostRenderer is the Helm post-renderer of a takeover install: in
-// the objects it adopts, the fields that render differently on every run
-// get their live value back, so that the install changes nothing there (a
-// Deployment's pod template, and so its generation and its pods).
-type keepLivePostRenderer struct {
-	namespace string
-	// keep is, by object name, the JSON pointers and their live values.
-	keep map[string]map[string]any
-	// live are the adopted objects, by name: a list the render holds in
-	// another order than the live object gets the live order (a chart
-	// that emits an env list in random order would otherwise roll pods).
-	live map[string]*unstructured.Unstructured
-}
-
-// Run implements postrender.PostRenderer.
-func (r keepLivePostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	var out bytes.Buffer
-	for _, doc := range kube.Documents(in.String()) {
-		out.WriteString("---\n")
-		out.WriteString(r.keepIn(doc))
-		out.WriteString("\n")
-	}
-	return &out, nil
-}
-
-// keepIn returns doc with the live values of its object's kept fields, or
-// doc itself when it has none. Leading comments (Helm's "# Source:") stay.
-func (r keepLivePostRenderer) keepIn(doc string) string {
-	var u unstructured.Unstructured
-	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || u.Object == nil {
-		return doc
-	}
-	name := renderedName(&u, r.namespace)
-	fields, live := r.keep[name], r.live[name]
-	if len(fields) == 0 && live == nil {
-		return doc
-	}
-	changed := false
-	if live != nil {
-		before := runtimeCopy(u.Object)
-		u.Object = alignLists(u.Object, live.Object).(map[string]any)
-		changed = !sameValue(before, u.Object)
-	}
-	for path, v := range fields {
-		changed = pointerSet(u.Object, path, v) || changed
-	}
-	if !changed {
-		return doc
-	}
-	body, err := yaml.Marshal(u.Object)
-	if err != nil {
-		return doc
-	}
-	var head strings.Builder
-	for _, line := range strings.SplitAfter(doc, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			break
-		}
-		head.WriteString(line)
-	}
-	return head.String() + string(body)
 }
 
 // findRelabels looks at every upgrade of a release digitops did not install
@@ -600,59 +429,6 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 			st.observe(Observation{Status: StatusInstalledAlike, Reason: fmt.Sprintf("installed by another tool with this chart and these values: digitops records its labels on revision %d (no new revision)", st.Live.Version), Drift: st.Drift}, "")
 		}
 	}
-}
-
-// postRenderer is what an install or upgrade of step changes in Helm's
-// render: the whole render replaced by one with the name the templates
-// must see (releaseName: deployer; not when Helm runs the plan's render,
-// planned, which has that name), then the live values a takeover keeps.
-// nil when nothing.
-func (h helmEnv) postRenderer(ctx context.Context, step *Step, planned bool) (postrender.PostRenderer, error) {
-	spec := step.Release
-	var chain postRenderers
-	if !planned && spec.TemplateName != "" && spec.TemplateName != spec.Name {
-		opts := renderOptions(h.cluster, "", step)
-		opts.NoCRDs = true
-		m, err := Render(ctx, spec, step.chart, opts)
-		if err != nil {
-			return nil, err
-		}
-		chain = append(chain, replaceRender{manifest: m})
-	}
-	if len(step.keepLive) > 0 || len(step.liveAdopted) > 0 {
-		chain = append(chain, keepLivePostRenderer{namespace: spec.Namespace, keep: step.keepLive, live: step.liveAdopted})
-	}
-	if h.allowed != nil && !planned {
-		chain = append(chain, policyPostRenderer{rules: h.allowed, cluster: h.cluster, namespace: spec.Namespace})
-	}
-	if len(chain) == 0 {
-		return nil, nil
-	}
-	return chain, nil
-}
-
-// postRenderers run one after the other.
-type postRenderers []postrender.PostRenderer
-
-// Run implements postrender.PostRenderer.
-func (c postRenderers) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	var err error
-	for _, pr := range c {
-		if in, err = pr.Run(in); err != nil {
-			return nil, err
-		}
-	}
-	return in, nil
-}
-
-// replaceRender replaces Helm's render by one made beforehand with another
-// .Release.Name: Helm's SDK renders with the release's name, which must
-// stay unique, while the objects keep the names the Go deployer gave them.
-type replaceRender struct{ manifest string }
-
-// Run implements postrender.PostRenderer.
-func (r replaceRender) Run(*bytes.Buffer) (*bytes.Buffer, error) {
-	return bytes.NewBufferString(r.manifest), nil
 }
 
 // usesReleaseName reports whether a template of c or of its dependencies

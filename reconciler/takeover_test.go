@@ -172,30 +172,3 @@ func TestKeepLivePostRenderer_liveOrder(t *testing.T) {
 		t.Errorf("the source line is lost:\n%s", out.String())
 	}
 }
-
-func TestPointerSet(t *testing.T) {
-	obj := map[string]any{"a": map[string]any{"b/c": []any{"x", "y"}}}
-	if !pointerSet(obj, "/a/b~1c/1", "z") {
-		t.Fatal("pointerSet refused an existing path")
-	}
-	if v, _ := pointerGet(obj, "/a/b~1c/1"); v != "z" {
-		t.Errorf("got %v, want z", v)
-	}
-	if pointerSet(obj, "/a/missing/x", "z") || pointerSet(obj, "/a/b~1c/7", "z") {
-		t.Error("pointerSet set a path whose parent does not exist")
-	}
-	// Drift paths name list elements by their keys.
-	dep := map[string]any{"containers": []any{
-		map[string]any{"name": "init", "env": []any{}},
-		map[string]any{"name": "app", "env": []any{map[string]any{"name": "TS", "value": "1"}}},
-	}}
-	if !pointerSet(dep, "/containers/name=app/env/name=TS/value", "2") {
-		t.Fatal("pointerSet refused a keyed list path")
-	}
-	if v, _ := pointerGet(dep, "/containers/name=app/env/name=TS/value"); v != "2" {
-		t.Errorf("keyed path: got %v, want 2", v)
-	}
-	if _, ok := pointerGet(dep, "/containers/name=other/env"); ok {
-		t.Error("pointerGet found an element no key matches")
-	}
-}
