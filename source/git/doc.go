@@ -68,6 +68,15 @@ to a repository (bare or not) are accepted. Local repositories are served
 in-process. A local directory that is not a repository fails New with
 ErrNotGitRepository; callers that also accept plain directories test for it.
 
+# Committing
+
+A Worktree is the caller's own clone, for set-image: OpenWorktree,
+CheckClean (ErrDirtyWorktree), Commit (stages the given files and commits
+them as the repository's Git identity, or GIT_AUTHOR_NAME and
+GIT_AUTHOR_EMAIL) and Push (the checked-out branch, with an Auth;
+ErrNoRemote, ErrDetachedHead, ErrRemoteMoved). Its errors say what failed;
+the caller adds what its user should do next.
+
 # Example
 
 	c, err := git.New(git.Options{
