@@ -180,3 +180,28 @@ func TestSetImage_valuesLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestSetImage_maxFileSize: --max-file-size caps what set-image reads, as it
+// does for the loaders; the refusal names the file and nothing is written.
+func TestSetImage_maxFileSize(t *testing.T) {
+	ctx := testContext(t)
+	clone, _ := serveRepo(t, "../../examples/digit")
+	const chart = "config-as-code/product-release-charts/DEMO/release-chart-v1.0.0.yaml"
+	path := filepath.Join(clone, chart)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := append(data, []byte("# "+strings.Repeat("x", 2000)+"\n")...)
+	if err := os.WriteFile(path, grown, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, ctx, "set-image", "--repo", clone, "--max-file-size", "1500", "--dry-run", "demo", "grievance:3.2.0-ffff")
+	want := chart + ": is larger than 1500 bytes"
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr %q, want it to contain %q", r.code, r.stderr, want)
+	}
+	if r.out != "" {
+		t.Errorf("printed %q, want nothing", r.out)
+	}
+}
