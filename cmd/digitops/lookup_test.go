@@ -207,3 +207,22 @@ func TestRender_policy(t *testing.T) {
 		t.Errorf("render with lookup allowed: exit %d; stdout:\n%s\nstderr:\n%s", r.code, r.out, r.stderr)
 	}
 }
+
+// An offline plan (the pull request's) refuses a cluster the policy does
+// not list, as the daemon will.
+func TestPlan_policyOfflineRefusesTheCluster(t *testing.T) {
+	ctx := testContext(t)
+	repo := writeRepo(t, map[string]string{
+		"digitops.yaml":                "environments:\n  - name: dev\n    cluster: {context: prod}\n    releases:\n      - {name: a, namespace: egov, chart: charts/app}\n",
+		"charts/app/Chart.yaml":        okChart,
+		"charts/app/templates/cm.yaml": okTemplate,
+	})
+	r := runCLI(t, ctx, "plan", "--offline", "--repo", repo, "--policy", policyFile(t, "namespaces: [egov]\n    clusters: [{context: dev}]"))
+	if want := `environment "dev": cluster context "prod" is not allowed`; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("plan --offline: exit %d, want 1 and %q; stderr:\n%s", r.code, want, r.stderr)
+	}
+	r = runCLI(t, ctx, "plan", "--offline", "--repo", repo, "--policy", policyFile(t, "namespaces: [egov]\n    clusters: [{context: prod}]"))
+	if r.code != 0 {
+		t.Errorf("plan --offline with the cluster listed: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+}

@@ -175,12 +175,13 @@ func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, e
 	if err != nil {
 		return nil, err
 	}
+	// The policy's clusters are checked before anything connects, and
+	// offline too: the pull request's plan says what the daemon will refuse.
+	if err := rules.Cluster(g.repositoryCluster(env)); err != nil {
+		return nil, fmt.Errorf("environment %q: %w", env.Name, err)
+	}
 	var cluster *kube.Cluster
 	if !f.offline {
-		// The policy's clusters are checked before anything connects.
-		if err := rules.Cluster(g.repositoryCluster(env)); err != nil {
-			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
-		}
 		if cluster, err = g.cluster(env); err != nil {
 			return nil, err
 		}
