@@ -66,3 +66,33 @@ func TestApply_onDeleteStatefulSetHoldsItsDependants(t *testing.T) {
 		t.Errorf("svc: %s %q, want skipped: kafka is not ready", s.Outcome, s.Error)
 	}
 }
+
+// Kinds digitops has no rule of its own for are waited on as kstatus
+// computes them: a claim that never binds holds what needs it.
+func TestApply_unboundClaimHoldsItsDependants(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, cluster := startCluster(t, false)
+	files := map[string]string{
+		"digitops.yaml": `environments:
+  - name: dev
+    layout: native
+    sync: {timeout: 5s}
+    releases:
+      - {name: claim, namespace: egov, chart: charts/claim}
+      - {name: user, namespace: egov, chart: charts/user, needs: [claim]}
+`,
+		"charts/claim/Chart.yaml":         "apiVersion: v2\nname: claim\nversion: 0.1.0\n",
+		"charts/claim/templates/pvc.yaml": "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: egov}\nspec: {accessModes: [ReadWriteOnce], storageClassName: no-such-class, resources: {requests: {storage: 1Gi}}}\n",
+		"charts/user/Chart.yaml":          "apiVersion: v2\nname: user\nversion: 0.1.0\n",
+		"charts/user/templates/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: user, namespace: egov}\n",
+	}
+	repo := takeoverRepo(t, ctx, cluster, files, "")
+	_, res := syncRun{Repo: repo}.mustRun(t, ctx, cluster)
+	if c := resultOf(t, res, "claim"); c.Outcome != reconciler.OutcomeFailed || !strings.Contains(c.Error, "PersistentVolumeClaim/egov/data") {
+		t.Errorf("claim: %s %q, want failed waiting for its claim", c.Outcome, c.Error)
+	}
+	if u := resultOf(t, res, "user"); u.Outcome != reconciler.OutcomeSkipped {
+		t.Errorf("user: %s %q, want skipped: its need is not ready", u.Outcome, u.Error)
+	}
+}

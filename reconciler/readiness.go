@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/digitops/digitops/internal/redact"
@@ -151,8 +153,10 @@ func JobReadiness(j *batchv1.Job) Readiness {
 	return notReady("%d of %d completions", j.Status.Succeeded, completions)
 }
 
-// readinessOf reads one object and says how ready it is. Kinds without a
-// readiness rule are ready once they exist.
+// readinessOf reads one object and says how ready it is: Deployments,
+// StatefulSets, DaemonSets and Jobs by digitops's rules, kinds that carry
+// no status once they exist, any other kind (a PVC, a Pod, a custom
+// resource with standard conditions) as kstatus computes it.
 func readinessOf(ctx context.Context, c *kube.Cluster, o kube.ObjectRef) (Readiness, error) {
 	gv, err := schema.ParseGroupVersion(o.APIVersion)
 	if err != nil {
@@ -196,8 +200,16 @@ func readinessOf(ctx context.Context, c *kube.Cluster, o kube.ObjectRef) (Readin
 		if m.Scope.Name() == meta.RESTScopeNameRoot {
 			ns = ""
 		}
-		if _, err = c.Metadata.Resource(m.Resource).Namespace(ns).Get(ctx, o.Name, get); err == nil {
-			r = ready
+		if hasNoStatus(m.GroupVersionKind.GroupKind()) {
+			// Ready once it exists: its metadata alone is read.
+			if _, err = c.Metadata.Resource(m.Resource).Namespace(ns).Get(ctx, o.Name, get); err == nil {
+				r = ready
+			}
+			break
+		}
+		var u *unstructured.Unstructured
+		if u, err = c.Dynamic.Resource(m.Resource).Namespace(ns).Get(ctx, o.Name, get); err == nil {
+			r = ComputedReadiness(u)
 		}
 	}
 	if apierrors.IsNotFound(err) {
@@ -317,4 +329,42 @@ func pause(ctx context.Context, attempt int) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// ComputedReadiness is kstatus's verdict on an object, the rule Flux and
+// Helm 4 wait on: Current is ready, Failed (a Stalled condition) has
+// failed, anything else (InProgress, Terminating, Unknown) is not ready
+// yet, with kstatus's message. A custom resource whose controller writes
+// no status is Current.
+func ComputedReadiness(u *unstructured.Unstructured) Readiness {
+	res, err := kstatus.Compute(u)
+	if err != nil {
+		return notReady("status unknown: %v", err)
+	}
+	switch res.Status {
+	case kstatus.CurrentStatus:
+		return ready
+	case kstatus.FailedStatus:
+		return Readiness{Failed: true, Message: res.Message}
+	}
+	return notReady("%s: %s", strings.ToLower(string(res.Status)), res.Message)
+}
+
+// hasNoStatus reports whether a kind carries no status to wait on (its
+// metadata is read, not its data: a Secret's values stay unread).
+func hasNoStatus(gk schema.GroupKind) bool {
+	switch gk.Group {
+	case "":
+		switch gk.Kind {
+		case "ConfigMap", "Secret", "ServiceAccount", "Endpoints", "LimitRange", "ResourceQuota":
+			return true
+		}
+	case "rbac.authorization.k8s.io":
+		return true
+	case "networking.k8s.io":
+		return gk.Kind == "NetworkPolicy" || gk.Kind == "IngressClass"
+	case "discovery.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io":
+		return true
+	}
+	return false
 }

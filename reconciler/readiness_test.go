@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	"github.com/digitops/digitops/reconciler"
@@ -229,5 +230,37 @@ func TestRequests(t *testing.T) {
 	}
 	if got := d.String(); got != "DELETE=1 GET=4 POST=2" {
 		t.Errorf("string = %q", got)
+	}
+}
+
+func TestComputedReadiness(t *testing.T) {
+	// obj decodes as the API's JSON does (integers as int64).
+	obj := func(y string) *unstructured.Unstructured {
+		objs, err := kube.Objects(y)
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("%q: %v", y, err)
+		}
+		return objs[0]
+	}
+	tests := []struct {
+		name string
+		// y is the object as read.
+		y string
+		// want is the expected readiness (Message as a substring).
+		want reconciler.Readiness
+	}{
+		{"a custom resource whose controller writes no status", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, generation: 1}\n", reconciler.Readiness{Ready: true}},
+		{"a Certificate Ready", "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, generation: 2}\nstatus: {observedGeneration: 2, conditions: [{type: Ready, status: \"True\"}]}\n", reconciler.Readiness{Ready: true}},
+		{"a Certificate not Ready yet", "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, generation: 2}\nstatus: {observedGeneration: 2, conditions: [{type: Ready, status: \"False\", message: issuing}]}\n", reconciler.Readiness{Message: "inprogress"}},
+		{"a resource whose new generation is not observed", "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, generation: 3}\nstatus: {observedGeneration: 2, conditions: [{type: Ready, status: \"True\"}]}\n", reconciler.Readiness{Message: "inprogress"}},
+		{"a stalled resource has failed", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, generation: 1}\nstatus: {observedGeneration: 1, conditions: [{type: Stalled, status: \"True\", message: bad spec}]}\n", reconciler.Readiness{Failed: true, Message: "bad spec"}},
+		{"a PVC not bound", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nstatus: {phase: Pending}\n", reconciler.Readiness{Message: "inprogress"}},
+		{"a PVC bound", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nstatus: {phase: Bound}\n", reconciler.Readiness{Ready: true}},
+		{"a LoadBalancer Service with its cluster IP (no external address needed)", "apiVersion: v1\nkind: Service\nmetadata: {name: ingress-nginx}\nspec: {type: LoadBalancer, clusterIP: 10.0.0.1}\n", reconciler.Readiness{Ready: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertReadiness(t, reconciler.ComputedReadiness(obj(tt.y)), tt.want)
+		})
 	}
 }
