@@ -46,21 +46,10 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		step := &plan.Steps[i]
 		name, ns := step.Release.Name, step.Release.Namespace
 		rr, applied := results[ns+"/"+name]
-		items := step.Drift // masked where found
-		drifted := step.Action == reconciler.ActionCorrectDrift || len(items) > 0
-		st := statusapi.Release{
-			Name:      name,
-			Namespace: ns,
-			Action:    step.Action,
-			Reason:    step.Reason, // masked by the plan
-			Suspended: suspended[name],
-			Drift:     items,
-		}
+		drifted := step.Action == reconciler.ActionCorrectDrift || len(step.Drift) > 0
+		prev := statusapi.Release{Name: name, Namespace: ns, Suspended: suspended[name]}
 		if step.Live != nil {
-			st.Revision = step.Live.Version
-		}
-		if step.Action == reconciler.ActionError {
-			st.Error = st.Reason
+			prev.Revision = step.Live.Version
 		}
 		l.mu.Lock()
 		if applied {
@@ -68,25 +57,14 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 		}
 		if f, ok := l.failed[name]; ok {
 			next := f.Next
-			st.Failures, st.NextAttempt = f.Failures, &next
+			prev.Failures, prev.NextAttempt = f.Failures, &next
 			heldBack = append(heldBack, name)
 		}
 		l.mu.Unlock()
-		facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: drifted, Failing: st.Failures > 0}
-		if applied {
-			facts.Outcome = rr.Outcome
-			st.Outcome, st.Error, st.Notes = rr.Outcome, rr.Error, rr.Notes
+		st := releaseStatus(prev, step, rr, applied, l.drift.fightNotesOf(name))
+		if applied && acts(step.Action) {
+			l.d.metrics.ReleaseAction(l.name, name, string(step.Action), string(rr.Outcome))
 		}
-		st.Notes = append(st.Notes, l.drift.fightNotesOf(name)...)
-		if applied {
-			if rr.RevisionAfter > 0 {
-				st.Revision = rr.RevisionAfter
-			}
-			if acts(step.Action) {
-				l.d.metrics.ReleaseAction(l.name, name, string(step.Action), string(rr.Outcome))
-			}
-		}
-		st.Phase = releasePhase(facts)
 		// A pending release (another operation in progress) is re-planned
 		// when its live status changes or at the drift interval.
 		if st.Phase != statusapi.PhaseInSync && st.Phase != statusapi.PhaseSuspended && st.Phase != statusapi.PhasePending {
@@ -197,4 +175,29 @@ func (l *envLoop) finishPlanned(start time.Time, result metrics.SyncResult, err 
 		l.log.Info("synced", "revision", l.attempted, "result", result, "duration", d)
 	}
 	l.status.Phase = environmentPhase(l.status)
+}
+
+// releaseStatus is a release's status from a plan's step and, when it
+// acted, its result, over prev (name, namespace, suspension, failures and
+// revision as known before): the one place a release's status is made, for
+// full syncs and watch-driven checks alike. notes are the drift worker's
+// (fights) and follow the result's.
+func releaseStatus(prev statusapi.Release, step *reconciler.Step, rr reconciler.ReleaseResult, acted bool, notes []string) statusapi.Release {
+	st := prev                                                            // a step that did not act keeps the last outcome and error
+	st.Action, st.Reason, st.Drift = step.Action, step.Reason, step.Drift // masked by the plan
+	st.Notes = nil
+	if step.Action == reconciler.ActionError {
+		st.Error = st.Reason
+	}
+	facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: step.Action == reconciler.ActionCorrectDrift || len(step.Drift) > 0, Failing: st.Failures > 0}
+	if acted {
+		facts.Outcome = rr.Outcome
+		st.Outcome, st.Error, st.Notes = rr.Outcome, rr.Error, rr.Notes
+		if rr.RevisionAfter > 0 {
+			st.Revision = rr.RevisionAfter
+		}
+	}
+	st.Notes = append(st.Notes, notes...)
+	st.Phase = releasePhase(facts)
+	return st
 }

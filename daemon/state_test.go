@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -99,5 +100,57 @@ func TestJittered(t *testing.T) {
 	}
 	if got := jittered(time.Minute, -1); got != time.Minute {
 		t.Errorf("no jitter: %s", got)
+	}
+}
+
+func TestReleaseStatus(t *testing.T) {
+	step := func(a reconciler.Action, reason string) *reconciler.Step {
+		return &reconciler.Step{Action: a, Reason: reason}
+	}
+	tests := []struct {
+		name string
+		// prev is the status known before; step, rr and acted the plan's
+		// step and its result; notes the drift worker's.
+		prev  statusapi.Release
+		step  *reconciler.Step
+		rr    reconciler.ReleaseResult
+		acted bool
+		notes []string
+		// want are the fields that must come out.
+		want statusapi.Release
+	}{
+		{
+			name:  "a full sync's failed upgrade",
+			prev:  statusapi.Release{Name: "a", Revision: 3},
+			step:  step(reconciler.ActionUpgrade, "values changed"),
+			rr:    reconciler.ReleaseResult{Outcome: reconciler.OutcomeFailed, Error: "boom", Notes: []string{"n1"}},
+			acted: true, notes: []string{"fight"},
+			want: statusapi.Release{Name: "a", Revision: 3, Action: reconciler.ActionUpgrade, Reason: "values changed", Outcome: reconciler.OutcomeFailed, Error: "boom", Notes: []string{"n1", "fight"}, Phase: statusapi.PhaseFailing},
+		},
+		{
+			name: "an error step reports its reason as the error",
+			step: step(reconciler.ActionError, "chart.yaml:3: bad"),
+			want: statusapi.Release{Action: reconciler.ActionError, Reason: "chart.yaml:3: bad", Error: "chart.yaml:3: bad", Phase: statusapi.PhaseFailing},
+		},
+		{
+			name: "a watch-driven check that acts on nothing keeps the last outcome, and its notes do not pile up",
+			prev: statusapi.Release{Name: "a", Outcome: reconciler.OutcomeSucceeded, Notes: []string{"fight"}},
+			step: step(reconciler.ActionNone, "unchanged"), notes: []string{"fight"},
+			want: statusapi.Release{Name: "a", Action: reconciler.ActionNone, Reason: "unchanged", Outcome: reconciler.OutcomeSucceeded, Notes: []string{"fight"}, Phase: statusapi.PhaseInSync},
+		},
+		{
+			name: "a release waiting for its next attempt stays failing, also after a watch-driven check",
+			prev: statusapi.Release{Name: "a", Failures: 2},
+			step: step(reconciler.ActionNone, "unchanged"),
+			want: statusapi.Release{Name: "a", Failures: 2, Action: reconciler.ActionNone, Reason: "unchanged", Phase: statusapi.PhaseFailing},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := releaseStatus(tt.prev, tt.step, tt.rr, tt.acted, tt.notes)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("releaseStatus =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
 	}
 }

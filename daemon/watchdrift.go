@@ -385,12 +385,7 @@ func (w *driftWorker) recordWatched(synced reconciler.Synced, first time.Time) {
 			if rs.Name != st.Release.Name {
 				continue
 			}
-			rs.Action, rs.Reason, rs.Drift = st.Action, st.Reason, st.Drift
-			rs.Phase = releasePhase(releaseFacts{Action: st.Action, Drifted: drifted || st.Action == reconciler.ActionCorrectDrift, Outcome: rr.Outcome, Suspended: rs.Suspended})
-			if acted {
-				rs.Outcome, rs.Error = rr.Outcome, rr.Error
-			}
-			rs.Notes = notes
+			*rs = releaseStatus(*rs, st, rr, acted, notes)
 			if l.watchedAt == nil {
 				l.watchedAt = map[string]time.Time{}
 			}
