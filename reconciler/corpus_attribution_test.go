@@ -11,7 +11,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
@@ -27,33 +26,10 @@ func TestCorpus_environmentEditMovesOneRender(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the DIGIT-DevOps corpus: -short runs the unit tests only (make test plans it)")
 	}
-	corpus, err := filepath.Abs("../../shared/digit-devops-corpus/unified-env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(corpus, "deploy-as-code")); err != nil {
-		t.Skipf("skipping: the DIGIT-DevOps corpus (branch unified-env) is not at %s", corpus)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	repo := t.TempDir()
-	for _, dir := range []string{"deploy-as-code", "config-as-code"} {
-		if err := fsutil.CopyTree(filepath.Join(corpus, dir), filepath.Join(repo, dir)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const envFile = "deploy-as-code/helm/environments/quickstart-config.yaml"
-	if err := os.WriteFile(filepath.Join(repo, "digitops.yaml"), []byte(`environments:
-  - name: quickstart
-    layout: digit
-    chartsDir: deploy-as-code/helm/charts
-    envFile: `+envFile+`
-    secretsFile: deploy-as-code/helm/environments/quickstart-config-secrets.yaml
-    releaseChart: config-as-code/product-release-charts/DIGIT/dependancy_chart-quickstart-v2.7.yaml
-    clusterConfigs: true
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	repo := corpusQuickstartRepo(t, "")
+	const envFile = corpusQuickstartEnvFile
 	// renders loads the environment and renders every release offline, as
 	// an offline plan does; it returns the objects by release and the
 	// window the renders were made in.

@@ -393,32 +393,10 @@ func TestSync_helmfileEditChangesOnlyWhatItChanges(t *testing.T) {
 // the plan names the key and its file, and no pod template of the
 // environment changes but the edited service's.
 func TestSync_corpusEnvironmentEdit(t *testing.T) {
-	corpus, err := filepath.Abs("../../shared/digit-devops-corpus/unified-env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(corpus, "deploy-as-code")); err != nil {
-		t.Skipf("skipping: the DIGIT-DevOps corpus (branch unified-env) is not at %s", corpus)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	repo, envFile := reconciler.CorpusQuickstartRepoForTest(t, "    sync: {wait: false}\n")
 	_, cluster := startCluster(t, false)
-	repo := t.TempDir()
-	copyTree(t, filepath.Join(corpus, "deploy-as-code"), filepath.Join(repo, "deploy-as-code"))
-	copyTree(t, filepath.Join(corpus, "config-as-code"), filepath.Join(repo, "config-as-code"))
-	const envFile = "deploy-as-code/helm/environments/quickstart-config.yaml"
-	if err := os.WriteFile(filepath.Join(repo, "digitops.yaml"), []byte(`environments:
-  - name: quickstart
-    layout: digit
-    chartsDir: deploy-as-code/helm/charts
-    envFile: `+envFile+`
-    secretsFile: deploy-as-code/helm/environments/quickstart-config-secrets.yaml
-    releaseChart: config-as-code/product-release-charts/DIGIT/dependancy_chart-quickstart-v2.7.yaml
-    clusterConfigs: true
-    sync: {wait: false}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
