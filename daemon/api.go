@@ -15,9 +15,11 @@ type webBackend struct{ d *Daemon }
 
 var _ web.Backend = webBackend{}
 
-// Status returns the state of every source, environment and rollout.
-func (d *Daemon) Status() statusapi.Status {
-	st := statusapi.Status{Leader: d.leading.Load(), Ready: d.ready.Load(), Sources: []statusapi.Source{}, Environments: []statusapi.Environment{}}
+// Status returns the state of every source, environment and rollout. With
+// --shard, the environments other replicas own come from them (local
+// leaves them out).
+func (d *Daemon) Status(ctx context.Context, local bool) statusapi.Status {
+	st := statusapi.Status{Leader: d.leading.Load(), Ready: d.ready.Load(), Replica: d.replica(), Sources: []statusapi.Source{}, Environments: []statusapi.Environment{}}
 	for _, s := range d.sources {
 		s.mu.Lock()
 		st.Sources = append(st.Sources, statusapi.Source{URL: s.url, Ref: s.opts.Ref, Revision: s.snap.Revision, Environments: append([]string{}, s.names...), Error: s.err})
@@ -27,10 +29,47 @@ func (d *Daemon) Status() statusapi.Status {
 		st.Environments = append(st.Environments, l.snapshot())
 	}
 	st.Rollouts = d.rollouts.Statuses()
+	if d.shard != nil {
+		st.Environments = d.shardedEnvironments(ctx, st.Environments, local)
+	}
 	return st
 }
 
-func (b webBackend) Status() statusapi.Status { return b.d.Status() }
+func (b webBackend) Status(ctx context.Context, local bool) statusapi.Status {
+	return b.d.Status(ctx, local)
+}
+
+// Route is where env's actions are carried out: here without --shard.
+func (b webBackend) Route(env string) (string, bool) {
+	d := b.d
+	if d.shard == nil {
+		return "", true
+	}
+	if _, ok := d.environment(env); !ok || d.shard.Owns(env) {
+		return "", true // unknown: answered here (404)
+	}
+	owner, ok := d.shard.Owner(env)
+	if !ok || owner.Identity == d.shard.Identity() {
+		return "", false
+	}
+	return owner.Address, false
+}
+
+// RouteRollouts is where the rollouts' actions are carried out: at the
+// holder of the rollouts' Lease with --shard.
+func (b webBackend) RouteRollouts() (string, bool) {
+	d := b.d
+	if d.shard == nil || d.rolloutsLeading.Load() {
+		return "", true
+	}
+	id, _ := d.rolloutsLeader.Load().(string)
+	for _, m := range d.shard.Members() {
+		if m.Identity == id && id != "" {
+			return m.Address, false
+		}
+	}
+	return "", false
+}
 
 func (b webBackend) Ready() bool { return b.d.ready.Load() }
 
@@ -38,7 +77,7 @@ func (b webBackend) Rollouts() []statusapi.Rollout { return b.d.rollouts.Statuse
 
 // SetSuspended suspends or resumes an environment or a release and wakes
 // the environment's loop so the status shows it at once.
-func (b webBackend) SetSuspended(env, release string, on bool) (statusapi.Environment, error) {
+func (b webBackend) SetSuspended(ctx context.Context, env, release string, on bool) (statusapi.Environment, error) {
 	d := b.d
 	l, ok := d.environment(env)
 	if !ok {
@@ -51,7 +90,7 @@ func (b webBackend) SetSuspended(env, release string, on bool) (statusapi.Enviro
 			return statusapi.Environment{}, err
 		}
 	}
-	if err := d.suspends.set(env, release, on); err != nil {
+	if err := d.suspends.set(ctx, env, release, on); err != nil {
 		return statusapi.Environment{}, err
 	}
 	verb := "resumed"
@@ -78,7 +117,7 @@ func releaseKnown(l *envLoop, release string) error {
 
 // Retry makes the next sync of env try its failed releases (or release)
 // at once, and wakes it.
-func (b webBackend) Retry(env, release string) (statusapi.Environment, error) {
+func (b webBackend) Retry(_ context.Context, env, release string) (statusapi.Environment, error) {
 	d := b.d
 	l, ok := d.environment(env)
 	if !ok {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/daemon/rollouts"
+	"github.com/digitops/digitops/daemon/shard"
 	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
@@ -123,6 +124,9 @@ type Options struct {
 	Home *rest.Config
 	// LeaderElection, when set, makes only the leader apply.
 	LeaderElection *LeaderElection
+	// Shard, when set, spreads the environments over the replicas
+	// (serve --shard); it excludes LeaderElection.
+	Shard *Sharding
 	// StateNamespace is the home cluster namespace of the rollouts'
 	// ConfigMap; empty: the Lease's namespace, else $POD_NAMESPACE, else
 	// default.
@@ -179,6 +183,16 @@ type Daemon struct {
 	notifier *notify.Queue
 	// rollouts moves the rollouts of every source (package rollouts).
 	rollouts *rollouts.Manager
+	// shard owns this replica's environments with --shard, nil without.
+	shard *shard.Manager
+	// rolloutsLeading is set, with --shard, while this replica holds the
+	// rollouts' Lease; rolloutsLeader is the holder's identity.
+	rolloutsLeading atomic.Bool
+	rolloutsLeader  atomic.Value // string
+	// peers caches the statuses read from the other replicas (--shard);
+	// peerClient reads them (no redirects followed).
+	peers      peerCache
+	peerClient *http.Client
 
 	mu       sync.Mutex
 	envs     map[string]*envLoop  // by environment name
@@ -255,13 +269,23 @@ func New(opts Options) (*Daemon, error) {
 		clusters:   map[string]connected{},
 		secretKeys: map[manifest.SecretKeyRef]string{},
 		limits:     web.DefaultLimits(opts.MaxConnections),
+		peerClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
+	if opts.Shard != nil {
+		if opts.LeaderElection != nil {
+			return nil, errors.New("daemon: --shard and --leader-elect exclude each other")
+		}
+		var err error
+		if d.shard, err = d.newShard(opts.Shard); err != nil {
+			return nil, err
+		}
 	}
 	d.notifier = notify.NewQueue(notify.QueueOptions{Count: d.metrics.Notification, Log: opts.Logger})
 	d.rollouts = rollouts.New(rollouts.Options{
 		Home:         d.homeClient,
 		Namespace:    d.stateNamespace(),
 		Tick:         opts.RolloutTick,
-		Leading:      d.leading.Load,
+		Leading:      d.leadsRollouts,
 		Environments: rolloutEnvironments{d},
 		Metrics:      d.metrics,
 		Log:          d.log,
@@ -269,6 +293,13 @@ func New(opts Options) (*Daemon, error) {
 	var err error
 	if d.suspends, err = loadSuspensions(filepath.Join(opts.CacheDir, "suspended.json")); err != nil {
 		return nil, err
+	}
+	if s := opts.Shard; s != nil {
+		group := s.Group
+		if group == "" {
+			group = "digitops"
+		}
+		d.suspends.home = &homeSuspensions{client: s.Client, namespace: s.Namespace, name: group + "-suspensions"}
 	}
 	for _, so := range opts.Sources {
 		s, err := newSource(so, filepath.Join(opts.CacheDir, "git"), d.log)
@@ -347,6 +378,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.runSources(work)
 		}, func(error) { stop() })
 	}
+	if d.shard != nil {
+		work, stop := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error {
+			var wg sync.WaitGroup
+			wg.Go(func() { d.runRolloutElection(work, d.opts.Shard) })
+			// Ownership ends after the loops' in-flight actions (the
+			// grace period), then the Leases are released.
+			d.shard.Run(work, d.opts.ShutdownGrace)
+			wg.Wait()
+			return nil
+		}, func(error) { stop() })
+	}
 	if le := d.opts.LeaderElection; le != nil {
 		elect, stop := context.WithCancel(context.WithoutCancel(ctx))
 		g.Add(func() error {
@@ -421,6 +464,15 @@ func (d *Daemon) loops() []*envLoop {
 	return out
 }
 
+// leadsRollouts reports whether this replica moves the rollouts: the
+// leader, or with --shard the holder of the rollouts' Lease.
+func (d *Daemon) leadsRollouts() bool {
+	if d.shard != nil {
+		return d.rolloutsLeading.Load()
+	}
+	return d.leading.Load()
+}
+
 // stateNamespace is where the rollouts' ConfigMap lives: StateNamespace,
 // else the Lease's namespace, else $POD_NAMESPACE, else default.
 func (d *Daemon) stateNamespace() string {
@@ -429,6 +481,8 @@ func (d *Daemon) stateNamespace() string {
 		return d.opts.StateNamespace
 	case d.opts.LeaderElection != nil:
 		return d.opts.LeaderElection.Namespace
+	case d.opts.Shard != nil:
+		return d.opts.Shard.Namespace
 	case os.Getenv("POD_NAMESPACE") != "":
 		return os.Getenv("POD_NAMESPACE")
 	}

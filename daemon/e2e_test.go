@@ -104,6 +104,12 @@ func startDaemon(t *testing.T, opts daemon.Options) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startDaemonOn(t, ln, opts)
+}
+
+// startDaemonOn runs a daemon serving on ln.
+func startDaemonOn(t *testing.T, ln net.Listener, opts daemon.Options) *running {
+	t.Helper()
 	opts.Listener = ln
 	if opts.CacheDir == "" {
 		opts.CacheDir = t.TempDir()

@@ -61,18 +61,18 @@ func TestSuspend_allOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.set("dev", "", true); err != nil {
+	if err := s.set(t.Context(), "dev", "", true); err != nil {
 		t.Fatal(err)
 	}
 	s.path = filepath.Join(blocker, "suspended.json") // its directory is a file
 	since := time.Now()
-	if err := s.set("prod", "", true); err == nil {
+	if err := s.set(t.Context(), "prod", "", true); err == nil {
 		t.Fatal("saving under a file succeeded")
 	}
-	if err := s.set("dev", "egov-user", true); err == nil {
+	if err := s.set(t.Context(), "dev", "egov-user", true); err == nil {
 		t.Fatal("saving under a file succeeded")
 	}
-	if err := s.set("dev", "", false); err == nil {
+	if err := s.set(t.Context(), "dev", "", false); err == nil {
 		t.Fatal("saving under a file succeeded")
 	}
 	if s.environment("prod") || s.release("dev", "egov-user") || !s.environment("dev") || s.changedSince("dev", since) || s.changedSince("prod", since) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/digitops/digitops/daemon/shard"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
@@ -29,6 +30,7 @@ type envLoop struct {
 	wake chan struct{}
 
 	// Owned by the loop goroutine.
+	owned       bool          // with --shard: this replica owned it at the last sync
 	commit      string        // commit of the last load
 	deployed    string        // commit of the last successful sync
 	settled     bool          // the last sync left nothing to do
@@ -108,7 +110,10 @@ type pass struct {
 	conn      connected
 	providers []notify.Provider
 	suspended map[string]bool
-	leader    bool
+	// leader is true when this replica acts on the environment; guard,
+	// with --shard, is its ownership for this sync.
+	leader bool
+	guard  *shard.Guard
 }
 
 // errStopping ends a sync quietly: the daemon is stopping.
@@ -120,7 +125,17 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	p := &pass{start: time.Now()}
+	guard, acting := l.d.acting(l.name)
+	if l.d.shard != nil && !acting {
+		l.standby()
+		return
+	}
+	defer guard.End()
+	l.owned = true
+	if err := l.d.suspends.refresh(ctx); err != nil {
+		l.log.Warn("suspensions not read again; using the last read", "error", err)
+	}
+	p := &pass{start: time.Now(), leader: acting, guard: guard}
 	if l.d.suspends.environment(l.name) {
 		l.finish(p.start, metrics.SyncSuspended, nil)
 		return
@@ -216,9 +231,10 @@ func (l *envLoop) load(ctx context.Context, p *pass) error {
 // the drift worker for as long as it acts.
 func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconciler.Synced, error) {
 	p.suspended = l.d.suspends.releases(l.name)
-	p.leader = l.d.leading.Load()
 	var acting []string
 	syncer := &reconciler.Syncer{Planner: p.conn.planner, Cluster: l.cluster, Log: l.d.log} // the applier adds environment and revision
+	drain, stopDrain := fenced(ctx, p.guard)
+	defer stopDrain()
 	synced, err := syncer.Sync(ctx, p.env, reconciler.SyncOptions{
 		PlanOptions: reconciler.PlanOptions{Revision: p.snap.Revision, Suspended: p.suspended, HeldBack: l.heldBack, Policy: p.rules},
 		Apply:       p.leader,
@@ -242,10 +258,12 @@ func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconcil
 			}
 			return true, nil
 		},
-		// On SIGTERM (ctx done) releases not yet started are skipped; those
+		// On SIGTERM (ctx done), or when another replica is about to own
+		// the environment, releases not yet started are skipped; those
 		// acting finish under applyCtx, which outlives ctx by the grace period.
 		ActContext: applyCtx,
-		Drain:      ctx.Done(),
+		Drain:      drain,
+		Replica:    l.d.replica(),
 	})
 	l.drift.unclaim(acting, actorFullSync)
 	if err != nil {

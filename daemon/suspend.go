@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +14,14 @@ import (
 )
 
 // suspensions records what is suspended, in memory and in a JSON file so
-// that a restart keeps it. With several replicas each keeps its own file:
-// send suspend and resume to every replica (or to the leader, which is the
-// only one that applies).
+// that a restart keeps it. With leader election each replica keeps its own
+// file: send suspend and resume to every replica (or to the leader, which
+// is the only one that applies). With --shard they are kept in a ConfigMap
+// of the home cluster instead (home), read again before each sync, so that
+// a suspension holds whichever replica owns the environment.
 type suspensions struct {
 	path string
+	home *homeSuspensions
 
 	mu      sync.Mutex
 	state   suspendFile
@@ -86,9 +90,24 @@ func (s *suspensions) changedSince(env string, t time.Time) bool {
 // release is not empty, and saves the file. All or nothing: when the file
 // cannot be written the error is returned and nothing changes in memory
 // either, so a suspension never holds only until the next restart.
-func (s *suspensions) set(env, release string, on bool) error {
+func (s *suspensions) set(ctx context.Context, env, release string, on bool) error {
+	if s.home != nil {
+		return s.setHome(ctx, env, release, on)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	next := s.toggled(env, release, on)
+	if err := s.save(next); err != nil {
+		return err
+	}
+	s.state = next
+	s.changed[env] = time.Now()
+	return nil
+}
+
+// toggled is the state with env (or its release) suspended or resumed.
+// s.mu is held.
+func (s *suspensions) toggled(env, release string, on bool) suspendFile {
 	next := suspendFile{Environments: s.state.Environments, Releases: maps.Clone(s.state.Releases)}
 	if release == "" {
 		next.Environments = toggle(s.state.Environments, env, on)
@@ -98,12 +117,7 @@ func (s *suspensions) set(env, release string, on bool) error {
 			delete(next.Releases, env)
 		}
 	}
-	if err := s.save(next); err != nil {
-		return err
-	}
-	s.state = next
-	s.changed[env] = time.Now()
-	return nil
+	return next
 }
 
 // save writes state to the file: to a temporary file first, renamed over

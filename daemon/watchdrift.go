@@ -206,7 +206,13 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 	if tgt.env == nil || d.suspends.environment(l.name) {
 		return
 	}
-	leader := d.leading.Load()
+	guard, leader := d.acting(l.name)
+	if d.shard != nil && !leader {
+		return // another replica owns the environment
+	}
+	defer guard.End()
+	drain, stopDrain := fenced(ctx, guard)
+	defer stopDrain()
 	syncer := &reconciler.Syncer{Planner: tgt.conn.planner, Cluster: tgt.conn.cluster, Log: d.log}
 	var corrections []string
 	requeue := false
@@ -244,7 +250,8 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 			return true, nil
 		},
 		ActContext: applyCtx,
-		Drain:      ctx.Done(),
+		Drain:      drain,
+		Replica:    d.replica(),
 	})
 	w.unclaim(corrections, actorWatch)
 	if requeue {
@@ -507,4 +514,12 @@ func (w *driftWorker) setTarget(env *manifest.Environment, rules *policy.Rules, 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.target = watchTarget{env: env, rules: rules, conn: conn, revision: revision, commit: commit, releases: releases}
+}
+
+// clearTarget stops the watch-driven checks until the next full sync
+// (another replica owns the environment now).
+func (w *driftWorker) clearTarget() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.target = watchTarget{}
 }

@@ -53,6 +53,8 @@ type Recorder struct {
 	rolloutRev     *prometheus.GaugeVec
 	rolloutHalts   *prometheus.CounterVec
 	rolloutGates   *prometheus.CounterVec
+	shardOwned     prometheus.Gauge
+	shardHandovers prometheus.Counter
 
 	mu        sync.Mutex
 	promoted  map[string]string // rollout/environment → commit in rolloutRev
@@ -130,15 +132,29 @@ func New(reg prometheus.Registerer) *Recorder {
 			Name: "digitops_rollout_gate_evaluations_total",
 			Help: "Prometheus gate queries run during a soak, by result (pass, fail, error).",
 		}, []string{"rollout", "result"}),
+		shardOwned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "digitops_shard_owned_environments",
+			Help: "Environments this replica owns (serve --shard; 0 without it).",
+		}),
+		shardHandovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "digitops_shard_handovers_total",
+			Help: "Environments this replica took over from another replica (serve --shard).",
+		}),
 		revisions: map[string]string{},
 		drifted:   map[string]bool{},
 		promoted:  map[string]string{},
 	}
 	reg.MustRegister(r.syncTotal, r.syncDuration, r.lastSuccess, r.releaseDrifted, r.driftDetected, r.driftFights, r.notifications,
 		r.releaseActions, r.fetchTotal, r.fetchDuration, r.revisionInfo, r.commitToDeploy,
-		r.rolloutWave, r.rolloutRev, r.rolloutHalts, r.rolloutGates)
+		r.rolloutWave, r.rolloutRev, r.rolloutHalts, r.rolloutGates, r.shardOwned, r.shardHandovers)
 	return r
 }
+
+// ShardOwned sets how many environments this replica owns.
+func (r *Recorder) ShardOwned(n int) { r.shardOwned.Set(float64(n)) }
+
+// ShardHandover counts one environment taken over from another replica.
+func (r *Recorder) ShardHandover() { r.shardHandovers.Inc() }
 
 // Sync records the end of one sync of env.
 func (r *Recorder) Sync(env string, result SyncResult, d time.Duration, end time.Time) {

@@ -45,6 +45,8 @@ type helmEnv struct {
 	// allowed is the operator's policy the plan was checked against: a
 	// render Helm makes again as it acts is checked against it too.
 	allowed *policy.Rules
+	// replica, when set, labels every revision written (LabelReplica).
+	replica string
 }
 
 // ensureNamespace makes sure the namespace of an install exists (owned by
@@ -72,12 +74,16 @@ func (h helmEnv) config(namespace string) *action.Configuration {
 // labels are the release labels digitops records on the revision it is about
 // to write, which will be number revision.
 func (h helmEnv) labels(step *Step, revision int) map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		kube.LabelEnvironment:  h.environment,
 		kube.LabelChartDigest:  step.Desired.ChartDigest,
 		kube.LabelValuesDigest: step.Desired.ValuesDigest,
 		kube.LabelRevision:     strconv.Itoa(revision),
 	}
+	if h.replica != "" {
+		l[kube.LabelReplica] = h.replica
+	}
+	return l
 }
 
 func (h helmEnv) timeout() time.Duration {

@@ -95,6 +95,9 @@ type Applier struct {
 	// skipped as "shutting down") while those already acting finish under
 	// their own ctx. The daemon closes it on SIGTERM.
 	Drain <-chan struct{}
+	// Replica, when set, is written on every Helm revision as the label
+	// digitops.io/replica: which replica of serve --shard acted.
+	Replica string
 }
 
 // Apply carries out the plan's steps in dependency order, in parallel up to
@@ -116,7 +119,7 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 	}
 	log = log.With("environment", env.Name, "revision", plan.Revision)
 	s := &scheduler{
-		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster), allowed: plan.policy}),
+		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster), allowed: plan.policy, replica: a.Replica}),
 		concurrency: env.Policy.Concurrency,
 		log:         log,
 		progress:    a.Progress,

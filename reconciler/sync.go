@@ -49,6 +49,8 @@ type SyncOptions struct {
 	Drain <-chan struct{}
 	// Progress, if set, is told about every step as it acts.
 	Progress Progress
+	// Replica labels the Helm revisions written (Applier.Replica).
+	Replica string
 }
 
 // Synced is what one sync observed and did.
@@ -107,7 +109,7 @@ func (s *Syncer) Sync(ctx context.Context, env *manifest.Environment, opts SyncO
 	if opts.ActContext != nil {
 		actCtx = opts.ActContext
 	}
-	applier := &Applier{Cluster: s.Cluster, Log: s.Log, Progress: opts.Progress, Drain: opts.Drain}
+	applier := &Applier{Cluster: s.Cluster, Log: s.Log, Progress: opts.Progress, Drain: opts.Drain, Replica: opts.Replica}
 	out.Result = applier.Apply(actCtx, env, plan)
 	readCtx := ctx
 	if readCtx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/digitops/digitops/daemon"
+	"github.com/digitops/digitops/internal/httpurl"
 	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
@@ -33,6 +35,10 @@ type serveOptions struct {
 	leaderElect      bool
 	leaseNamespace   string
 	leaseName        string
+	shard            bool
+	identity         string
+	advertise        string
+	leaseDuration    time.Duration
 	githubSecret     string
 	gitlabSecret     string
 	genericSecret    string
@@ -87,7 +93,11 @@ DIGITOPS_GIT_* environment variables.`,
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "apply only while holding a Lease (for several replicas)")
 	f.StringVar(&o.leaseNamespace, "leader-election-namespace", "", "namespace of the Lease (default $POD_NAMESPACE, else digitops-system)")
-	f.StringVar(&o.leaseName, "leader-election-name", "digitops", "name of the Lease")
+	f.StringVar(&o.leaseName, "leader-election-name", "digitops", "name of the Lease (with --shard: the shard group, naming its Leases)")
+	f.BoolVar(&o.shard, "shard", false, "spread the environments over the replicas through Leases (excludes --leader-elect)")
+	f.StringVar(&o.identity, "identity", "", "this replica's name with --shard (default $POD_NAME, else the host name)")
+	f.StringVar(&o.advertise, "advertise-url", "", "the URL other replicas reach this one's API at, with --shard (default http://$POD_IP:<listen port>)")
+	f.DurationVar(&o.leaseDuration, "shard-lease-duration", 0, "with --shard, how long an environment stays owned without renewal (default 30s; renewed every third of it)")
 	f.StringVar(&o.githubSecret, "github-webhook-secret-file", "", "file holding the GitHub webhook secret")
 	f.StringVar(&o.gitlabSecret, "gitlab-webhook-token-file", "", "file holding the GitLab webhook token")
 	f.StringVar(&o.genericSecret, "webhook-secret-file", "", "file holding the generic webhook HMAC secret")
@@ -174,6 +184,9 @@ func (o *serveOptions) daemonOptions(ctx context.Context, g *globalOptions, logg
 			return daemon.Options{}, err
 		}
 	}
+	if o.leaderElect && o.shard {
+		return daemon.Options{}, fmt.Errorf("--shard and --leader-elect exclude each other: with --shard every replica acts, each on its own environments")
+	}
 	if o.leaderElect {
 		le, err := o.leaderElection(g)
 		if err != nil {
@@ -181,7 +194,76 @@ func (o *serveOptions) daemonOptions(ctx context.Context, g *globalOptions, logg
 		}
 		opts.LeaderElection = le
 	}
+	if o.shard {
+		sh, err := o.sharding(g)
+		if err != nil {
+			return daemon.Options{}, err
+		}
+		opts.Shard = sh
+	}
 	return opts, nil
+}
+
+// sharding configures --shard: the Leases live in the cluster the daemon
+// runs in (else the --kubeconfig/--context one), in the namespace of
+// --leader-election-namespace.
+func (o *serveOptions) sharding(g *globalOptions) (*daemon.Sharding, error) {
+	cfg, err := daemon.HomeConfig(g.kubeconfig, g.context)
+	if err != nil {
+		return nil, fmt.Errorf("unable to configure the shard client: %w", err)
+	}
+	// One Lease renewal per owned environment every renew interval.
+	cfg.QPS, cfg.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := o.identity
+	if id == "" {
+		id = os.Getenv("POD_NAME")
+	}
+	if id == "" {
+		if id, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("--shard needs --identity: %w", err)
+		}
+	}
+	addr := o.advertise
+	if addr == "" {
+		_, port, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return nil, fmt.Errorf("--listen %q: %w", o.listen, err)
+		}
+		host := os.Getenv("POD_IP")
+		if host == "" {
+			return nil, errors.New("--shard needs --advertise-url (or $POD_IP): the other replicas forward status reads and actions to this one")
+		}
+		addr = "http://" + net.JoinHostPort(host, port)
+	}
+	if _, ok := httpurl.Parse(addr); !ok {
+		return nil, fmt.Errorf("--advertise-url %q is not an http(s) URL", addr)
+	}
+	sh := &daemon.Sharding{Client: client, Namespace: o.leaseNamespaceOrDefault(), Group: o.leaseName, Identity: id, Address: strings.TrimSuffix(addr, "/")}
+	if o.leaseDuration > 0 {
+		sh.LeaseDuration, sh.RenewInterval = o.leaseDuration, o.leaseDuration/3
+		sh.RetryPeriod = min(shardRetry, sh.RenewInterval/2)
+	}
+	return sh, nil
+}
+
+// shardRetry is how often a replica looks at the shard Leases with
+// --shard-lease-duration.
+const shardRetry = 2 * time.Second
+
+// leaseNamespaceOrDefault is --leader-election-namespace, else
+// $POD_NAMESPACE, else digitops-system.
+func (o *serveOptions) leaseNamespaceOrDefault() string {
+	if o.leaseNamespace != "" {
+		return o.leaseNamespace
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "digitops-system"
 }
 
 // sourceURL is a repository location as the daemon takes it: a Git URL as
@@ -208,14 +290,7 @@ func (o *serveOptions) leaderElection(g *globalOptions) (*daemon.LeaderElection,
 	if err != nil {
 		return nil, err
 	}
-	ns := o.leaseNamespace
-	if ns == "" {
-		ns = os.Getenv("POD_NAMESPACE")
-	}
-	if ns == "" {
-		ns = "digitops-system"
-	}
-	return &daemon.LeaderElection{Client: client, Namespace: ns, Name: o.leaseName, Identity: os.Getenv("POD_NAME")}, nil
+	return &daemon.LeaderElection{Client: client, Namespace: o.leaseNamespaceOrDefault(), Name: o.leaseName, Identity: os.Getenv("POD_NAME")}, nil
 }
 
 // secretFrom reads a secret from file, else from the environment variable.

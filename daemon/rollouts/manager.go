@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -139,6 +140,9 @@ func (m *Manager) tick(ctx context.Context, s Source) {
 	newLeader := leader && !m.leading
 	m.leading = leader
 	m.mu.Unlock()
+	m.mu.Lock()
+	before := m.states
+	m.mu.Unlock()
 	if err := m.loadStates(ctx, !leader || newLeader); err != nil {
 		if ctx.Err() == nil {
 			m.opts.Log.Error("rollouts wait: their state cannot be read", "error", err)
@@ -146,6 +150,21 @@ func (m *Manager) tick(ctx context.Context, s Source) {
 		return
 	}
 	if !leader {
+		// The leader promoted or held back a wave: the environments of
+		// this replica sync at once instead of at their interval (with
+		// serve --shard their owner may not be the leader).
+		m.mu.Lock()
+		after := m.states
+		m.mu.Unlock()
+		for _, sp := range specs {
+			if before != nil && !reflect.DeepEqual(before[sp.config.Name], after[sp.config.Name]) {
+				for _, w := range sp.waves {
+					for _, env := range w.Environments {
+						m.opts.Environments.Wake(env)
+					}
+				}
+			}
+		}
 		return
 	}
 	for _, sp := range specs {

@@ -56,7 +56,9 @@ type statusOnly struct {
 	m *Manager
 }
 
-func (b statusOnly) Status() statusapi.Status { return statusapi.Status{Rollouts: b.m.Statuses()} }
+func (b statusOnly) Status(context.Context, bool) statusapi.Status {
+	return statusapi.Status{Rollouts: b.m.Statuses()}
+}
 
 // TestGate_errorInStatus: a gate that cannot be checked (here Prometheus
 // answers with a redirect, which is refused) holds the wave and says why

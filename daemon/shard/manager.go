@@ -146,11 +146,20 @@ type Guard struct {
 }
 
 // Lost closes when this replica must stop starting Helm actions on the
-// environment.
-func (g *Guard) Lost() <-chan struct{} { return g.h.lost }
+// environment. A nil Guard (no sharding) is never lost.
+func (g *Guard) Lost() <-chan struct{} {
+	if g == nil {
+		return nil
+	}
+	return g.h.lost
+}
 
-// End ends the use; a hand-over waiting for it may release the Lease.
+// End ends the use; a hand-over waiting for it may release the Lease. It
+// does nothing on a nil Guard.
 func (g *Guard) End() {
+	if g == nil {
+		return
+	}
 	g.once.Do(func() {
 		g.m.mu.Lock()
 		g.h.active--

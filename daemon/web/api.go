@@ -18,8 +18,10 @@ import (
 
 // Backend is what the handlers need of the daemon.
 type Backend interface {
-	// Status is the state of every source, environment and rollout.
-	Status() statusapi.Status
+	// Status is the state of every source, environment and rollout; with
+	// local, only of the environments this replica owns (serve --shard:
+	// what other replicas ask each other for).
+	Status(ctx context.Context, local bool) statusapi.Status
 	// Ready reports whether an environment has been loaded and planned
 	// since start (/readyz).
 	Ready() bool
@@ -29,17 +31,23 @@ type Backend interface {
 	// of it when release is not empty, wakes its loop and returns its
 	// status. Errors: NotFound, Conflict (never planned), others (the
 	// suspension could not be saved).
-	SetSuspended(env, release string, suspended bool) (statusapi.Environment, error)
+	SetSuspended(ctx context.Context, env, release string, suspended bool) (statusapi.Environment, error)
 	// Retry makes the next sync of env try its failed releases (or
 	// release) at once, wakes it and returns its status. Errors: NotFound,
 	// Conflict (never planned).
-	Retry(env, release string) (statusapi.Environment, error)
+	Retry(ctx context.Context, env, release string) (statusapi.Environment, error)
 	// ActOnRollout applies an operator's action to a rollout and returns
 	// its status. Errors: NotFound (no such rollout), others (refused).
 	ActOnRollout(ctx context.Context, name string, a rollout.Action) (statusapi.Rollout, error)
 	// Pushed asks for a fetch and sync of every source p moved; it returns
 	// how many sources matched and their environments.
 	Pushed(p Push) (sources int, environments []string)
+	// Route says where the actions on env are carried out: here (local),
+	// or at the replica whose URL it returns (serve --shard); "" and
+	// false while no replica owns it (a hand-over).
+	Route(env string) (url string, local bool)
+	// RouteRollouts is Route for the rollouts' actions.
+	RouteRollouts() (url string, local bool)
 }
 
 // ErrNotFound and ErrConflict classify a Backend's errors (errors.Is): the
@@ -112,27 +120,27 @@ func NewHandler(b Backend, opts Options) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, b.Status())
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Status(r.Context(), r.URL.Query().Get("scope") == "local"))
 	})
 	for _, verb := range []string{"suspend", "resume"} {
 		on := verb == "suspend"
-		mux.HandleFunc("POST /api/v1/environments/{env}/"+verb, h.authorized(func(w http.ResponseWriter, r *http.Request) {
-			h.setSuspended(w, r.PathValue("env"), "", on)
-		}))
-		mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/"+verb, h.authorized(func(w http.ResponseWriter, r *http.Request) {
-			h.setSuspended(w, r.PathValue("env"), r.PathValue("release"), on)
-		}))
+		mux.HandleFunc("POST /api/v1/environments/{env}/"+verb, h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
+			h.setSuspended(w, r, r.PathValue("env"), "", on)
+		})))
+		mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/"+verb, h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
+			h.setSuspended(w, r, r.PathValue("env"), r.PathValue("release"), on)
+		})))
 	}
-	mux.HandleFunc("POST /api/v1/environments/{env}/retry", h.authorized(func(w http.ResponseWriter, r *http.Request) {
-		h.retry(w, r.PathValue("env"), "")
-	}))
-	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/retry", h.authorized(func(w http.ResponseWriter, r *http.Request) {
-		h.retry(w, r.PathValue("env"), r.PathValue("release"))
-	}))
-	mux.HandleFunc("POST /api/v1/rollouts/{rollout}/{action}", h.authorized(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/v1/environments/{env}/retry", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
+		h.retry(w, r, r.PathValue("env"), "")
+	})))
+	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/retry", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
+		h.retry(w, r, r.PathValue("env"), r.PathValue("release"))
+	})))
+	mux.HandleFunc("POST /api/v1/rollouts/{rollout}/{action}", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
 		h.rolloutAction(w, r, r.PathValue("rollout"), rollout.Action(r.PathValue("action")))
-	}))
+	})))
 	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Rollouts())
 	})
@@ -174,8 +182,8 @@ func bearerToken(r *http.Request) string {
 }
 
 // setSuspended suspends or resumes an environment or a release.
-func (h *handler) setSuspended(w http.ResponseWriter, env, release string, on bool) {
-	st, err := h.backend.SetSuspended(env, release, on)
+func (h *handler) setSuspended(w http.ResponseWriter, r *http.Request, env, release string, on bool) {
+	st, err := h.backend.SetSuspended(r.Context(), env, release, on)
 	if err != nil {
 		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
 		return
@@ -185,8 +193,8 @@ func (h *handler) setSuspended(w http.ResponseWriter, env, release string, on bo
 
 // retry makes the next sync of env try its failed releases (or release)
 // at once.
-func (h *handler) retry(w http.ResponseWriter, env, release string) {
-	st, err := h.backend.Retry(env, release)
+func (h *handler) retry(w http.ResponseWriter, r *http.Request, env, release string) {
+	st, err := h.backend.Retry(r.Context(), env, release)
 	if err != nil {
 		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
 		return

@@ -52,8 +52,8 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 // wave's environments, its soak time left and whether it halted; every
 // environment with its phase, revision, last sync and error, and every
 // release with its phase and drift items. It refreshes itself every 10 seconds.
-func (h *handler) servePage(w http.ResponseWriter, _ *http.Request) {
-	renderPage(w, h.backend.Status())
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
+	renderPage(w, h.backend.Status(r.Context(), false))
 }
 
 // renderPage writes the status page of st.

@@ -51,6 +51,9 @@ type Status struct {
 	Leader bool `json:"leader"`
 	// Ready mirrors /readyz.
 	Ready bool `json:"ready"`
+	// Replica is the identity of the replica that answered (serve
+	// --shard), empty without sharding.
+	Replica string `json:"replica,omitempty"`
 	// Sources are the Git sources the daemon watches.
 	Sources []Source `json:"sources"`
 	// Environments are sorted by name.
@@ -136,6 +139,12 @@ type Environment struct {
 	CommitTime *time.Time `json:"commitTime,omitempty"`
 	// Suspended is true when the whole environment is suspended.
 	Suspended bool `json:"suspended"`
+	// Owner is the replica that syncs the environment (serve --shard),
+	// empty without sharding or while it is handed over.
+	Owner string `json:"owner,omitempty"`
+	// OwnerError says why the owner's status could not be had (it did
+	// not answer); the rest of the entry is then this replica's last view.
+	OwnerError string `json:"ownerError,omitempty"`
 	// LastSync is the last sync attempt, nil before the first.
 	LastSync *Sync `json:"lastSync,omitempty"`
 	// LastSuccess is when the last successful sync ended.

@@ -28,6 +28,9 @@ const (
 	// (a manual helm upgrade or rollback) carries a stale number and is
 	// recognised as not digitops's.
 	LabelRevision = "digitops.io/revision"
+	// LabelReplica is the replica of serve --shard that wrote the
+	// revision (its identity), absent outside sharding.
+	LabelReplica = "digitops.io/replica"
 	// LabelRemediation marks a revision digitops wrote to remediate a
 	// failure ("rolled-back-to-N": a rollback of a failed upgrade).
 	LabelRemediation = "digitops.io/remediation"
