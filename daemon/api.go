@@ -55,6 +55,21 @@ func (b webBackend) Route(env string) (string, bool) {
 	return owner.Address, false
 }
 
+// Peers are the other live replicas' URLs with --shard.
+func (b webBackend) Peers() []string {
+	d := b.d
+	if d.shard == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range d.shard.Members() {
+		if m.Identity != d.shard.Identity() && m.Address != "" {
+			out = append(out, m.Address)
+		}
+	}
+	return out
+}
+
 // RouteRollouts is where the rollouts' actions are carried out: at the
 // holder of the rollouts' Lease with --shard.
 func (b webBackend) RouteRollouts() (string, bool) {

@@ -48,6 +48,9 @@ type Backend interface {
 	Route(env string) (url string, local bool)
 	// RouteRollouts is Route for the rollouts' actions.
 	RouteRollouts() (url string, local bool)
+	// Peers are the URLs of the other live replicas (serve --shard), to
+	// which a verified webhook push is relayed; none without sharding.
+	Peers() []string
 }
 
 // ErrNotFound and ErrConflict classify a Backend's errors (errors.Is): the
@@ -91,6 +94,9 @@ type handler struct {
 	// deliveries remembers recent webhook delivery ids and pushes, so that
 	// a replayed signed delivery triggers nothing.
 	deliveries *deliveries
+	// relayClient relays webhook pushes to the other replicas (no
+	// redirects followed).
+	relayClient *http.Client
 }
 
 // NewHandler builds the HTTP API:
@@ -107,7 +113,8 @@ type handler struct {
 //	POST /api/v1/rollouts/{rollout}/promote|pause|resume|abort
 //	POST /hooks/github|gitlab|generic
 func NewHandler(b Backend, opts Options) http.Handler {
-	h := &handler{backend: b, opts: opts, deliveries: newDeliveries(deliveryWindow, maxDeliveries)}
+	h := &handler{backend: b, opts: opts, deliveries: newDeliveries(deliveryWindow, maxDeliveries),
+		relayClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ForwardedHeader marks a request one replica forwarded to another (serve
@@ -59,4 +62,40 @@ func (h *handler) forward(w http.ResponseWriter, r *http.Request, target string)
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// relayTimeout bounds the relay of a webhook push to one replica.
+const relayTimeout = 10 * time.Second
+
+// relay sends a verified webhook push, as it came (body, signature and
+// event headers), to every other replica, in the background: each checks
+// the signature and its own replay window, fetches, and wakes the
+// environments it owns. The relayed copy is marked so that it is not
+// relayed again.
+func (h *handler) relay(r *http.Request, receiver string, body []byte) {
+	peers := h.backend.Peers()
+	if len(peers) == 0 {
+		return
+	}
+	header := r.Header.Clone()
+	header.Del("Authorization")
+	header.Del("Cookie")
+	header.Set(ForwardedHeader, "1")
+	for _, peer := range peers {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), relayTimeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(peer, "/")+"/hooks/"+receiver, bytes.NewReader(body))
+			if err != nil {
+				return
+			}
+			req.Header = header.Clone()
+			resp, err := h.relayClient.Do(req)
+			if err != nil {
+				h.opts.Log.Warn("unable to relay a webhook push to a replica", "replica", peer, "error", err)
+				return
+			}
+			_ = resp.Body.Close()
+		}()
+	}
 }

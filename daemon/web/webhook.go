@@ -272,6 +272,9 @@ func (h *handler) hookHandler(rc receiver) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, map[string]any{"triggered": []string{}, "message": "push already received (same reference and commit); ignored"})
 			return
 		}
+		if r.Header.Get(ForwardedHeader) == "" {
+			h.relay(r, rc.name, body)
+		}
 		matched, triggered := h.backend.Pushed(p)
 		if triggered == nil {
 			triggered = []string{}
