@@ -15,6 +15,13 @@
 // through rollouts.Environments (environments.go). Neither imports this
 // package.
 //
+// With serve --shard (Options.Shard), package daemon/shard spreads the
+// environments over the replicas through Leases: a loop syncs only while
+// its replica owns the environment, under a guard whose loss drains the
+// sync; the others stand by without fetching. Any replica answers the API
+// for every environment (peers.go reads the owners' status; web forwards
+// actions to them).
+//
 // # One sync
 //
 // A loop wakes on its interval (the environment's sync.interval, spread by

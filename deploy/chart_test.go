@@ -223,6 +223,48 @@ func checkNames(t *testing.T, file, text string, known map[string]bool) {
 	}
 }
 
+// TestChart_shard: shard: true runs serve --shard (not --leader-elect)
+// with the address and identity from the downward API, the Leases and
+// the suspensions ConfigMap allowed, and a PodDisruptionBudget.
+func TestChart_shard(t *testing.T) {
+	docs := render(t, map[string]any{"shard": true, "replicas": 3})
+	var dep appsv1.Deployment
+	if err := yaml.UnmarshalStrict(docs["Deployment/digitops"], &dep); err != nil {
+		t.Fatalf("Deployment: %v", err)
+	}
+	c := dep.Spec.Template.Spec.Containers[0]
+	args := strings.Join(c.Args, " ")
+	if !strings.Contains(args, "--shard") || strings.Contains(args, "--leader-elect ") || !strings.Contains(args, "--leader-election-namespace=digitops-system") {
+		t.Errorf("container args: %s", args)
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	if env["POD_NAME"] != "metadata.name" || env["POD_IP"] != "status.podIP" {
+		t.Errorf("downward API env: %v", env)
+	}
+	if *dep.Spec.Replicas != 3 {
+		t.Errorf("replicas %d", *dep.Spec.Replicas)
+	}
+	var role rbacv1.Role
+	if err := yaml.UnmarshalStrict(docs["Role/digitops-leader-election"], &role); err != nil {
+		t.Fatalf("shard needs the Lease role: %v", err)
+	}
+	if !strings.Contains(string(docs["Role/digitops-state"]), "digitops-suspensions") {
+		t.Errorf("the state role does not allow the suspensions ConfigMap:\n%s", docs["Role/digitops-state"])
+	}
+	pdb := string(docs["PodDisruptionBudget/digitops"])
+	if !strings.Contains(pdb, "maxUnavailable: 1") {
+		t.Errorf("PodDisruptionBudget: %q", pdb)
+	}
+	if one := render(t, map[string]any{"replicas": 1}); one["PodDisruptionBudget/digitops"] != nil {
+		t.Error("one replica should get no PodDisruptionBudget")
+	}
+}
+
 func TestDashboardAndRules_useRealMetrics(t *testing.T) {
 	known := metricNames(t)
 	data, err := os.ReadFile("grafana/digitops-dashboard.json")

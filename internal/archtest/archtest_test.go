@@ -35,6 +35,8 @@ var rules = []struct {
 	// (web.Backend; rollouts.Source, rollouts.Environments).
 	{from: "daemon/web", never: []string{"daemon"}},
 	{from: "daemon/rollouts", never: []string{"daemon"}},
+	// daemon/shard knows Leases and names, nothing of syncs.
+	{from: "daemon/shard", never: []string{"daemon", "reconciler", "source", "daemon/web", "daemon/rollouts", "metrics"}},
 }
 
 // under reports whether pkg is path or, when sub is set, a package below
