@@ -30,6 +30,8 @@ const (
 	// The reaction measurements have their own, so that either runs alone.
 	reactionBegin = "<!-- reaction:begin -->"
 	reactionEnd   = "<!-- reaction:end -->"
+	shardBegin    = "<!-- shard:begin -->"
+	shardEnd      = "<!-- shard:end -->"
 )
 
 // Main is the bench command.
@@ -71,6 +73,11 @@ type Main struct {
 	Reaction int
 	// ReactionSamples is the number of events of each kind.
 	ReactionSamples int
+	// Shard is the number of environments of the serve --shard
+	// measurement (RunShard); 0 skips it. ShardReleases, ShardReplicas,
+	// ShardKills and ShardLease are its other knobs.
+	Shard, ShardReleases, ShardReplicas, ShardKills int
+	ShardLease                                      time.Duration
 }
 
 // DefaultPeersDir is where bench/peers.sh puts helm and helmfile.
@@ -123,6 +130,11 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 	fs.BoolVar(&m.Hold, "hold", false, "after the large configuration (or the main one when -big 0), keep its last control plane up and log how to run the tool against it, until interrupted")
 	fs.IntVar(&m.Reaction, "reaction", 0, "services of the environment whose reaction times under digitops serve are measured (drift, commit); 0 skips it")
 	fs.IntVar(&m.ReactionSamples, "reaction-samples", 10, "events of each kind in the reaction measurement")
+	fs.IntVar(&m.Shard, "shard", 0, "environments of the serve --shard measurement (cold with 1 and N replicas, failovers, hand-overs); 0 skips it")
+	fs.IntVar(&m.ShardReleases, "shard-releases", 40, "releases per environment in the serve --shard measurement")
+	fs.IntVar(&m.ShardReplicas, "shard-replicas", 3, "replicas of the sharded run")
+	fs.IntVar(&m.ShardKills, "shard-kills", 5, "replicas killed (SIGKILL) and started again in the sharded run")
+	fs.DurationVar(&m.ShardLease, "shard-lease", 30*time.Second, "--shard-lease-duration of the sharded run")
 	fs.StringVar(&m.WorkDir, "workdir", "", "keep workspaces and logs here (default: a temporary dir, removed)")
 	fs.StringVar(&m.Bins.Digitops, "digitops", m.Bins.Digitops, "digitops binary")
 	fs.StringVar(&m.Bins.Helm, "helm", m.Bins.Helm, "helm v3 binary")
@@ -208,6 +220,27 @@ func (m *Main) Run(ctx context.Context) error {
 		text := fmt.Sprintf("Measured %s. Machine: %s, %d CPUs. digitops %s.\n\n", start.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(),
 			strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops ")) + rr.Markdown()
 		if err := m.write(reactionBegin, reactionEnd, text); err != nil {
+			return err
+		}
+	}
+	if m.Shard > 0 {
+		workDir := m.WorkDir
+		if workDir == "" {
+			d, err := os.MkdirTemp("", "digitops-shard-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(d)
+			workDir = d
+		}
+		sr, err := RunShard(ctx, ShardConfig{Environments: m.Shard, Releases: m.ShardReleases, Replicas: m.ShardReplicas, Kills: m.ShardKills,
+			LeaseDuration: m.ShardLease, Digitops: m.Bins.Digitops, WorkDir: workDir, Log: m.Log})
+		if err != nil {
+			return err
+		}
+		text := fmt.Sprintf("Measured %s. Machine: %s, %d CPUs. digitops %s.\n\n", start.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(),
+			strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops ")) + sr.Markdown()
+		if err := m.write(shardBegin, shardEnd, text); err != nil {
 			return err
 		}
 	}
