@@ -17,8 +17,9 @@
 // returns a [Result] per release.
 //
 // Packages, imports one way: kube (clients, Helm storage, object names)
-// ← drift (observe and restore drift) ← reconciler (state, plan, render,
-// takeover, actions and the scheduler). Secrets are masked by
+// ← drift (observe and restore drift) ← takeover (what an install takes of
+// the live objects it renders, and the reads it decides on) ← reconciler
+// (state, plan, render, actions and the scheduler). Secrets are masked by
 // internal/redact where text is produced.
 //
 // docs/architecture.md draws the pipeline; docs/cli.md and

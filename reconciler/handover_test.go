@@ -12,7 +12,7 @@ func TestHandOver(t *testing.T) {
 	install := func(name string, from ...string) Step {
 		st := Step{Release: manifest.ReleaseSpec{Name: name, Namespace: "egov"}, Action: ActionInstall, Reason: "not installed"}
 		for _, f := range from {
-			st.Adopt = append(st.Adopt, Adoption{Object: "ConfigMap/egov/" + name + "-" + f, Owner: "Helm release egov/" + f, fromRelease: "egov/" + f})
+			st.Adopt = append(st.Adopt, Adoption{Object: "ConfigMap/egov/" + name + "-" + f, Owner: "Helm release egov/" + f, FromRelease: "egov/" + f})
 		}
 		return st
 	}

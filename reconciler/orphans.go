@@ -21,6 +21,7 @@ import (
 	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
+	"github.com/digitops/digitops/reconciler/takeover"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -166,15 +167,15 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 	}
 	// Objects are named "Kind/namespace/name", a cluster-scoped one
 	// "Kind/name" whatever its manifest says.
-	name := func(kind string, pl place, n string) string {
-		return kube.ObjectRef{Kind: kind, Namespace: pl.namespace, Name: n}.String()
+	name := func(kind string, pl takeover.Place, n string) string {
+		return kube.ObjectRef{Kind: kind, Namespace: pl.Namespace, Name: n}.String()
 	}
 	// Where to look: every place either revision has.
-	var places []place
+	var places []takeover.Place
 	kinds := map[schema.GroupVersionResource]string{}
 	rendered := map[string]bool{}
 	for k, o := range append(slices.Clone(now), deployed...) {
-		pl, err := placeOf(p.Cluster, schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), o.Namespace)
+		pl, err := takeover.PlaceOf(p.Cluster, schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), o.Namespace)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				continue
@@ -186,16 +187,16 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 		}
 		if !slices.Contains(places, pl) {
 			places = append(places, pl)
-			kinds[pl.resource] = o.Kind
+			kinds[pl.Resource] = o.Kind
 		}
 	}
 	var cands []adoptedCandidate
 	seen := map[types.UID]bool{}
 	selector := metav1.ListOptions{LabelSelector: kube.AdoptedByLabel + "=" + st.Release.Name}
 	for _, pl := range places {
-		items, err := p.Cluster.Metadata.Resource(pl.resource).Namespace(pl.namespace).List(ctx, selector)
+		items, err := p.Cluster.Metadata.Resource(pl.Resource).Namespace(pl.Namespace).List(ctx, selector)
 		if err != nil {
-			return nil, fmt.Errorf("unable to list %s: %w", pl.resource.Resource, err)
+			return nil, fmt.Errorf("unable to list %s: %w", pl.Resource.Resource, err)
 		}
 		for _, it := range items.Items {
 			if seen[it.UID] {
@@ -204,10 +205,10 @@ func (p *Planner) orphansOf(ctx context.Context, env *manifest.Environment, st *
 			seen[it.UID] = true
 			a := it.Annotations
 			cands = append(cands, adoptedCandidate{
-				object: name(kinds[pl.resource], pl, it.Name),
+				object: name(kinds[pl.Resource], pl, it.Name),
 				record: a[kube.AdoptedByAnnotation],
 				owner:  a[kube.HelmReleaseNamespaceAnnotation] + "/" + a[kube.HelmReleaseNameAnnotation],
-				ref:    orphanRef{resource: pl.resource, namespace: it.Namespace, name: it.Name, uid: it.UID},
+				ref:    orphanRef{resource: pl.Resource, namespace: it.Namespace, name: it.Name, uid: it.UID},
 			})
 		}
 	}

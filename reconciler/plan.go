@@ -403,8 +403,8 @@ func handOver(plan *Plan) {
 			continue
 		}
 		for _, a := range st.Adopt {
-			if a.fromRelease != "" {
-				taken[a.fromRelease] = append(taken[a.fromRelease], HandOver{Object: a.Object, To: st.Release.Name})
+			if a.FromRelease != "" {
+				taken[a.FromRelease] = append(taken[a.FromRelease], HandOver{Object: a.Object, To: st.Release.Name})
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,6 +109,15 @@ func renderedAsIs(c *chart.Chart, values map[string]any) bool {
 		return false
 	})
 	return !differs && !(usesTpl && valuesHaveTrait(values))
+}
+
+// anyTemplate reports whether f holds for a template of c or of its
+// dependencies, in that order; it stops at the first.
+func anyTemplate(c *chart.Chart, f func(*chart.File) bool) bool {
+	if slices.ContainsFunc(c.Templates, f) {
+		return true
+	}
+	return slices.ContainsFunc(c.Dependencies(), func(d *chart.Chart) bool { return anyTemplate(d, f) })
 }
 
 // hasTrait reports whether a template (or a value a template renders with

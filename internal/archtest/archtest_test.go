@@ -23,8 +23,11 @@ var rules = []struct {
 	{from: "source", never: []string{"reconciler", "daemon", "cmd", "rollout", "notify", "metrics", "policy", "internal/statusapi", "internal/diff"}},
 	{from: "policy", never: []string{"reconciler", "daemon", "cmd"}},
 	{from: "reconciler", never: []string{"daemon", "cmd", "rollout", "notify", "metrics", "internal/statusapi"}},
-	{from: "reconciler/drift", never: []string{"reconciler"}},
-	{from: "reconciler/kube", never: []string{"reconciler", "reconciler/drift"}},
+	{from: "reconciler/drift", never: []string{"reconciler", "reconciler/takeover"}},
+	{from: "reconciler/kube", never: []string{"reconciler", "reconciler/drift", "reconciler/takeover"}},
+	// reconciler/takeover decides and reads; the reconciler renders and
+	// fills the plan's steps with what it decided.
+	{from: "reconciler/takeover", never: []string{"reconciler"}},
 	{from: "internal/redact", never: []string{"reconciler", "daemon", "cmd", "source", "internal/diff"}},
 	{from: "internal/diff", never: []string{"reconciler", "daemon", "cmd", "source"}},
 	{from: "internal/statusapi", never: []string{"daemon", "cmd", "rollout", "notify"}},

@@ -9,83 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/reconciler/kube"
-	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/reconciler/takeover"
 )
-
-func TestDecideTakeover(t *testing.T) {
-	const dep, svc, cm = "Deployment/egov/egov-user", "Service/egov/egov-user", "ConfigMap/egov/egov-user"
-	names := []string{dep, svc, cm}
-	kubectl := liveOwner{exists: true, managers: []string{"kubectl-client-side-apply"}}
-	tests := []struct {
-		name    string
-		mode    manifest.AdoptMode
-		owners  map[string]liveOwner
-		adopt   []Adoption
-		refused []string
-		// hint: the refusal suggests sync.adopt: helm-releases.
-		hint bool
-	}{
-		{
-			name:   "nothing live: a plain install",
-			mode:   manifest.AdoptUnowned,
-			owners: map[string]liveOwner{},
-		},
-		{
-			name:   "applied by kubectl: adopted, manager named",
-			mode:   manifest.AdoptUnowned,
-			owners: map[string]liveOwner{dep: kubectl, svc: {exists: true}},
-			adopt: []Adoption{
-				{Object: dep, Owner: "managed by kubectl-client-side-apply"},
-				{Object: svc, Owner: "no Helm owner"},
-			},
-		},
-		{
-			name:   "already this release's: Helm takes it itself",
-			mode:   manifest.AdoptUnowned,
-			owners: map[string]liveOwner{dep: {exists: true, helmRelease: "egov/egov-user"}},
-		},
-		{
-			name:    "another Helm release's: refused, owner named",
-			mode:    manifest.AdoptUnowned,
-			owners:  map[string]liveOwner{dep: kubectl, cm: {exists: true, helmRelease: "egov/old-user"}},
-			adopt:   []Adoption{{Object: dep, Owner: "managed by kubectl-client-side-apply"}},
-			refused: []string{cm + " belongs to Helm release egov/old-user"},
-			hint:    true,
-		},
-		{
-			name:   "another Helm release's with adopt: helm-releases",
-			mode:   manifest.AdoptHelmReleases,
-			owners: map[string]liveOwner{cm: {exists: true, helmRelease: "egov/old-user"}},
-			adopt:  []Adoption{{Object: cm, Owner: "Helm release egov/old-user", fromRelease: "egov/old-user"}},
-		},
-		{
-			name:    "another digitops environment's release: refused even with helm-releases",
-			mode:    manifest.AdoptHelmReleases,
-			owners:  map[string]liveOwner{cm: {exists: true, helmRelease: "egov/user-prod", environment: "prod"}},
-			refused: []string{cm + " belongs to Helm release egov/user-prod of digitops environment prod, which digitops never takes from it"},
-		},
-		{
-			name:    "adopt: none refuses every live object",
-			mode:    manifest.AdoptNone,
-			owners:  map[string]liveOwner{svc: kubectl},
-			refused: []string{svc + " exists (sync.adopt is none)"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := decideTakeover("dev", "egov-user", "egov", tt.mode, names, tt.owners)
-			if (d.hint != "") != tt.hint {
-				t.Errorf("hint = %q, want one: %v", d.hint, tt.hint)
-			}
-			if !reflect.DeepEqual(d.adopt, tt.adopt) {
-				t.Errorf("adopt = %+v, want %+v", d.adopt, tt.adopt)
-			}
-			if !reflect.DeepEqual(d.refused, tt.refused) {
-				t.Errorf("refused = %q, want %q", d.refused, tt.refused)
-			}
-		})
-	}
-}
 
 func TestKeepLivePostRenderer(t *testing.T) {
 	render := func(stamp string) string {
@@ -121,7 +46,7 @@ spec:
 		t.Fatal(err)
 	}
 	live := map[string]*unstructured.Unstructured{"Deployment/egov/egov-user": objs[0]}
-	keep := keptFields(first, second, "egov", live)
+	keep := takeover.KeptFields(nondeterministicPaths(first, second, "egov"), live)
 	want := map[string]map[string]any{"Deployment/egov/egov-user": {"/spec/template/metadata/annotations/deployment-timestamp": "20251111000000"}}
 	if !reflect.DeepEqual(keep, want) {
 		t.Fatalf("kept fields = %v, want %v", keep, want)
