@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -69,5 +70,59 @@ func TestServe_refusesPlaceholderSecrets(t *testing.T) {
 	o := &serveOptions{cacheDir: t.TempDir()}
 	if _, err := o.daemonOptions(context.Background(), g, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "drop --secrets=placeholder") {
 		t.Errorf("serve --secrets=placeholder: %v", err)
+	}
+}
+
+// TestServe_shardOptions: --shard takes its identity and address from the
+// flags or the downward API, excludes --leader-elect, and says what is
+// missing.
+func TestServe_shardOptions(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: home, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: admin, user: {token: t}}]
+contexts: [{name: home, context: {cluster: home, user: admin}}]
+current-context: home
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		// o are the serve flags; env the downward API's variables.
+		o   serveOptions
+		env map[string]string
+		// wantErr is part of the error, empty when it must succeed;
+		// wantID and wantURL the identity and address then.
+		wantErr, wantID, wantURL string
+	}{
+		{name: "downward API", o: serveOptions{shard: true, listen: ":8080"}, env: map[string]string{"POD_NAME": "digitops-7d9f-abcde", "POD_IP": "10.1.2.3"},
+			wantID: "digitops-7d9f-abcde", wantURL: "http://10.1.2.3:8080"},
+		{name: "flags win", o: serveOptions{shard: true, listen: ":8080", identity: "r1", advertise: "https://r1.digitops:8443/"}, env: map[string]string{"POD_NAME": "p", "POD_IP": "10.1.2.3"},
+			wantID: "r1", wantURL: "https://r1.digitops:8443"},
+		{name: "no address", o: serveOptions{shard: true, listen: ":8080", identity: "r1"}, wantErr: "--advertise-url"},
+		{name: "not a URL", o: serveOptions{shard: true, listen: ":8080", identity: "r1", advertise: "ftp://x"}, wantErr: "not an http(s) URL"},
+		{name: "with leader election", o: serveOptions{shard: true, leaderElect: true, listen: ":8080"}, wantErr: "exclude each other"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"POD_NAME", "POD_IP", "POD_NAMESPACE"} {
+				t.Setenv(k, tc.env[k])
+			}
+			g := &globalOptions{repo: "envs", secrets: "decrypt", kubeconfig: kubeconfig}
+			o := tc.o
+			o.cacheDir = t.TempDir()
+			opts, err := o.daemonOptions(context.Background(), g, slog.New(slog.DiscardHandler))
+			switch {
+			case tc.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case opts.Shard == nil || opts.Shard.Identity != tc.wantID || opts.Shard.Address != tc.wantURL || opts.Shard.Namespace != "digitops-system" || opts.LeaderElection != nil:
+				t.Fatalf("shard options %+v (leader election %v)", opts.Shard, opts.LeaderElection)
+			}
+		})
 	}
 }
