@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/daemon"
 	"github.com/digitops/digitops/internal/statusapi"
@@ -296,5 +298,72 @@ func TestDaemon_rolloutSurvivesALeaderChange(t *testing.T) {
 	waitFor(t, time.Minute, "qa and prod at v2 after the soak", func() bool { return versions() == "222" })
 	if after := time.Since(soakSince); after > 27*time.Second {
 		t.Errorf("qa and prod got v2 %v after the soak began: the new leader started the soak again", after.Round(time.Second))
+	}
+}
+
+// TestDaemon_rolloutSharded: two replicas with --shard; the rollout is
+// moved by the holder of the rollouts' Lease, whichever replica owns dev,
+// qa and prod. The replica owning qa dies 8 s into a 20 s soak; the other
+// takes qa over, keeps it (and prod) on the promoted commit until the soak
+// ends, then moves them.
+func TestDaemon_rolloutSharded(t *testing.T) {
+	f := newRolloutFixture(t)
+	type replica struct {
+		r    *running
+		link *cutLink
+	}
+	start := func(id string) replica {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := &cutLink{}
+		cfg := rest.CopyConfig(f.a.Config)
+		cfg.QPS, cfg.Burst = 100, 200
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { link.next = rt; return link }
+		opts := f.options()
+		opts.Shard = &daemon.Sharding{
+			Client: kubernetes.NewForConfigOrDie(cfg), Namespace: "default", Identity: id, Address: "http://" + ln.Addr().String(),
+			LeaseDuration: 6 * time.Second, RenewInterval: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
+		}
+		return replica{startDaemonOn(t, ln, opts), link}
+	}
+	x, y := start("x"), start("y")
+	g, version, versions := f.g, f.version, f.versions
+	waitFor(t, 2*time.Minute, "every environment at the first commit", func() bool { return versions() == "111" })
+	soaking := func(r *running) bool {
+		for _, ro := range r.status(t).Rollouts {
+			if ro.Name == "egov" && ro.SoakLeft != "" {
+				return true
+			}
+		}
+		return false
+	}
+	cfg := strings.Replace(g.read("digitops.yaml"), "soak: 4s", "soak: 20s", 1)
+	g.commit("v2", map[string]string{"values.yaml": "version: \"2\"\n", "digitops.yaml": cfg})
+	waitFor(t, time.Minute, "dev at v2, soaking", func() bool { return version("dev") == "2" && soaking(x.r) })
+	time.Sleep(8 * time.Second)
+	soakSince := f.storedSoak()
+	if v := versions(); v != "211" {
+		t.Fatalf("during the soak the environments run %s, want 211", v)
+	}
+	victim, survivor := x, y
+	if owner := y.r.env(t, "qa").Owner; owner == "y" {
+		victim, survivor = y, x
+	} else if owner != "x" {
+		t.Fatalf("qa's owner is %q", owner)
+	}
+	victim.link.cut.Store(true)
+	victim.r.stop()
+	waitFor(t, 30*time.Second, "the survivor owns every environment", func() bool {
+		v, _ := metricValue(t, survivor.r, "digitops_shard_owned_environments")
+		return v == 3
+	})
+	if v := versions(); v != "211" {
+		t.Fatalf("after the hand-over the environments run %s, want 211 (qa and prod still wait)", v)
+	}
+	waitFor(t, time.Minute, "qa and prod at v2 after the soak", func() bool { return versions() == "222" })
+	if after := time.Since(soakSince); after > 30*time.Second {
+		t.Errorf("qa and prod got v2 %v after the soak began: the soak started again", after.Round(time.Second))
 	}
 }

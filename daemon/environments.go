@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+
 	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/notify"
@@ -20,6 +22,18 @@ func (e rolloutEnvironments) Environment(name string) (rollouts.Environment, boo
 		return rollouts.Environment{}, false
 	}
 	st, commit := l.snapshotAndCommit()
+	if e.d.shard != nil && !e.d.shard.Owns(name) {
+		// Another replica owns it (serve --shard): its health is the
+		// owner's report (read at most once a second for all of them).
+		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+		defer cancel()
+		remote, _ := e.d.peerStatuses(ctx)
+		r, ok := remote[name]
+		if !ok {
+			return rollouts.Environment{Health: rollout.Health{Reason: "its owner did not report it"}, Phase: statusapi.PhasePending}, true
+		}
+		st, commit = r, r.Commit
+	}
 	return rollouts.Environment{
 		Health: rollout.Health{
 			Commit: commit,

@@ -421,6 +421,7 @@ func (l *envLoop) snapshotAndCommit() (statusapi.Environment, string) {
 	}
 	st.Suspended = l.d.suspends.environment(l.name)
 	st.Phase = environmentPhase(st)
+	st.Commit = l.statusCommit
 	return st, l.statusCommit
 }
 

@@ -135,6 +135,10 @@ type Environment struct {
 	Phase Phase `json:"phase"`
 	// Revision is the revision of the last sync that loaded the environment.
 	Revision string `json:"revision,omitempty"`
+	// Commit is the Git commit of Revision (absent for a plain directory
+	// and before the first planned sync): what a rollout reads as the
+	// environment's commit.
+	Commit string `json:"commit,omitempty"`
 	// CommitTime is that revision's committer time.
 	CommitTime *time.Time `json:"commitTime,omitempty"`
 	// Suspended is true when the whole environment is suspended.
