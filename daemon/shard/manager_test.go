@@ -33,41 +33,41 @@ func (c *cuttable) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.next.RoundTrip(r)
 }
 
-// actions is the order in which replicas acted on environments, as the
-// fencing must keep it: per environment, an owner's actions never
-// interleave with another's.
+// actions is the order in which replicas took and acted on environments,
+// as the fencing must keep it: once a replica has taken an environment
+// (its first guard of a new ownership), no other acts on it until it is
+// taken again. An environment may come back to an earlier owner (the
+// assignment changed back).
 type actions struct {
 	mu  sync.Mutex
 	log []action
 }
 
-type action struct{ env, replica string }
-
-func (a *actions) add(env, replica string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.log = append(a.log, action{env, replica})
+type action struct {
+	env, replica string
+	take         bool
 }
 
-// interleaved returns the environments where a replica acted again after
-// another one had acted.
+func (a *actions) add(env, replica string, take bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.log = append(a.log, action{env, replica, take})
+}
+
+// interleaved returns the actions of a replica on an environment another
+// replica had taken since.
 func (a *actions) interleaved() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	done := map[string]map[string]bool{} // env → replicas whose turn ended
-	last := map[string]string{}
+	owner := map[string]string{}
 	var bad []string
 	for _, x := range a.log {
-		if last[x.env] != "" && last[x.env] != x.replica {
-			if done[x.env] == nil {
-				done[x.env] = map[string]bool{}
-			}
-			done[x.env][last[x.env]] = true
+		switch {
+		case x.take:
+			owner[x.env] = x.replica
+		case owner[x.env] != x.replica:
+			bad = append(bad, fmt.Sprintf("%s acted on %s after %s took it", x.replica, x.env, owner[x.env]))
 		}
-		if done[x.env][x.replica] {
-			bad = append(bad, fmt.Sprintf("%s acted on %s again after another replica", x.replica, x.env))
-		}
-		last[x.env] = x.replica
 	}
 	return bad
 }
@@ -118,18 +118,24 @@ func (c *cluster) start(id string) *replica {
 }
 
 // act is the replica's work: every few milliseconds, one action on each
-// environment it owns, inside a guard, unless the guard is lost.
+// environment it owns, inside a guard, unless the guard is lost. The first
+// guard of each ownership (a new Lost channel) records the take.
 func (c *cluster) act(ctx context.Context, r *replica) {
+	epochs := map[string]<-chan struct{}{}
 	for ctx.Err() == nil {
 		for _, env := range c.envs {
 			g, ok := r.m.Begin(env)
 			if !ok {
 				continue
 			}
+			if epochs[env] != g.Lost() {
+				epochs[env] = g.Lost()
+				c.acted.add(env, r.id, true)
+			}
 			select {
 			case <-g.Lost():
 			default:
-				c.acted.add(env, r.id)
+				c.acted.add(env, r.id, false)
 			}
 			g.End()
 		}
