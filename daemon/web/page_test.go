@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/source/manifest"
 )
 
 // pageStatus is a status with one release of each interesting phase.
@@ -32,6 +33,7 @@ func pageStatus() statusapi.Status {
 				Revision:    "main@sha1:0123456789abcdef0123456789abcdef01234567",
 				LastSync:    &statusapi.Sync{Started: now, Duration: "1.2s", Result: "success"},
 				LastSuccess: &now,
+				Warnings:    []manifest.Warning{{File: "release.yaml", Line: 57, Release: "egov-user", Msg: "listed twice with different tags"}},
 				Releases: []statusapi.Release{
 					{Name: "egov-config", Namespace: "egov", Phase: statusapi.PhaseInSync, Action: "none", Revision: 1},
 					{Name: "egov-user", Namespace: "egov", Phase: statusapi.PhaseDrifted, Action: "correct-drift", Revision: 3,
@@ -65,6 +67,7 @@ func TestPage_template(t *testing.T) {
 		`data-release="egov-user" data-phase="drifted"`,
 		`/spec/replicas changed: 2 → 5 (by kubectl-edit)`,
 		`invalid YAML`,
+		`warning: release.yaml:57: release &#34;egov-user&#34;: listed twice with different tags`,
 		`.phase-drifted { background: #f59e0b; }`,
 		`data-rollout="egov"`,
 		`soak left 4m10s`,
