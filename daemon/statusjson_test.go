@@ -19,9 +19,12 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestStatusJSON: the status document the daemon builds from a plan, its
-// result and the environment's warnings encodes as testdata/status.json
-// does, byte for byte: field names, omitted fields and value spellings are
-// the contract of GET /api/v1/status (docs/cli.md).
+// result and the environment's warnings (reconciler, metrics and loader
+// values converted to statusapi's own types) encodes as
+// testdata/status.json does, byte for byte: field names, omitted fields
+// and value spellings are the contract of GET /api/v1/status
+// (docs/cli.md). The golden was recorded when statusapi still used those
+// packages' types.
 func TestStatusJSON(t *testing.T) {
 	at := time.Date(2025, 11, 30, 10, 2, 40, 0, time.UTC)
 	next := at.Add(4 * time.Minute)
@@ -66,7 +69,6 @@ func TestStatusJSON(t *testing.T) {
 		}
 		releases = append(releases, releaseStatus(prev, st, rr, acted, notes))
 	}
-	summary := plan.Summary()
 	ct := at.Add(-29 * time.Second)
 	success := at.Add(-5 * time.Minute)
 	st := statusapi.Status{
@@ -80,18 +82,18 @@ func TestStatusJSON(t *testing.T) {
 			{
 				Name: "dev", Source: "https://github.com/org/envs", Phase: statusapi.PhaseFailing,
 				Revision: "main@sha1:4f1c", CommitTime: &ct,
-				LastSync:    &statusapi.Sync{Started: at, Duration: "3.412s", Result: metrics.SyncFailure, Revision: "main@sha1:4f1c", Summary: &summary},
+				LastSync:    syncStatus(at, 3412*time.Millisecond, metrics.SyncFailure, "main@sha1:4f1c", plan),
 				LastSuccess: &success,
 				LastError:   "1 release(s) failed: zuul",
-				Warnings: []manifest.Warning{
+				Warnings: warnings([]manifest.Warning{
 					{File: "config-as-code/chart.yaml", Line: 57, Release: "egov-user", Msg: "listed twice with different tags"},
 					{File: "digitops.yaml", Msg: "unknown module m_x"},
-				},
+				}),
 				Releases: releases,
 			},
 			{
 				Name: "prod", Source: "https://github.com/org/envs", Phase: statusapi.PhasePending, Suspended: true,
-				LastSync: &statusapi.Sync{Started: at, Duration: "0s", Result: metrics.SyncSuspended},
+				LastSync: syncStatus(at, 0, metrics.SyncSuspended, "", nil),
 				Releases: []statusapi.Release{},
 			},
 		},

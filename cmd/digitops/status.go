@@ -95,7 +95,7 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 			fmt.Fprintf(&b, "  error: %s\n", e.LastError)
 		}
 		for _, w := range e.Warnings {
-			fmt.Fprintf(&b, "  warning: %s\n", w)
+			fmt.Fprintf(&b, "  warning: %s\n", manifest.Warning(w))
 		}
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  RELEASE\tNAMESPACE\tPHASE\tREVISION\tLAST ACTION")
@@ -109,7 +109,7 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 		tw.Flush()
 		for _, r := range e.Releases {
 			for _, d := range r.Drift {
-				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, drift.Item(d))
+				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, drift.Item{Object: d.Object, Path: d.Path, Kind: drift.Kind(d.Kind), Before: d.Before, After: d.After, Manager: d.Manager})
 			}
 			if r.Error != "" {
 				fmt.Fprintf(&b, "  error %s: %s\n", r.Name, r.Error)

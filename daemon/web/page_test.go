@@ -18,7 +18,6 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/digitops/digitops/internal/statusapi"
-	"github.com/digitops/digitops/source/manifest"
 )
 
 // pageStatus is a status with one release of each interesting phase.
@@ -33,7 +32,7 @@ func pageStatus() statusapi.Status {
 				Revision:    "main@sha1:0123456789abcdef0123456789abcdef01234567",
 				LastSync:    &statusapi.Sync{Started: now, Duration: "1.2s", Result: "success"},
 				LastSuccess: &now,
-				Warnings:    []manifest.Warning{{File: "release.yaml", Line: 57, Release: "egov-user", Msg: "listed twice with different tags"}},
+				Warnings:    []statusapi.Warning{{File: "release.yaml", Line: 57, Release: "egov-user", Msg: "listed twice with different tags"}},
 				Releases: []statusapi.Release{
 					{Name: "egov-config", Namespace: "egov", Phase: statusapi.PhaseInSync, Action: "none", Revision: 1},
 					{Name: "egov-user", Namespace: "egov", Phase: statusapi.PhaseDrifted, Action: "correct-drift", Revision: 3,
