@@ -199,9 +199,6 @@ type Planner struct {
 	// Drift, when set, checks unchanged releases for drift; nil (offline
 	// plans) does not look.
 	Drift *drift.Detector
-	// SkipRenderCheck turns off the plan's renders of changed releases
-	// (and so the nondeterminism checks; diffs then render on demand).
-	SkipRenderCheck bool
 	// RenderTwice renders every install and upgrade a second time, in the
 	// next wall-clock second, to name nondeterministic fields in the plan
 	// (`digitops plan`: nothing else will render them). Without it, the
