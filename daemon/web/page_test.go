@@ -117,6 +117,9 @@ func runChromium(t *testing.T, bin, url string, args ...string) []byte {
 }
 
 func TestPage_chromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs headless Chromium: not a unit test (make test runs it)")
+	}
 	bin := chromium(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { renderPage(w, pageStatus()) }))
 	defer srv.Close()
