@@ -157,7 +157,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 		return err
 	}
 	steps := append(slices.Clone(synced.Plan.Steps), synced.Plan.Unpruned...)
-	out := make([]releaseStatus, 0, len(steps))
+	var out []releaseStatus // null in JSON when there are none, as before
 	for i := range steps {
 		rs := stepStatus(&steps[i])
 		if l := steps[i].Live; l != nil {
