@@ -316,7 +316,7 @@ func (l *envLoop) report(p *pass, synced reconciler.Synced) {
 	l.mu.Lock()
 	l.status.Revision = p.snap.Revision
 	l.statusCommit = l.src.gitCommit(p.snap)
-	l.status.Warnings = p.env.Warnings
+	l.status.Warnings = warnings(p.env.Warnings)
 	if !p.snap.CommitTime.IsZero() {
 		ct := p.snap.CommitTime
 		l.status.CommitTime = &ct

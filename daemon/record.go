@@ -9,6 +9,7 @@ import (
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/reconciler"
+	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -156,12 +157,7 @@ func (l *envLoop) finishPlanned(start time.Time, result metrics.SyncResult, err 
 	l.d.metrics.Sync(l.name, result, d, end)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	sync := &statusapi.Sync{Started: start, Duration: d.Round(time.Millisecond).String(), Result: result, Revision: l.attempted}
-	if plan != nil {
-		s := plan.Summary()
-		sync.Summary = &s
-	}
-	l.status.LastSync = sync
+	l.status.LastSync = syncStatus(start, d, result, l.attempted, plan)
 	l.status.Suspended = result == metrics.SyncSuspended
 	switch {
 	case err != nil:
@@ -183,8 +179,10 @@ func (l *envLoop) finishPlanned(start time.Time, result metrics.SyncResult, err 
 // full syncs and watch-driven checks alike. notes are the drift worker's
 // (fights) and follow the result's.
 func releaseStatus(prev statusapi.Release, step *reconciler.Step, rr reconciler.ReleaseResult, acted bool, notes []string) statusapi.Release {
-	st := prev                                                            // a step that did not act keeps the last outcome and error
-	st.Action, st.Reason, st.Drift = step.Action, step.Reason, step.Drift // masked by the plan
+	// A step that did not act keeps the last outcome and error; the
+	// plan masked the reason and the drift.
+	st := prev
+	st.Action, st.Reason, st.Drift = statusapi.Action(step.Action), step.Reason, driftItems(step.Drift)
 	st.Notes = nil
 	if step.Action == reconciler.ActionError {
 		st.Error = st.Reason
@@ -192,7 +190,7 @@ func releaseStatus(prev statusapi.Release, step *reconciler.Step, rr reconciler.
 	facts := releaseFacts{Action: step.Action, Suspended: st.Suspended, Drifted: step.Action == reconciler.ActionCorrectDrift || len(step.Drift) > 0, Failing: st.Failures > 0}
 	if acted {
 		facts.Outcome = rr.Outcome
-		st.Outcome, st.Error, st.Notes = rr.Outcome, rr.Error, rr.Notes
+		st.Outcome, st.Error, st.Notes = statusapi.Outcome(rr.Outcome), rr.Error, rr.Notes
 		if rr.RevisionAfter > 0 {
 			st.Revision = rr.RevisionAfter
 		}
@@ -200,4 +198,44 @@ func releaseStatus(prev statusapi.Release, step *reconciler.Step, rr reconciler.
 	st.Notes = append(st.Notes, notes...)
 	st.Phase = releasePhase(facts)
 	return st
+}
+
+// The status API's types are its own (internal/statusapi imports no
+// digitops package): these make them from the reconciler's, the metrics'
+// and the loader's, with the same JSON.
+
+// syncStatus is the status of a sync that started at start, took d, ended
+// with result and ran against revision; plan is nil when it did not plan.
+func syncStatus(start time.Time, d time.Duration, result metrics.SyncResult, revision string, plan *reconciler.Plan) *statusapi.Sync {
+	sync := &statusapi.Sync{Started: start, Duration: d.Round(time.Millisecond).String(), Result: statusapi.SyncResult(result), Revision: revision}
+	if plan != nil {
+		s := statusapi.Summary(plan.Summary())
+		sync.Summary = &s
+	}
+	return sync
+}
+
+// driftItems are a step's drift items for the status, nil when none.
+func driftItems(items []drift.Item) []statusapi.DriftItem {
+	if items == nil {
+		return nil
+	}
+	out := make([]statusapi.DriftItem, len(items))
+	for i, d := range items {
+		out[i] = statusapi.DriftItem{Object: d.Object, Path: d.Path, Kind: string(d.Kind), Before: d.Before, After: d.After, Manager: d.Manager}
+	}
+	return out
+}
+
+// warnings are an environment's load warnings for the status, nil when
+// none.
+func warnings(ws []manifest.Warning) []statusapi.Warning {
+	if ws == nil {
+		return nil
+	}
+	out := make([]statusapi.Warning, len(ws))
+	for i, w := range ws {
+		out[i] = statusapi.Warning(w)
+	}
+	return out
 }

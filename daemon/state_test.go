@@ -125,24 +125,24 @@ func TestReleaseStatus(t *testing.T) {
 			step:  step(reconciler.ActionUpgrade, "values changed"),
 			rr:    reconciler.ReleaseResult{Outcome: reconciler.OutcomeFailed, Error: "boom", Notes: []string{"n1"}},
 			acted: true, notes: []string{"fight"},
-			want: statusapi.Release{Name: "a", Revision: 3, Action: reconciler.ActionUpgrade, Reason: "values changed", Outcome: reconciler.OutcomeFailed, Error: "boom", Notes: []string{"n1", "fight"}, Phase: statusapi.PhaseFailing},
+			want: statusapi.Release{Name: "a", Revision: 3, Action: "upgrade", Reason: "values changed", Outcome: "failed", Error: "boom", Notes: []string{"n1", "fight"}, Phase: statusapi.PhaseFailing},
 		},
 		{
 			name: "an error step reports its reason as the error",
 			step: step(reconciler.ActionError, "chart.yaml:3: bad"),
-			want: statusapi.Release{Action: reconciler.ActionError, Reason: "chart.yaml:3: bad", Error: "chart.yaml:3: bad", Phase: statusapi.PhaseFailing},
+			want: statusapi.Release{Action: "error", Reason: "chart.yaml:3: bad", Error: "chart.yaml:3: bad", Phase: statusapi.PhaseFailing},
 		},
 		{
 			name: "a watch-driven check that acts on nothing keeps the last outcome, and its notes do not pile up",
-			prev: statusapi.Release{Name: "a", Outcome: reconciler.OutcomeSucceeded, Notes: []string{"fight"}},
+			prev: statusapi.Release{Name: "a", Outcome: "succeeded", Notes: []string{"fight"}},
 			step: step(reconciler.ActionNone, "unchanged"), notes: []string{"fight"},
-			want: statusapi.Release{Name: "a", Action: reconciler.ActionNone, Reason: "unchanged", Outcome: reconciler.OutcomeSucceeded, Notes: []string{"fight"}, Phase: statusapi.PhaseInSync},
+			want: statusapi.Release{Name: "a", Action: "none", Reason: "unchanged", Outcome: "succeeded", Notes: []string{"fight"}, Phase: statusapi.PhaseInSync},
 		},
 		{
 			name: "a release waiting for its next attempt stays failing, also after a watch-driven check",
 			prev: statusapi.Release{Name: "a", Failures: 2},
 			step: step(reconciler.ActionNone, "unchanged"),
-			want: statusapi.Release{Name: "a", Failures: 2, Action: reconciler.ActionNone, Reason: "unchanged", Phase: statusapi.PhaseFailing},
+			want: statusapi.Release{Name: "a", Failures: 2, Action: "none", Reason: "unchanged", Phase: statusapi.PhaseFailing},
 		},
 	}
 	for _, tt := range tests {

@@ -47,9 +47,11 @@ func startCluster(t *testing.T, extras bool) (*testenv.Env, *kube.Cluster) {
 	return env, cluster
 }
 
-// syncRun is one sync the way the CLI and the daemon run it: load, read the
-// live state, plan, apply. It stops at the first error, so a load or plan
-// error never reaches the cluster.
+// syncRun is one sync the way the CLI and the daemon run it: load, then
+// reconciler.Syncer.Sync with Apply on, a planner from NewPlanner on the
+// cluster (drift, takeovers, orphans and the comparison with the deployed
+// manifests all on). It stops at the first error, so a load or plan error
+// never reaches the cluster.
 type syncRun struct {
 	// Repo is the repository checkout.
 	Repo string
@@ -63,8 +65,27 @@ type syncRun struct {
 	Progress reconciler.Progress
 	// Log receives the applier's log; nil discards it.
 	Log *slog.Logger
+	// Syncer, when set, runs the sync and keeps its planner's drift
+	// watches between syncs, as the daemon does; nil makes one for the
+	// sync, as the CLI does, and stops its watches once planned.
+	Syncer *reconciler.Syncer
 }
 
+// newSyncer is a Syncer on cluster as the daemon keeps one per cluster,
+// closed when the test ends. The tests' charts are local: a remote one is
+// refused (no chart cache).
+func newSyncer(t *testing.T, cluster *kube.Cluster) *reconciler.Syncer {
+	t.Helper()
+	planner, err := reconciler.NewPlanner(cluster, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planner.Drift.Close)
+	return &reconciler.Syncer{Planner: planner, Cluster: cluster}
+}
+
+// run syncs; the result is nil when nothing acted (the plan writes
+// nothing), as Syncer.Sync returns it.
 func (s syncRun) run(ctx context.Context, cluster *kube.Cluster) (*reconciler.Plan, *reconciler.Result, error) {
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: s.Repo}, "dev")
 	if err != nil {
@@ -76,21 +97,32 @@ func (s syncRun) run(ctx context.Context, cluster *kube.Cluster) (*reconciler.Pl
 	if s.Adjust != nil {
 		s.Adjust(env)
 	}
-	live, err := kube.ReadLiveState(ctx, cluster)
+	syncer, oneShot := s.Syncer, s.Syncer == nil
+	if oneShot {
+		planner, err := reconciler.NewPlanner(cluster, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		syncer = &reconciler.Syncer{Planner: planner, Cluster: cluster}
+	}
+	syncer.Log = s.Log
+	if syncer.Log == nil {
+		syncer.Log = slog.New(slog.DiscardHandler)
+	}
+	synced, err := syncer.Sync(ctx, env, reconciler.SyncOptions{
+		PlanOptions:  reconciler.PlanOptions{ForcePrune: s.ForcePrune},
+		Apply:        true,
+		StopWatching: oneShot,
+		Progress:     s.Progress,
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
-	plan, err := planner.Plan(ctx, env, live, reconciler.PlanOptions{ForcePrune: s.ForcePrune})
-	if err != nil {
-		return nil, nil, err
-	}
-	res := (&reconciler.Applier{Cluster: cluster, Progress: s.Progress, Log: s.Log}).Apply(ctx, env, plan)
-	return plan, res, nil
+	return synced.Plan, synced.Result, nil
 }
 
 // mustRun runs the sync and fails the test on a load or plan error (not on
-// failed releases: the caller looks at the result).
+// failed releases: the caller looks at the result, nil when nothing acted).
 func (s syncRun) mustRun(t *testing.T, ctx context.Context, cluster *kube.Cluster) (*reconciler.Plan, *reconciler.Result) {
 	t.Helper()
 	plan, res, err := s.run(ctx, cluster)

@@ -30,11 +30,13 @@ func DecideDrift(mode manifest.DriftMode, items []drift.Item) Decision {
 }
 
 // checkDrift looks for drift on a release whose digests say unchanged and,
-// when it finds some, records it on the step as drifted. A failure to look is a plan note, not an error: the
-// other releases still get planned.
+// when it finds some, records it on the step as drifted. A failure to look
+// is a plan note (and the step's DriftError), not an error: the other
+// releases still get planned.
 func (p *Planner) checkDrift(ctx context.Context, env *manifest.Environment, step *Step) (note string) {
 	items, err := p.Drift.Detect(ctx, step.Release, step.Live, env.Policy)
 	if err != nil {
+		step.DriftError = redact.Secrets(err.Error(), step.Release.SecretValues)
 		return redact.Secrets(fmt.Sprintf("release %s: drift not checked: %v", step.Release.Name, err), step.Release.SecretValues)
 	}
 	if len(items) > 0 {

@@ -25,7 +25,11 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 	}
 	// Deploy egov-user at a hotfix tag, as a release chart would set it.
 	user.Values = manifest.OverlayValues(user.Values, map[string]any{"image": map[string]any{"tag": "v1.0.1-hotfix"}})
-	planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}, Cluster: cluster, SkipRenderCheck: true}
+	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer planner.Drift.Close()
 	live, err := kube.ReadLiveState(ctx, cluster)
 	if err != nil {
 		t.Fatal(err)
@@ -62,10 +66,11 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 		if img["tag"] != "v1.0.1-hotfix" {
 			t.Errorf("planned values image = %v, want the live tag", img)
 		}
-		// The image map gained a "shared" key, so the values differ from
-		// the deployed ones: an upgrade, at the live tag.
-		if st.Action != reconciler.ActionUpgrade {
-			t.Errorf("egov-user: %s (%s), want upgrade", st.Action, st.Reason)
+		// The image map gained a "shared" key, which the chart does not
+		// render: the values differ from the deployed ones, the render at
+		// the live tag does not (at the chart's default tag it would).
+		if st.Action != reconciler.ActionRecord || st.Status != reconciler.StatusRenderUnchanged {
+			t.Errorf("egov-user: %s %s (%s), want record: values changed, render unchanged", st.Status, st.Action, st.Reason)
 		}
 	}
 	if _, ok := user.Values["image"].(map[string]any)["tag"]; ok {

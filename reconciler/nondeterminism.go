@@ -24,10 +24,6 @@ const maxNondeterministicPaths = 3
 // with what Helm renders when it acts (appliedRenderNote). Unchanged
 // releases are not rendered. It returns the indexes of the rendered steps.
 func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
-	if p.SkipRenderCheck && plan.policy == nil {
-		// A policy checks what renders: it always renders.
-		return nil
-	}
 	var idx []int
 	for i, st := range plan.Steps {
 		if (st.Action == ActionInstall || st.Action == ActionUpgrade) && st.chart != nil {

@@ -45,17 +45,24 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 			}
 			// The step's diff is the plan's render, not a new one: the
 			// timestamp it shows is the one the plan saw, which a render a
-			// second or more later would not show.
+			// second or more later would not show. (One wait for the next
+			// second for all the steps.)
+			var stamped []*reconciler.Step
 			for i := range once.Steps {
-				st := &once.Steps[i]
-				if st.Release.Name == "egov-config" {
-					continue
+				if once.Steps[i].Release.Name != "egov-config" {
+					stamped = append(stamped, &once.Steps[i])
 				}
-				a, errA := reconciler.RenderStep(ctx, nil, "", st)
-				time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-				b, errB := reconciler.RenderStep(ctx, nil, "", st)
-				if errA != nil || errB != nil || a.New == "" || a.New != b.New {
-					t.Errorf("%s: RenderStep renders again (%v, %v)", st.Release.Name, errA, errB)
+			}
+			first := make([]reconciler.Manifests, len(stamped))
+			errs := make([]error, len(stamped))
+			for i, st := range stamped {
+				first[i], errs[i] = reconciler.RenderStep(ctx, nil, "", st)
+			}
+			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+			for i, st := range stamped {
+				again, err := reconciler.RenderStep(ctx, nil, "", st)
+				if errs[i] != nil || err != nil || first[i].New == "" || first[i].New != again.New {
+					t.Errorf("%s: RenderStep renders again (%v, %v)", st.Release.Name, errs[i], err)
 				}
 			}
 

@@ -39,6 +39,12 @@ type Plan struct {
 	// InputsWithNoEffect are the values that changed in Git but moved no
 	// object: they changed only in releases the plan records.
 	InputsWithNoEffect []Input
+	// Unpruned are the releases the environment owns that Git no longer
+	// has and the plan leaves installed, because prune is off or releases
+	// are in error (a note says which): the uninstall steps pruning would
+	// have added, in the same order. They are not in Steps and nothing acts
+	// on them; `digitops status` lists them.
+	Unpruned []Step
 
 	// policy is the operator's policy the plan was checked against
 	// (PlanOptions.Policy); the Applier checks Helm's renders against it
@@ -75,6 +81,9 @@ type Step struct {
 	// Drift is what changed in the cluster since the release was deployed
 	// (set when the release is otherwise unchanged and drift is not off).
 	Drift []drift.Item
+	// DriftError is why drift could not be checked (masked; a plan note
+	// says it too), empty when it was checked or not looked for.
+	DriftError string
 	// Adopt are the live objects an install takes over (see findTakeovers).
 	Adopt []Adoption
 	// Orphans are the live objects the release rendered once and renders
@@ -190,9 +199,6 @@ type Planner struct {
 	// Drift, when set, checks unchanged releases for drift; nil (offline
 	// plans) does not look.
 	Drift *drift.Detector
-	// SkipRenderCheck turns off the plan's renders of changed releases
-	// (and so the nondeterminism checks; diffs then render on demand).
-	SkipRenderCheck bool
 	// RenderTwice renders every install and upgrade a second time, in the
 	// next wall-clock second, to name nondeterministic fields in the plan
 	// (`digitops plan`: nothing else will render them). Without it, the
@@ -357,7 +363,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 	prunes := pruneSteps(env, live, wanted, opts)
 	if errs := len(plan.Errors()) + len(invalidElsewhere); errs > 0 && len(prunes) > 0 {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("%d release(s) owned by this environment are no longer in Git; nothing is pruned while %d release(s) are in error", len(prunes), errs))
-		prunes = nil
+		plan.Unpruned, prunes = prunes, nil
 	}
 	if len(prunes) > 0 {
 		// The share is of every release the environment owns, not of the
@@ -372,6 +378,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 		switch {
 		case !env.Policy.Prune:
 			plan.Notes = append(plan.Notes, fmt.Sprintf("%d release(s) owned by this environment are no longer in Git; prune is off", len(prunes)))
+			plan.Unpruned = prunes
 		case countChanges(prunes) > limit && !opts.ForcePrune:
 			return nil, fmt.Errorf("refusing to prune %d of %d releases (more than %d%%): pass --force-prune if this is intended", countChanges(prunes), owned, env.Policy.MaxPrunePercent)
 		default:

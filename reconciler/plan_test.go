@@ -2,6 +2,7 @@ package reconciler_test
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"testing"
@@ -64,8 +65,11 @@ func TestPlan_prune(t *testing.T) {
 		force bool
 		// only selects one release (plan --release), "" for all.
 		only string
-		// uninstall is the releases the plan uninstalls, sorted.
-		uninstall []string
+		// broken makes the first release fail to load.
+		broken bool
+		// uninstall is the releases the plan uninstalls, sorted; unpruned
+		// those it leaves installed although Git no longer has them.
+		uninstall, unpruned []string
 		// err is a substring of the expected error; empty for none.
 		err string
 		// note is a substring of an expected plan note.
@@ -86,11 +90,21 @@ func TestPlan_prune(t *testing.T) {
 			uninstall: []string{"old"},
 		},
 		{
-			name:  "prune off: a note, no uninstall",
-			prune: false,
-			keep:  4,
-			live:  ownedLive("dev", "old"),
-			note:  "1 release(s) owned by this environment are no longer in Git; prune is off",
+			name:     "prune off: a note, no uninstall",
+			prune:    false,
+			keep:     4,
+			live:     ownedLive("dev", "old"),
+			unpruned: []string{"old"},
+			note:     "1 release(s) owned by this environment are no longer in Git; prune is off",
+		},
+		{
+			name:     "a release in error: nothing pruned",
+			prune:    true,
+			keep:     4,
+			live:     ownedLive("dev", "old"),
+			broken:   true,
+			unpruned: []string{"old"},
+			note:     "1 release(s) owned by this environment are no longer in Git; nothing is pruned while 1 release(s) are in error",
 		},
 		{
 			name:  "two of six (33%) is over the 30% guard",
@@ -134,6 +148,9 @@ func TestPlan_prune(t *testing.T) {
 			env := quickstartEnv(t)
 			env.Policy.Prune = tt.prune
 			env.Releases = env.Releases[:tt.keep]
+			if tt.broken {
+				env.Releases[0].Err = errors.New("broken")
+			}
 			live := merge(ownedLive("dev", quickstartNames...), tt.live)
 			planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
 			opts := reconciler.PlanOptions{ForcePrune: tt.force}
@@ -159,6 +176,13 @@ func TestPlan_prune(t *testing.T) {
 			sort.Strings(got)
 			if strings.Join(got, ",") != strings.Join(tt.uninstall, ",") {
 				t.Errorf("uninstall %v, want %v", got, tt.uninstall)
+			}
+			got = nil
+			for _, st := range plan.Unpruned {
+				got = append(got, st.Release.Name)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.unpruned, ",") {
+				t.Errorf("unpruned %v, want %v", got, tt.unpruned)
 			}
 			if tt.note != "" && !strings.Contains(strings.Join(plan.Notes, "\n"), tt.note) {
 				t.Errorf("notes %q, want one containing %q", plan.Notes, tt.note)

@@ -102,7 +102,6 @@ func TestPlan_policy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	planner.SkipRenderCheck = true // a policy renders all the same
 	plan, err := planner.Plan(ctx, env, kube.LiveState{}, reconciler.PlanOptions{Policy: rules})
 	if err != nil {
 		t.Fatal(err)

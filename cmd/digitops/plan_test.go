@@ -161,6 +161,14 @@ func TestPlan_liveCluster(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, `"manager": "kubectl-edit"`) || !strings.Contains(r.out, `"state": "drifted"`) {
 		t.Errorf("status -o json after drift: exit %d\n%s%s", r.code, r.out, r.stderr)
 	}
+	// status agrees with the plan: upgrades are out of sync, the drift
+	// is the plan's, and the release Git no longer has is listed.
+	r = runCLI(t, ctx, append([]string{"status"}, common...)...)
+	if r.code != 0 {
+		t.Fatalf("status after changes: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	assertGolden(t, "status-changes.txt", r.out)
+	assertNoSecret(t, "status", r.out+r.stderr, planted1, planted2)
 
 	// 5. Filters: one release; an unknown one is an error naming the releases.
 	r = runCLI(t, ctx, append([]string{"plan", "--release", "egov-user", "--diff=false"}, common...)...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/internal/statusapi"
+	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/drift"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -34,11 +36,12 @@ func newStatusCommand(g *globalOptions, s streams) *cobra.Command {
 		Use:   "status",
 		Short: "Show the releases of an environment: revision, chart, images, state, drift",
 		Long: `status shows, per release, the live Helm revision, the chart, the image tags
-the release deployed, its state (deployed, failed, pending-*, drifted, not
-installed) and its drift.
+the release deployed, its state (deployed, failed, pending-*, drifted,
+out-of-sync, not installed) and its drift.
 
 With --server it asks a running daemon (GET URL/api/v1/status) about every
-environment it serves; without, it reads the environment's cluster directly.`,
+environment it serves; without, it plans the environment as plan does, acting
+on nothing.`,
 		Example: `  # Straight from the cluster
   digitops status --env egov-demo
 
@@ -95,7 +98,7 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 			fmt.Fprintf(&b, "  error: %s\n", e.LastError)
 		}
 		for _, w := range e.Warnings {
-			fmt.Fprintf(&b, "  warning: %s\n", w)
+			fmt.Fprintf(&b, "  warning: %s\n", manifest.Warning(w))
 		}
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  RELEASE\tNAMESPACE\tPHASE\tREVISION\tLAST ACTION")
@@ -109,7 +112,7 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 		tw.Flush()
 		for _, r := range e.Releases {
 			for _, d := range r.Drift {
-				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, drift.Item(d))
+				fmt.Fprintf(&b, "  drift %s: %s\n", r.Name, drift.Item{Object: d.Object, Path: d.Path, Kind: drift.Kind(d.Kind), Before: d.Before, After: d.After, Manager: d.Manager})
 			}
 			if r.Error != "" {
 				fmt.Fprintf(&b, "  error %s: %s\n", r.Name, r.Error)
@@ -133,68 +136,80 @@ type releaseStatus struct {
 	Error     string       `json:"error,omitempty"`
 }
 
+// statusFromCluster runs the pipeline plan runs, without acting, and
+// prints a row per step of its plan, and per release the environment owns
+// that Git no longer has and the plan leaves installed.
 func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error {
-	env, _, err := g.loadEnvironment(ctx)
+	run, err := newSyncRun(ctx, g, planFlags{})
 	if err != nil {
 		return err
 	}
-	cluster, err := g.cluster(env)
-	if err != nil {
-		return err
-	}
-	live, err := kube.ReadLiveState(ctx, cluster)
-	if err != nil {
+	opts := run.opts
+	// Nothing acts: the prune guard, which stops an apply, does not stop
+	// status from listing what the environment no longer has.
+	opts.Apply, opts.ForcePrune = false, true
+	synced, err := run.syncer.Sync(ctx, run.env, opts)
+	var lre *reconciler.LiveReadError
+	if errors.As(err, &lre) {
 		return fmt.Errorf("%w (is the cluster reachable? check --kubeconfig and --context)", err)
 	}
-	detector, err := drift.NewDetector(cluster)
 	if err != nil {
 		return err
 	}
-	specs := append([]manifest.ReleaseSpec(nil), env.Releases...)
-	wanted := map[string]bool{}
-	for _, sp := range specs {
-		wanted[sp.Namespace+"/"+sp.Name] = true
-	}
-	var orphans []string
-	for key, l := range live {
-		if l.Environment == env.Name && !wanted[key] {
-			orphans = append(orphans, key)
-		}
-	}
-	sort.Strings(orphans)
-	for _, key := range orphans {
-		specs = append(specs, manifest.ReleaseSpec{Name: live[key].Name, Namespace: live[key].Namespace})
-	}
-	var out []releaseStatus
-	for _, sp := range specs {
-		rs := releaseStatus{Name: sp.Name, Namespace: sp.Namespace, State: "not installed", Images: []string{}, Drift: []drift.Item{}}
-		l, ok := live[sp.Namespace+"/"+sp.Name]
-		if ok {
-			rs.Revision, rs.State = l.Version, string(l.Status)
-			rel, err := kube.ReadRelease(ctx, cluster, sp.Namespace, sp.Name, l.Version)
+	steps := append(slices.Clone(synced.Plan.Steps), synced.Plan.Unpruned...)
+	var out []releaseStatus // null in JSON when there are none, as before
+	for i := range steps {
+		rs := stepStatus(&steps[i])
+		if l := steps[i].Live; l != nil {
+			rel, err := kube.ReadRelease(ctx, run.syncer.Cluster, l.Namespace, l.Name, l.Version)
 			switch {
 			case errors.Is(err, driver.ErrReleaseNotFound):
 			case err != nil:
-				rs.Error = redact.Secrets(err.Error(), sp.SecretValues)
+				rs.Error = joinErrors(redact.Secrets(err.Error(), steps[i].Release.SecretValues), rs.Error)
 			default:
 				rs.Chart = rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version
 				rs.Images = manifestImages(rel.Manifest)
 			}
-			if l.Status == release.StatusDeployed && wanted[sp.Namespace+"/"+sp.Name] {
-				items, err := detector.Detect(ctx, sp, &l, env.Policy)
-				if err != nil {
-					rs.Error = redact.Secrets(err.Error(), sp.SecretValues)
-				} else if len(items) > 0 {
-					rs.Drift, rs.State = items, "drifted"
-				}
-			}
-			if !wanted[sp.Namespace+"/"+sp.Name] {
-				rs.State += " (no longer in Git)"
-			}
 		}
 		out = append(out, rs)
 	}
-	return writeClusterStatus(w, g.output, env, out)
+	return writeClusterStatus(w, g.output, run.env, out)
+}
+
+// stepStatus is a release's row from its plan step, chart and images
+// aside. The state is the Helm status of its live revision ("not
+// installed" without one), except for a deployed release with drift
+// ("drifted") or one the plan upgrades ("out-of-sync"); a release the
+// environment owns that Git no longer has gets " (no longer in Git)"
+// after it. The error is the plan's when the release is in error, and why
+// its drift could not be checked. It is pure.
+func stepStatus(st *reconciler.Step) releaseStatus {
+	rs := releaseStatus{Name: st.Release.Name, Namespace: st.Release.Namespace, State: "not installed", Images: []string{}, Drift: []drift.Item{}}
+	if st.Action == reconciler.ActionError {
+		rs.Error = st.Reason
+	}
+	rs.Error = joinErrors(rs.Error, st.DriftError)
+	l := st.Live
+	if l == nil {
+		return rs
+	}
+	rs.Revision, rs.State = l.Version, string(l.Status)
+	switch {
+	case l.Status != release.StatusDeployed:
+	case len(st.Drift) > 0:
+		rs.Drift, rs.State = st.Drift, "drifted"
+	case st.Action == reconciler.ActionUpgrade:
+		rs.State = "out-of-sync"
+	}
+	if st.Status == reconciler.StatusRemoved {
+		rs.State += " (no longer in Git)"
+	}
+	return rs
+}
+
+// joinErrors joins the non-empty messages with "; ".
+func joinErrors(msgs ...string) string {
+	return strings.Join(slices.DeleteFunc(msgs, func(m string) bool { return m == "" }), "; ")
 }
 
 // writeClusterStatus prints what statusFromCluster found: the releases, their

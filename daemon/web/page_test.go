@@ -32,6 +32,7 @@ func pageStatus() statusapi.Status {
 				Revision:    "main@sha1:0123456789abcdef0123456789abcdef01234567",
 				LastSync:    &statusapi.Sync{Started: now, Duration: "1.2s", Result: "success"},
 				LastSuccess: &now,
+				Warnings:    []statusapi.Warning{{File: "release.yaml", Line: 57, Release: "egov-user", Msg: "listed twice with different tags"}},
 				Releases: []statusapi.Release{
 					{Name: "egov-config", Namespace: "egov", Phase: statusapi.PhaseInSync, Action: "none", Revision: 1},
 					{Name: "egov-user", Namespace: "egov", Phase: statusapi.PhaseDrifted, Action: "correct-drift", Revision: 3,
@@ -65,6 +66,7 @@ func TestPage_template(t *testing.T) {
 		`data-release="egov-user" data-phase="drifted"`,
 		`/spec/replicas changed: 2 → 5 (by kubectl-edit)`,
 		`invalid YAML`,
+		`warning: release.yaml:57: release &#34;egov-user&#34;: listed twice with different tags`,
 		`.phase-drifted { background: #f59e0b; }`,
 		`data-rollout="egov"`,
 		`soak left 4m10s`,
@@ -115,6 +117,9 @@ func runChromium(t *testing.T, bin, url string, args ...string) []byte {
 }
 
 func TestPage_chromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs headless Chromium: not a unit test (make test runs it)")
+	}
 	bin := chromium(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { renderPage(w, pageStatus()) }))
 	defer srv.Close()

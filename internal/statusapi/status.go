@@ -1,13 +1,6 @@
 package statusapi
 
-import (
-	"time"
-
-	"github.com/digitops/digitops/metrics"
-	"github.com/digitops/digitops/reconciler"
-	"github.com/digitops/digitops/reconciler/drift"
-	"github.com/digitops/digitops/source/manifest"
-)
+import "time"
 
 // Phase sums up an environment or a release.
 type Phase string
@@ -159,7 +152,7 @@ type Environment struct {
 	// Warnings are what the last load of the environment found lenient
 	// (a chart found twice, a service listed twice, an unknown module):
 	// each names its file and line.
-	Warnings []manifest.Warning `json:"warnings,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Releases are the environment's releases in plan order.
 	Releases []Release `json:"releases"`
 }
@@ -170,12 +163,12 @@ type Sync struct {
 	Duration string    `json:"duration"`
 	// Result is how it ended: success, failure, unchanged, suspended,
 	// standby (docs/metrics.md).
-	Result metrics.SyncResult `json:"result"`
+	Result SyncResult `json:"result"`
 	// Revision is the revision the sync ran against.
 	Revision string `json:"revision,omitempty"`
 	// Summary counts the plan's actions, nil when nothing was planned
 	// (the summary of plan -o json).
-	Summary *reconciler.Summary `json:"summary,omitempty"`
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // Release is the state of one release.
@@ -185,10 +178,10 @@ type Release struct {
 	// Phase sums the release up (one of the Phase constants).
 	Phase Phase `json:"phase"`
 	// Action and Reason are the last plan's decision.
-	Action reconciler.Action `json:"action"`
-	Reason string            `json:"reason,omitempty"`
+	Action Action `json:"action"`
+	Reason string `json:"reason,omitempty"`
 	// Outcome is the last apply's outcome for this release, if it acted.
-	Outcome reconciler.Outcome `json:"outcome,omitempty"`
+	Outcome Outcome `json:"outcome,omitempty"`
 	// Revision is the live Helm revision.
 	Revision int `json:"revision,omitempty"`
 	// Suspended is true when this release is suspended.
@@ -208,6 +201,63 @@ type Release struct {
 	Drift []DriftItem `json:"drift,omitempty"`
 }
 
+// SyncResult is how a sync ended: success, failure, unchanged, suspended,
+// standby (docs/metrics.md; the daemon's metrics.SyncResult).
+type SyncResult string
+
+// Action is a plan's decision for a release, spelled as in plan -o json
+// (docs/cli.md, Plan actions; the reconciler's Action).
+type Action string
+
+// Outcome is what applying a release's step did: succeeded, failed,
+// skipped, unchanged (the reconciler's Outcome).
+type Outcome string
+
+// Summary counts a plan's steps by action, with the keys of plan -o json's
+// summary. It has the reconciler's Summary's fields, so that one converts
+// to the other: a field added there must be added here.
+type Summary struct {
+	Install       int `json:"install"`
+	Upgrade       int `json:"upgrade"`
+	Record        int `json:"record"`
+	Correct       int `json:"correct"`
+	Unlock        int `json:"unlock"`
+	DeleteOrphans int `json:"deleteOrphans"`
+	Uninstall     int `json:"uninstall"`
+	Skip          int `json:"skip"`
+	Unchanged     int `json:"unchanged"`
+	Error         int `json:"error"`
+	Blocked       int `json:"blocked"`
+}
+
 // DriftItem is one difference between a live object and its release, as
-// the reconciler finds it (Secret data and secret values masked).
-type DriftItem = drift.Item
+// the reconciler finds it (Secret data and secret values masked), with the
+// keys of plan -o json's drift items.
+type DriftItem struct {
+	// Object is Kind/namespace/name (Kind/name when cluster-scoped).
+	Object string `json:"object"`
+	// Path is a JSON pointer into the object, empty for a deleted object.
+	Path string `json:"path,omitempty"`
+	// Kind is changed, added, removed or deleted.
+	Kind string `json:"kind"`
+	// Before is what the release deployed, After what is live.
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// Manager is the field manager that made the change, empty when
+	// unknown.
+	Manager string `json:"manager,omitempty"`
+}
+
+// Warning is something the environment's load found lenient, with the
+// keys of plan -o json's warnings. It has the fields of the loader's
+// manifest.Warning, which converts to it and prints it.
+type Warning struct {
+	// File is the file at fault, as the user named it.
+	File string `json:"file"`
+	// Line is the 1-based line, or 0.
+	Line int `json:"line,omitempty"`
+	// Release is the release concerned, or empty.
+	Release string `json:"release,omitempty"`
+	// Msg says what was found and what digitops did about it.
+	Msg string `json:"message"`
+}
