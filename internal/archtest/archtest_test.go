@@ -35,6 +35,9 @@ var rules = []struct {
 	// (web.Backend; rollouts.Source, rollouts.Environments).
 	{from: "daemon/web", never: []string{"daemon"}},
 	{from: "daemon/rollouts", never: []string{"daemon"}},
+	// daemon/history stores plain values: it knows neither the daemon nor
+	// the reconciler's types.
+	{from: "daemon/history", never: []string{"daemon", "reconciler", "metrics", "internal/statusapi", "cmd"}},
 }
 
 // under reports whether pkg is path or, when sub is set, a package below
