@@ -22,8 +22,8 @@ const (
 	// DefaultRetryAfter is how long after a failed write a ring tries
 	// again, unless an entry is appended sooner.
 	DefaultRetryAfter = 30 * time.Second
-	// finalWriteTimeout bounds the write of a stopping ring.
-	finalWriteTimeout = 5 * time.Second
+	// writeTimeout bounds one write (its retries on conflict included).
+	writeTimeout = 10 * time.Second
 )
 
 // Options configure a Ring.
@@ -134,11 +134,12 @@ func (r *Ring) Err() string {
 }
 
 // Run loads the ConfigMap, then writes the entries Append records with
-// store set, until ctx ends; then it writes once more, with a fresh
-// context of a few seconds, what the last syncs appended. A failed read
-// or write is logged (a warning the first time in a row) and the write
-// tried again after Options.RetryAfter or at the next Append; the entries
-// stay in memory meanwhile.
+// store set, until ctx ends; then it writes once more what the last syncs
+// appended. Each write has its own timeout (writeTimeout), so that one in
+// flight when ctx ends is not cut short. A failed read or write is logged
+// (a warning the first time in a row) and the write tried again after
+// Options.RetryAfter or at the next Append; the entries stay in memory
+// meanwhile.
 func (r *Ring) Run(ctx context.Context) {
 	if err := r.load(ctx); err != nil && ctx.Err() == nil {
 		r.opts.Log.Warn("unable to read the sync history; it starts empty", "configMap", r.ConfigMap(), "error", err)
@@ -147,15 +148,18 @@ func (r *Ring) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalWriteTimeout)
-			r.write(last)
-			cancel()
-			return
 		case <-r.kick:
 		case <-again:
 		}
+		stopping := ctx.Err() != nil
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		ok := r.write(wctx)
+		cancel()
+		if stopping {
+			return
+		}
 		again = nil
-		if !r.write(ctx) {
+		if !ok {
 			again = time.After(r.opts.RetryAfter)
 		}
 	}
@@ -171,8 +175,6 @@ func (r *Ring) write(ctx context.Context) bool {
 	switch {
 	case err == nil && wasFailing && r.Err() == "":
 		r.opts.Log.Info("sync history stored again", "configMap", r.ConfigMap())
-	case err != nil && ctx.Err() != nil:
-		r.opts.Log.Warn("sync history not stored: stopping", "configMap", r.ConfigMap(), "error", err)
 	case err != nil && !wasFailing:
 		r.opts.Log.Warn("unable to store the sync history; it is kept in memory and tried again", "configMap", r.ConfigMap(), "error", err)
 	case err != nil:
