@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/internal/statusapi"
@@ -59,7 +60,7 @@ func (b webBackend) SetSuspended(env, release string, on bool) (statusapi.Enviro
 		verb = "suspended"
 	}
 	d.log.Info(verb, "environment", env, "release", release)
-	wake(l.wake)
+	l.wakeBy(history.TriggerManual)
 	return l.snapshot(), nil
 }
 
@@ -92,7 +93,7 @@ func (b webBackend) Retry(env, release string) (statusapi.Environment, error) {
 	hadFailed := l.retry(release)
 	l.src.stale() // try again with what the remote has now
 	d.log.Info("retry asked", "environment", env, "release", release, "hadFailed", hadFailed)
-	wake(l.wake)
+	l.wakeBy(history.TriggerManual)
 	return l.snapshot(), nil
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/notify"
@@ -34,7 +35,7 @@ func (e rolloutEnvironments) Environment(name string) (rollouts.Environment, boo
 // Wake makes the environment's loop sync now.
 func (e rolloutEnvironments) Wake(name string) {
 	if l, ok := e.d.environment(name); ok {
-		wake(l.wake)
+		l.wakeBy(history.TriggerRollout)
 	}
 }
 
