@@ -24,6 +24,8 @@ const (
 	DefaultRetryAfter = 30 * time.Second
 	// writeTimeout bounds one write (its retries on conflict included).
 	writeTimeout = 10 * time.Second
+	// refreshTimeout bounds List's read, on a request's path.
+	refreshTimeout = 5 * time.Second
 )
 
 // Options configure a Ring.
@@ -112,7 +114,9 @@ func (r *Ring) List(ctx context.Context) []Entry {
 		stale := time.Since(r.readAt) >= RefreshEvery
 		r.mu.Unlock()
 		if stale {
+			ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 			_ = r.load(ctx)
+			cancel()
 		}
 	}
 	r.mu.Lock()
