@@ -83,8 +83,8 @@ func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
 }
 
 // run syncs until ctx is cancelled. Helm actions run under applyCtx, which
-// outlives ctx by the shutdown grace period.
-// The history is written until the last sync has ended.
+// outlives ctx by the shutdown grace period; the history ring writes until
+// the last sync has ended.
 func (l *envLoop) run(ctx, applyCtx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
