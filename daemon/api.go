@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/internal/statusapi"
@@ -113,7 +114,7 @@ func (b webBackend) SetSuspended(ctx context.Context, env, release string, on bo
 		verb = "suspended"
 	}
 	d.log.Info(verb, "environment", env, "release", release)
-	wake(l.wake)
+	l.wakeBy(history.TriggerManual)
 	return l.snapshot(), nil
 }
 
@@ -146,7 +147,7 @@ func (b webBackend) Retry(_ context.Context, env, release string) (statusapi.Env
 	hadFailed := l.retry(release)
 	l.src.stale() // try again with what the remote has now
 	d.log.Info("retry asked", "environment", env, "release", release, "hadFailed", hadFailed)
-	wake(l.wake)
+	l.wakeBy(history.TriggerManual)
 	return l.snapshot(), nil
 }
 

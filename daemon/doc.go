@@ -60,6 +60,18 @@
 // later wave syncs the commit promoted to it. Operators act through
 // POST /api/v1/rollouts/{name}/promote|pause|resume|abort.
 //
+// # Sync history
+//
+// Each loop keeps its environment's history (package daemon/history,
+// synchistory.go): every sync that planned or failed, and every
+// watch-driven correction, with what woke it (the loop remembers the
+// reason of its last wake: start, poll, webhook, manual, rollout, leader;
+// watch for the drift worker), appended in memory when the sync ends.
+// The ring writes it to a ConfigMap of the home cluster beside the
+// sync, never in its way, while this replica acts; it is read when the
+// loop starts, so a restarted daemon or a new leader keeps it.
+// GET /api/v1/environments/{env}/history answers it.
+//
 // # Notifications
 //
 // The leader queues sync, drift and rollout events for the notify entries

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/daemon"
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/internal/testenv"
 	"github.com/digitops/digitops/reconciler/kube"
@@ -155,6 +156,16 @@ func chartRun(t *testing.T, valuesFile string) {
 		_, err := admin.AppsV1().Deployments("egov").Get(ctx, "pgr-services", metav1.GetOptions{})
 		return err != nil
 	})
+
+	// The sync history, stored in the release namespace with the chart's
+	// RBAC: the install, the upgrade, the correction and the prune.
+	waitFor(t, 20*time.Second, "the history stored", func() bool {
+		cm, err := admin.CoreV1().ConfigMaps(ns).Get(ctx, history.ConfigMapName("dev"), metav1.GetOptions{})
+		return err == nil && strings.Count(cm.Data[history.DataKey], `"started"`) >= 4
+	})
+	if doc := r.history(t, "dev", ""); doc.Error != "" {
+		t.Errorf("history error with the chart's RBAC: %s", doc.Error)
+	}
 
 	// The API: the chart's token is required for a mutation.
 	if code := r.post(t, "/api/v1/environments/dev/suspend", "wrong"); code != http.StatusUnauthorized {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/notify"
@@ -48,7 +49,7 @@ func (e rolloutEnvironments) Environment(name string) (rollouts.Environment, boo
 // Wake makes the environment's loop sync now.
 func (e rolloutEnvironments) Wake(name string) {
 	if l, ok := e.d.environment(name); ok {
-		wake(l.wake)
+		l.wakeBy(history.TriggerRollout)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/digitops/digitops/daemon/history"
 )
 
 // LeaderElection configures leader election on a Lease.
@@ -55,7 +57,7 @@ func (d *Daemon) runElection(ctx context.Context, le *LeaderElection) error {
 				d.log.Info("leading: this replica applies", "identity", id)
 				d.leading.Store(true)
 				for _, l := range d.loops() {
-					wake(l.wake)
+					l.wakeBy(history.TriggerLeader)
 				}
 			},
 			OnStoppedLeading: func() {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/daemon/shard"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/metrics"
@@ -58,6 +59,12 @@ type envLoop struct {
 	drift *driftWorker
 	// watchedAt is when a watch-driven check last wrote a release's status.
 	watchedAt map[string]time.Time
+	// wokenBy is why the loop was last woken (wakeBy): the trigger of the
+	// sync it wakes.
+	wokenBy history.Trigger
+
+	// history is the environment's sync history (synchistory.go).
+	history *history.Ring
 }
 
 func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
@@ -73,24 +80,32 @@ func newEnvLoop(d *Daemon, s *source, name string) *envLoop {
 		status:   statusapi.Environment{Name: name, Source: s.url, Phase: statusapi.PhasePending, Releases: []statusapi.Release{}},
 	}
 	l.drift = newDriftWorker(l)
+	l.history = d.historyRing(name)
 	return l
 }
 
 // run syncs until ctx is cancelled. Helm actions run under applyCtx, which
-// outlives ctx by the shutdown grace period.
+// outlives ctx by the shutdown grace period; the history ring writes until
+// the last sync has ended.
 func (l *envLoop) run(ctx, applyCtx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { l.drift.run(ctx, applyCtx) })
+	historyCtx, stopHistory := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHistory() // before wg.Wait: the ring writes what the last sync appended
+	wg.Go(func() { l.history.Run(historyCtx) })
+	trigger := history.TriggerStart
 	for {
-		l.sync(ctx, applyCtx)
+		l.sync(ctx, applyCtx, trigger)
 		t := time.NewTimer(jittered(l.interval, l.d.opts.Jitter))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-l.wake:
+			trigger = l.takeWokenBy()
 		case <-t.C:
+			trigger = history.TriggerPoll
 		}
 		t.Stop()
 	}
@@ -114,6 +129,8 @@ type pass struct {
 	// with --shard, is its ownership for this sync.
 	leader bool
 	guard  *shard.Guard
+	// trigger is what woke the sync.
+	trigger history.Trigger
 }
 
 // errStopping ends a sync quietly: the daemon is stopping.
@@ -121,7 +138,7 @@ var errStopping = errors.New("stopping")
 
 // sync is one pass: fetch, cheap check, load, plan and apply, record.
 // A step that fails before there is a plan ends the sync as a failure.
-func (l *envLoop) sync(ctx, applyCtx context.Context) {
+func (l *envLoop) sync(ctx, applyCtx context.Context, trigger history.Trigger) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -135,7 +152,7 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 	if err := l.d.suspends.refresh(ctx); err != nil {
 		l.log.Warn("suspensions not read again; using the last read", "error", err)
 	}
-	p := &pass{start: time.Now(), leader: acting, guard: guard}
+	p := &pass{start: time.Now(), leader: acting, guard: guard, trigger: trigger}
 	if l.d.suspends.environment(l.name) {
 		l.finish(p.start, metrics.SyncSuspended, nil)
 		return
@@ -157,9 +174,11 @@ func (l *envLoop) sync(ctx, applyCtx context.Context) {
 		return
 	case err != nil:
 		l.failBeforePlan(p.start, p.snap, err)
+		l.remember(p, metrics.SyncFailure, err, nil)
 		return
 	}
-	l.report(p, synced)
+	res, syncErr := l.report(p, synced)
+	l.remember(p, res, syncErr, &synced)
 }
 
 // fetchSnapshot fetches the source into p.snap and moves it to the commit
@@ -277,8 +296,9 @@ func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconcil
 }
 
 // report records what a planned sync did: release statuses, backoffs,
-// drift watches, notifications, metrics and the environment's status.
-func (l *envLoop) report(p *pass, synced reconciler.Synced) {
+// drift watches, notifications, metrics and the environment's status. It
+// returns the sync's result and error.
+func (l *envLoop) report(p *pass, synced reconciler.Synced) (metrics.SyncResult, error) {
 	plan, result, live := synced.Plan, synced.Result, synced.Live
 	l.drift.watchActed(plan, result)
 	changes := plan.Summary().Writes()
@@ -323,6 +343,7 @@ func (l *envLoop) report(p *pass, synced reconciler.Synced) {
 	}
 	l.mu.Unlock()
 	l.finishPlanned(p.start, res, syncErr, plan)
+	return res, syncErr
 }
 
 // syncResult is the result of a planned sync: a failure when a release

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/daemon/rollouts"
 	"github.com/digitops/digitops/notify"
 	"github.com/digitops/digitops/source/git"
@@ -217,7 +218,7 @@ func (s *source) trigger(delay, maxWait time.Duration) {
 		s.mu.Unlock()
 		wake(s.poke)
 		for _, l := range loops {
-			wake(l.wake)
+			l.wakeBy(history.TriggerWebhook)
 		}
 	})
 }

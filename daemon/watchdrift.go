@@ -200,6 +200,7 @@ func (w *driftWorker) duePending(now time.Time) (names []string, first time.Time
 // is left to the full sync.
 func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []string, first time.Time) {
 	l, d := w.loop, w.loop.d
+	start := time.Now()
 	w.mu.Lock()
 	tgt, epoch := w.target, w.actedEpoch
 	w.mu.Unlock()
@@ -265,6 +266,7 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 		return
 	}
 	w.recordWatched(synced, first)
+	l.rememberWatch(start, synced, tgt.revision, tgt.commit, leader)
 	if leader {
 		providers := l.lastProviders() // the last load's, not the secrets read again per check
 		for i := range synced.Plan.Steps {

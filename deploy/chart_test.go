@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/policy"
 )
@@ -322,5 +323,48 @@ func TestDashboardAndRules_useRealMetrics(t *testing.T) {
 		if !alerts[want] {
 			t.Errorf("no alert %s", want)
 		}
+	}
+}
+
+// TestChart_stateRole: the -state Role lets the daemon get and update the
+// rollouts' ConfigMap and the sync history ConfigMap of each environment
+// source.environments lists, by the names the daemon gives them
+// (history.ConfigMapName, made again in the template); without a list,
+// any ConfigMap of the namespace.
+func TestChart_stateRole(t *testing.T) {
+	envs := []string{"egov-demo", "Prod_EU.1", "日本", strings.Repeat("long-name-", 8)}
+	var list []any
+	want := []string{"digitops-rollouts"}
+	for _, e := range envs {
+		list = append(list, e)
+		want = append(want, history.ConfigMapName(e))
+	}
+	role := func(vals map[string]any) rbacv1.Role {
+		t.Helper()
+		var r rbacv1.Role
+		if err := yaml.UnmarshalStrict(render(t, vals)["Role/digitops-state"], &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	getUpdate := func(rule rbacv1.PolicyRule) bool {
+		return strings.Join(rule.Resources, ",") == "configmaps" && strings.Join(rule.Verbs, ",") == "get,update"
+	}
+	r := role(map[string]any{"source": map[string]any{"environments": list}})
+	for _, rule := range r.Rules {
+		if getUpdate(rule) && len(rule.ResourceNames) == 0 {
+			t.Errorf("with the environments listed, a rule lets the daemon update any ConfigMap: %+v", rule)
+		}
+	}
+	if got := r.Rules[0].ResourceNames; !getUpdate(r.Rules[0]) || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("state Role names %v, want %v", got, want)
+	}
+	r = role(map[string]any{})
+	covered := false
+	for _, rule := range r.Rules {
+		covered = covered || (getUpdate(rule) && len(rule.ResourceNames) == 0)
+	}
+	if !covered {
+		t.Errorf("without source.environments the state Role does not cover the history ConfigMaps: %+v", r.Rules)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/internal/statusapi"
 	"github.com/digitops/digitops/rollout"
 )
@@ -51,6 +52,10 @@ type Backend interface {
 	// Peers are the URLs of the other live replicas (serve --shard), to
 	// which a verified webhook push is relayed; none without sharding.
 	Peers() []string
+	// History is env's sync history, newest first; with release, only the
+	// syncs that acted on it, each with that release alone. Errors:
+	// NotFound (no such environment).
+	History(ctx context.Context, env, release string) (history.Document, error)
 }
 
 // ErrNotFound and ErrConflict classify a Backend's errors (errors.Is): the
@@ -109,6 +114,7 @@ type handler struct {
 //	POST /api/v1/environments/{env}/releases/{release}/suspend|resume
 //	POST /api/v1/environments/{env}/retry
 //	POST /api/v1/environments/{env}/releases/{release}/retry
+//	GET  /api/v1/environments/{env}/history[?release=NAME]   history.Document as JSON
 //	GET  /api/v1/rollouts       []statusapi.Rollout as JSON
 //	POST /api/v1/rollouts/{rollout}/promote|pause|resume|abort
 //	POST /hooks/github|gitlab|generic
@@ -148,6 +154,14 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/rollouts/{rollout}/{action}", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
 		h.rolloutAction(w, r, r.PathValue("rollout"), rollout.Action(r.PathValue("action")))
 	})))
+	mux.HandleFunc("GET /api/v1/environments/{env}/history", h.routed(func(w http.ResponseWriter, r *http.Request) {
+		doc, err := b.History(r.Context(), r.PathValue("env"), r.URL.Query().Get("release"))
+		if err != nil {
+			http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
+			return
+		}
+		writeJSON(w, http.StatusOK, doc)
+	}))
 	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Rollouts())
 	})

@@ -4,8 +4,9 @@
 // # Shape
 //
 // [NewHandler] serves a [Backend], the few things the handlers need of the
-// daemon: a status snapshot, readiness, suspend, resume and retry, an
-// operator's action on a rollout, and a fetch of the sources a push moved.
+// daemon: a status snapshot, readiness, an environment's sync history,
+// suspend, resume and retry, an operator's action on a rollout, and a
+// fetch of the sources a push moved.
 // The daemon implements it; this package never imports the daemon, so the
 // handlers are tested with any Backend and the daemon's loops know nothing
 // of HTTP. A Backend's errors say which answer they get: [NotFound] (404),

@@ -44,6 +44,9 @@ var rules = []struct {
 	{from: "daemon/rollouts", never: []string{"daemon"}},
 	// daemon/shard knows Leases and names, nothing of syncs.
 	{from: "daemon/shard", never: []string{"daemon", "reconciler", "source", "daemon/web", "daemon/rollouts", "metrics"}},
+	// daemon/history stores plain values: it knows neither the daemon nor
+	// the reconciler's types.
+	{from: "daemon/history", never: []string{"daemon", "reconciler", "metrics", "internal/statusapi", "cmd"}},
 }
 
 // under reports whether pkg is path or, when sub is set, a package below

@@ -35,3 +35,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-api-token" (include "digitops.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* digitops.historyConfigMap is the name of the sync history ConfigMap of
+the environment named by the context, as daemon/history.ConfigMapName makes
+it: lower case, runs of other characters than letters and digits made one
+dash, cut to 37 characters, and 8 hex digits of the name's SHA-256. */}}
+{{- define "digitops.historyConfigMap" -}}
+{{- $part := regexReplaceAll "[^a-z0-9]+" (lower .) "-" | trimAll "-" | trunc 37 | trimSuffix "-" -}}
+{{- $hash := sha256sum . | trunc 8 -}}
+{{- if $part -}}
+digitops-history-{{ $part }}-{{ $hash }}
+{{- else -}}
+digitops-history-{{ $hash }}
+{{- end -}}
+{{- end -}}
