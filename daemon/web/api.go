@@ -56,6 +56,20 @@ type Backend interface {
 	// syncs that acted on it, each with that release alone. Errors:
 	// NotFound (no such environment).
 	History(ctx context.Context, env, release string) (history.Document, error)
+	// EnvironmentDetail is env's status and its pending changes. Errors:
+	// NotFound.
+	EnvironmentDetail(ctx context.Context, env string) (statusapi.EnvironmentDetail, error)
+	// ReleaseDetail is one release's status, chart, images, order,
+	// Helm revisions and takeovers. Errors: NotFound.
+	ReleaseDetail(ctx context.Context, env, release string) (statusapi.ReleaseDetail, error)
+	// SyncNow makes env's loop plan in full and sync now (release, when
+	// set, only names what the operator asked for: the environment
+	// syncs). Errors: NotFound.
+	SyncNow(ctx context.Context, env, release string) (statusapi.Environment, error)
+	// Rollback rolls release back to Helm revision to and suspends it
+	// until resumed (the next sync would undo it). Errors: NotFound (no
+	// such release or revision), Conflict (an action is in flight).
+	Rollback(ctx context.Context, env, release string, to int) (statusapi.ReleaseDetail, error)
 }
 
 // ErrNotFound and ErrConflict classify a Backend's errors (errors.Is): the
