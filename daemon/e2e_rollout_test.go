@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/daemon"
 	"github.com/digitops/digitops/internal/statusapi"
@@ -310,20 +309,17 @@ func TestDaemon_rolloutSharded(t *testing.T) {
 	f := newRolloutFixture(t)
 	type replica struct {
 		r    *running
-		link *cutLink
+		link *testenv.Partition
 	}
 	start := func(id string) replica {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		link := &cutLink{}
-		cfg := rest.CopyConfig(f.a.Config)
-		cfg.QPS, cfg.Burst = 100, 200
-		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { link.next = rt; return link }
+		link := &testenv.Partition{}
 		opts := f.options()
 		opts.Shard = &daemon.Sharding{
-			Client: kubernetes.NewForConfigOrDie(cfg), Namespace: "default", Identity: id, Address: "http://" + ln.Addr().String(),
+			Client: kubernetes.NewForConfigOrDie(link.Config(f.a.Config)), Namespace: "default", Identity: id, Address: "http://" + ln.Addr().String(),
 			LeaseDuration: 6 * time.Second, RenewInterval: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
 		}
 		return replica{startDaemonOn(t, ln, opts), link}
@@ -353,7 +349,7 @@ func TestDaemon_rolloutSharded(t *testing.T) {
 	} else if owner != "x" {
 		t.Fatalf("qa's owner is %q", owner)
 	}
-	victim.link.cut.Store(true)
+	victim.link.Cut()
 	victim.r.stop()
 	waitFor(t, 30*time.Second, "the survivor owns every environment", func() bool {
 		v, _ := metricValue(t, survivor.r, "digitops_shard_owned_environments")

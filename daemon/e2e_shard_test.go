@@ -2,21 +2,17 @@ package daemon_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/digitops/digitops/daemon"
 	"github.com/digitops/digitops/daemon/shard"
@@ -58,25 +54,11 @@ func shardFiles(message string) map[string]string {
 	}
 }
 
-// cutLink fails every request once cut: a replica partitioned from the
-// apiserver of the home cluster (its Leases), or killed.
-type cutLink struct {
-	next http.RoundTripper
-	cut  atomic.Bool
-}
-
-func (c *cutLink) RoundTrip(r *http.Request) (*http.Response, error) {
-	if c.cut.Load() {
-		return nil, errors.New("partitioned from the home cluster")
-	}
-	return c.next.RoundTrip(r)
-}
-
 // shardReplica is one in-process replica of serve --shard.
 type shardReplica struct {
 	id   string
 	run  *running
-	link *cutLink
+	link *testenv.Partition
 }
 
 func startReplica(t *testing.T, tenv *testenv.Env, repo *gitRepo, id string) *shardReplica {
@@ -85,11 +67,8 @@ func startReplica(t *testing.T, tenv *testenv.Env, repo *gitRepo, id string) *sh
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := &cutLink{}
-	cfg := rest.CopyConfig(tenv.Config)
-	cfg.QPS, cfg.Burst = 100, 200
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { link.next = rt; return link }
-	home, err := kubernetes.NewForConfig(cfg)
+	link := &testenv.Partition{}
+	home, err := kubernetes.NewForConfig(link.Config(tenv.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +246,7 @@ func TestDaemon_shard(t *testing.T) {
 	// are taken over within the lease duration and one sync, and a commit
 	// touching all is applied once each.
 	dead := rs[1]
-	dead.link.cut.Store(true)
+	dead.link.Cut()
 	killed := time.Now()
 	dead.run.stop()
 	rs = []*shardReplica{rs[0], rs[2], rs[3]}
@@ -301,7 +280,7 @@ func TestDaemon_shard(t *testing.T) {
 			mine++
 		}
 	}
-	cut.link.cut.Store(true)
+	cut.link.Cut()
 	cutAt := time.Now()
 	waitFor(t, 6*time.Second, "the partitioned replica to stop acting", func() bool { return cut.owned(t) == 0 })
 	t.Logf("partition: %s stopped acting on %d environments %s after the cut (lease 6 s)", cut.id, mine, time.Since(cutAt).Round(100*time.Millisecond))

@@ -204,47 +204,53 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	if m.Reaction > 0 {
-		workDir := m.WorkDir
-		if workDir == "" {
-			d, err := os.MkdirTemp("", "digitops-reaction-")
+		err := m.section(ctx, start, "digitops-reaction-", reactionBegin, reactionEnd, func(workDir string) (string, error) {
+			rr, err := RunReaction(ctx, ReactionConfig{Services: m.Reaction, Samples: m.ReactionSamples, Digitops: m.Bins.Digitops, WorkDir: workDir, Log: m.Log})
 			if err != nil {
-				return err
+				return "", err
 			}
-			defer os.RemoveAll(d)
-			workDir = d
-		}
-		rr, err := RunReaction(ctx, ReactionConfig{Services: m.Reaction, Samples: m.ReactionSamples, Digitops: m.Bins.Digitops, WorkDir: workDir, Log: m.Log})
+			return rr.Markdown(), nil
+		})
 		if err != nil {
-			return err
-		}
-		text := fmt.Sprintf("Measured %s. Machine: %s, %d CPUs. digitops %s.\n\n", start.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(),
-			strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops ")) + rr.Markdown()
-		if err := m.write(reactionBegin, reactionEnd, text); err != nil {
 			return err
 		}
 	}
 	if m.Shard > 0 {
-		workDir := m.WorkDir
-		if workDir == "" {
-			d, err := os.MkdirTemp("", "digitops-shard-")
+		err := m.section(ctx, start, "digitops-shard-", shardBegin, shardEnd, func(workDir string) (string, error) {
+			sr, err := RunShard(ctx, ShardConfig{Environments: m.Shard, Releases: m.ShardReleases, Replicas: m.ShardReplicas, Kills: m.ShardKills,
+				LeaseDuration: m.ShardLease, Digitops: m.Bins.Digitops, WorkDir: workDir, Log: m.Log})
 			if err != nil {
-				return err
+				return "", err
 			}
-			defer os.RemoveAll(d)
-			workDir = d
-		}
-		sr, err := RunShard(ctx, ShardConfig{Environments: m.Shard, Releases: m.ShardReleases, Replicas: m.ShardReplicas, Kills: m.ShardKills,
-			LeaseDuration: m.ShardLease, Digitops: m.Bins.Digitops, WorkDir: workDir, Log: m.Log})
+			return sr.Markdown(), nil
+		})
 		if err != nil {
-			return err
-		}
-		text := fmt.Sprintf("Measured %s. Machine: %s, %d CPUs. digitops %s.\n\n", start.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(),
-			strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops ")) + sr.Markdown()
-		if err := m.write(shardBegin, shardEnd, text); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// section runs one measurement of its own (in WorkDir, else a temporary
+// directory prefix… removed after) and writes its Markdown, after a line
+// saying when, where and which digitops, between the markers.
+func (m *Main) section(ctx context.Context, start time.Time, prefix, begin, end string, measure func(workDir string) (string, error)) error {
+	workDir := m.WorkDir
+	if workDir == "" {
+		d, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		workDir = d
+	}
+	md, err := measure(workDir)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("Measured %s. Machine: %s, %d CPUs. digitops %s.\n\n", start.UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(),
+		strings.TrimPrefix(version(ctx, m.Bins.Digitops, "version"), "digitops ")) + md
+	return m.write(begin, end, text)
 }
 
 // write puts text between the markers of m.Out, or prints it.

@@ -2,12 +2,10 @@ package shard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"log/slog"
 	"math"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,20 +16,6 @@ import (
 
 	"github.com/digitops/digitops/internal/testenv"
 )
-
-// cuttable fails every request once cut: a replica partitioned from the
-// apiserver, or killed (its Leases are never released).
-type cuttable struct {
-	next http.RoundTripper
-	cut  atomic.Bool
-}
-
-func (c *cuttable) RoundTrip(r *http.Request) (*http.Response, error) {
-	if c.cut.Load() {
-		return nil, errors.New("partitioned")
-	}
-	return c.next.RoundTrip(r)
-}
 
 // actions is the order in which replicas took and acted on environments,
 // as the fencing must keep it: once a replica has taken an environment
@@ -75,7 +59,7 @@ func (a *actions) interleaved() []string {
 type replica struct {
 	id     string
 	m      *Manager
-	link   *cuttable
+	link   *testenv.Partition
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -91,11 +75,8 @@ type cluster struct {
 
 func (c *cluster) start(id string) *replica {
 	c.t.Helper()
-	link := &cuttable{}
-	cfg := rest.CopyConfig(c.cfg)
-	cfg.QPS, cfg.Burst = 100, 200 // as the daemon's shard client
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { link.next = rt; return link }
-	client, err := kubernetes.NewForConfig(cfg)
+	link := &testenv.Partition{}
+	client, err := kubernetes.NewForConfig(link.Config(c.cfg))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -206,7 +187,7 @@ func TestManager_shardsFailsOverAndFences(t *testing.T) {
 	// A replica dies: its Leases are never released, they expire.
 	dead := rs[1]
 	lostEnvs := dead.m.Owned()
-	dead.link.cut.Store(true)
+	dead.link.Cut()
 	dead.cancel()
 	<-dead.done
 	killed := time.Now()
@@ -242,7 +223,7 @@ func TestManager_shardsFailsOverAndFences(t *testing.T) {
 	// Leases expire, and the others take them after.
 	cut := rs[0]
 	cutEnvs := cut.m.Owned()
-	cut.link.cut.Store(true)
+	cut.link.Cut()
 	start := time.Now()
 	for len(cut.m.Owned()) > 0 {
 		if time.Since(start) > c.opts.LeaseDuration {
