@@ -29,7 +29,12 @@ func (d *Daemon) Status(ctx context.Context, local bool) statusapi.Status {
 	for _, l := range d.loops() {
 		st.Environments = append(st.Environments, l.snapshot())
 	}
-	st.Rollouts = d.rollouts.Statuses()
+	if !local {
+		// Not for a replica's read of another's environments: a rollout's
+		// status reads the phases of its environments, from their owners,
+		// who would ask back.
+		st.Rollouts = d.rollouts.Statuses()
+	}
 	if d.shard != nil {
 		st.Environments = d.shardedEnvironments(ctx, st.Environments, local)
 	}

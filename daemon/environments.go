@@ -28,9 +28,10 @@ func (e rolloutEnvironments) Environment(name string) (rollouts.Environment, boo
 		// owner's report (read at most once a second for all of them).
 		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 		defer cancel()
-		remote, _ := e.d.peerStatuses(ctx)
+		remote, errs := e.d.peerStatuses(ctx)
 		r, ok := remote[name]
 		if !ok {
+			e.d.log.Debug("rollout: no health from the environment's owner", "environment", name, "errors", errs)
 			return rollouts.Environment{Health: rollout.Health{Reason: "its owner did not report it"}, Phase: statusapi.PhasePending}, true
 		}
 		st, commit = r, r.Commit
