@@ -76,6 +76,9 @@ func (l *envLoop) record(plan *reconciler.Plan, result *reconciler.Result, suspe
 				continue // gone: its series are forgotten below
 			}
 		} else {
+			if applied && rr.Outcome == reconciler.OutcomeUnchanged && step.Action == reconciler.ActionCorrectDrift {
+				drifted = false // already put back: the plan read a cache a moment behind
+			}
 			l.d.metrics.Drift(l.name, name, ns, drifted, applied && rr.Outcome == reconciler.OutcomeSucceeded)
 		}
 		seen[name] = ns

@@ -377,7 +377,9 @@ func (w *driftWorker) recordWatched(synced reconciler.Synced, first time.Time) {
 		st := &synced.Plan.Steps[i]
 		rr, acted := results[st.Release.Name]
 		corrected := acted && rr.Outcome == reconciler.OutcomeSucceeded && st.Action == reconciler.ActionCorrectDrift
-		drifted := len(st.Drift) > 0
+		// A correction that found the objects already put back saw a
+		// cache a moment behind: no drift, not counted again.
+		drifted := len(st.Drift) > 0 && !(acted && rr.Outcome == reconciler.OutcomeUnchanged && st.Action == reconciler.ActionCorrectDrift)
 		l.d.metrics.Drift(l.name, st.Release.Name, st.Release.Namespace, drifted, corrected)
 		if acted {
 			l.d.metrics.ReleaseAction(l.name, st.Release.Name, string(st.Action), string(rr.Outcome))

@@ -31,6 +31,11 @@ type Applied struct {
 	// Manifest is the manifest Helm rendered when it installed or
 	// upgraded, empty for the other actions.
 	Manifest string
+	// Unchanged is set when the action found nothing to change: a drift
+	// correction whose objects already matched the release (the drift was
+	// read from a watch cache a moment behind a correction just made).
+	// The step's outcome is then "unchanged".
+	Unchanged bool
 }
 
 // helmEnv is what every Helm action needs.

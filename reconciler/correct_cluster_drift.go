@@ -45,5 +45,5 @@ func (a CorrectClusterDrift) Run(ctx context.Context, step *Step) (Applied, erro
 	if err != nil {
 		return Applied{Revision: step.Live.Version}, fmt.Errorf("release %q: %w", step.Release.Name, err)
 	}
-	return Applied{Revision: step.Live.Version}, nil
+	return Applied{Revision: step.Live.Version, Unchanged: corrected == 0}, nil
 }

@@ -171,6 +171,9 @@ func (s *scheduler) runStep(ctx context.Context, sc *schedule, step *Step) Relea
 		return res
 	}
 	res.Outcome = OutcomeSucceeded
+	if applied.Unchanged {
+		res.Outcome = OutcomeUnchanged
+	}
 	res.RevisionAfter = applied.Revision
 	if note := appliedRenderNote(step, applied.Manifest); note != "" {
 		res.Notes = append(res.Notes, note)
