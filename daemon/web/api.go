@@ -107,7 +107,7 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// handler serves the API, the status page and the webhook receivers.
+// handler serves the API, the console and the webhook receivers.
 type handler struct {
 	backend Backend
 	opts    Options
@@ -119,14 +119,17 @@ type handler struct {
 	relayClient *http.Client
 	// mux routes the requests.
 	mux *http.ServeMux
-	// events streams the status (GET /api/v1/events), heartbeat apart.
+	// events streams the status to the console (GET /api/v1/events),
+	// heartbeat apart; now is the console's clock.
 	events    *statusEvents
 	heartbeat time.Duration
+	now       func() time.Time
 }
 
 // NewHandler builds the HTTP API:
 //
-//	GET  /                      status page
+//	GET  /                      console: overview
+//	GET  /environments/{env}[/releases/{release}]   console: environment, release
 //	GET  /api/v1/events         the status as server-sent events
 //	GET  /metrics               Prometheus metrics
 //	GET  /healthz, /readyz      probes
@@ -149,7 +152,7 @@ func newHandler(b Backend, opts Options) *handler {
 	h := &handler{backend: b, opts: opts, deliveries: newDeliveries(deliveryWindow, maxDeliveries),
 		relayClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		events:      newStatusEvents(func(ctx context.Context) statusapi.Status { return b.Status(ctx, false) }, eventsPoll, maxEventClients),
-		heartbeat:   eventsHeartbeat}
+		heartbeat:   eventsHeartbeat, now: time.Now}
 	mux := http.NewServeMux()
 	h.mux = mux
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
@@ -199,7 +202,7 @@ func newHandler(b Backend, opts Options) *handler {
 	for _, rc := range receivers {
 		mux.HandleFunc("POST /hooks/"+rc.name, h.hookHandler(rc))
 	}
-	mux.HandleFunc("GET /{$}", h.servePage)
+	h.consoleRoutes(mux)
 	return h
 }
 
