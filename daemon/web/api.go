@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -106,7 +107,7 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// handler serves the API, the status page and the webhook receivers.
+// handler serves the API, the console and the webhook receivers.
 type handler struct {
 	backend Backend
 	opts    Options
@@ -116,11 +117,20 @@ type handler struct {
 	// relayClient relays webhook pushes to the other replicas (no
 	// redirects followed).
 	relayClient *http.Client
+	// mux routes the requests.
+	mux *http.ServeMux
+	// events streams the status to the console (GET /api/v1/events),
+	// heartbeat apart; now is the console's clock.
+	events    *statusEvents
+	heartbeat time.Duration
+	now       func() time.Time
 }
 
 // NewHandler builds the HTTP API:
 //
-//	GET  /                      status page
+//	GET  /                      console: overview
+//	GET  /environments/{env}[/releases/{release}]   console: environment, release
+//	GET  /api/v1/events         the status as server-sent events
 //	GET  /metrics               Prometheus metrics
 //	GET  /healthz, /readyz      probes
 //	GET  /api/v1/status         statusapi.Status as JSON
@@ -132,10 +142,19 @@ type handler struct {
 //	GET  /api/v1/rollouts       []statusapi.Rollout as JSON
 //	POST /api/v1/rollouts/{rollout}/promote|pause|resume|abort
 //	POST /hooks/github|gitlab|generic
+//
+// [NewServer] ends its event streams when it shuts down.
 func NewHandler(b Backend, opts Options) http.Handler {
+	return newHandler(b, opts)
+}
+
+func newHandler(b Backend, opts Options) *handler {
 	h := &handler{backend: b, opts: opts, deliveries: newDeliveries(deliveryWindow, maxDeliveries),
-		relayClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		relayClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		events:      newStatusEvents(func(ctx context.Context) statusapi.Status { return b.Status(ctx, false) }, eventsPoll, maxEventClients),
+		heartbeat:   eventsHeartbeat, now: time.Now}
 	mux := http.NewServeMux()
+	h.mux = mux
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -179,12 +198,18 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Rollouts())
 	})
+	mux.HandleFunc("GET /api/v1/events", h.serveEvents)
 	for _, rc := range receivers {
 		mux.HandleFunc("POST /hooks/"+rc.name, h.hookHandler(rc))
 	}
-	mux.HandleFunc("GET /{$}", h.servePage)
-	return mux
+	h.consoleRoutes(mux)
+	return h
 }
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// closeStreams ends the event streams: the server shuts down.
+func (h *handler) closeStreams() { h.events.close() }
 
 // authorized requires the API token on a request that changes something.
 // Without a configured token the API is read-only: anyone who can reach the

@@ -1,5 +1,5 @@
-// Package web is digitops serve's HTTP side: the JSON API, the status
-// page, the probes, /metrics and the webhook receivers.
+// Package web is digitops serve's HTTP side: the JSON API, the console,
+// the probes, /metrics and the webhook receivers.
 //
 // # Shape
 //
@@ -13,11 +13,32 @@
 // [Conflict] (409), anything else 500 (409 for a rollout action, which the
 // rollout refused).
 //
+// # The console
+//
+// Three server-rendered views ([html/template], every value escaped where
+// it lands): the overview (GET /), an environment and a release. Each is
+// built from the Backend methods the JSON API serves (Status,
+// EnvironmentDetail, ReleaseDetail, History) by a pure function of them
+// and a clock (views.go), so that a view shows what the API answers, and
+// says so when a detail cannot be had. The views are read-only without
+// JavaScript (a filter by query parameters, a meta refresh); the script
+// (console/console.js, no build step) updates them live, filters without
+// a request and carries the operator's actions, with the API token kept
+// in sessionStorage and sent as "Authorization: Bearer". It inserts text
+// only; the Content-Security-Policy allows no other script.
+//
+// GET /api/v1/events streams the status as server-sent events: one
+// goroutine per handler reads Backend.Status every second while a client
+// listens and hands every client the status when it changed (at most
+// 100 clients; a comment every 15 s keeps idle streams open). The streams
+// end when [NewServer]'s server shuts down.
+//
 // # Changes need a token
 //
 // A request that changes something (suspend, resume, retry, a rollout
-// action) needs Options.APIToken as "Authorization: Bearer <token>";
-// without a configured token the API is read-only.
+// action: what the console's buttons send) needs Options.APIToken as
+// "Authorization: Bearer <token>"; without a configured token the API is
+// read-only.
 //
 // # Webhooks
 //

@@ -156,3 +156,25 @@ func TestWebhook_relayedToPeers(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+// TestViewRouted_rendersAtOwner: the console's view of an environment
+// another replica owns is that replica's rendering (its history and
+// details are its own), fetched with the marker that stops a second hop.
+func TestViewRouted_rendersAtOwner(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r
+		_, _ = io.WriteString(w, "<p>the owner's view</p>")
+	}))
+	t.Cleanup(owner.Close)
+	h := NewHandler(shardBackend{owner: owner.URL}, Options{Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/environments/theirs/releases/egov-user?q=x", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "<p>the owner's view</p>" {
+		t.Fatalf("view of another replica's environment: %d %q", rec.Code, rec.Body.String())
+	}
+	r := <-got
+	if r.URL.Path != "/environments/theirs/releases/egov-user" || r.URL.RawQuery != "q=x" || r.Header.Get(ForwardedHeader) == "" {
+		t.Errorf("the owner got %s?%s, forwarded %q", r.URL.Path, r.URL.RawQuery, r.Header.Get(ForwardedHeader))
+	}
+}

@@ -37,9 +37,10 @@ func DefaultLimits(maxConns int) Limits {
 	}
 }
 
-// NewServer serves h within l.
+// NewServer serves h within l. When h is [NewHandler]'s, its event
+// streams, which outlive l's timeouts, end when the server shuts down.
 func NewServer(h http.Handler, l Limits) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: l.ReadHeader,
 		ReadTimeout:       l.Read,
@@ -47,6 +48,10 @@ func NewServer(h http.Handler, l Limits) *http.Server {
 		IdleTimeout:       l.Idle,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 	}
+	if s, ok := h.(interface{ closeStreams() }); ok {
+		srv.RegisterOnShutdown(s.closeStreams)
+	}
+	return srv
 }
 
 // LimitListener accepts at most l.MaxConns connections open at once.
