@@ -78,7 +78,7 @@ func printHistory(w io.Writer, doc history.Document, release string) error {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "STARTED\tTRIGGER\tRESULT\tDURATION\tREVISION\tCHANGES\tRELEASES")
 		for _, e := range doc.Entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Started.UTC().Format(time.RFC3339), e.Trigger, e.Result, e.Duration, shortRevision(e.Revision), changes(e.Summary), actedOn(e))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Started.UTC().Format(time.RFC3339), e.Trigger, e.Result, e.Duration, shortRevision(e.Revision), e.Summary.Changes(), actedOn(e))
 		}
 		tw.Flush()
 		var errs []string
@@ -115,32 +115,6 @@ func shortRevision(rev string) string {
 		return rev
 	}
 	return rev[:i+5+7]
-}
-
-// changes names the plan's writes, errors and blocked releases ("2
-// upgrade, 1 error"), "none" when there were none, "-" when the sync did
-// not plan.
-func changes(s *history.Summary) string {
-	if s == nil {
-		return "-"
-	}
-	var out []string
-	for _, c := range []struct {
-		n    int
-		what string
-	}{
-		{s.Install, "install"}, {s.Upgrade, "upgrade"}, {s.Record, "record"}, {s.Correct, "correct-drift"},
-		{s.Unlock, "unlock"}, {s.DeleteOrphans, "delete-orphans"}, {s.Uninstall, "uninstall"},
-		{s.Error, "error"}, {s.Blocked, "blocked"},
-	} {
-		if c.n > 0 {
-			out = append(out, fmt.Sprintf("%d %s", c.n, c.what))
-		}
-	}
-	if len(out) == 0 {
-		return "none"
-	}
-	return strings.Join(out, ", ")
 }
 
 // actedOn names the releases an entry acted on, with action, outcome

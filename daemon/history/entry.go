@@ -2,6 +2,8 @@ package history
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -179,4 +181,30 @@ func size(e Entry) int {
 // sync (written twice when an update's answer was lost).
 func (e Entry) key() string {
 	return e.Started.UTC().Format(time.RFC3339Nano) + "\x00" + string(e.Trigger) + "\x00" + e.Revision
+}
+
+// Changes names a sync's writes, errors and blocked releases ("2
+// upgrade, 1 error"), "none" when there were none, "-" when the sync did
+// not plan (s is nil): what digitops history and the console print.
+func (s *Summary) Changes() string {
+	if s == nil {
+		return "-"
+	}
+	var out []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{
+		{s.Install, "install"}, {s.Upgrade, "upgrade"}, {s.Record, "record"}, {s.Correct, "correct-drift"},
+		{s.Unlock, "unlock"}, {s.DeleteOrphans, "delete-orphans"}, {s.Uninstall, "uninstall"},
+		{s.Error, "error"}, {s.Blocked, "blocked"},
+	} {
+		if c.n > 0 {
+			out = append(out, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }

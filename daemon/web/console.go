@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/digitops/digitops/daemon/history"
 	"github.com/digitops/digitops/internal/statusapi"
 )
 
@@ -36,7 +37,7 @@ var consoleFuncs = template.FuncMap{
 	"when":               newWhen,
 	"inc":                func(i int) int { return i + 1 },
 	"phases":             func() []statusapi.Phase { return phases },
-	"changes":            changes,
+	"changes":            (*history.Summary).Changes,
 	"syncChanges":        syncChanges,
 	"firstError":         firstError,
 	"environmentActions": environmentActions,

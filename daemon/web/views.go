@@ -423,39 +423,13 @@ func span(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 }
 
-// changes names a sync's writes, errors and blocked releases ("2
-// upgrade, 1 error"), "none" when there were none, "-" when the sync did
-// not plan: what digitops history prints.
-func changes(s *history.Summary) string {
-	if s == nil {
-		return "-"
-	}
-	var out []string
-	for _, c := range []struct {
-		n    int
-		what string
-	}{
-		{s.Install, "install"}, {s.Upgrade, "upgrade"}, {s.Record, "record"}, {s.Correct, "correct-drift"},
-		{s.Unlock, "unlock"}, {s.DeleteOrphans, "delete-orphans"}, {s.Uninstall, "uninstall"},
-		{s.Error, "error"}, {s.Blocked, "blocked"},
-	} {
-		if c.n > 0 {
-			out = append(out, fmt.Sprintf("%d %s", c.n, c.what))
-		}
-	}
-	if len(out) == 0 {
-		return "none"
-	}
-	return strings.Join(out, ", ")
-}
-
 // syncChanges is changes for the status's summary of a sync.
 func syncChanges(s *statusapi.Summary) string {
 	if s == nil {
 		return "-"
 	}
 	h := history.Summary(*s)
-	return changes(&h)
+	return h.Changes()
 }
 
 // firstError is a history entry's first error: the sync's, else its
