@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,8 +155,10 @@ func allAt(t *testing.T, r *shardReplica, rev int, timeout time.Duration) map[st
 }
 
 // checkOnce checks that every environment's release has revisions 1..rev,
-// each written once, and revision rev by the environment's owner.
-func checkOnce(t *testing.T, c kubernetes.Interface, rev int, owners map[string]string) {
+// each written once, and revision rev by one of the replicas that owned the
+// environment while it was written (owners: one map per moment, the
+// environment's owner in each; nil skips the check).
+func checkOnce(t *testing.T, c kubernetes.Interface, rev int, owners ...map[string]string) {
 	t.Helper()
 	for env, revs := range revisions(t, c) {
 		if len(revs) != rev {
@@ -167,8 +170,12 @@ func checkOnce(t *testing.T, c kubernetes.Interface, rev int, owners map[string]
 			t.Errorf("%s: Helm revisions %v, want 1..%d (each change applied once)", env, got, rev)
 			continue
 		}
-		if owners != nil && revs[rev] != owners[env] {
-			t.Errorf("%s: revision %d written by %q, its owner is %q", env, rev, revs[rev], owners[env])
+		var allowed []string
+		for _, o := range owners {
+			allowed = append(allowed, o[env])
+		}
+		if len(owners) > 0 && !slices.Contains(allowed, revs[rev]) {
+			t.Errorf("%s: revision %d written by %q, its owners then %v", env, rev, revs[rev], allowed)
 		}
 	}
 }
@@ -214,7 +221,9 @@ func TestDaemon_shard(t *testing.T) {
 			}
 		}
 	}
-	checkOnce(t, admin, 1, owners)
+	// The first members race for the Leases until all are seen: who
+	// installed is not known, only that each installed once.
+	checkOnce(t, admin, 1)
 
 	// 2. A fourth replica joins: only its share moves, and a commit
 	// touching every environment during the hand-over is applied once.
@@ -237,7 +246,8 @@ func TestDaemon_shard(t *testing.T) {
 			t.Errorf("%s owned by %s, assigned to %s", env, owner, want[env])
 		}
 	}
-	checkOnce(t, admin, 2, after)
+	// The commit lands during the join: the old owner or the new one.
+	checkOnce(t, admin, 2, owners, after)
 	if v, _ := metricValue(t, rs[3].run, "digitops_shard_handovers_total"); int(v) != rs[3].owned(t) {
 		t.Errorf("replica-3 counts %v hand-overs, owns %d (all taken from others)", v, rs[3].owned(t))
 	}
