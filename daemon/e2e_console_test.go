@@ -17,8 +17,9 @@ import (
 // TestDaemon_consoleViews renders the console's views from a real daemon on
 // examples/quickstart: the overview lists dev, the environment view its four
 // releases in sync and its first sync in the history, the release view
-// egov-user; an unknown environment is a 404 page; and after a restart on a
-// fresh cache the history row is still on the environment view.
+// egov-user; an unknown environment is a 404 page; sync now (token
+// required) adds a manual sync to the history; and after a restart on a
+// fresh cache the history rows are still on the environment view.
 func TestDaemon_consoleViews(t *testing.T) {
 	tenv := testenv.ForTest(t, testenv.Options{})
 	g := quickstartRepo(t)
@@ -29,6 +30,7 @@ func TestDaemon_consoleViews(t *testing.T) {
 		},
 		Home:     tenv.Config,
 		Interval: time.Hour,
+		APIToken: apiToken,
 	}
 	r := startDaemon(t, opts)
 	waitFor(t, 2*time.Minute, "dev in sync", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
@@ -67,13 +69,29 @@ func TestDaemon_consoleViews(t *testing.T) {
 		t.Errorf("an unknown environment: %d, want 404", code)
 	}
 
+	// Sync now: the token is required; the sync plans in full and is in
+	// the history as manual.
+	if code := r.post(t, "/api/v1/environments/dev/sync", ""); code != http.StatusUnauthorized {
+		t.Errorf("sync without a token: %d, want 401", code)
+	}
+	if code := r.post(t, "/api/v1/environments/dev/releases/nope/sync", apiToken); code != http.StatusNotFound {
+		t.Errorf("sync of an unknown release: %d, want 404", code)
+	}
+	if code := r.post(t, "/api/v1/environments/dev/releases/egov-user/sync", apiToken); code != http.StatusOK {
+		t.Fatalf("sync now: %d", code)
+	}
+	waitFor(t, 30*time.Second, "the manual sync in the history", func() bool {
+		_, body := r.get(t, "/environments/dev")
+		return strings.Contains(body, `<td data-label="Trigger">manual</td>`) && strings.Count(body, "<tr data-started=") == 2
+	})
+
 	// A new pod: nothing cached; the history comes back from the cluster.
 	r.stop()
 	opts.CacheDir = t.TempDir()
 	r = startDaemon(t, opts)
 	waitFor(t, 2*time.Minute, "dev in sync after the restart", func() bool { return r.env(t, "dev").Phase == statusapi.PhaseInSync })
-	waitFor(t, 30*time.Second, "both syncs on the environment view", func() bool {
+	waitFor(t, 30*time.Second, "the three syncs on the environment view", func() bool {
 		_, body := r.get(t, "/environments/dev")
-		return strings.Count(body, "<tr data-started=") == 2
+		return strings.Count(body, "<tr data-started=") == 3
 	})
 }

@@ -52,7 +52,8 @@ type envLoop struct {
 	// worker, the rollout loop and failures before the next load.
 	providers []notify.Provider
 	failed    backoffs // desired states that failed, tried again later
-	// retried is set by a retry request: the next sync plans in full.
+	// retried is set by a retry or sync-now request: the next sync plans
+	// in full.
 	retried atomic.Bool
 
 	// drift is the watch-driven drift worker (watchdrift.go).

@@ -136,6 +136,8 @@ type handler struct {
 //	GET  /api/v1/status         statusapi.Status as JSON
 //	POST /api/v1/environments/{env}/suspend|resume
 //	POST /api/v1/environments/{env}/releases/{release}/suspend|resume
+//	POST /api/v1/environments/{env}/sync
+//	POST /api/v1/environments/{env}/releases/{release}/sync
 //	POST /api/v1/environments/{env}/retry
 //	POST /api/v1/environments/{env}/releases/{release}/retry
 //	GET  /api/v1/environments/{env}/history[?release=NAME]   history.Document as JSON
@@ -178,6 +180,12 @@ func newHandler(b Backend, opts Options) *handler {
 			h.setSuspended(w, r, r.PathValue("env"), r.PathValue("release"), on)
 		})))
 	}
+	mux.HandleFunc("POST /api/v1/environments/{env}/sync", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
+		h.syncNow(w, r, r.PathValue("env"), "")
+	})))
+	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/sync", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
+		h.syncNow(w, r, r.PathValue("env"), r.PathValue("release"))
+	})))
 	mux.HandleFunc("POST /api/v1/environments/{env}/retry", h.authorized(h.routed(func(w http.ResponseWriter, r *http.Request) {
 		h.retry(w, r, r.PathValue("env"), "")
 	})))
@@ -255,6 +263,16 @@ func (h *handler) setSuspended(w http.ResponseWriter, r *http.Request, env, rele
 // at once.
 func (h *handler) retry(w http.ResponseWriter, r *http.Request, env, release string) {
 	st, err := h.backend.Retry(r.Context(), env, release)
+	if err != nil {
+		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// syncNow makes env sync now, planning in full.
+func (h *handler) syncNow(w http.ResponseWriter, r *http.Request, env, release string) {
+	st, err := h.backend.SyncNow(r.Context(), env, release)
 	if err != nil {
 		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
 		return
