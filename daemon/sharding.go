@@ -105,9 +105,7 @@ func (l *envLoop) standby() {
 	l.commit, l.settled, l.fingerprint = "", false, ""
 	l.drift.clearTarget()
 	l.d.metrics.ForgetEnvironment(l.name)
-	for name := range l.releases {
-		delete(l.releases, name)
-	}
+	clear(l.releases)
 	l.log.Info("standing by: another replica owns the environment")
 }
 
