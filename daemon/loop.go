@@ -283,6 +283,7 @@ func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconcil
 		ActContext: applyCtx,
 		Drain:      drain,
 		Replica:    l.d.replica(),
+		Commit:     l.src.gitCommit(p.snap),
 	})
 	l.drift.unclaim(acting, actorFullSync)
 	if err != nil {

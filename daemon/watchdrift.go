@@ -253,6 +253,7 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 		ActContext: applyCtx,
 		Drain:      drain,
 		Replica:    d.replica(),
+		Commit:     l.gitCommit(tgt.commit),
 	})
 	w.unclaim(corrections, actorWatch)
 	if requeue {
