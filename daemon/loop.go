@@ -439,7 +439,9 @@ func (l *envLoop) snapshotAndCommit() (statusapi.Environment, string) {
 	st := l.status
 	st.Releases = append(make([]statusapi.Release, 0, len(l.status.Releases)), l.status.Releases...)
 	for i := range st.Releases {
-		st.Releases[i].Suspended = st.Releases[i].Suspended || l.d.suspends.release(l.name, st.Releases[i].Name)
+		r := &st.Releases[i]
+		r.Suspended = r.Suspended || l.d.suspends.release(l.name, r.Name)
+		r.RolledBack = l.rolledBack(r.Name)
 	}
 	st.Suspended = l.d.suspends.environment(l.name)
 	st.Phase = environmentPhase(st)
