@@ -134,7 +134,7 @@ in dependency order.`,
 		newCompletionCommand(s),
 		newServeCommand(opts, s),
 	)
-	root.AddCommand(newRolloutCommand(s), newHistoryCommand(opts, s))
+	root.AddCommand(newRolloutCommand(s), newHistoryCommand(opts, s), newRollbackCommand(s))
 	for _, v := range daemonVerbs() {
 		root.AddCommand(newDaemonVerbCommand(s, v))
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -199,7 +200,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 		st, err := b.SyncNow(r.Context(), r.PathValue("env"), r.PathValue("release"))
 		answer(w, st, err, http.StatusInternalServerError)
 	})))
-	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/rollback", h.authorized(h.routed(h.rollback)))
+	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/rollback", h.authorized(writeWithin(rollbackWriteTimeout, h.routed(h.rollback))))
 	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Rollouts())
 	})
@@ -261,8 +262,22 @@ func (h *handler) retry(w http.ResponseWriter, r *http.Request, env, release str
 	writeJSON(w, http.StatusOK, st)
 }
 
-// maxRollbackBody bounds the body of a rollback request.
-const maxRollbackBody = 4 << 10
+// maxRollbackBody bounds the body of a rollback request;
+// rollbackWriteTimeout the time its answer may take (Helm's rollback runs
+// its hooks, up to the policy's timeout), instead of the server's Write.
+const (
+	maxRollbackBody      = 4 << 10
+	rollbackWriteTimeout = 15 * time.Minute
+)
+
+// writeWithin lets next answer within d (an authorized request that
+// waits for Helm) rather than within the server's write timeout.
+func writeWithin(d time.Duration, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		next(w, r)
+	}
+}
 
 // RollbackRequest is the body of POST
 // /api/v1/environments/{env}/releases/{release}/rollback.
