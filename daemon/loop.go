@@ -32,15 +32,18 @@ type envLoop struct {
 	wake chan struct{}
 
 	// Owned by the loop goroutine.
-	owned       bool          // with --shard: this replica owned it at the last sync
-	commit      string        // commit of the last load
-	deployed    string        // commit of the last successful sync
-	settled     bool          // the last sync left nothing to do
-	fingerprint string        // live releases after the last full sync
-	lastFull    time.Time     // end of the last full sync
-	cluster     *kube.Cluster // from the last load
-	interval    time.Duration
-	releases    map[string]string // name → namespace, in the metrics
+	owned       bool      // with --shard: this replica owned it at the last sync
+	commit      string    // commit of the last load
+	deployed    string    // commit of the last successful sync
+	settled     bool      // the last sync left nothing to do
+	fingerprint string    // live releases after the last full sync
+	lastFull    time.Time // end of the last full sync
+	// lastStart is when the last full sync started, before it read the
+	// suspensions: a change after it may not be in its plan.
+	lastStart time.Time
+	cluster   *kube.Cluster // from the last load
+	interval  time.Duration
+	releases  map[string]string // name → namespace, in the metrics
 
 	mu     sync.Mutex
 	status statusapi.Environment
@@ -383,6 +386,7 @@ func (l *envLoop) report(ctx context.Context, p *pass, synced reconciler.Synced)
 	l.commit = p.snap.Commit
 	l.fingerprint = fingerprint(live, l.name, l.releases)
 	l.lastFull = time.Now()
+	l.lastStart = p.start
 	l.settled = outcome.settled && p.fetchErr == nil
 
 	res, syncErr := syncResult(outcome, p.fetchErr, p.leader, changes)
@@ -445,7 +449,7 @@ func (l *envLoop) unchanged(ctx context.Context, snap git.Snapshot) bool {
 	if !l.settled || l.cluster == nil || snap.Commit != l.commit || time.Since(l.lastFull) >= l.d.opts.DriftInterval {
 		return false
 	}
-	if l.d.suspends.changedSince(l.name, l.lastFull) {
+	if l.d.suspends.changedSince(l.name, l.lastStart) {
 		return false
 	}
 	l.mu.Lock()
@@ -516,6 +520,9 @@ func (l *envLoop) snapshotAndCommit() (statusapi.Environment, string) {
 	for i := range st.Releases {
 		r := &st.Releases[i]
 		r.Suspended = r.Suspended || l.d.suspends.release(l.name, r.Name)
+		if r.Suspended {
+			r.Phase = statusapi.PhaseSuspended // as releasePhase: suspended wins, before the next sync
+		}
 		r.RolledBack = l.rolledBack(r.Name)
 	}
 	st.Suspended = l.d.suspends.environment(l.name)

@@ -256,8 +256,15 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 		Commit:     l.gitCommit(tgt.commit),
 	})
 	w.unclaim(corrections, actorWatch)
+	// A check that read the live state before the full sync or an
+	// operator's rollback acted writes no status: it would be older than
+	// theirs. It is made again.
+	w.mu.Lock()
+	requeue = requeue || (len(corrections) == 0 && w.actedEpoch != epoch)
+	w.mu.Unlock()
 	if requeue {
 		w.requeue(names, first)
+		w.wakeUp()
 		return
 	}
 	if err != nil {
