@@ -114,7 +114,8 @@ type Options struct {
 	// Webhooks are the receivers' secrets.
 	Webhooks WebhookSecrets
 	// APIToken, when set, is required as "Authorization: Bearer" on the
-	// suspend and resume endpoints.
+	// endpoints that change something (suspend, resume, retry, sync,
+	// rollback, the rollouts' actions); without it they are refused.
 	APIToken string
 	// Home is the cluster the daemon runs in, where the Secrets of
 	// cluster.kubeconfigSecret are read; nil: HomeConfig(KubeconfigOverride,

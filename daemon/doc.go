@@ -91,9 +91,23 @@
 // # Suspend and resume
 //
 // POST /api/v1/environments/{env}/suspend|resume and
-// .../releases/{release}/suspend|resume. A suspended environment is not
-// synced at all; a suspended release is planned as a skip. Suspensions are
-// saved in CacheDir/suspended.json and survive a restart.
+// .../releases/{release}/suspend|resume. A suspended environment never
+// acts: it fetches, and plans without applying only when its revision
+// moved (or a sync is asked), so that the console shows what resuming
+// would do; a suspended release is planned as a skip. Suspensions are
+// saved in CacheDir/suspended.json (with --shard, a ConfigMap) and
+// survive a restart.
+//
+// # The console's API
+//
+// Each planned sync keeps, for GET /api/v1/environments/{env}, the changes
+// it did not carry out with their diffs, and each release's order and
+// takeovers (pending.go); GET .../releases/{release} adds the release's
+// Helm history read from Helm's storage. POST .../sync plans in full now.
+// POST .../releases/{release}/rollback is an operator's emergency
+// rollback (console.go): under the shard guard and the release's claim,
+// it suspends the release with a rollback mark, then Helm rolls it back;
+// the mark holds until the release is resumed.
 //
 // # Shutdown
 //

@@ -163,3 +163,50 @@ func TestHTTP_connectionLimit(t *testing.T) {
 		t.Fatalf("once a connection closed, the next was not served: %v", err)
 	}
 }
+
+// TestSuspend_rollbackMark: a rollback suspends its release and marks it;
+// the mark survives a restart, holds while the release is suspended
+// (resuming its environment does not end it) and goes with the release's
+// resume.
+func TestSuspend_rollbackMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "suspended.json")
+	s, err := loadSuspensions(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.rollBack(t.Context(), "dev", "egov-user", 1, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rollBack(t.Context(), "dev", "pgr-services", 4, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.forgetRollback(t.Context(), "dev", "pgr-services"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.set(t.Context(), "dev", "", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.set(t.Context(), "dev", "", false); err != nil {
+		t.Fatal(err)
+	}
+	s, err = loadSuspensions(path) // a restart
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := s.rolledBack("dev", "egov-user"); !ok || m.To != 1 || !m.At.Equal(at) || !s.release("dev", "egov-user") {
+		t.Errorf("after a restart egov-user: mark %+v %v, suspended %v; want rolled back to 1, suspended", m, ok, s.release("dev", "egov-user"))
+	}
+	if _, ok := s.rolledBack("dev", "pgr-services"); ok || !s.release("dev", "pgr-services") {
+		t.Errorf("a forgotten rollback: marked %v, suspended %v; want no mark, still suspended", ok, s.release("dev", "pgr-services"))
+	}
+	if err := s.set(t.Context(), "dev", "egov-user", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.rolledBack("dev", "egov-user"); ok || s.release("dev", "egov-user") {
+		t.Error("resuming the release kept its rollback mark or suspension")
+	}
+	if len(s.state.RolledBack) != 0 {
+		t.Errorf("marks left: %+v", s.state.RolledBack)
+	}
+}

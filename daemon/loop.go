@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,15 +32,18 @@ type envLoop struct {
 	wake chan struct{}
 
 	// Owned by the loop goroutine.
-	owned       bool          // with --shard: this replica owned it at the last sync
-	commit      string        // commit of the last load
-	deployed    string        // commit of the last successful sync
-	settled     bool          // the last sync left nothing to do
-	fingerprint string        // live releases after the last full sync
-	lastFull    time.Time     // end of the last full sync
-	cluster     *kube.Cluster // from the last load
-	interval    time.Duration
-	releases    map[string]string // name → namespace, in the metrics
+	owned       bool      // with --shard: this replica owned it at the last sync
+	commit      string    // commit of the last load
+	deployed    string    // commit of the last successful sync
+	settled     bool      // the last sync left nothing to do
+	fingerprint string    // live releases after the last full sync
+	lastFull    time.Time // end of the last full sync
+	// lastStart is when the last full sync started, before it read the
+	// suspensions: a change after it may not be in its plan.
+	lastStart time.Time
+	cluster   *kube.Cluster // from the last load
+	interval  time.Duration
+	releases  map[string]string // name → namespace, in the metrics
 
 	mu     sync.Mutex
 	status statusapi.Environment
@@ -52,9 +56,16 @@ type envLoop struct {
 	// worker, the rollout loop and failures before the next load.
 	providers []notify.Provider
 	failed    backoffs // desired states that failed, tried again later
-	// retried is set by a retry or sync-now request: the next sync plans
-	// in full.
-	retried atomic.Bool
+	// planFully is set by a retry or a sync request: the next sync plans
+	// in full (no cheap unchanged check; a suspended environment plans
+	// again without applying).
+	planFully atomic.Bool
+	// dryPlanned is the commit a suspended environment last planned (or
+	// tried to) without applying. Owned by the loop goroutine.
+	dryPlanned string
+	// last is what the console keeps of the last planned sync
+	// (pending.go), nil before one.
+	last *lastPlan
 
 	// drift is the watch-driven drift worker (watchdrift.go).
 	drift *driftWorker
@@ -132,6 +143,9 @@ type pass struct {
 	guard  *shard.Guard
 	// trigger is what woke the sync.
 	trigger history.Trigger
+	// dry is set when the environment is suspended: the sync plans, to
+	// show what resuming would change, and never acts.
+	dry bool
 }
 
 // errStopping ends a sync quietly: the daemon is stopping.
@@ -150,16 +164,17 @@ func (l *envLoop) sync(ctx, applyCtx context.Context, trigger history.Trigger) {
 	}
 	defer guard.End()
 	l.owned = true
+	full := l.planFully.Swap(false)
 	if err := l.d.suspends.refresh(ctx); err != nil {
 		l.log.Warn("suspensions not read again; using the last read", "error", err)
 	}
 	p := &pass{start: time.Now(), leader: acting, guard: guard, trigger: trigger}
 	if l.d.suspends.environment(l.name) {
-		l.finish(p.start, metrics.SyncSuspended, nil)
+		l.syncSuspended(ctx, applyCtx, p, full)
 		return
 	}
 	err := l.fetchSnapshot(ctx, p)
-	if err == nil && p.fetchErr == nil && l.unchanged(ctx, p.snap) {
+	if err == nil && p.fetchErr == nil && !full && l.unchanged(ctx, p.snap) {
 		l.finish(p.start, metrics.SyncUnchanged, nil)
 		return
 	}
@@ -178,8 +193,41 @@ func (l *envLoop) sync(ctx, applyCtx context.Context, trigger history.Trigger) {
 		l.remember(p, metrics.SyncFailure, err, nil)
 		return
 	}
-	res, syncErr := l.report(p, synced)
+	res, syncErr := l.report(ctx, p, synced)
 	l.remember(p, res, syncErr, &synced)
+}
+
+// syncSuspended is a pass over a suspended environment, which never acts:
+// it fetches and, when the revision moved since the last plan (or a sync
+// was asked), plans without applying, so that the console's pending
+// changes show what resuming would do; otherwise it stops there. Its
+// result is "suspended", it is not history and it notifies no one; an
+// error shows in the status only.
+func (l *envLoop) syncSuspended(ctx, applyCtx context.Context, p *pass, full bool) {
+	p.leader, p.dry = false, true
+	err := l.fetchSnapshot(ctx, p)
+	switch {
+	case errors.Is(err, errStopping):
+		return
+	case err == nil && !full && (p.snap.Commit == l.commit || p.snap.Commit == l.dryPlanned):
+		l.finish(p.start, metrics.SyncSuspended, nil)
+		return
+	}
+	if err == nil {
+		l.dryPlanned = p.snap.Commit
+		err = l.load(ctx, p)
+	}
+	var synced reconciler.Synced
+	if err == nil {
+		synced, err = l.planAndApply(ctx, applyCtx, p)
+	}
+	switch {
+	case errors.Is(err, errStopping):
+	case err != nil:
+		l.finish(p.start, metrics.SyncSuspended, err)
+	default:
+		l.report(ctx, p, synced)
+	}
 }
 
 // fetchSnapshot fetches the source into p.snap and moves it to the commit
@@ -267,8 +315,18 @@ func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconcil
 				}
 			}
 			if p.leader {
-				// Waits for drift corrections of these releases in flight.
+				// Waits for drift corrections of these releases in flight,
+				// and for an operator's rollback.
 				if err := l.drift.claimWait(ctx, acting, actorFullSync); err != nil {
+					acting = nil
+					return false, nil
+				}
+				// An operator suspended one of them (a rollback) or the
+				// environment since the plan read the suspensions: acting
+				// would undo it. Their wake plans again at once.
+				if l.suspendedSince(p.suspended, acting) {
+					l.log.Info("suspended while planned: not acting; planning again")
+					l.drift.unclaim(acting, actorFullSync)
 					acting = nil
 					return false, nil
 				}
@@ -284,6 +342,7 @@ func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconcil
 		ActContext: applyCtx,
 		Drain:      drain,
 		Replica:    l.d.replica(),
+		Commit:     l.src.gitCommit(p.snap),
 	})
 	l.drift.unclaim(acting, actorFullSync)
 	if err != nil {
@@ -296,10 +355,21 @@ func (l *envLoop) planAndApply(ctx, applyCtx context.Context, p *pass) (reconcil
 	return synced, nil
 }
 
+// suspendedSince reports whether the environment, or one of the named
+// releases, is suspended now and was not in suspended (what the plan
+// read).
+func (l *envLoop) suspendedSince(suspended map[string]bool, names []string) bool {
+	if l.d.suspends.environment(l.name) {
+		return true
+	}
+	return slices.ContainsFunc(names, func(n string) bool { return !suspended[n] && l.d.suspends.release(l.name, n) })
+}
+
 // report records what a planned sync did: release statuses, backoffs,
-// drift watches, notifications, metrics and the environment's status. It
-// returns the sync's result and error.
-func (l *envLoop) report(p *pass, synced reconciler.Synced) (metrics.SyncResult, error) {
+// drift watches, notifications, metrics, the environment's status and
+// what the console keeps of the plan (pending changes and their diffs). It
+// returns the sync's result and error: "suspended" for a dry pass.
+func (l *envLoop) report(ctx context.Context, p *pass, synced reconciler.Synced) (metrics.SyncResult, error) {
 	plan, result, live := synced.Plan, synced.Result, synced.Live
 	l.drift.watchActed(plan, result)
 	changes := plan.Summary().Writes()
@@ -316,9 +386,13 @@ func (l *envLoop) report(p *pass, synced reconciler.Synced) (metrics.SyncResult,
 	l.commit = p.snap.Commit
 	l.fingerprint = fingerprint(live, l.name, l.releases)
 	l.lastFull = time.Now()
+	l.lastStart = p.start
 	l.settled = outcome.settled && p.fetchErr == nil
 
 	res, syncErr := syncResult(outcome, p.fetchErr, p.leader, changes)
+	if p.dry {
+		res, syncErr = metrics.SyncSuspended, nil
+	}
 	if res == metrics.SyncSuccess && l.deployed != p.snap.Commit {
 		if l.deployed != "" && !p.snap.CommitTime.IsZero() {
 			l.d.metrics.CommitToDeploy(l.name, time.Since(p.snap.CommitTime))
@@ -335,6 +409,11 @@ func (l *envLoop) report(p *pass, synced reconciler.Synced) (metrics.SyncResult,
 	}
 	l.d.metrics.Revision(l.name, p.snap.Revision)
 	l.mu.Lock()
+	prev := l.last
+	l.mu.Unlock()
+	last := newLastPlan(ctx, p.conn.cluster, plan, result, prev)
+	l.mu.Lock()
+	l.last = last
 	l.status.Revision = p.snap.Revision
 	l.statusCommit = l.src.gitCommit(p.snap)
 	l.status.Warnings = warnings(p.env.Warnings)
@@ -370,14 +449,14 @@ func (l *envLoop) unchanged(ctx context.Context, snap git.Snapshot) bool {
 	if !l.settled || l.cluster == nil || snap.Commit != l.commit || time.Since(l.lastFull) >= l.d.opts.DriftInterval {
 		return false
 	}
-	if l.d.suspends.changedSince(l.name, l.lastFull) {
+	if l.d.suspends.changedSince(l.name, l.lastStart) {
 		return false
 	}
 	l.mu.Lock()
 	due := l.failed.due(time.Now())
 	l.mu.Unlock()
-	if due || l.retried.Swap(false) {
-		return false // a failed release's next attempt, or a retry asked
+	if due {
+		return false // a failed release's next attempt
 	}
 	live, err := kube.ReadLiveState(ctx, l.cluster)
 	if err != nil {
@@ -391,7 +470,7 @@ func (l *envLoop) unchanged(ctx context.Context, snap git.Snapshot) bool {
 func (l *envLoop) retry(release string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.retried.Store(true)
+	l.planFully.Store(true)
 	n := len(l.failed)
 	if release == "" {
 		clear(l.failed)
@@ -439,7 +518,12 @@ func (l *envLoop) snapshotAndCommit() (statusapi.Environment, string) {
 	st := l.status
 	st.Releases = append(make([]statusapi.Release, 0, len(l.status.Releases)), l.status.Releases...)
 	for i := range st.Releases {
-		st.Releases[i].Suspended = st.Releases[i].Suspended || l.d.suspends.release(l.name, st.Releases[i].Name)
+		r := &st.Releases[i]
+		r.Suspended = r.Suspended || l.d.suspends.release(l.name, r.Name)
+		if r.Suspended {
+			r.Phase = statusapi.PhaseSuspended // as releasePhase: suspended wins, before the next sync
+		}
+		r.RolledBack = l.rolledBack(r.Name)
 	}
 	st.Suspended = l.d.suspends.environment(l.name)
 	st.Phase = environmentPhase(st)

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/digitops/digitops/internal/statusapi"
 )
 
 // suspensions records what is suspended, in memory and in a JSON file so
@@ -34,6 +36,17 @@ type suspendFile struct {
 	Environments []string `json:"environments"`
 	// Releases are suspended releases, by environment.
 	Releases map[string][]string `json:"releases"`
+	// RolledBack are operators' emergency rollbacks, by environment and
+	// release: each holds while its release is suspended (resuming the
+	// release forgets it).
+	RolledBack map[string]map[string]rollbackMark `json:"rolledBack,omitempty"`
+}
+
+// rollbackMark is an operator's emergency rollback of a release: to Helm
+// revision To, at At.
+type rollbackMark struct {
+	To int       `json:"to"`
+	At time.Time `json:"at"`
 }
 
 func loadSuspensions(path string) (*suspensions, error) {
@@ -91,12 +104,61 @@ func (s *suspensions) changedSince(env string, t time.Time) bool {
 // cannot be written the error is returned and nothing changes in memory
 // either, so a suspension never holds only until the next restart.
 func (s *suspensions) set(ctx context.Context, env, release string, on bool) error {
+	return s.update(ctx, env, func(cur suspendFile) suspendFile { return toggled(cur, env, release, on) })
+}
+
+// rollBack suspends a release of env and records, in the same write, that
+// an operator rolls it back to revision to at the time at: the mark holds
+// until the release is resumed.
+func (s *suspensions) rollBack(ctx context.Context, env, release string, to int, at time.Time) error {
+	return s.update(ctx, env, func(cur suspendFile) suspendFile {
+		next := toggled(cur, env, release, true)
+		if next.RolledBack[env] == nil {
+			next.RolledBack[env] = map[string]rollbackMark{}
+		}
+		next.RolledBack[env][release] = rollbackMark{To: to, At: at}
+		return next
+	})
+}
+
+// forgetRollback drops the rollback mark of a release of env (its
+// rollback failed), leaving it suspended.
+func (s *suspensions) forgetRollback(ctx context.Context, env, release string) error {
+	return s.update(ctx, env, func(cur suspendFile) suspendFile {
+		next := cloneState(cur)
+		unmark(next, env, release)
+		return next
+	})
+}
+
+// rolledBack returns the rollback mark of a release of env, if any.
+func (s *suspensions) rolledBack(env, release string) (rollbackMark, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.state.RolledBack[env][release]
+	return m, ok
+}
+
+// rolledBack is the rollback mark of a release of l's environment for the
+// status, nil when none.
+func (l *envLoop) rolledBack(release string) *statusapi.RolledBack {
+	m, ok := l.d.suspends.rolledBack(l.name, release)
+	if !ok {
+		return nil
+	}
+	return &statusapi.RolledBack{To: m.To, At: m.At}
+}
+
+// update makes change's state the current one and saves it (in the home
+// ConfigMap with --shard), all or nothing; env's suspensions are marked
+// changed.
+func (s *suspensions) update(ctx context.Context, env string, change func(suspendFile) suspendFile) error {
 	if s.home != nil {
-		return s.setHome(ctx, env, release, on)
+		return s.updateHome(ctx, env, change)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := s.toggled(env, release, on)
+	next := change(s.state)
 	if err := s.save(next); err != nil {
 		return err
 	}
@@ -105,19 +167,43 @@ func (s *suspensions) set(ctx context.Context, env, release string, on bool) err
 	return nil
 }
 
-// toggled is the state with env (or its release) suspended or resumed.
-// s.mu is held.
-func (s *suspensions) toggled(env, release string, on bool) suspendFile {
-	next := suspendFile{Environments: s.state.Environments, Releases: maps.Clone(s.state.Releases)}
+// toggled is state with env (or its release) suspended or resumed; a
+// resumed release loses its rollback mark. state is not changed.
+func toggled(state suspendFile, env, release string, on bool) suspendFile {
+	next := cloneState(state)
 	if release == "" {
-		next.Environments = toggle(s.state.Environments, env, on)
-	} else {
-		next.Releases[env] = toggle(s.state.Releases[env], release, on)
-		if len(next.Releases[env]) == 0 {
-			delete(next.Releases, env)
-		}
+		next.Environments = toggle(state.Environments, env, on)
+		return next
+	}
+	next.Releases[env] = toggle(state.Releases[env], release, on)
+	if len(next.Releases[env]) == 0 {
+		delete(next.Releases, env)
+	}
+	if !on {
+		unmark(next, env, release)
 	}
 	return next
+}
+
+// cloneState copies state's maps, so that a change of the copy leaves
+// state as it is (the slices are replaced, never changed in place).
+func cloneState(state suspendFile) suspendFile {
+	next := suspendFile{Environments: state.Environments, Releases: maps.Clone(state.Releases), RolledBack: map[string]map[string]rollbackMark{}}
+	if next.Releases == nil {
+		next.Releases = map[string][]string{}
+	}
+	for env, marks := range state.RolledBack {
+		next.RolledBack[env] = maps.Clone(marks)
+	}
+	return next
+}
+
+// unmark drops the rollback mark of a release of env from state.
+func unmark(state suspendFile, env, release string) {
+	delete(state.RolledBack[env], release)
+	if len(state.RolledBack[env]) == 0 {
+		delete(state.RolledBack, env)
+	}
 }
 
 // save writes state to the file: to a temporary file first, renamed over

@@ -87,9 +87,10 @@ func symmetricDifference(a, b []string) []string {
 	return out
 }
 
-// setHome suspends or resumes in the ConfigMap: read, toggle, write with
-// its resourceVersion, again on a conflict (another replica wrote).
-func (s *suspensions) setHome(ctx context.Context, env, release string, on bool) error {
+// updateHome changes the suspensions in the ConfigMap: read, change,
+// write with its resourceVersion, again on a conflict (another replica
+// wrote).
+func (s *suspensions) updateHome(ctx context.Context, env string, change func(suspendFile) suspendFile) error {
 	for range 5 {
 		state, cm, err := s.home.get(ctx)
 		if err != nil {
@@ -97,7 +98,7 @@ func (s *suspensions) setHome(ctx context.Context, env, release string, on bool)
 		}
 		s.mu.Lock()
 		s.adopt(state)
-		next := s.toggled(env, release, on)
+		next := change(s.state)
 		s.mu.Unlock()
 		err = s.home.put(ctx, cm, next)
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {

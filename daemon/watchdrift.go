@@ -253,10 +253,18 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 		ActContext: applyCtx,
 		Drain:      drain,
 		Replica:    d.replica(),
+		Commit:     l.gitCommit(tgt.commit),
 	})
 	w.unclaim(corrections, actorWatch)
+	// A check that read the live state before the full sync or an
+	// operator's rollback acted writes no status: it would be older than
+	// theirs. It is made again.
+	w.mu.Lock()
+	requeue = requeue || (len(corrections) == 0 && w.actedEpoch != epoch)
+	w.mu.Unlock()
 	if requeue {
 		w.requeue(names, first)
+		w.wakeUp()
 		return
 	}
 	if err != nil {
@@ -276,21 +284,24 @@ func (w *driftWorker) checkReleases(ctx, applyCtx context.Context, names []strin
 	}
 }
 
-// actor is who acts on a release: the full sync or the drift worker.
+// actor is who acts on a release: the full sync, the drift worker, or an
+// operator's rollback (console.go).
 type actor int
 
 const (
 	actorFullSync actor = iota + 1
 	actorWatch
+	actorOperator
 )
 
 // claim marks the named releases as acted on by who, all or none: it
-// returns false, marking nothing, when another actor holds one of them.
+// returns false, marking nothing, when another actor holds one of them
+// (or another operator's rollback: those exclude each other too).
 func (w *driftWorker) claim(names []string, who actor) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, n := range names {
-		if by, ok := w.acting[n]; ok && by != who {
+		if by, ok := w.acting[n]; ok && (by != who || who == actorOperator) {
 			return false
 		}
 	}
@@ -323,9 +334,9 @@ func (w *driftWorker) claimWait(ctx context.Context, names []string, who actor) 
 }
 
 // unclaim ends who's marks on the named releases (never another actor's),
-// tells claimWait, and when the full sync let go, moves the epoch on (a
-// drift check planned before it is stale) and wakes the worker for the
-// events that came meanwhile.
+// tells claimWait, and when the full sync or an operator let go, moves
+// the epoch on (a drift check planned before it is stale) and wakes the
+// worker for the events that came meanwhile.
 func (w *driftWorker) unclaim(names []string, who actor) {
 	if len(names) == 0 {
 		return
@@ -336,13 +347,13 @@ func (w *driftWorker) unclaim(names []string, who actor) {
 			delete(w.acting, n)
 		}
 	}
-	if who == actorFullSync {
+	if who != actorWatch {
 		w.actedEpoch++
 	}
 	close(w.freed)
 	w.freed = make(chan struct{})
 	w.mu.Unlock()
-	if who == actorFullSync {
+	if who != actorWatch {
 		w.wakeUp()
 	}
 }

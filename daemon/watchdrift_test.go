@@ -189,3 +189,29 @@ func TestDuePending_oneTimerForTheEarliestHold(t *testing.T) {
 		t.Fatalf("timer re-armed for %v, want the next hold's end", l.drift.holdWake.Sub(now))
 	}
 }
+
+// TestClaim_operatorRollback: an operator's rollback excludes the full
+// sync, the drift worker and another rollback; letting go makes a drift
+// check planned before it stale, as the full sync's does.
+func TestClaim_operatorRollback(t *testing.T) {
+	l := newTestLoop(t)
+	if !l.drift.claim([]string{"egov-user"}, actorOperator) {
+		t.Fatal("a rollback could not claim a free release")
+	}
+	for _, who := range []actor{actorFullSync, actorWatch, actorOperator} {
+		if l.drift.claim([]string{"egov-user"}, who) {
+			t.Fatalf("actor %d claimed a release a rollback holds", who)
+		}
+	}
+	epoch := l.drift.actedEpoch
+	l.drift.unclaim([]string{"egov-user"}, actorOperator)
+	if len(l.drift.acting) != 0 || l.drift.actedEpoch != epoch+1 {
+		t.Fatalf("after the rollback let go: marks %v, epoch %d → %d; want none, moved on", l.drift.acting, epoch, l.drift.actedEpoch)
+	}
+	if !l.drift.claim([]string{"egov-user"}, actorFullSync) {
+		t.Fatal("the full sync could not claim the release after the rollback")
+	}
+	if l.drift.claim([]string{"egov-user"}, actorOperator) {
+		t.Fatal("a rollback claimed a release the full sync acts on")
+	}
+}

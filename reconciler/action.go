@@ -52,6 +52,8 @@ type helmEnv struct {
 	allowed *policy.Rules
 	// replica, when set, labels every revision written (LabelReplica).
 	replica string
+	// commit, when set, labels every revision written (LabelCommit).
+	commit string
 }
 
 // ensureNamespace makes sure the namespace of an install exists (owned by
@@ -77,7 +79,8 @@ func (h helmEnv) config(namespace string) *action.Configuration {
 }
 
 // labels are the release labels digitops records on the revision it is about
-// to write, which will be number revision.
+// to write, which will be number revision. The replica and the commit are
+// left out when unknown: see unknownLabels.
 func (h helmEnv) labels(step *Step, revision int) map[string]string {
 	l := map[string]string{
 		kube.LabelEnvironment:  h.environment,
@@ -88,7 +91,26 @@ func (h helmEnv) labels(step *Step, revision int) map[string]string {
 	if h.replica != "" {
 		l[kube.LabelReplica] = h.replica
 	}
+	if h.commit != "" {
+		l[kube.LabelCommit] = h.commit
+	}
 	return l
+}
+
+// unknownLabels are the labels of labels that this write does not know
+// (no replica outside serve --shard, no commit for a directory read as it
+// is): a write that starts from an earlier revision's labels (Helm's
+// upgrade merges them in; a record rewrites that revision) must drop
+// them, or the revision would name a replica or a commit it does not
+// come from.
+func unknownLabels(labels map[string]string) []string {
+	var out []string
+	for _, k := range []string{kube.LabelReplica, kube.LabelCommit} {
+		if _, ok := labels[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (h helmEnv) timeout() time.Duration {

@@ -98,6 +98,9 @@ type Applier struct {
 	// Replica, when set, is written on every Helm revision as the label
 	// digitops.io/replica: which replica of serve --shard acted.
 	Replica string
+	// Commit, when set, is written on every Helm revision as the label
+	// digitops.io/commit: the Git commit the plan was made from.
+	Commit string
 }
 
 // Apply carries out the plan's steps in dependency order, in parallel up to
@@ -119,7 +122,7 @@ func (a *Applier) Apply(ctx context.Context, env *manifest.Environment, plan *Pl
 	}
 	log = log.With("environment", env.Name, "revision", plan.Revision)
 	s := &scheduler{
-		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster), allowed: plan.policy, replica: a.Replica}),
+		runners:     newHelmRunners(helmEnv{cluster: a.Cluster, log: log, environment: env.Name, policy: env.Policy, namespaces: newNamespaces(a.Cluster), allowed: plan.policy, replica: a.Replica, commit: a.Commit}),
 		concurrency: env.Policy.Concurrency,
 		log:         log,
 		progress:    a.Progress,

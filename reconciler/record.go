@@ -48,6 +48,9 @@ func (a Record) Run(ctx context.Context, step *Step) (Applied, error) {
 			rel.Labels = map[string]string{}
 		}
 		maps.Copy(rel.Labels, labels)
+		for _, k := range unknownLabels(labels) {
+			delete(rel.Labels, k)
+		}
 		return nil
 	})
 	if err != nil {

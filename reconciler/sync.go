@@ -51,6 +51,8 @@ type SyncOptions struct {
 	Progress Progress
 	// Replica labels the Helm revisions written (Applier.Replica).
 	Replica string
+	// Commit labels the Helm revisions written (Applier.Commit).
+	Commit string
 }
 
 // Synced is what one sync observed and did.
@@ -109,7 +111,7 @@ func (s *Syncer) Sync(ctx context.Context, env *manifest.Environment, opts SyncO
 	if opts.ActContext != nil {
 		actCtx = opts.ActContext
 	}
-	applier := &Applier{Cluster: s.Cluster, Log: s.Log, Progress: opts.Progress, Drain: opts.Drain, Replica: opts.Replica}
+	applier := &Applier{Cluster: s.Cluster, Log: s.Log, Progress: opts.Progress, Drain: opts.Drain, Replica: opts.Replica, Commit: opts.Commit}
 	out.Result = applier.Apply(actCtx, env, plan)
 	readCtx := ctx
 	if readCtx.Err() != nil {

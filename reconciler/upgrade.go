@@ -94,6 +94,9 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 	// Helm merges the previous revision's labels in; "null" drops the mark
 	// an earlier remediation left.
 	up.Labels[kube.LabelRemediation] = "null"
+	for _, k := range unknownLabels(up.Labels) {
+		up.Labels[k] = "null"
+	}
 	// Adopted objects it stops rendering stay (Helm's keep policy on
 	// them): the release records that it kept some until prune deletes
 	// them all.

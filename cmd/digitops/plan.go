@@ -160,7 +160,7 @@ type syncRun struct {
 // (unless offline), a planner, and the filters, which the plan applies
 // before it reads or renders anything for the releases they leave out.
 func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, error) {
-	env, revision, err := g.loadEnvironment(ctx)
+	env, from, err := g.loadEnvironment(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -214,8 +214,9 @@ func newSyncRun(ctx context.Context, g *globalOptions, f planFlags) (*syncRun, e
 		syncer:  &reconciler.Syncer{Planner: planner, Cluster: cluster, Log: slog.Default()},
 		sel:     sel,
 		offline: f.offline,
-		// One plan per command: the watches stop before applying.
-		opts: reconciler.SyncOptions{StopWatching: true, PlanOptions: reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: revision, Policy: rules}},
+		// One plan per command: the watches stop before applying. apply
+		// labels what it writes with the commit when it read one.
+		opts: reconciler.SyncOptions{StopWatching: true, Commit: from.commit, PlanOptions: reconciler.PlanOptions{ForcePrune: f.forcePrune, Revision: from.revision, Policy: rules}},
 	}
 	if !sel.empty() {
 		run.opts.Select = sel.match

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -112,23 +113,36 @@ func printRollout(w io.Writer, r statusapi.Rollout) {
 
 // call sends an API request and decodes its JSON answer into out.
 func (o *serverOptions) call(cmd *cobra.Command, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(cmd.Context(), method, strings.TrimSuffix(o.server, "/")+path, nil)
+	return o.send(cmd, method, path, nil, 30*time.Second, out)
+}
+
+// send sends an API request with a JSON body (none when nil), waits for
+// its answer at most timeout, and decodes it into out.
+func (o *serverOptions) send(cmd *cobra.Command, method, path string, body []byte, timeout time.Duration, out any) error {
+	var in io.Reader
+	if body != nil {
+		in = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(cmd.Context(), method, strings.TrimSuffix(o.server, "/")+path, in)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if o.token != "" {
 		req.Header.Set("Authorization", "Bearer "+o.token)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return fmt.Errorf("unable to reach the daemon at %q: %w", o.server, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("daemon answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("daemon answered %s: %s", resp.Status, strings.TrimSpace(string(answer)))
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("unable to read the daemon's answer: %w", err)
 	}
 	return nil

@@ -134,7 +134,7 @@ in dependency order.`,
 		newCompletionCommand(s),
 		newServeCommand(opts, s),
 	)
-	root.AddCommand(newRolloutCommand(s), newHistoryCommand(opts, s))
+	root.AddCommand(newRolloutCommand(s), newHistoryCommand(opts, s), newRollbackCommand(s))
 	for _, v := range daemonVerbs() {
 		root.AddCommand(newDaemonVerbCommand(s, v))
 	}
@@ -155,27 +155,28 @@ func (o *globalOptions) configPath() string {
 }
 
 // loadEnvironment checks out --repo at --ref and loads the environment named
-// by --env (or the only one). It returns the revision it read.
-func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environment, string, error) {
-	dir, revision, err := o.checkout(ctx)
+// by --env (or the only one). It returns what it read it from.
+func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environment, checkedOut, error) {
+	co, err := o.checkout(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, co, err
 	}
+	dir := co.dir
 	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets, MaxFileSize: o.maxFileBytes, AllowEnv: o.helmfileEnv}
 	if o.env == "" {
 		cfg, _, err := loader.Config(opts)
 		if err != nil {
-			return nil, "", err
+			return nil, co, err
 		}
 		if len(cfg.Environments) != 1 {
 			names := cfg.EnvironmentNames()
-			return nil, "", fmt.Errorf("%s has %d environments (%s): pick one with --env", cfg.Path, len(names), strings.Join(names, ", "))
+			return nil, co, fmt.Errorf("%s has %d environments (%s): pick one with --env", cfg.Path, len(names), strings.Join(names, ", "))
 		}
 		o.env = cfg.Environments[0].Name
 	}
 	env, err := loader.Environment(ctx, opts, o.env)
 	if err != nil {
-		return nil, "", err
+		return nil, co, err
 	}
 	if dir == o.repo {
 		// Read as it is, not from a commit.
@@ -183,7 +184,7 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 			env.Warnings = append(env.Warnings, w)
 		}
 	}
-	return env, revision, nil
+	return env, co, nil
 }
 
 // cluster connects to the environment's cluster; flags win over the

@@ -58,7 +58,7 @@ webhook receivers under /hooks/ (github, gitlab, generic) and a status page at /
 
 Webhook secrets come from files or from the environment variables
 DIGITOPS_GITHUB_WEBHOOK_SECRET, DIGITOPS_GITLAB_WEBHOOK_TOKEN and
-DIGITOPS_WEBHOOK_SECRET; the API token (for suspend and resume) from
+DIGITOPS_WEBHOOK_SECRET; the API token (for the mutating endpoints) from
 --api-token-file or DIGITOPS_API_TOKEN. Git credentials come from the
 DIGITOPS_GIT_* environment variables.`,
 		Example: `  # Serve every environment of a Git repository
@@ -103,7 +103,7 @@ DIGITOPS_GIT_* environment variables.`,
 	f.StringVar(&o.genericSecret, "webhook-secret-file", "", "file holding the generic webhook HMAC secret")
 	f.StringVar(&o.notifySecretsDir, "notify-secrets-dir", "", "directory of the secrets digitops.yaml's notify entries name (secretRef: a file in it)")
 	f.StringVar(&o.statusURL, "status-url", "", "the status page's public address, linked from notifications and commit statuses")
-	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token required by suspend and resume")
+	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token required by the API's mutating endpoints (suspend, resume, retry, sync, rollback, rollouts)")
 	f.StringVar(&o.policy, "policy", "", policyFlagUsage)
 	f.StringArrayVar(&o.sources, "source", nil, "another repository to watch beside --repo, as URL or URL#REF (repeatable; same --config path; all its environments)")
 	return cmd

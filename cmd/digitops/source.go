@@ -24,41 +24,48 @@ func isRemote(repo string) bool {
 	return strings.Contains(repo, "://") || scpLike
 }
 
+// checkedOut is what checkout read: the directory, its revision, and the
+// Git commit it holds ("" for a local directory read as it is: its files
+// may differ from any commit).
+type checkedOut struct {
+	dir, revision, commit string
+}
+
 // checkout resolves --repo and --ref into a local directory and the revision
 // it holds. A local directory without --ref is read as it is (uncommitted
 // changes included, like terraform plan); a URL, or a local repository with
 // --ref, is fetched with source/git into the cache.
-func (o *globalOptions) checkout(ctx context.Context) (dir, revision string, err error) {
+func (o *globalOptions) checkout(ctx context.Context) (checkedOut, error) {
 	if !isRemote(o.repo) && o.ref == "" {
 		fi, err := os.Stat(o.repo)
 		if err != nil || !fi.IsDir() {
-			return "", "", fmt.Errorf("repository %q is not a directory or a Git URL (https://, ssh://, git@host:path, file://)", o.repo)
+			return checkedOut{}, fmt.Errorf("repository %q is not a directory or a Git URL (https://, ssh://, git@host:path, file://)", o.repo)
 		}
-		return o.repo, localRevision(o.repo), nil
+		return checkedOut{dir: o.repo, revision: localRevision(o.repo)}, nil
 	}
 	cache, err := cacheDir("git")
 	if err != nil {
-		return "", "", err
+		return checkedOut{}, err
 	}
 	auth, err := git.AuthFromEnv(os.LookupEnv)
 	if err != nil {
-		return "", "", err
+		return checkedOut{}, err
 	}
 	url := o.repo
 	if !isRemote(url) {
 		if url, err = filepath.Abs(url); err != nil {
-			return "", "", err
+			return checkedOut{}, err
 		}
 	}
 	client, err := git.New(git.Options{URL: url, Ref: git.ParseRef(o.ref), CacheDir: cache, Auth: auth})
 	if err != nil {
-		return "", "", err
+		return checkedOut{}, err
 	}
 	snap, _, err := client.Fetch(ctx, "")
 	if err != nil {
-		return "", "", err
+		return checkedOut{}, err
 	}
-	return snap.Dir, snap.Revision, nil
+	return checkedOut{dir: snap.Dir, revision: snap.Revision, commit: snap.Commit}, nil
 }
 
 // localRevision describes the HEAD of a local repository, or "" when the

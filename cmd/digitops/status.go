@@ -8,13 +8,11 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
@@ -168,7 +166,7 @@ func statusFromCluster(ctx context.Context, w io.Writer, g *globalOptions) error
 				rs.Error = joinErrors(redact.Secrets(err.Error(), steps[i].Release.SecretValues), rs.Error)
 			default:
 				rs.Chart = rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version
-				rs.Images = manifestImages(rel.Manifest)
+				rs.Images = kube.ManifestImages(rel.Manifest)
 			}
 		}
 		out = append(out, rs)
@@ -245,62 +243,4 @@ func writeClusterStatus(w io.Writer, format string, env *manifest.Environment, o
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// manifestImages returns the images of every container and init container
-// of the pod templates (and pods) in a manifest, sorted and unique.
-func manifestImages(manifest string) []string {
-	seen := map[string]bool{}
-	dec := yaml.NewDecoder(strings.NewReader(manifest))
-	for {
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			break
-		}
-		for _, spec := range podSpecs(obj) {
-			for _, field := range []string{"containers", "initContainers"} {
-				list, _ := spec[field].([]any)
-				for _, c := range list {
-					if m, ok := c.(map[string]any); ok {
-						if img, ok := m["image"].(string); ok && img != "" {
-							seen[img] = true
-						}
-					}
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for img := range seen {
-		out = append(out, img)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// podSpecs returns the pod specs of an object: a Pod's spec, a workload's
-// spec.template.spec, a CronJob's spec.jobTemplate.spec.template.spec.
-func podSpecs(obj map[string]any) []map[string]any {
-	get := func(m map[string]any, keys ...string) map[string]any {
-		for _, k := range keys {
-			next, ok := m[k].(map[string]any)
-			if !ok {
-				return nil
-			}
-			m = next
-		}
-		return m
-	}
-	var out []map[string]any
-	if obj["kind"] == "Pod" {
-		if s := get(obj, "spec"); s != nil {
-			out = append(out, s)
-		}
-	}
-	for _, path := range [][]string{{"spec", "template", "spec"}, {"spec", "jobTemplate", "spec", "template", "spec"}} {
-		if s := get(obj, path...); s != nil {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -22,12 +22,13 @@ type daemonVerb struct {
 	name, short, done string
 }
 
-// daemonVerbs are suspend, resume and retry.
+// daemonVerbs are suspend, resume, retry and sync.
 func daemonVerbs() []daemonVerb {
 	return []daemonVerb{
 		{"suspend", "Stop syncing an environment, or one release of it, in a running daemon", "suspended"},
 		{"resume", "Resume syncing a suspended environment or release", "resumed"},
 		{"retry", "Try a failed environment or release again now, instead of after its backoff", "retry asked"},
+		{"sync", "Sync an environment now, planning in full, in a running daemon", "sync asked"},
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -141,6 +143,9 @@ type handler struct {
 //	POST /api/v1/environments/{env}/retry
 //	POST /api/v1/environments/{env}/releases/{release}/retry
 //	GET  /api/v1/environments/{env}/history[?release=NAME]   history.Document as JSON
+//	GET  /api/v1/environments/{env}                       statusapi.EnvironmentDetail
+//	GET  /api/v1/environments/{env}/releases/{release}     statusapi.ReleaseDetail
+//	POST /api/v1/environments/{env}/releases/{release}/rollback   {"revision": N}
 //	GET  /api/v1/rollouts       []statusapi.Rollout as JSON
 //	POST /api/v1/rollouts/{rollout}/promote|pause|resume|abort
 //	POST /hooks/github|gitlab|generic
@@ -203,6 +208,15 @@ func newHandler(b Backend, opts Options) *handler {
 		}
 		writeJSON(w, http.StatusOK, doc)
 	}))
+	mux.HandleFunc("GET /api/v1/environments/{env}", h.routed(func(w http.ResponseWriter, r *http.Request) {
+		detail, err := b.EnvironmentDetail(r.Context(), r.PathValue("env"))
+		answer(w, detail, err, http.StatusInternalServerError)
+	}))
+	mux.HandleFunc("GET /api/v1/environments/{env}/releases/{release}", h.routed(func(w http.ResponseWriter, r *http.Request) {
+		detail, err := b.ReleaseDetail(r.Context(), r.PathValue("env"), r.PathValue("release"))
+		answer(w, detail, err, http.StatusInternalServerError)
+	}))
+	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/rollback", h.authorized(writeWithin(rollbackWriteTimeout, h.routed(h.rollback))))
 	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Rollouts())
 	})
@@ -273,11 +287,76 @@ func (h *handler) retry(w http.ResponseWriter, r *http.Request, env, release str
 // syncNow makes env sync now, planning in full.
 func (h *handler) syncNow(w http.ResponseWriter, r *http.Request, env, release string) {
 	st, err := h.backend.SyncNow(r.Context(), env, release)
+	answer(w, st, err, http.StatusInternalServerError)
+}
+
+// maxRollbackBody bounds the body of a rollback request;
+// rollbackWriteTimeout the time its answer may take (Helm's rollback runs
+// its hooks, up to the policy's timeout), instead of the server's Write.
+const (
+	maxRollbackBody      = 4 << 10
+	rollbackWriteTimeout = 15 * time.Minute
+)
+
+// writeWithin lets next answer within d (an authorized request that
+// waits for Helm) rather than within the server's write timeout.
+func writeWithin(d time.Duration, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		next(w, r)
+	}
+}
+
+// RollbackRequest is the body of POST
+// /api/v1/environments/{env}/releases/{release}/rollback.
+type RollbackRequest struct {
+	// Revision is the Helm revision to roll back to.
+	Revision int `json:"revision"`
+}
+
+// rollback rolls a release back to the revision the body names.
+func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
+	var req RollbackRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRollbackBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil {
+		// One object, nothing after it (a read past the limit is 413).
+		if extra := dec.Decode(new(json.RawMessage)); extra == nil {
+			err = errors.New("one JSON object expected, more follows")
+		} else if extra != io.EOF {
+			err = extra
+		}
+	}
 	if err != nil {
-		http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(w, fmt.Sprintf("request body over %d bytes", maxRollbackBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, `bad request: send {"revision": N}: `+err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	if req.Revision < 1 {
+		http.Error(w, `bad request: send {"revision": N}, a Helm revision from 1`, http.StatusBadRequest)
+		return
+	}
+	env, release := r.PathValue("env"), r.PathValue("release")
+	detail, err := h.backend.Rollback(r.Context(), env, release, req.Revision)
+	if err != nil {
+		h.opts.Log.Warn("rollback refused or failed", "environment", env, "release", release, "revision", req.Revision, "error", err)
+	}
+	answer(w, detail, err, http.StatusInternalServerError)
+}
+
+// answer writes v as JSON, or err with the status its class says
+// (otherwise when unclassified).
+func answer(w http.ResponseWriter, v any, err error, otherwise int) {
+	if err != nil {
+		http.Error(w, err.Error(), errorStatus(err, otherwise))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // rolloutAction applies an operator's action to a rollout; a refusal is

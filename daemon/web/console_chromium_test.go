@@ -1,10 +1,8 @@
 package web
 
 import (
-	"encoding/json"
 	"image"
 	"image/png"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,66 +15,15 @@ import (
 	"github.com/digitops/digitops/internal/statusapi"
 )
 
-// browserServer serves h with the console's action routes; its streams
-// end and it closes when the test ends.
+// browserServer serves h; its streams end and it closes when the test
+// ends.
 func browserServer(t *testing.T, h *handler) *httptest.Server {
-	srv := httptest.NewServer(withConsoleAPI(t, h))
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		h.closeStreams()
 		srv.Close()
 	})
 	return srv
-}
-
-// withConsoleAPI serves h, and those of the console's action routes the
-// API does not have yet in this tree (POST .../sync, .../rollback) on h's
-// Backend, behind h's token check as the API's. Each route the API serves
-// is answered by h itself.
-func withConsoleAPI(t *testing.T, h *handler) http.Handler {
-	missing := func(path string) bool {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, nil))
-		return rec.Code == http.StatusNotFound
-	}
-	noSync := missing("/api/v1/environments/dev/sync")
-	noRollback := missing("/api/v1/environments/dev/releases/egov-user/rollback")
-	if !noSync && !noRollback {
-		return h
-	}
-	t.Logf("the test serves the routes the API lacks: sync %v, rollback %v", noSync, noRollback)
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
-	sync := func(w http.ResponseWriter, r *http.Request) {
-		st, err := h.backend.SyncNow(r.Context(), r.PathValue("env"), r.PathValue("release"))
-		if err != nil {
-			http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
-	}
-	if noSync {
-		mux.HandleFunc("POST /api/v1/environments/{env}/sync", h.authorized(sync))
-		mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/sync", h.authorized(sync))
-	}
-	if !noRollback {
-		return mux
-	}
-	mux.HandleFunc("POST /api/v1/environments/{env}/releases/{release}/rollback", h.authorized(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Revision int `json:"revision"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Revision <= 0 {
-			http.Error(w, "body: want {\"revision\": N}", http.StatusBadRequest)
-			return
-		}
-		d, err := h.backend.Rollback(r.Context(), r.PathValue("env"), r.PathValue("release"), body.Revision)
-		if err != nil {
-			http.Error(w, err.Error(), errorStatus(err, http.StatusInternalServerError))
-			return
-		}
-		writeJSON(w, http.StatusOK, d)
-	}))
-	return mux
 }
 
 // artifactDir is where the screenshots go: $DIGITOPS_ARTIFACTS/console

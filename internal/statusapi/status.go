@@ -186,6 +186,9 @@ type Release struct {
 	Revision int `json:"revision,omitempty"`
 	// Suspended is true when this release is suspended.
 	Suspended bool `json:"suspended"`
+	// RolledBack is set while an operator's emergency rollback holds the
+	// release (suspended until resumed).
+	RolledBack *RolledBack `json:"rolledBack,omitempty"`
 	// Error is the last action's error (masked).
 	Error string `json:"error,omitempty"`
 	// Failures counts the syncs in a row that failed to install or upgrade

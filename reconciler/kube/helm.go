@@ -31,6 +31,12 @@ const (
 	// LabelReplica is the replica of serve --shard that wrote the
 	// revision (its identity), absent outside sharding.
 	LabelReplica = "digitops.io/replica"
+	// LabelCommit is the Git commit whose chart and values the revision
+	// holds: the daemon's sync's, or apply's when it read a commit.
+	// Absent when digitops did not know it (apply of a local directory
+	// read as it is); a rollback's revision keeps the one of the revision
+	// it restores.
+	LabelCommit = "digitops.io/commit"
 	// LabelRemediation marks a revision digitops wrote to remediate a
 	// failure ("rolled-back-to-N": a rollback of a failed upgrade).
 	LabelRemediation = "digitops.io/remediation"
