@@ -420,6 +420,7 @@ func (l *envLoop) report(ctx context.Context, p *pass, synced reconciler.Synced)
 	if !p.snap.CommitTime.IsZero() {
 		ct := p.snap.CommitTime
 		l.status.CommitTime = &ct
+		l.status.CommitAuthor, l.status.CommitSubject = p.snap.Author, p.snap.Subject
 	}
 	l.mu.Unlock()
 	l.finishPlanned(p.start, res, syncErr, plan)

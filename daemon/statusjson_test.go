@@ -81,7 +81,7 @@ func TestStatusJSON(t *testing.T) {
 		Environments: []statusapi.Environment{
 			{
 				Name: "dev", Source: "https://github.com/org/envs", Phase: statusapi.PhaseFailing,
-				Revision: "main@sha1:4f1c", CommitTime: &ct,
+				Revision: "main@sha1:4f1c", CommitTime: &ct, CommitAuthor: "Asha Rao", CommitSubject: "dev: egov-user 2.9.1",
 				LastSync:    syncStatus(at, 3412*time.Millisecond, metrics.SyncFailure, "main@sha1:4f1c", plan),
 				LastSuccess: &success,
 				LastError:   "1 release(s) failed: zuul",

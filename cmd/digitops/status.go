@@ -92,6 +92,13 @@ func statusFromServer(ctx context.Context, w io.Writer, format, server string) e
 			fmt.Fprintf(&b, ", last sync %s (%s)", e.LastSync.Started.Format(time.RFC3339), e.LastSync.Result)
 		}
 		b.WriteString("\n")
+		if e.CommitSubject != "" {
+			fmt.Fprintf(&b, "  commit: %s", e.CommitSubject)
+			if e.CommitAuthor != "" {
+				fmt.Fprintf(&b, " (%s)", e.CommitAuthor)
+			}
+			b.WriteString("\n")
+		}
 		if e.LastError != "" {
 			fmt.Fprintf(&b, "  error: %s\n", e.LastError)
 		}

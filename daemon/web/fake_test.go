@@ -240,6 +240,7 @@ func quickstart(now time.Time) *fakeBackend {
 			{
 				Name: "dev", Source: "https://github.com/egov/egov-envs", Phase: statusapi.PhaseFailing,
 				Revision: "main@sha1:" + commitA, Commit: commitA, CommitTime: ptr(at(4 * time.Minute)), Owner: "digitops-0",
+				CommitAuthor: "Asha Rao", CommitSubject: "dev: egov-user 2.9.1, pgr-services 2.9.0",
 				LastSync:    &statusapi.Sync{Started: at(3 * time.Minute), Duration: "3.412s", Result: "failure", Revision: "main@sha1:" + commitA, Summary: summary},
 				LastSuccess: ptr(at(42 * time.Minute)),
 				LastError:   "1 release(s) failed: pgr-services",
@@ -253,6 +254,7 @@ func quickstart(now time.Time) *fakeBackend {
 			{
 				Name: "prod-a", Source: "https://github.com/egov/egov-envs", Phase: statusapi.PhaseInSync,
 				Revision: "main@sha1:" + commitB, Commit: commitB, CommitTime: ptr(at(26 * time.Hour)), Owner: "digitops-1",
+				CommitAuthor: "Ravi Kumar", CommitSubject: "prod-a: hold egov-user at 2.8",
 				LastSync:    &statusapi.Sync{Started: at(5 * time.Minute), Duration: "1.2s", Result: "success", Summary: &statusapi.Summary{Unchanged: 1, Skip: 1}},
 				LastSuccess: ptr(at(5 * time.Minute)),
 				Releases:    []statusapi.Release{rel("egov-config", statusapi.PhaseInSync, "none", "", 4), held},
@@ -349,14 +351,17 @@ const (
 
 // withProbes adds to f an environment whose strings are XSS probes: its
 // name, a release's name, a reason, a branch, a drift value, a Helm
-// revision's description (the commit subject Helm records), an error.
+// revision's description (the commit subject Helm records), the
+// commit's subject and author, an error.
 func withProbes(f *fakeBackend, now time.Time) *fakeBackend {
+	committed := now.Add(-time.Hour)
 	r := statusapi.Release{Name: probeRelease, Namespace: "egov", Phase: statusapi.PhaseDrifted, Action: "none", Reason: probeReason, Revision: 2,
 		Error: probeError, Suspended: true, Notes: []string{probeSubject},
 		Drift: []statusapi.DriftItem{{Object: "ConfigMap/egov/" + probeDrift, Path: "/data/" + probeDrift, Kind: "changed", Before: probeDrift, After: probeReason, Manager: probeSubject}}}
 	f.status.Environments = append(f.status.Environments, statusapi.Environment{
 		Name: probeEnv, Source: "https://example.org/" + probeBranch, Phase: statusapi.PhaseDrifted,
 		Revision: probeBranch + "@sha1:" + commitA, Commit: commitA, Owner: probeSubject, LastError: probeError,
+		CommitTime: &committed, CommitAuthor: probeEnv, CommitSubject: probeSubject,
 		LastSync: &statusapi.Sync{Started: now.Add(-time.Minute), Duration: probeReason, Result: statusapi.SyncResult(probeReason)},
 		Warnings: []statusapi.Warning{{File: probeBranch, Line: 1, Release: probeRelease, Msg: probeReason}},
 		Releases: []statusapi.Release{r},

@@ -134,6 +134,11 @@ type Environment struct {
 	Commit string `json:"commit,omitempty"`
 	// CommitTime is that revision's committer time.
 	CommitTime *time.Time `json:"commitTime,omitempty"`
+	// CommitAuthor is its author's name and CommitSubject its message's
+	// subject: one line each, bounded (200 characters), written by
+	// whoever pushed.
+	CommitAuthor  string `json:"commitAuthor,omitempty"`
+	CommitSubject string `json:"commitSubject,omitempty"`
 	// Suspended is true when the whole environment is suspended.
 	Suspended bool `json:"suspended"`
 	// Owner is the replica that syncs the environment (serve --shard),

@@ -56,6 +56,7 @@ func (c *Client) At(ctx context.Context, commit string) (Snapshot, error) {
 		}
 	}
 	snap := Snapshot{URL: c.ep.display, Commit: commit, CommitTime: co.Committer.When.UTC()}
+	describe(&snap, co)
 	if c.opts.VerifyKeyring != "" {
 		if snap.Signer, err = verifyCommit(co, c.opts.VerifyKeyring); err != nil {
 			return Snapshot{}, err

@@ -56,6 +56,11 @@ type Snapshot struct {
 	Commit string `json:"commit"`
 	// CommitTime is the committer time of the commit.
 	CommitTime time.Time `json:"commitTime"`
+	// Author is the commit's author's name and Subject its message's
+	// subject, each one line, bounded (written by whoever pushed: shown
+	// escaped).
+	Author  string `json:"author,omitempty"`
+	Subject string `json:"subject,omitempty"`
 	// Dir holds the commit's files (no .git). It is read-only for callers
 	// and stays valid until two newer snapshots have been produced.
 	Dir string `json:"dir"`
@@ -196,6 +201,7 @@ func (c *Client) fetch(ctx context.Context, last plumbing.Hash) (Snapshot, bool,
 		Dir:        co.dir,
 		Signer:     co.signer,
 	}
+	describe(&snap, commit)
 	changed := true
 	if len(c.opts.Paths) > 0 {
 		repo, err := openRepo(filepath.Join(c.dir, repoDirName))

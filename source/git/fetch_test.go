@@ -162,10 +162,13 @@ func TestFetch_newCommitIsFetchedIncrementally(t *testing.T) {
 	}
 	s.counts()
 
-	c2 := up.commit("c2", map[string]string{"a": "2"}, nil)
+	c2 := up.commit("c2: bump egov-user\n\nthe body is not the subject", map[string]string{"a": "2"}, nil)
 	second, changed := mustFetch(t, c, first.Revision)
 	if !changed || second.Commit != c2.String() || readFile(t, second, "a") != "2" {
 		t.Fatalf("second fetch: changed=%v commit=%s", changed, second.Commit)
+	}
+	if second.Author != "test" || second.Subject != "c2: bump egov-user" {
+		t.Errorf("second fetch: author %q, subject %q; want test and the message's first line", second.Author, second.Subject)
 	}
 	if refs, packs := s.counts(); refs != 2 || packs != 1 {
 		t.Errorf("%d ref listings, %d upload-packs; want 2 and 1", refs, packs)

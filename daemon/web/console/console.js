@@ -368,7 +368,8 @@
       rev.append(el('code', { title: e.revision }, shortCommit(e.revision, e.commit || '')));
       var ref = refOf(e.revision);
       if (ref) rev.append(' ', el('span', { class: 'ref' }, ref));
-      if (e.commitTime) rev.append(el('span', { class: 'sub' }, 'committed ', when(e.commitTime)));
+      if (e.commitSubject) rev.append(el('span', { class: 'subject' }, e.commitSubject));
+      if (e.commitTime) rev.append(el('span', { class: 'sub' }, e.commitAuthor ? e.commitAuthor + ', committed ' : 'committed ', when(e.commitTime)));
     } else {
       rev.append(el('span', { class: 'sub' }, 'none yet'));
     }
