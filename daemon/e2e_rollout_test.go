@@ -206,6 +206,7 @@ func TestDaemon_rollout(t *testing.T) {
 	if v := versions(); v != "422" {
 		t.Fatalf("after a failed gate the environments run %s, want 422", v)
 	}
+	rolloutInChromium(t, r, "wave 1 gate: query")
 	// An operator promotes past it, through the API (token required).
 	if code := r.post(t, "/api/v1/rollouts/egov/promote", ""); code != http.StatusUnauthorized {
 		t.Errorf("promote without a token: %d", code)

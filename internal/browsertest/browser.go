@@ -1,13 +1,15 @@
-package web
+package browsertest
 
 import (
 	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,19 +22,28 @@ import (
 // its fd 4, each message JSON ended by a NUL byte), so no WebSocket and
 // no dependency are needed.
 
-// chromium returns the Chromium binary, skipping the test when it is
-// missing outside CI (in CI, CI=true, a missing Chromium fails).
-func chromium(t *testing.T) string {
-	t.Helper()
+// Lookup finds the Chromium binary on the PATH.
+func Lookup() (string, error) {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, nil
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (apt-get install -y chromium)")
+	return "", errors.New("chromium is not installed (apt-get install -y chromium)")
+}
+
+// Chromium returns the Chromium binary, skipping the test when it is
+// missing outside CI (in CI, CI=true, a missing Chromium fails).
+func Chromium(t *testing.T) string {
+	t.Helper()
+	bin, err := Lookup()
+	if err == nil {
+		return bin
 	}
-	t.Skip("chromium is not installed (apt-get install -y chromium)")
+	if os.Getenv("CI") == "true" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
 	return ""
 }
 
@@ -49,8 +60,8 @@ type cdpMessage struct {
 	} `json:"error,omitempty"`
 }
 
-// browser is one headless Chromium.
-type browser struct {
+// Browser is one headless Chromium.
+type Browser struct {
 	t   *testing.T
 	cmd *exec.Cmd
 	out *os.File // its fd 3
@@ -59,12 +70,12 @@ type browser struct {
 	writeMu sync.Mutex
 	nextID  int64
 	waiting map[int64]chan cdpMessage
-	tabs    map[string]*tab // by session
+	tabs    map[string]*Tab // by session
 	done    chan struct{}
 }
 
-// startBrowser starts Chromium; it is closed when the test ends.
-func startBrowser(t *testing.T, bin string) *browser {
+// Start starts Chromium; it is closed when the test ends.
+func Start(t *testing.T, bin string) *Browser {
 	t.Helper()
 	toR, toW, err := os.Pipe()
 	if err != nil {
@@ -87,7 +98,7 @@ func startBrowser(t *testing.T, bin string) *browser {
 	}
 	_ = toR.Close()
 	_ = fromW.Close()
-	b := &browser{t: t, cmd: cmd, out: toW, waiting: map[int64]chan cdpMessage{}, tabs: map[string]*tab{}, done: make(chan struct{})}
+	b := &Browser{t: t, cmd: cmd, out: toW, waiting: map[int64]chan cdpMessage{}, tabs: map[string]*Tab{}, done: make(chan struct{})}
 	go b.read(fromR)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -111,7 +122,7 @@ func startBrowser(t *testing.T, bin string) *browser {
 
 // read dispatches Chromium's messages: answers to their callers, events
 // to their tabs.
-func (b *browser) read(f *os.File) {
+func (b *Browser) read(f *os.File) {
 	defer close(b.done)
 	r := bufio.NewReaderSize(f, 1<<20)
 	for {
@@ -142,7 +153,7 @@ func (b *browser) read(f *os.File) {
 
 // call sends a command (to a tab's session, or to the browser when
 // session is empty) and decodes its result into result.
-func (b *browser) call(ctx context.Context, session, method string, params, result any) error {
+func (b *Browser) call(ctx context.Context, session, method string, params, result any) error {
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
@@ -186,9 +197,9 @@ func (b *browser) call(ctx context.Context, session, method string, params, resu
 	}
 }
 
-// tab is one page of the browser.
-type tab struct {
-	b       *browser
+// Tab is one page of the browser.
+type Tab struct {
+	b       *Browser
 	t       *testing.T
 	session string
 
@@ -198,9 +209,9 @@ type tab struct {
 	exceptions []string
 }
 
-// newTab opens a page of width×height CSS pixels (a phone's when mobile),
+// NewTab opens a page of width×height CSS pixels (a phone's when mobile),
 // with its scripts disabled when noScript.
-func (b *browser) newTab(width, height int, mobile, noScript bool) *tab {
+func (b *Browser) NewTab(width, height int, mobile, noScript bool) *Tab {
 	t := b.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -217,7 +228,7 @@ func (b *browser) newTab(width, height int, mobile, noScript bool) *tab {
 	if err := b.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached); err != nil {
 		t.Fatal(err)
 	}
-	tb := &tab{b: b, t: t, session: attached.SessionID}
+	tb := &Tab{b: b, t: t, session: attached.SessionID}
 	b.mu.Lock()
 	b.tabs[tb.session] = tb
 	b.mu.Unlock()
@@ -239,7 +250,7 @@ func (b *browser) newTab(width, height int, mobile, noScript bool) *tab {
 
 // event records what the tests look at: loads, dialogs (dismissed at
 // once) and uncaught exceptions.
-func (tb *tab) event(m cdpMessage) {
+func (tb *Tab) event(m cdpMessage) {
 	switch m.Method {
 	case "Page.loadEventFired":
 		tb.mu.Lock()
@@ -278,15 +289,15 @@ func (tb *tab) event(m cdpMessage) {
 	}
 }
 
-// problems returns the dialogs opened and the exceptions thrown so far.
-func (tb *tab) problems() (dialogs, exceptions []string) {
+// Problems returns the dialogs opened and the exceptions thrown so far.
+func (tb *Tab) Problems() (dialogs, exceptions []string) {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	return append([]string(nil), tb.dialogs...), append([]string(nil), tb.exceptions...)
 }
 
-// navigate loads url and waits for its load event.
-func (tb *tab) navigate(url string) {
+// Navigate loads url and waits for its load event.
+func (tb *Tab) Navigate(url string) {
 	tb.t.Helper()
 	loaded := make(chan struct{})
 	tb.mu.Lock()
@@ -310,9 +321,9 @@ func (tb *tab) navigate(url string) {
 	}
 }
 
-// eval evaluates expr in the page (awaiting a promise) and decodes its
+// Eval evaluates expr in the page (awaiting a promise) and decodes its
 // value into out (nil: ignored).
-func (tb *tab) eval(expr string, out any) error {
+func (tb *Tab) Eval(expr string, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var res struct {
@@ -338,37 +349,37 @@ func (tb *tab) eval(expr string, out any) error {
 	return json.Unmarshal(res.Result.Value, out)
 }
 
-// must is eval failing the test on an error.
-func (tb *tab) must(expr string, out any) {
+// Must is Eval failing the test on an error.
+func (tb *Tab) Must(expr string, out any) {
 	tb.t.Helper()
-	if err := tb.eval(expr, out); err != nil {
+	if err := tb.Eval(expr, out); err != nil {
 		tb.t.Fatal(err)
 	}
 }
 
-// str and boolean evaluate an expression of that type.
-func (tb *tab) str(expr string) string {
+// Str and Bool evaluate an expression of that type.
+func (tb *Tab) Str(expr string) string {
 	tb.t.Helper()
 	var s string
-	tb.must(expr, &s)
+	tb.Must(expr, &s)
 	return s
 }
 
-func (tb *tab) boolean(expr string) bool {
+func (tb *Tab) Bool(expr string) bool {
 	tb.t.Helper()
 	var v bool
-	tb.must(expr, &v)
+	tb.Must(expr, &v)
 	return v
 }
 
-// waitFor waits until expr is true, failing the test after timeout with
+// WaitFor waits until expr is true, failing the test after timeout with
 // what says describes.
-func (tb *tab) waitFor(expr string, timeout time.Duration, says string) {
+func (tb *Tab) WaitFor(expr string, timeout time.Duration, says string) {
 	tb.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		var ok bool
-		err := tb.eval(expr, &ok)
+		err := tb.Eval(expr, &ok)
 		if err == nil && ok {
 			return
 		}
@@ -379,8 +390,8 @@ func (tb *tab) waitFor(expr string, timeout time.Duration, says string) {
 	}
 }
 
-// screenshot writes a PNG of the whole page to path.
-func (tb *tab) screenshot(path string) {
+// Screenshot writes a PNG of the whole page to path.
+func (tb *Tab) Screenshot(path string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -410,4 +421,19 @@ func (tb *tab) screenshot(path string) {
 		tb.t.Fatal(err)
 	}
 	tb.t.Logf("screenshot: %s", path)
+}
+
+// ArtifactDir is where a test's screenshots go: $DIGITOPS_ARTIFACTS/sub
+// (kept, e.g. as CI artifacts), else a temporary directory.
+func ArtifactDir(t *testing.T, sub string) string {
+	t.Helper()
+	dir := os.Getenv("DIGITOPS_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir = filepath.Join(dir, sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
