@@ -20,6 +20,7 @@ lint: ## gofmt check + go vet
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/testenv/'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags bench ./bench/micro/
 
 unit: ## tests that need no control plane
 	$(GO) test -short ./...
