@@ -13,6 +13,12 @@
 //   - floor: one server-side apply of every rendered object of the scenario
 //     (plus a Helm-shaped release Secret per release), with no discovery,
 //     no rendering and no reads: the work the API server cannot be spared.
+//   - render-floor: the floor's cold install with the render inside the
+//     measured time: the environment loaded, every release rendered by
+//     Helm's engine in-process on GOMAXPROCS workers, then the floor's
+//     applies. Its cold figure is what any tool that installs Helm
+//     releases must do, so digitops's cold time over it is what digitops
+//     adds. It runs cold only (see renderFloorTool.command).
 //
 // Every tool runs as a child process, so its wall time, peak RSS and CPU
 // time come from wait4's rusage (peak RSS is that of the largest single

@@ -155,7 +155,7 @@ func (cfg Config) tools() ([]tool, map[string]string) {
 	if !missing(ToolDeployer, b.Helm, b.Kubectl) {
 		all = append(all, deployerTool{helm: b.Helm, kubectl: b.Kubectl, self: b.Self})
 	}
-	all = append(all, floorTool{self: b.Self})
+	all = append(all, floorTool{self: b.Self}, renderFloorTool{self: b.Self})
 	if len(cfg.Tools) == 0 {
 		return all, skipped
 	}
