@@ -273,6 +273,7 @@ func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results
 		_ = r.WriteTable(buf)
 		buf.WriteString("\n")
 		_ = r.WriteRatios(buf)
+		_ = r.WriteColdTarget(buf)
 		_ = r.WriteEnvEdit(buf)
 		buf.WriteString("\n")
 	}

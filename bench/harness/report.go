@@ -122,7 +122,7 @@ func (r *Results) WriteRatios(w io.Writer) error {
 	var b strings.Builder
 	for _, sc := range AllScenarios {
 		var parts []string
-		for _, peer := range []string{ToolHelmfile, ToolDeployer, ToolFloor} {
+		for _, peer := range []string{ToolHelmfile, ToolDeployer, ToolFloor, ToolRenderFloor} {
 			if x := r.Ratio(ToolDigitops, peer, sc); x > 0 {
 				parts = append(parts, fmt.Sprintf("digitops ÷ %s = %.2f", peer, x))
 			}
@@ -132,6 +132,62 @@ func (r *Results) WriteRatios(w io.Writer) error {
 		}
 	}
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// RenderFloorLimit is the cold-install target: digitops's median wall time
+// at most this many times the render floor's.
+const RenderFloorLimit = 1.5
+
+// ColdTarget is digitops's cold install against the render floor: what
+// digitops adds to the load, the render and the applies every tool that
+// installs Helm releases must do.
+type ColdTarget struct {
+	// Digitops and RenderFloor are the two tools' cold stats.
+	Digitops, RenderFloor Stat
+	// Limit is the most Ratio may be (RenderFloorLimit).
+	Limit float64
+}
+
+// Ratio is digitops's median wall time over the render floor's.
+func (c ColdTarget) Ratio() float64 { return float64(c.Digitops.Wall) / float64(c.RenderFloor.Wall) }
+
+// Judged says every run of both tools ended as the scenario wants: the wall
+// time of a run that failed says nothing of the target.
+func (c ColdTarget) Judged() bool {
+	return c.Digitops.OK == c.Digitops.N && c.RenderFloor.OK == c.RenderFloor.N
+}
+
+// Met says the cold install was judged and is within Limit render floors.
+func (c ColdTarget) Met() bool { return c.Judged() && c.Ratio() <= c.Limit }
+
+// ColdVsRenderFloor returns digitops's cold install against the render
+// floor; ok is false unless both ran cold.
+func (r *Results) ColdVsRenderFloor() (ColdTarget, bool) {
+	d, ok1 := r.Stat(ToolDigitops, ScenarioCold)
+	f, ok2 := r.Stat(ToolRenderFloor, ScenarioCold)
+	if !ok1 || !ok2 || f.Wall <= 0 {
+		return ColdTarget{}, false
+	}
+	return ColdTarget{Digitops: d, RenderFloor: f, Limit: RenderFloorLimit}, true
+}
+
+// WriteColdTarget writes digitops's cold install against the render floor
+// and its target.
+func (r *Results) WriteColdTarget(w io.Writer) error {
+	c, ok := r.ColdVsRenderFloor()
+	if !ok {
+		return nil
+	}
+	v := verdict(c.Met())
+	if !c.Judged() {
+		v = fmt.Sprintf("not judged (%d/%d digitops and %d/%d render floor runs ended as the scenario wants)",
+			c.Digitops.OK, c.Digitops.N, c.RenderFloor.OK, c.RenderFloor.N)
+	}
+	_, err := fmt.Fprintf(w, "- N=%d cold install against the render floor: digitops %s ÷ render floor %s "+
+		"(load, Helm SDK render of all %d releases on %d workers, the floor's applies) = %.2f, target ≤ %.2f: %s\n",
+		r.Config.Services, secs(c.Digitops.Wall), secs(c.RenderFloor.Wall), r.Config.Services, r.RenderWorkers,
+		c.Ratio(), c.Limit, v)
 	return err
 }
 
@@ -173,12 +229,6 @@ func (r *Results) WriteEnvEdit(w io.Writer) error {
 	if !ok {
 		return nil
 	}
-	verdict := func(met bool) string {
-		if met {
-			return "met"
-		}
-		return "missed"
-	}
 	_, err := fmt.Fprintf(w, "- N=%d env edit (one service's replicas in the environment file), digitops: "+
 		"%d new Helm revisions, target %d (the releases whose render changed): %s; "+
 		"%d pod templates changed; %d requests, %d writes; "+
@@ -187,6 +237,13 @@ func (r *Results) WriteEnvEdit(w io.Writer) error {
 		e.Edit.Templates, e.Edit.Requests, e.Edit.Writes,
 		secs(e.Edit.Wall), secs(e.Noop.Wall), secs(e.RenderPass), r.Config.Services, secs(e.Budget()), verdict(e.WallMet()))
 	return err
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "missed"
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,9 @@ type Results struct {
 	// renders), one per digitops run when the env scenario ran: what the
 	// env edit may cost on top of a no-op.
 	RenderPasses []time.Duration
+	// RenderWorkers is GOMAXPROCS: the render floor's workers (its child
+	// process inherits the environment).
+	RenderWorkers int
 	// Elapsed is the time the whole configuration took.
 	Elapsed time.Duration
 }
@@ -217,7 +221,8 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		cfg.Bins.Rusage = l
 	}
 	tools, skipped := cfg.tools()
-	res := &Results{Config: cfg, Tools: toolNames(tools), Skipped: skipped, Samples: map[string]map[string][]Sample{}}
+	res := &Results{Config: cfg, Tools: toolNames(tools), Skipped: skipped, Samples: map[string]map[string][]Sample{},
+		RenderWorkers: runtime.GOMAXPROCS(0)}
 	for run := 1; run <= cfg.Runs; run++ {
 		// Tools take turns, run by run, so that the machine's other load
 		// falls on all of them alike.

@@ -103,6 +103,9 @@ func TestSmoke(t *testing.T) {
 	if e, ok := res.EnvEdit(); !ok || e.RenderPass <= 0 {
 		t.Errorf("digitops env edit: no render pass timed")
 	}
+	if _, ok := res.ColdVsRenderFloor(); !ok {
+		t.Errorf("no cold install of digitops against the render floor")
+	}
 }
 
 func moduleRoot(t *testing.T) string {
