@@ -33,8 +33,10 @@
 // recorded), env (one key of one service's section of the environment
 // file edited, its replicas: every release's values change, one render
 // does; for digitops, one render pass of the environment is timed too, the
-// budget of this scenario over a no-op). Tools are interleaved run by run
-// so that the load of a shared machine falls on all of them alike.
+// budget of this scenario over a no-op, and then the same pass on
+// GOMAXPROCS workers, a second budget reported beside it). Tools are
+// interleaved run by run so that the load of a shared machine falls on all
+// of them alike.
 //
 // # Measurements
 //

@@ -94,3 +94,41 @@ func TestWriteRatios_renderFloor(t *testing.T) {
 		t.Errorf("wrote %q, want %q", b.String(), want)
 	}
 }
+
+// TestWriteEnvEdit_parallelPass keeps the budget of the sequential pass and
+// writes the parallel pass's as a second line, when one was timed.
+func TestWriteEnvEdit_parallelPass(t *testing.T) {
+	first := "- N=40 env edit (one service's replicas in the environment file), digitops: 1 new Helm revisions, target 1 " +
+		"(the releases whose render changed): met; 0 pod templates changed; 1 requests, 1 writes; " +
+		"wall 1.50 s, target ≤ no-op 0.40 s + one render pass 1.20 s (Helm SDK, client side, all 40 releases, one after another) = 1.60 s: met\n"
+	tests := []struct {
+		name string
+		// parallel are the parallel passes timed.
+		parallel []time.Duration
+		// want is what is written.
+		want string
+	}{
+		{name: "no parallel pass", want: first},
+		{
+			name: "parallel pass", parallel: []time.Duration{700 * time.Millisecond, 600 * time.Millisecond, 800 * time.Millisecond},
+			want: first + "- N=40 env edit against the parallel render pass (a second budget; the one above stands), digitops: " +
+				"wall 1.50 s, target ≤ no-op 0.40 s + one parallel render pass 0.70 s (Helm SDK, client side, all 40 releases on 2 workers) = 1.10 s: missed\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			edit := runs(true, 1500*time.Millisecond)
+			edit[0].Revisions = 1
+			r := &Results{Config: Config{Services: 40}, RenderWorkers: 2, Samples: map[string]map[string][]Sample{
+				ToolDigitops: {ScenarioEnvEdit: edit, ScenarioNoop: runs(true, 400*time.Millisecond)},
+			}, RenderPasses: []time.Duration{1200 * time.Millisecond}, ParallelRenderPasses: tt.parallel}
+			var b strings.Builder
+			if err := r.WriteEnvEdit(&b); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("wrote\n%q\nwant\n%q", b.String(), tt.want)
+			}
+		})
+	}
+}

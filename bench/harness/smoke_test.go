@@ -100,8 +100,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("digitops %s: %d new Helm revisions, want %d", sc, st.Revisions, want)
 		}
 	}
-	if e, ok := res.EnvEdit(); !ok || e.RenderPass <= 0 {
-		t.Errorf("digitops env edit: no render pass timed")
+	if e, ok := res.EnvEdit(); !ok || e.RenderPass <= 0 || e.ParallelRenderPass <= 0 {
+		t.Errorf("digitops env edit: no render pass timed, or no parallel one")
 	}
 	if _, ok := res.ColdVsRenderFloor(); !ok {
 		t.Errorf("no cold install of digitops against the render floor")
