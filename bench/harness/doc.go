@@ -13,6 +13,12 @@
 //   - floor: one server-side apply of every rendered object of the scenario
 //     (plus a Helm-shaped release Secret per release), with no discovery,
 //     no rendering and no reads: the work the API server cannot be spared.
+//   - render-floor: the floor's cold install with the render inside the
+//     measured time: the environment loaded, every release rendered by
+//     Helm's engine in-process on GOMAXPROCS workers, then the floor's
+//     applies. Its cold figure is what any tool that installs Helm
+//     releases must do, so digitops's cold time over it is what digitops
+//     adds. It runs cold only (see renderFloorTool.command).
 //
 // Every tool runs as a child process, so its wall time, peak RSS and CPU
 // time come from wait4's rusage (peak RSS is that of the largest single
@@ -27,8 +33,10 @@
 // recorded), env (one key of one service's section of the environment
 // file edited, its replicas: every release's values change, one render
 // does; for digitops, one render pass of the environment is timed too, the
-// budget of this scenario over a no-op). Tools are interleaved run by run
-// so that the load of a shared machine falls on all of them alike.
+// budget of this scenario over a no-op, and then the same pass on
+// GOMAXPROCS workers, a second budget reported beside it). Tools are
+// interleaved run by run so that the load of a shared machine falls on all
+// of them alike.
 //
 // # Measurements
 //

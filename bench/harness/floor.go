@@ -12,6 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/digitops/digitops/bench/gen"
+	"github.com/digitops/digitops/source/manifest/loader"
 )
 
 // FloorConcurrency is the number of server-side applies the floor has in
@@ -33,12 +36,7 @@ var floorKinds = map[schema.GroupVersionKind]string{
 // at a time, with no client-side rate limit. It is the floor tool's child
 // process.
 func runFloor(ctx context.Context, kubeconfig string, files []string) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return fmt.Errorf("unable to read kubeconfig %q: %w", kubeconfig, err)
-	}
-	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling: this is the floor
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := floorClient(kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -54,6 +52,47 @@ func runFloor(ctx context.Context, kubeconfig string, files []string) error {
 		}
 		objs = append(objs, o...)
 	}
+	return applyAll(ctx, dyn, objs)
+}
+
+// runRenderFloor loads the digit environment of repo, renders every
+// release on GOMAXPROCS workers (renderEnvironmentParallel) and applies
+// what runFloor applies of a cold install: every object, then each
+// release's record, release by release. It is the render floor tool's
+// child process: the render is inside its measured time, where the floor's
+// is before it.
+func runRenderFloor(ctx context.Context, kubeconfig, repo string) error {
+	dyn, err := floorClient(kubeconfig)
+	if err != nil {
+		return err
+	}
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, gen.DigitEnvironment)
+	if err != nil {
+		return err
+	}
+	rs, err := renderEnvironmentParallel(ctx, env, 1, 0)
+	if err != nil {
+		return err
+	}
+	var objs []*unstructured.Unstructured
+	for _, r := range rs {
+		objs = append(append(objs, r.objects...), r.record)
+	}
+	return applyAll(ctx, dyn, objs)
+}
+
+// floorClient is the floors' client: no client-side throttling.
+func floorClient(kubeconfig string) (dynamic.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read kubeconfig %q: %w", kubeconfig, err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling: this is the floor
+	return dynamic.NewForConfig(cfg)
+}
+
+// applyAll server-side applies objs, FloorConcurrency at a time.
+func applyAll(ctx context.Context, dyn dynamic.Interface, objs []*unstructured.Unstructured) error {
 	work := make(chan *unstructured.Unstructured)
 	errs := make([]error, FloorConcurrency)
 	var wg sync.WaitGroup

@@ -120,7 +120,7 @@ func (m *Main) ParseFlags(fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&m.Services, "services", 40, "services in the main configuration; 0 skips it")
 	fs.IntVar(&m.Runs, "runs", 3, "fresh clusters per tool (and no-op repeats at -big)")
 	fs.IntVar(&m.Big, "big", 500, "services in the large configuration (cold once, then no-op -runs times); 0 skips it")
-	fs.StringVar(&m.BigTools, "big-tools", "digitops,floor", "tools of the large configuration")
+	fs.StringVar(&m.BigTools, "big-tools", strings.Join([]string{ToolDigitops, ToolFloor, ToolRenderFloor}, ","), "tools of the large configuration")
 	fs.StringVar(&m.Tools, "tools", "", "tools of the main configuration (comma-separated; empty: all that are built)")
 	fs.StringVar(&m.Scenarios, "scenarios", "", "scenarios of the main configuration (comma-separated among "+strings.Join(AllScenarios, ",")+"; empty: all; cold always runs, measured only when named)")
 	fs.StringVar(&m.BigScenarios, "big-scenarios", strings.Join([]string{ScenarioCold, ScenarioNoop, ScenarioEnvEdit}, ","), "scenarios of the large configuration (no-op repeated -runs times)")
@@ -167,7 +167,7 @@ func (m *Main) Run(ctx context.Context) error {
 	slow := split(m.SlowTools)
 	if len(slow) > 0 {
 		if len(main.Tools) == 0 {
-			main.Tools = []string{ToolDigitops, ToolHelmfile, ToolDeployer, ToolFloor}
+			main.Tools = []string{ToolDigitops, ToolHelmfile, ToolDeployer, ToolFloor, ToolRenderFloor}
 		}
 		main.Tools = slices.DeleteFunc(main.Tools, func(t string) bool { return slices.Contains(slow, t) })
 	}
@@ -273,6 +273,7 @@ func writeReport(ctx context.Context, buf *bytes.Buffer, m *Main, all []*Results
 		_ = r.WriteTable(buf)
 		buf.WriteString("\n")
 		_ = r.WriteRatios(buf)
+		_ = r.WriteColdTarget(buf)
 		_ = r.WriteEnvEdit(buf)
 		buf.WriteString("\n")
 	}

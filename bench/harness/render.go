@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/parallel"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -29,37 +31,84 @@ type rendered struct {
 }
 
 // renderEnvironment renders every release of env with the Helm SDK, client
-// side only, the way `helm template` does.
+// side only, the way `helm template` does, one release after another. It
+// is the render pass of the env-edit budget (Results.RenderPasses).
 func renderEnvironment(ctx context.Context, env *manifest.Environment, version int) ([]rendered, error) {
 	out := make([]rendered, 0, len(env.Releases))
-	charts := reconciler.LocalCharts{}
 	for _, spec := range env.Releases {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ch, err := charts.Load(ctx, spec.Chart)
+		r, err := renderRelease(ctx, spec, version)
 		if err != nil {
-			return nil, fmt.Errorf("unable to load the chart of release %q: %w", spec.Name, err)
-		}
-		inst := action.NewInstall(&action.Configuration{})
-		inst.ClientOnly, inst.DryRun, inst.Replace = true, true, true
-		inst.ReleaseName, inst.Namespace = spec.Name, spec.Namespace
-		rel, err := inst.RunWithContext(ctx, ch, manifest.CopyValues(spec.Values))
-		if err != nil {
-			return nil, fmt.Errorf("unable to render release %q: %w", spec.Name, err)
-		}
-		r := rendered{name: spec.Name, namespace: spec.Namespace}
-		if r.objects, err = splitManifest(rel.Manifest, spec.Namespace); err != nil {
-			return nil, fmt.Errorf("unable to read the manifest of release %q: %w", spec.Name, err)
-		}
-		rel.Version = version
-		rel.Info.Status = release.StatusDeployed
-		if r.record, err = releaseRecord(rel); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// renderEnvironmentParallel is renderEnvironment on at most workers
+// goroutines (GOMAXPROCS when workers < 1), as a tool that renders on every
+// core would: the output is in env's release order all the same. The first
+// release that fails to render stops the others from starting, and its
+// error, which names it, is returned; so is ctx's when ctx ends first.
+func renderEnvironmentParallel(ctx context.Context, env *manifest.Environment, version, workers int) ([]rendered, error) {
+	out := make([]rendered, len(env.Releases))
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	parallel.ForEach(rctx, len(env.Releases), workers, func(rctx context.Context, i int) {
+		r, err := renderRelease(rctx, env.Releases[i], version)
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			// Only the first: the others may be the cancel it causes.
+			if first == nil {
+				first = err
+				cancel()
+			}
+			return
+		}
+		out[i] = r
+	})
+	if first != nil {
+		return nil, first
+	}
+	// ForEach starts nothing once ctx ends, and says nothing of it.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// renderRelease renders one release with the Helm SDK, client side, and
+// encodes its release record at version.
+func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, version int) (rendered, error) {
+	if err := ctx.Err(); err != nil {
+		return rendered{}, err
+	}
+	ch, err := reconciler.LocalCharts{}.Load(ctx, spec.Chart)
+	if err != nil {
+		return rendered{}, fmt.Errorf("unable to load the chart of release %q: %w", spec.Name, err)
+	}
+	inst := action.NewInstall(&action.Configuration{})
+	inst.ClientOnly, inst.DryRun, inst.Replace = true, true, true
+	inst.ReleaseName, inst.Namespace = spec.Name, spec.Namespace
+	rel, err := inst.RunWithContext(ctx, ch, manifest.CopyValues(spec.Values))
+	if err != nil {
+		return rendered{}, fmt.Errorf("unable to render release %q: %w", spec.Name, err)
+	}
+	r := rendered{name: spec.Name, namespace: spec.Namespace}
+	if r.objects, err = splitManifest(rel.Manifest, spec.Namespace); err != nil {
+		return rendered{}, fmt.Errorf("unable to read the manifest of release %q: %w", spec.Name, err)
+	}
+	rel.Version = version
+	rel.Info.Status = release.StatusDeployed
+	if r.record, err = releaseRecord(rel); err != nil {
+		return rendered{}, fmt.Errorf("unable to encode the release record of %q: %w", spec.Name, err)
+	}
+	return r, nil
 }
 
 // splitManifest splits a manifest into objects (kube.Objects, the one

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,13 @@ type Results struct {
 	// renders), one per digitops run when the env scenario ran: what the
 	// env edit may cost on top of a no-op.
 	RenderPasses []time.Duration
+	// ParallelRenderPasses are the same pass on RenderWorkers goroutines
+	// (renderEnvironmentParallel, as the render floor renders), timed
+	// after each of RenderPasses.
+	ParallelRenderPasses []time.Duration
+	// RenderWorkers is GOMAXPROCS: the parallel pass's workers, and the
+	// render floor's (its child process inherits the environment).
+	RenderWorkers int
 	// Elapsed is the time the whole configuration took.
 	Elapsed time.Duration
 }
@@ -155,7 +163,7 @@ func (cfg Config) tools() ([]tool, map[string]string) {
 	if !missing(ToolDeployer, b.Helm, b.Kubectl) {
 		all = append(all, deployerTool{helm: b.Helm, kubectl: b.Kubectl, self: b.Self})
 	}
-	all = append(all, floorTool{self: b.Self})
+	all = append(all, floorTool{self: b.Self}, renderFloorTool{self: b.Self})
 	if len(cfg.Tools) == 0 {
 		return all, skipped
 	}
@@ -217,17 +225,19 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		cfg.Bins.Rusage = l
 	}
 	tools, skipped := cfg.tools()
-	res := &Results{Config: cfg, Tools: toolNames(tools), Skipped: skipped, Samples: map[string]map[string][]Sample{}}
+	res := &Results{Config: cfg, Tools: toolNames(tools), Skipped: skipped, Samples: map[string]map[string][]Sample{},
+		RenderWorkers: runtime.GOMAXPROCS(0)}
 	for run := 1; run <= cfg.Runs; run++ {
 		// Tools take turns, run by run, so that the machine's other load
 		// falls on all of them alike.
 		for _, t := range tools {
-			samples, renderPass, err := runOnce(ctx, cfg, t, run)
+			samples, passes, err := runOnce(ctx, cfg, t, run)
 			if err != nil {
 				return res, fmt.Errorf("unable to run %s (run %d): %w", t.name(), run, err)
 			}
-			if renderPass > 0 {
-				res.RenderPasses = append(res.RenderPasses, renderPass)
+			if passes.sequential > 0 {
+				res.RenderPasses = append(res.RenderPasses, passes.sequential)
+				res.ParallelRenderPasses = append(res.ParallelRenderPasses, passes.parallel)
 			}
 			if res.Samples[t.name()] == nil {
 				res.Samples[t.name()] = map[string][]Sample{}
@@ -241,38 +251,52 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	return res, nil
 }
 
+// renderPasses are the times of one render pass of the environment, one
+// release after another and on GOMAXPROCS workers.
+type renderPasses struct{ sequential, parallel time.Duration }
+
 // runOnce starts a fresh control plane and runs the scenarios with one tool.
-// With digitops and the env scenario, it also times one render pass of the
-// environment after the scenarios (zero otherwise).
-func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sample, time.Duration, error) {
+// With digitops and the env scenario, it also times a render pass of the
+// environment after the scenarios, both ways (zero otherwise).
+func runOnce(ctx context.Context, cfg Config, t tool, run int) (map[string][]Sample, renderPasses, error) {
 	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("n%d-%s-run%d", cfg.Services, t.name(), run))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, 0, err
+		return nil, renderPasses{}, err
 	}
 	out, err := runScenarios(ctx, cfg, t, run, dir)
 	if err != nil || t.name() != ToolDigitops || !contains(cfg.Scenarios, ScenarioEnvEdit) {
-		return out, 0, err
+		return out, renderPasses{}, err
 	}
-	pass, err := timeRenderPass(ctx, filepath.Join(dir, "repo"))
+	passes, err := timeRenderPasses(ctx, filepath.Join(dir, "repo"))
 	if err != nil {
-		return nil, 0, err
+		return nil, renderPasses{}, err
 	}
-	cfg.Log.Info("measured", "tool", t.name(), "run", run, "services", cfg.Services, "renderPass", pass.Round(time.Millisecond))
-	return out, pass, nil
+	cfg.Log.Info("measured", "tool", t.name(), "run", run, "services", cfg.Services,
+		"renderPass", passes.sequential.Round(time.Millisecond), "parallelRenderPass", passes.parallel.Round(time.Millisecond))
+	return out, passes, nil
 }
 
-// timeRenderPass loads the digit environment of repo and times one
-// client-side render of all its releases.
-func timeRenderPass(ctx context.Context, repo string) (time.Duration, error) {
+// timeRenderPasses loads the digit environment of repo and times one
+// client-side render of all its releases, then one on GOMAXPROCS workers.
+func timeRenderPasses(ctx context.Context, repo string) (renderPasses, error) {
 	env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, gen.DigitEnvironment)
 	if err != nil {
-		return 0, err
+		return renderPasses{}, err
 	}
+	var p renderPasses
 	start := time.Now()
 	if _, err := renderEnvironment(ctx, env, 1); err != nil {
-		return 0, err
+		return renderPasses{}, err
 	}
-	return time.Since(start), nil
+	p.sequential = time.Since(start)
+	// The parallel pass should not pay for the sequential one's garbage.
+	runtime.GC()
+	start = time.Now()
+	if _, err := renderEnvironmentParallel(ctx, env, 1, 0); err != nil {
+		return renderPasses{}, err
+	}
+	p.parallel = time.Since(start)
+	return p, nil
 }
 
 // runScenarios runs the scenarios of cfg with one tool on a fresh control

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestSmoke runs the whole harness, every scenario, once at N=5 on the real
-// control plane, with digitops and the floor, and with helmfile and the
+// control plane, with digitops and the two floors, and with helmfile and the
 // deployer's way when bench/peers.sh has built them, so that the harness
 // cannot rot.
 func TestSmoke(t *testing.T) {
@@ -72,6 +72,9 @@ func TestSmoke(t *testing.T) {
 				if tool == harness.ToolFloor && sc == harness.ScenarioNoop {
 					continue // the floor of a no-op is no work at all
 				}
+				if tool == harness.ToolRenderFloor && sc != harness.ScenarioCold {
+					continue // the render floor measures the cold install only
+				}
 				t.Errorf("%s %s: no sample", tool, sc)
 				continue
 			}
@@ -97,8 +100,11 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("digitops %s: %d new Helm revisions, want %d", sc, st.Revisions, want)
 		}
 	}
-	if e, ok := res.EnvEdit(); !ok || e.RenderPass <= 0 {
-		t.Errorf("digitops env edit: no render pass timed")
+	if e, ok := res.EnvEdit(); !ok || e.RenderPass <= 0 || e.ParallelRenderPass <= 0 {
+		t.Errorf("digitops env edit: no render pass timed, or no parallel one")
+	}
+	if _, ok := res.ColdVsRenderFloor(); !ok {
+		t.Errorf("no cold install of digitops against the render floor")
 	}
 }
 

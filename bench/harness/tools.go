@@ -21,6 +21,8 @@ const (
 	ToolHelmfile = "helmfile"
 	ToolDeployer = "deployer"
 	ToolFloor    = "floor"
+	// ToolRenderFloor is the floor with the render in its measured time.
+	ToolRenderFloor = "render-floor"
 )
 
 // Binaries are the programs the tools run; an empty path leaves that tool
@@ -34,7 +36,7 @@ type Binaries struct {
 	Helmfile string
 	// Kubectl is the kubectl CLI (the deployer's way uses it).
 	Kubectl string
-	// Self runs the harness's own child commands (floor, deployer): the
+	// Self runs the harness's own child commands (the floors, deployer): the
 	// program and its leading arguments.
 	Self []string
 	// Rusage is the bench/cmd/rusage launcher; empty means build it.
@@ -167,20 +169,43 @@ func (t floorTool) command(ctx context.Context, ws *workspace, sc string) (*exec
 	return cmd, nil
 }
 
+type renderFloorTool struct{ self []string }
+
+func (renderFloorTool) name() string                                     { return ToolRenderFloor }
+func (renderFloorTool) prepare(ctx context.Context, ws *workspace) error { return nil }
+
+// command renders and applies the whole environment for cold, and nothing
+// else: the render floor is the yardstick of the cold install (what a tool
+// adds to the render every tool must do). What an image change or an env
+// edit must render depends on what a tool can tell is unchanged, the env
+// edit's render pass is timed apart (Results.ParallelRenderPasses), and a
+// drift correction or a no-op needs no render: the floor's figures stand
+// for those.
+func (t renderFloorTool) command(ctx context.Context, ws *workspace, sc string) (*exec.Cmd, error) {
+	if sc != ScenarioCold {
+		return nil, nil
+	}
+	args := append(append([]string{}, t.self[1:]...), childRenderFloor, ws.kubeconfig, ws.repo)
+	cmd := exec.CommandContext(ctx, t.self[0], args...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	return cmd, nil
+}
+
 // Child commands the harness runs as separate processes (of itself), so
 // that they are measured like the other tools.
 const (
-	childEnv      = "DIGITOPS_BENCH_CHILD"
-	childFloor    = "floor"
-	childDeployer = "deployer"
+	childEnv         = "DIGITOPS_BENCH_CHILD"
+	childFloor       = "floor"
+	childRenderFloor = "render-floor"
+	childDeployer    = "deployer"
 )
 
 // IsChild reports whether this process was started as one of the harness's
 // child commands; then RunChild must be called with the arguments.
 func IsChild() bool { return os.Getenv(childEnv) != "" }
 
-// RunChild runs a child command: "floor KUBECONFIG FILE..." or "deployer
-// REPO KUBECONFIG HELM KUBECTL".
+// RunChild runs a child command: "floor KUBECONFIG FILE...",
+// "render-floor KUBECONFIG REPO" or "deployer REPO KUBECONFIG HELM KUBECTL".
 func RunChild(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("unable to run a child command: none given")
@@ -188,6 +213,8 @@ func RunChild(ctx context.Context, args []string) error {
 	switch {
 	case args[0] == childFloor && len(args) >= 3:
 		return runFloor(ctx, args[1], args[2:])
+	case args[0] == childRenderFloor && len(args) == 3:
+		return runRenderFloor(ctx, args[1], args[2])
 	case args[0] == childDeployer && len(args) == 5:
 		return runDeployer(ctx, args[1], args[2], args[3], args[4])
 	}
