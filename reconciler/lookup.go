@@ -28,35 +28,57 @@ import (
 // value is a template that does (rendered with `tpl`). It returns nil for
 // a chart that reads nothing live.
 func LookupCalls(c *chart.Chart, values map[string]any) []string {
-	out := chartLookupCalls(c, "")
-	if valuesCallLookup(values, 0) {
+	lookup := funcs{"lookup"}
+	out := chartCalls(c, "", lookup, false)
+	if valuesCall(values, 0, lookup) {
 		out = append(out, "values")
 	}
 	return out
 }
 
-// chartLookupCalls are the templates of c and its subcharts that call
-// lookup, each named under prefix.
-func chartLookupCalls(c *chart.Chart, prefix string) []string {
+// funcs are names of template functions.
+type funcs []string
+
+// has reports whether name is one of fs.
+func (fs funcs) has(name string) bool { return slices.Contains(fs, name) }
+
+// named reports whether text names one of fs (a cheap test before a
+// parse: a call must name its function).
+func (fs funcs) named(text string) bool {
+	return slices.ContainsFunc(fs, func(f string) bool { return strings.Contains(text, f) })
+}
+
+// chartCalls are the templates of c and its subcharts that call one of
+// fn, each named under prefix; with first, only the first one found.
+func chartCalls(c *chart.Chart, prefix string, fn funcs, first bool) []string {
 	if c == nil {
 		return nil
 	}
 	var out []string
 	for _, t := range c.Templates {
-		if bytes.Contains(t.Data, []byte("lookup")) && templateCallsLookup(t.Name, string(t.Data)) {
+		if templateCalls(t.Name, string(t.Data), fn) {
 			out = append(out, prefix+t.Name)
+			if first {
+				return out
+			}
 		}
 	}
 	for _, d := range c.Dependencies() {
-		out = append(out, chartLookupCalls(d, prefix+"charts/"+d.Name()+"/")...)
+		out = append(out, chartCalls(d, prefix+"charts/"+d.Name()+"/", fn, first)...)
+		if first && len(out) > 0 {
+			return out
+		}
 	}
 	return out
 }
 
-// templateCallsLookup reports whether a Go template calls the function
-// lookup. A template that does not parse is taken to call it when it names
-// it (Helm refuses to render it anyway).
-func templateCallsLookup(name, text string) bool {
+// templateCalls reports whether a Go template calls one of fn. A
+// template that does not parse is taken to call one when it names one
+// (Helm refuses to render it anyway).
+func templateCalls(name, text string, fn funcs) bool {
+	if !strings.Contains(text, "{{") || !fn.named(text) {
+		return false
+	}
 	t := parse.New(name)
 	t.Mode = parse.SkipFuncCheck
 	trees := map[string]*parse.Tree{}
@@ -64,72 +86,73 @@ func templateCallsLookup(name, text string) bool {
 		return true
 	}
 	for _, tree := range trees {
-		if tree.Root != nil && nodeCallsLookup(tree.Root) {
+		if tree.Root != nil && nodeCalls(tree.Root, fn) {
 			return true
 		}
 	}
 	return false
 }
 
-// nodeCallsLookup walks a template's parse tree for the identifier lookup.
-func nodeCallsLookup(n parse.Node) bool {
+// nodeCalls walks a template's parse tree for an identifier of fn.
+func nodeCalls(n parse.Node, fn funcs) bool {
+	calls := func(n parse.Node) bool { return nodeCalls(n, fn) }
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {
 			return false
 		}
-		return slices.ContainsFunc(n.Nodes, nodeCallsLookup)
+		return slices.ContainsFunc(n.Nodes, calls)
 	case *parse.ActionNode:
-		return nodeCallsLookup(n.Pipe)
+		return calls(n.Pipe)
 	case *parse.PipeNode:
 		if n == nil {
 			return false
 		}
-		return slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return nodeCallsLookup(c) })
+		return slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return calls(c) })
 	case *parse.CommandNode:
-		return slices.ContainsFunc(n.Args, nodeCallsLookup)
+		return slices.ContainsFunc(n.Args, calls)
 	case *parse.IdentifierNode:
-		return n.Ident == "lookup"
+		return fn.has(n.Ident)
 	case *parse.ChainNode:
-		return nodeCallsLookup(n.Node)
+		return calls(n.Node)
 	case *parse.IfNode:
-		return branchCallsLookup(&n.BranchNode)
+		return branchCalls(&n.BranchNode, fn)
 	case *parse.RangeNode:
-		return branchCallsLookup(&n.BranchNode)
+		return branchCalls(&n.BranchNode, fn)
 	case *parse.WithNode:
-		return branchCallsLookup(&n.BranchNode)
+		return branchCalls(&n.BranchNode, fn)
 	case *parse.TemplateNode:
-		return nodeCallsLookup(n.Pipe)
+		return calls(n.Pipe)
 	}
 	return false
 }
 
-func branchCallsLookup(b *parse.BranchNode) bool {
-	return nodeCallsLookup(b.Pipe) || nodeCallsLookup(b.List) || nodeCallsLookup(b.ElseList)
+func branchCalls(b *parse.BranchNode, fn funcs) bool {
+	return nodeCalls(b.Pipe, fn) || nodeCalls(b.List, fn) || nodeCalls(b.ElseList, fn)
 }
 
-// maxValuesDepth bounds the walk of valuesCallLookup (values are bounded
-// in depth when read: see internal/yamldepth).
+// maxValuesDepth bounds the walk of valuesCall (values are bounded in
+// depth when read: see internal/yamldepth).
 const maxValuesDepth = 1000
 
-// valuesCallLookup reports whether a string of values is a template that
-// calls lookup.
-func valuesCallLookup(v any, depth int) bool {
+// valuesCall reports whether a string of values is a template that calls
+// one of fn.
+func valuesCall(v any, depth int, fn funcs) bool {
 	if depth > maxValuesDepth {
 		return false
 	}
 	switch v := v.(type) {
 	case string:
-		return strings.Contains(v, "lookup") && strings.Contains(v, "{{") && templateCallsLookup("values", v)
+		return templateCalls("values", v, fn)
 	case map[string]any:
 		for _, x := range v {
-			if valuesCallLookup(x, depth+1) {
+			if valuesCall(x, depth+1, fn) {
 				return true
 			}
 		}
 	case []any:
 		for _, x := range v {
-			if valuesCallLookup(x, depth+1) {
+			if valuesCall(x, depth+1, fn) {
 				return true
 			}
 		}

@@ -3,9 +3,11 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/digitops/digitops/internal/parallel"
@@ -69,39 +71,115 @@ func withoutErrors(plan *Plan, idx []int) []int {
 // between the renders (a `now`, a random string) gets a note naming the
 // fields. Such a release is still decided from the digests of its chart and
 // values, never from its render, so it is not upgraded on every sync; the
-// note says why its objects change on each upgrade.
+// note says why its objects change on each upgrade. A release whose chart
+// cannot render differently (Step.mayVary) is not rendered again.
 func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int) {
-	if len(idx) == 0 {
-		return
-	}
-	// Steps compareDeployed rendered twice need no third render.
-	for _, i := range idx {
-		if st := &plan.Steps[i]; st.rendered != "" && st.again == "" {
-			if !waitNextSecond(ctx) {
-				return
-			}
-			break
-		}
-	}
+	var (
+		steps []*Step
+		at    []int // steps[k] is plan.Steps[idx[at[k]]]
+	)
 	notes := make([]string, len(idx))
-	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
-		st := &plan.Steps[idx[k]]
-		if st.rendered == "" {
-			return
-		}
-		if st.again != "" {
+	for k, i := range idx {
+		st := &plan.Steps[i]
+		switch {
+		case st.rendered == "":
+		case st.again != "": // compareDeployed rendered it twice
 			notes[k] = nondeterminismNote(st.Release, st.rendered, st.again)
-			return
+		default:
+			steps, at = append(steps, st), append(at, k)
 		}
-		if m2, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st)); err == nil {
-			notes[k] = nondeterminismNote(st.Release, st.rendered, m2)
+	}
+	for n, again := range p.rendersAgain(ctx, steps) {
+		if again != "" {
+			notes[at[n]] = nondeterminismNote(steps[n].Release, steps[n].rendered, again)
 		}
-	})
+	}
 	for _, n := range notes {
 		if n != "" {
 			plan.Notes = append(plan.Notes, n)
 		}
 	}
+}
+
+// rendersAgain renders each of steps once more, in the next wall-clock
+// second, in parallel, for what differs between two renders. A step whose
+// chart cannot render differently (Step.mayVary) gets its first render
+// back, and when none can, nothing waits. A render that fails, or that
+// ctx ends, is "".
+func (p *Planner) rendersAgain(ctx context.Context, steps []*Step) []string {
+	out := make([]string, len(steps))
+	var vary []int
+	for k, st := range steps {
+		if st.mayVary() {
+			vary = append(vary, k)
+		} else {
+			out[k] = st.rendered
+		}
+	}
+	if len(vary) == 0 || !waitNextSecond(ctx) {
+		return out
+	}
+	parallel.ForEach(ctx, len(vary), 0, func(ctx context.Context, n int) {
+		st := steps[vary[n]]
+		if m, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st)); err == nil {
+			out[vary[n]] = m
+		}
+	})
+	return out
+}
+
+// mayVary reports whether two renders of the step's release can differ
+// (rendersMayVary of its chart and values), worked out once.
+func (st *Step) mayVary() bool {
+	if st.varies == 0 {
+		st.varies = 1
+		if rendersMayVary(st.chart, st.Release.Values) {
+			st.varies = 2
+		}
+	}
+	return st.varies == 2
+}
+
+// variableFuncs are the template functions whose result can differ
+// between two renders of the same chart with the same values: the clock
+// (sprig's now, and its date functions, which take the time now when not
+// given one: DIGIT's deployment-timestamp is `date "…" .Release.Time`,
+// and .Release.Time is nil in Helm 3), randomness, generated keys and
+// certificates, salted hashes and ciphers, DNS and live reads.
+func variableFuncs() funcs {
+	return funcs{
+		"now", "ago", "date", "dateInZone", "date_in_zone", "htmlDate", "htmlDateInZone",
+		"dateModify", "date_modify", "mustDateModify", "must_date_modify", "durationRound", "unixEpoch",
+		"randAlphaNum", "randAlpha", "randAscii", "randNumeric", "randInt", "randBytes", "uuidv4", "shuffle",
+		"genPrivateKey", "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey",
+		"genSignedCert", "genSignedCertWithKey", "bcrypt", "htpasswd", "encryptAES",
+		"getHostByName", "lookup",
+	}
+}
+
+// rendersMayVary reports whether two renders of c with values can differ:
+// a template of c or of a subchart calls one of variableFuncs, a value
+// that is a template (rendered with tpl) calls one, or c calls tpl and
+// one of its files names one (read with .Files.Get, rendered with tpl).
+// When it is false one render says all, and no second render in the next
+// second is needed.
+func rendersMayVary(c *chart.Chart, values map[string]any) bool {
+	fs := variableFuncs()
+	if chartCalls(c, "", fs, true) != nil || valuesCall(values, 0, fs) {
+		return true
+	}
+	return chartCalls(c, "", funcs{"tpl"}, true) != nil && filesName(c, fs)
+}
+
+// filesName reports whether a file of c or of a subchart (not a
+// template) names one of fs in a template action.
+func filesName(c *chart.Chart, fs funcs) bool {
+	for _, f := range c.Files {
+		if text := string(f.Data); strings.Contains(text, "{{") && fs.named(text) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(c.Dependencies(), func(d *chart.Chart) bool { return filesName(d, fs) })
 }
 
 // waitNextSecond waits for the next wall-clock second, so that a second

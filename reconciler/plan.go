@@ -123,6 +123,8 @@ type Step struct {
 	// again is a second render of the step, made in a later second than
 	// rendered (see compareDeployed), empty when none was made.
 	again string
+	// varies caches Step.mayVary: 0 not known yet, 1 no, 2 yes.
+	varies int8
 	// orphansChecked is set when the plan looked for the release's
 	// orphans and could (see findOrphans).
 	orphansChecked bool

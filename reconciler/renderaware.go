@@ -62,12 +62,13 @@ func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int, re
 	// What differs from its deployed revision only by stamps of the
 	// render's clock (DIGIT's deployment-timestamp) needs no second
 	// render; the rest is rendered again, in the next second: what
-	// differs between the two renders is volatile.
+	// differs between the two renders is volatile. A chart that cannot
+	// render differently (Step.mayVary) has nothing volatile.
 	renderedTo := time.Now().Add(time.Second)
 	renderedFrom = renderedFrom.Add(-time.Second)
 	var probe []*comparison
 	for _, c := range cands {
-		if c.render == nil || !c.keepable || len(c.diffs) == 0 {
+		if c.render == nil || !c.keepable || len(c.diffs) == 0 || !c.st.mayVary() {
 			continue
 		}
 		if stamps, ok := c.render.renderTimes(c.diffs, renderedFrom, renderedTo); ok {
@@ -76,16 +77,15 @@ func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int, re
 		}
 		probe = append(probe, c)
 	}
-	if len(probe) > 0 && waitNextSecond(ctx) {
-		parallel.ForEach(ctx, len(probe), 0, func(ctx context.Context, n int) {
-			c := probe[n]
-			again, err := Render(ctx, c.st.Release, c.st.chart, renderOptions(p.Cluster, p.KubeVersion, c.st))
-			if err != nil {
-				return
-			}
+	steps := make([]*Step, len(probe))
+	for n, c := range probe {
+		steps[n] = c.st
+	}
+	for n, again := range p.rendersAgain(ctx, steps) {
+		if c := probe[n]; again != "" {
 			c.st.again = again
 			c.render.volatile = volatilePaths(c.st.rendered, again, c.st.Release.Namespace)
-		})
+		}
 	}
 	if ctx.Err() != nil {
 		return

@@ -88,13 +88,13 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 	}
 	// A second render in the next second names what renders differently
 	// every time (see noteNondeterminism).
-	if !waitNextSecond(ctx) {
-		return
+	steps := make([]*Step, len(adopting))
+	for k, i := range adopting {
+		steps[k] = &plan.Steps[i]
 	}
-	for _, i := range adopting {
-		st := &plan.Steps[i]
-		again, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
-		if err != nil {
+	for k, again := range p.rendersAgain(ctx, steps) {
+		st := steps[k]
+		if again == "" {
 			continue
 		}
 		st.keepLive = takeover.KeptFields(nondeterministicPaths(st.rendered, again, st.Release.Namespace), st.liveAdopted)
@@ -155,13 +155,13 @@ func (p *Planner) findRelabels(ctx context.Context, plan *Plan, idx []int) {
 	if len(cands) == 0 {
 		return
 	}
-	if !waitNextSecond(ctx) {
-		return
+	steps := make([]*Step, len(cands))
+	for k, c := range cands {
+		steps[k] = &plan.Steps[c.i]
 	}
-	for _, c := range cands {
-		st := &plan.Steps[c.i]
-		again, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st))
-		if err != nil {
+	for k, again := range p.rendersAgain(ctx, steps) {
+		st, c := steps[k], cands[k]
+		if again == "" {
 			continue
 		}
 		// Both ways: an object only one side has differs too.

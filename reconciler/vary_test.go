@@ -1,0 +1,54 @@
+package reconciler
+
+import (
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart"
+)
+
+// TestRendersMayVary: a chart is rendered a second time, in a later
+// second, only when its templates, a tpl value or a file tpl reads can
+// render differently: the clock, randomness, generated keys, live reads.
+func TestRendersMayVary(t *testing.T) {
+	chartOf := func(templates map[string]string, files map[string]string, deps ...*chart.Chart) *chart.Chart {
+		c := &chart.Chart{Metadata: &chart.Metadata{Name: "svc", Version: "0.1.0"}}
+		for name, text := range templates {
+			c.Templates = append(c.Templates, &chart.File{Name: name, Data: []byte(text)})
+		}
+		for name, text := range files {
+			c.Files = append(c.Files, &chart.File{Name: name, Data: []byte(text)})
+		}
+		c.SetDependencies(deps...)
+		return c
+	}
+	common := chartOf(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
+	plainLib := chartOf(map[string]string{"templates/_helpers.tpl": `{{ define "name" }}{{ .Chart.Name }}{{ end }}`}, nil)
+	tests := []struct {
+		name      string
+		templates map[string]string
+		files     map[string]string
+		deps      []*chart.Chart
+		values    map[string]any
+		want      bool
+	}{
+		{name: "values and names only", templates: map[string]string{"templates/cm.yaml": `data: {a: {{ .Values.a | quote }}, n: {{ include "name" . }}}`}, deps: []*chart.Chart{plainLib}},
+		{name: "now", templates: map[string]string{"templates/cm.yaml": `t: {{ now | quote }}`}, want: true},
+		{name: "DIGIT's deployment-timestamp in a library subchart", templates: map[string]string{"templates/d.yaml": `{{ include "common.deployment" . }}`}, deps: []*chart.Chart{common}, want: true},
+		{name: "a random password", templates: map[string]string{"templates/s.yaml": `p: {{ randAlphaNum 16 | b64enc }}`}, want: true},
+		{name: "a generated certificate in an if", templates: map[string]string{"templates/s.yaml": `{{ if .Values.tls }}{{ $ca := genCA "x" 365 }}{{ $ca.Cert }}{{ end }}`}, want: true},
+		{name: "lookup", templates: map[string]string{"templates/s.yaml": `{{ lookup "v1" "Secret" "a" "b" }}`}, want: true},
+		{name: "the words in text, comments and strings", templates: map[string]string{"templates/cm.yaml": "# now and then, date of the update\nx: {{ \"now\" }}\n{{/* randAlpha */}}\n"}},
+		{name: "a tpl value that calls now", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl .Values.x . }}`}, values: map[string]any{"x": `{{ now }}`}, want: true},
+		{name: "a value that calls now, though no template calls tpl", templates: map[string]string{"templates/cm.yaml": `x: 1`}, values: map[string]any{"x": []any{`{{ now }}`}}, want: true},
+		{name: "a file tpl renders that calls now", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl (.Files.Get "conf/app.conf") . }}`}, files: map[string]string{"conf/app.conf": `started={{ now }}`}, want: true},
+		{name: "a file naming now with no tpl call", templates: map[string]string{"templates/cm.yaml": `x: {{ .Files.Get "conf/app.conf" | quote }}`}, files: map[string]string{"conf/app.conf": `started={{ now }}`}},
+		{name: "a template that does not parse and names one", templates: map[string]string{"templates/cm.yaml": `{{ now `}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rendersMayVary(chartOf(tt.templates, tt.files, tt.deps...), tt.values); got != tt.want {
+				t.Errorf("rendersMayVary = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
