@@ -67,6 +67,7 @@ func TestWebhooks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // a case that must not wake the source waits 200 ms
 			d, s := hookDaemon(t, WebhookSecrets{GitHub: secret, GitLab: secret, Generic: secret})
 			req := httptest.NewRequest(http.MethodPost, tt.path, bytes.NewReader([]byte(tt.body)))
 			for k, v := range tt.headers {
@@ -105,6 +106,7 @@ func TestWebhooks_unconfigured(t *testing.T) {
 }
 
 func TestWebhooks_debounce(t *testing.T) {
+	t.Parallel() // it waits out debounce windows
 	d, s := hookDaemon(t, WebhookSecrets{Generic: "k"})
 	d.opts.Debounce, d.opts.DebounceMaxWait = 300*time.Millisecond, time.Second
 	body := []byte(`{"repository":"https://github.com/egov/envs"}`)
@@ -169,6 +171,7 @@ func TestWebhooks_replay(t *testing.T) {
 // delay, for longer than the maximum wait, do not put the sync off past
 // the maximum wait.
 func TestWebhooks_debounceMaxWait(t *testing.T) {
+	t.Parallel() // it waits out debounce windows
 	d, s := hookDaemon(t, WebhookSecrets{Generic: "k"})
 	d.opts.Debounce, d.opts.DebounceMaxWait = 200*time.Millisecond, 400*time.Millisecond
 	body := []byte(`{"repository":"https://github.com/egov/envs"}`)
@@ -248,6 +251,7 @@ func TestWebhooks_signatureBeforeBody(t *testing.T) {
 // delivery id, or none, triggers nothing: it is the same reference moving
 // to the same commit. A push of another commit does trigger.
 func TestWebhooks_replayWithAnotherID(t *testing.T) {
+	t.Parallel() // it waits out debounce windows
 	const secret = "s3cret"
 	d, s := hookDaemon(t, WebhookSecrets{GitHub: secret, GitLab: secret, Generic: secret})
 	github := func(after string) []byte {

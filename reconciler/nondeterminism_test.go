@@ -32,6 +32,7 @@ func TestPlan_nondeterminismNotes(t *testing.T) {
 		{name: "installs", live: kube.LiveState{}, want: reconciler.Summary{Install: len(quickstartNames)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each plan waits for the next second: wait side by side
 			planner := &reconciler.Planner{Charts: reconciler.LocalCharts{}}
 			once, err := planner.Plan(ctx, env, tc.live, reconciler.PlanOptions{})
 			if err != nil {

@@ -139,6 +139,7 @@ func TestPlannedChart_fallsBack(t *testing.T) {
 // Where Helm renders the chart again (a chart the plan's render cannot
 // stand for), a render that differs from the plan's is noted on the result.
 func TestAppliedRenderNote(t *testing.T) {
+	t.Parallel() // it waits for the next second
 	ctx := context.Background()
 	spec := manifest.ReleaseSpec{Name: "egov-user", Namespace: "egov", Values: map[string]any{"name": "egov-user"}}
 	c := serviceChart()
