@@ -144,7 +144,17 @@ func startDaemonOn(t *testing.T, ln net.Listener, opts daemon.Options) *running 
 
 func (r *running) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(r.url + path)
+	req, err := http.NewRequest(http.MethodGet, r.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.do(t, req)
+}
+
+// do sends req and returns the status code and the body.
+func (r *running) do(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

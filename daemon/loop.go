@@ -178,12 +178,9 @@ func (l *envLoop) sync(ctx, applyCtx context.Context, trigger history.Trigger) {
 		l.finish(p.start, metrics.SyncUnchanged, nil)
 		return
 	}
-	if err == nil {
-		err = l.load(ctx, p)
-	}
 	var synced reconciler.Synced
 	if err == nil {
-		synced, err = l.planAndApply(ctx, applyCtx, p)
+		synced, err = l.loadAndSync(ctx, applyCtx, p)
 	}
 	switch {
 	case errors.Is(err, errStopping):
@@ -195,6 +192,15 @@ func (l *envLoop) sync(ctx, applyCtx context.Context, trigger history.Trigger) {
 	}
 	res, syncErr := l.report(ctx, p, synced)
 	l.remember(p, res, syncErr, &synced)
+}
+
+// loadAndSync loads the environment at p.snap, then plans and applies it
+// (only plans when p.dry).
+func (l *envLoop) loadAndSync(ctx, applyCtx context.Context, p *pass) (reconciler.Synced, error) {
+	if err := l.load(ctx, p); err != nil {
+		return reconciler.Synced{}, err
+	}
+	return l.planAndApply(ctx, applyCtx, p)
 }
 
 // syncSuspended is a pass over a suspended environment, which never acts:
@@ -213,13 +219,10 @@ func (l *envLoop) syncSuspended(ctx, applyCtx context.Context, p *pass, full boo
 		l.finish(p.start, metrics.SyncSuspended, nil)
 		return
 	}
-	if err == nil {
-		l.dryPlanned = p.snap.Commit
-		err = l.load(ctx, p)
-	}
 	var synced reconciler.Synced
 	if err == nil {
-		synced, err = l.planAndApply(ctx, applyCtx, p)
+		l.dryPlanned = p.snap.Commit
+		synced, err = l.loadAndSync(ctx, applyCtx, p)
 	}
 	switch {
 	case errors.Is(err, errStopping):
