@@ -50,7 +50,7 @@ func (p *Planner) renderChanged(ctx context.Context, plan *Plan) []int {
 			}
 			return
 		}
-		st.rendered, st.renderedHooks = m, hooks
+		st.rendered, st.renderedHooks, st.renderedAt = m, hooks, time.Now()
 	})
 	return withoutErrors(plan, idx)
 }
@@ -101,8 +101,8 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int)
 	}
 }
 
-// rendersAgain renders each of steps once more, in the next wall-clock
-// second, in parallel, for what differs between two renders. A step whose
+// rendersAgain renders each of steps once more, in a wall-clock second
+// after the one its first render ended in, in parallel, for what differs between two renders. A step whose
 // chart cannot render differently (Step.mayVary) gets its first render
 // back, and when none can, nothing waits. A render that fails, or that
 // ctx ends, is "".
@@ -116,7 +116,18 @@ func (p *Planner) rendersAgain(ctx context.Context, steps []*Step) []string {
 			out[k] = st.rendered
 		}
 	}
-	if len(vary) == 0 || !waitNextSecond(ctx) {
+	// The second render must be in a later second than the first ended:
+	// the time the plan spent since then counts.
+	var last time.Time
+	for _, k := range vary {
+		if at := steps[k].renderedAt; at.IsZero() {
+			last = time.Now() // not known: from now
+			break
+		} else if at.After(last) {
+			last = at
+		}
+	}
+	if len(vary) == 0 || !waitSecondAfter(ctx, last) {
 		return out
 	}
 	parallel.ForEach(ctx, len(vary), 0, func(ctx context.Context, n int) {
@@ -186,7 +197,18 @@ func filesName(c *chart.Chart, fs funcs) bool {
 // render can differ from the first (templates stamp `now` with a resolution
 // of a second at best); false when ctx ends first.
 func waitNextSecond(ctx context.Context) bool {
-	next := time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
+	return waitSecondAfter(ctx, time.Now())
+}
+
+// waitSecondAfter waits for the wall-clock second after the one t is in:
+// a render started then stamps another time than one that ended at t. It
+// does not wait when that second has come already; false when ctx ends
+// first.
+func waitSecondAfter(ctx context.Context, t time.Time) bool {
+	next := t.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)
+	if !time.Now().Before(next) {
+		return ctx.Err() == nil
+	}
 	select {
 	case <-ctx.Done():
 		return false

@@ -123,6 +123,9 @@ type Step struct {
 	// again is a second render of the step, made in a later second than
 	// rendered (see compareDeployed), empty when none was made.
 	again string
+	// renderedAt is when the render in rendered ended (zero when not
+	// known): a second render must start in a later second.
+	renderedAt time.Time
 	// varies caches Step.mayVary: 0 not known yet, 1 no, 2 yes.
 	varies int8
 	// orphansChecked is set when the plan looked for the release's

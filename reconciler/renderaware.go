@@ -209,7 +209,7 @@ func (p *Planner) consumersOf(ctx context.Context, plan *Plan, changed map[strin
 		if err != nil {
 			return
 		}
-		st.chart, st.rendered, st.renderedHooks = c, m, hooks
+		st.chart, st.rendered, st.renderedHooks, st.renderedAt = c, m, hooks, time.Now()
 		reads[k] = true
 	})
 	out := found[:0]

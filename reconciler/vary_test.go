@@ -1,7 +1,9 @@
 package reconciler
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 )
@@ -50,5 +52,33 @@ func TestRendersMayVary(t *testing.T) {
 				t.Errorf("rendersMayVary = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWaitSecondAfter: a second render waits only until the wall-clock
+// second after the first render's, not a whole second from now.
+func TestWaitSecondAfter(t *testing.T) {
+	ctx := t.Context()
+	start := time.Now()
+	if !waitSecondAfter(ctx, start.Add(-2*time.Second)) {
+		t.Fatal("waitSecondAfter of a time two seconds ago = false")
+	}
+	if waited := time.Since(start); waited > 50*time.Millisecond {
+		t.Errorf("waited %v for a second that had come", waited)
+	}
+	before := time.Now()
+	if !waitSecondAfter(ctx, before) {
+		t.Fatal("waitSecondAfter(now) = false")
+	}
+	if after := time.Now(); after.Truncate(time.Second).Equal(before.Truncate(time.Second)) {
+		t.Errorf("waitSecondAfter(%v) returned within the same second, at %v", before, after)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if waitSecondAfter(cancelled, time.Now()) {
+		t.Error("waitSecondAfter with an ended context = true")
+	}
+	if waitSecondAfter(cancelled, time.Now().Add(-2*time.Second)) {
+		t.Error("waitSecondAfter with an ended context, second come = true")
 	}
 }
