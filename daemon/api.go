@@ -100,16 +100,15 @@ func (b webBackend) Rollouts() []statusapi.Rollout { return b.d.rollouts.Statuse
 // the environment's loop so the status shows it at once.
 func (b webBackend) SetSuspended(ctx context.Context, env, release string, on bool) (statusapi.Environment, error) {
 	d := b.d
-	l, ok := d.environment(env)
-	if !ok {
-		return statusapi.Environment{}, web.NotFound("no environment " + env)
-	}
 	// Only releases the environment has, so that the state stays bounded
 	// (resume of an unknown one is allowed: it clears it).
-	if release != "" && on {
-		if err := releaseKnown(l, release); err != nil {
-			return statusapi.Environment{}, err
-		}
+	known := release
+	if !on {
+		known = ""
+	}
+	l, err := d.loopOf(env, known)
+	if err != nil {
+		return statusapi.Environment{}, err
 	}
 	if err := d.suspends.set(ctx, env, release, on); err != nil {
 		return statusapi.Environment{}, err
@@ -121,6 +120,21 @@ func (b webBackend) SetSuspended(ctx context.Context, env, release string, on bo
 	d.log.Info(verb, "environment", env, "release", release)
 	l.wakeBy(history.TriggerManual)
 	return l.snapshot(), nil
+}
+
+// loopOf is the loop of environment env, a NotFound error when there is
+// none; with release, a release its last plan had (releaseKnown).
+func (d *Daemon) loopOf(env, release string) (*envLoop, error) {
+	l, ok := d.environment(env)
+	if !ok {
+		return nil, web.NotFound("no environment " + env)
+	}
+	if release != "" {
+		if err := releaseKnown(l, release); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // releaseKnown returns nil when the last plan of l had release, else a
@@ -140,14 +154,9 @@ func releaseKnown(l *envLoop, release string) error {
 // at once, and wakes it.
 func (b webBackend) Retry(_ context.Context, env, release string) (statusapi.Environment, error) {
 	d := b.d
-	l, ok := d.environment(env)
-	if !ok {
-		return statusapi.Environment{}, web.NotFound("no environment " + env)
-	}
-	if release != "" {
-		if err := releaseKnown(l, release); err != nil {
-			return statusapi.Environment{}, err
-		}
+	l, err := d.loopOf(env, release)
+	if err != nil {
+		return statusapi.Environment{}, err
 	}
 	hadFailed := l.retry(release)
 	l.src.stale() // try again with what the remote has now

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,9 +34,9 @@ const (
 // EnvironmentDetail is env's status and the changes its last plan did not
 // carry out.
 func (b webBackend) EnvironmentDetail(_ context.Context, env string) (statusapi.EnvironmentDetail, error) {
-	l, ok := b.d.environment(env)
-	if !ok {
-		return statusapi.EnvironmentDetail{}, web.NotFound("no environment " + env)
+	l, err := b.d.loopOf(env, "")
+	if err != nil {
+		return statusapi.EnvironmentDetail{}, err
 	}
 	out := statusapi.EnvironmentDetail{Environment: l.snapshot(), Pending: []statusapi.PendingChange{}}
 	l.mu.Lock()
@@ -51,9 +52,9 @@ func (b webBackend) EnvironmentDetail(_ context.Context, env string) (statusapi.
 // the chart and images of the live one) and an operator's rollback while
 // it holds.
 func (b webBackend) ReleaseDetail(ctx context.Context, env, release string) (statusapi.ReleaseDetail, error) {
-	l, ok := b.d.environment(env)
-	if !ok {
-		return statusapi.ReleaseDetail{}, web.NotFound("no environment " + env)
+	l, err := b.d.loopOf(env, "")
+	if err != nil {
+		return statusapi.ReleaseDetail{}, err
 	}
 	row, ok := releaseRow(l.snapshot(), release)
 	if !ok {
@@ -116,14 +117,9 @@ func liveRevision(revs []kube.Revision, revision int) int {
 // for: the environment syncs.
 func (b webBackend) SyncNow(_ context.Context, env, release string) (statusapi.Environment, error) {
 	d := b.d
-	l, ok := d.environment(env)
-	if !ok {
-		return statusapi.Environment{}, web.NotFound("no environment " + env)
-	}
-	if release != "" {
-		if err := releaseKnown(l, release); err != nil {
-			return statusapi.Environment{}, err
-		}
+	l, err := d.loopOf(env, release)
+	if err != nil {
+		return statusapi.Environment{}, err
 	}
 	l.planFully.Store(true)
 	l.src.stale()
@@ -140,11 +136,8 @@ func (b webBackend) SyncNow(_ context.Context, env, release string) (statusapi.E
 // loop and returns the release's detail.
 func (b webBackend) Rollback(ctx context.Context, env, release string, to int) (statusapi.ReleaseDetail, error) {
 	d := b.d
-	l, ok := d.environment(env)
-	if !ok {
-		return statusapi.ReleaseDetail{}, web.NotFound("no environment " + env)
-	}
-	if err := releaseKnown(l, release); err != nil {
+	l, err := d.loopOf(env, release)
+	if err != nil {
 		return statusapi.ReleaseDetail{}, err
 	}
 	row, _ := releaseRow(l.snapshot(), release)
@@ -167,7 +160,7 @@ func (b webBackend) Rollback(ctx context.Context, env, release string, to int) (
 	prepared := false
 	rb := reconciler.OperatorRollback{
 		Cluster: tgt.conn.cluster, Log: l.log, Environment: env, Namespace: row.Namespace, Name: release, To: to,
-		Timeout: cmpOr(tgt.env.Policy.Timeout, defaultRollbackTimeout), MaxHistory: tgt.env.Policy.HistoryMax, Replica: d.replica(),
+		Timeout: cmp.Or(tgt.env.Policy.Timeout, defaultRollbackTimeout), MaxHistory: tgt.env.Policy.HistoryMax, Replica: d.replica(),
 		Prepare: func() error {
 			select {
 			case <-guard.Lost():
@@ -233,12 +226,4 @@ func (t watchTarget) mask(release, s string) string {
 		}
 	}
 	return s
-}
-
-// cmpOr is d, or otherwise when d is not positive.
-func cmpOr(d, otherwise time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return otherwise
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/digitops/digitops/daemon/history"
-	"github.com/digitops/digitops/daemon/web"
 	"github.com/digitops/digitops/metrics"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/source/git"
@@ -156,9 +155,9 @@ func historySummary(s reconciler.Summary) history.Summary {
 // syncs that acted on it, each with that release alone. A release the
 // environment no longer has still has its history.
 func (b webBackend) History(ctx context.Context, env, release string) (history.Document, error) {
-	l, ok := b.d.environment(env)
-	if !ok {
-		return history.Document{}, web.NotFound("no environment " + env)
+	l, err := b.d.loopOf(env, "")
+	if err != nil {
+		return history.Document{}, err
 	}
 	entries := l.history.List(ctx)
 	if release != "" {
