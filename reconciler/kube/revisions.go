@@ -33,9 +33,15 @@ type Revision struct {
 	Manifest string
 }
 
-// storageLabels are the labels Helm's Secret driver sets on every storage
-// Secret beside the release's own.
-var storageLabels = []string{"name", "owner", "status", "version", "createdAt", "modifiedAt"}
+// isStorageLabel reports whether k is a label Helm's Secret driver sets on
+// every storage Secret beside the release's own.
+func isStorageLabel(k string) bool {
+	switch k {
+	case "name", "owner", "status", "version", "createdAt", "modifiedAt":
+		return true
+	}
+	return false
+}
 
 // ReadRevisions reads every revision of a release from Helm's storage
 // Secrets (one LIST), newest first; none, and no error, when the release
@@ -68,7 +74,7 @@ func ReadRevisions(ctx context.Context, c *Cluster, namespace, name string) ([]R
 			rev.AppVersion = rel.Chart.Metadata.AppVersion
 		}
 		for k, v := range s.Labels {
-			if !slices.Contains(storageLabels, k) {
+			if !isStorageLabel(k) {
 				rev.Labels[k] = v
 			}
 		}
