@@ -30,6 +30,7 @@ import (
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/sops"
 )
 
 // Defaults of Options.
@@ -93,6 +94,8 @@ type Options struct {
 	CacheDir string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
 	Secrets manifest.SecretsMode
+	// OpenSOPS decrypts SOPS files (sopslib.Open); nil decrypts none.
+	OpenSOPS sops.Opener
 	// MaxFileSize caps each file read from a repository; 0 means 16 MiB.
 	MaxFileSize int64
 	// HelmfileEnv are the environment variables (names or patterns)

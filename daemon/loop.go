@@ -266,7 +266,7 @@ func (l *envLoop) fetchSnapshot(ctx context.Context, p *pass) error {
 // load reads the environment at p.snap, its providers, interval and
 // policy rules, and connects to its cluster (after the policy allowed it).
 func (l *envLoop) load(ctx context.Context, p *pass) error {
-	env, err := loader.Environment(ctx, loader.Options{RepoDir: p.snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, MaxFileSize: l.d.opts.MaxFileSize, AllowEnv: l.d.opts.HelmfileEnv}, l.name)
+	env, err := loader.Environment(ctx, loader.Options{RepoDir: p.snap.Dir, ConfigPath: l.src.opts.ConfigPath, Secrets: l.d.opts.Secrets, OpenSOPS: l.d.opts.OpenSOPS, MaxFileSize: l.d.opts.MaxFileSize, AllowEnv: l.d.opts.HelmfileEnv}, l.name)
 	if err != nil {
 		l.commit, l.settled = "", false
 		return fmt.Errorf("unable to load environment %q at %s: %w", l.name, p.snap.Revision, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/helmfile"
 	"github.com/digitops/digitops/source/manifest/loader"
+	"github.com/digitops/digitops/source/manifest/sops/sopslib"
 )
 
 // exitError carries a specific exit code.
@@ -162,7 +163,7 @@ func (o *globalOptions) loadEnvironment(ctx context.Context) (*manifest.Environm
 		return nil, co, err
 	}
 	dir := co.dir
-	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets, MaxFileSize: o.maxFileBytes, AllowEnv: o.helmfileEnv}
+	opts := loader.Options{RepoDir: dir, ConfigPath: o.configPath(), Secrets: o.secrets, OpenSOPS: sopslib.Open, MaxFileSize: o.maxFileBytes, AllowEnv: o.helmfileEnv}
 	if o.env == "" {
 		cfg, _, err := loader.Config(opts)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/digitops/digitops/policy"
 	"github.com/digitops/digitops/source/git"
 	"github.com/digitops/digitops/source/manifest"
+	"github.com/digitops/digitops/source/manifest/sops/sopslib"
 )
 
 type serveOptions struct {
@@ -158,6 +159,7 @@ func (o *serveOptions) daemonOptions(ctx context.Context, g *globalOptions, logg
 		Listen:             o.listen,
 		CacheDir:           cache,
 		Secrets:            g.secrets,
+		OpenSOPS:           sopslib.Open,
 		MaxFileSize:        g.maxFileBytes,
 		HelmfileEnv:        g.helmfileEnv,
 		KubeconfigOverride: g.kubeconfig,

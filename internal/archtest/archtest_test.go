@@ -58,7 +58,10 @@ func under(pkg, path string, sub bool) bool {
 	return sub && strings.HasPrefix(pkg, path+"/")
 }
 
-func TestImportDirection(t *testing.T) {
+// goDeps lists every package of the module (its path without the module
+// prefix) with all its dependencies (full import paths).
+func goDeps(t *testing.T) map[string][]string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go command on PATH: %v", err)
@@ -77,13 +80,52 @@ func TestImportDirection(t *testing.T) {
 			continue
 		}
 		pkg := strings.TrimPrefix(fields[0], module)
-		for _, d := range fields[1:] {
+		deps[pkg] = []string{}
+		deps[pkg] = append(deps[pkg], fields[1:]...)
+	}
+	return deps
+}
+
+// TestDependencies runs the checks on the module's dependencies, from one
+// go list.
+func TestDependencies(t *testing.T) {
+	deps := goDeps(t)
+	t.Run("ImportDirection", func(t *testing.T) { importDirection(t, deps) })
+	t.Run("SOPSLibraryInTheProgramOnly", func(t *testing.T) { sopsLibraryInTheProgramOnly(t, deps) })
+}
+
+// sopsLibraryInTheProgramOnly: the sops library (and with it the SDKs of
+// every cloud KMS) is linked by the program alone, through sopslib; the
+// packages that load environments, and their test binaries, link none of it.
+func sopsLibraryInTheProgramOnly(t *testing.T, all map[string][]string) {
+	const lib, sopslib = "github.com/getsops/sops/v3", module + "source/manifest/sops/sopslib"
+	allowed := map[string]bool{"cmd/digitops": true, strings.TrimPrefix(sopslib, module): true}
+	users := 0
+	for pkg, ds := range all {
+		for _, d := range ds {
+			if (d == lib || strings.HasPrefix(d, lib+"/") || d == sopslib) && !allowed[pkg] {
+				t.Errorf("%s depends on %s: only cmd/digitops links the sops library (through %s)", pkg, d, sopslib)
+				break
+			}
+			if d == sopslib {
+				users++
+			}
+		}
+	}
+	if users == 0 {
+		t.Errorf("no package depends on %s: the rule checks nothing", sopslib)
+	}
+}
+
+// importDirection: no package depends on one its rule forbids.
+func importDirection(t *testing.T, all map[string][]string) {
+	deps := map[string][]string{}
+	for pkg, ds := range all {
+		deps[pkg] = nil
+		for _, d := range ds {
 			if rel, ok := strings.CutPrefix(d, module); ok {
 				deps[pkg] = append(deps[pkg], rel)
 			}
-		}
-		if _, ok := deps[pkg]; !ok {
-			deps[pkg] = nil
 		}
 	}
 	for _, r := range rules {

@@ -1,10 +1,8 @@
 package digit_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -14,12 +12,10 @@ import (
 
 	goldenfile "github.com/digitops/digitops/internal/golden"
 
-	"filippo.io/age"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
-	"github.com/digitops/digitops/source/manifest/sops"
 	"github.com/digitops/digitops/source/manifest/sops/sopstest"
 )
 
@@ -172,80 +168,6 @@ func firstDiff(want, got string) string {
 	return ""
 }
 
-// ensureExampleSecrets makes sure the example's test-only age key and its
-// encrypted secrets file exist and match the plain secrets file; with
-// -update it (re)creates them, otherwise it fails.
-func ensureExampleSecrets(t *testing.T) {
-	t.Helper()
-	dir := exampleDir(t)
-	keyPath := filepath.Join(dir, exampleKeyFile)
-	encPath := filepath.Join(dir, exampleEncrypted)
-	plain, err := os.ReadFile(filepath.Join(dir, examplePlain))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantVals, err := manifest.ParseValues(plain, examplePlain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh := func() bool {
-		if _, err := os.Stat(keyPath); err != nil {
-			return false
-		}
-		sopstest.IsolateKeys(t, "SOPS_AGE_KEY_FILE", keyPath)
-		got, _, err := sops.Decrypter{}.DecryptValues(context.Background(), encPath, exampleEncrypted, manifest.SecretsDecrypt)
-		return err == nil && reflect.DeepEqual(got, wantVals)
-	}
-	if fresh() {
-		return
-	}
-	if !*update {
-		t.Fatalf("%s is missing or does not decrypt to %s with %s: run go test -update", exampleEncrypted, examplePlain, exampleKeyFile)
-	}
-	var id *age.X25519Identity
-	if data, err := os.ReadFile(keyPath); err == nil {
-		ids, err := age.ParseIdentities(bytes.NewReader(data))
-		if err != nil || len(ids) != 1 {
-			t.Fatalf("%s: %v", keyPath, err)
-		}
-		id = ids[0].(*age.X25519Identity)
-	} else {
-		if id, err = age.GenerateX25519Identity(); err != nil {
-			t.Fatal(err)
-		}
-		key := "# TEST-ONLY age key of the digitops example repository. It protects\n" +
-			"# nothing: never use it (or anything encrypted for it) for real secrets.\n" +
-			"# public key: " + id.Recipient().String() + "\n" + id.String() + "\n"
-		if err := os.WriteFile(keyPath, []byte(key), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	enc, err := sops.EncryptAge(plain, id.Recipient().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(encPath, enc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rules := filepath.Join(dir, exampleSopsRules)
-	data, err := os.ReadFile(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(data), "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(strings.TrimSpace(l), "age:") {
-			lines[i] = l[:strings.Index(l, "age:")] + "age: " + id.Recipient().String()
-		}
-	}
-	if err := os.WriteFile(rules, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if !fresh() {
-		t.Fatal("the regenerated encrypted secrets do not decrypt")
-	}
-}
-
 func loadExample(t *testing.T, env string, mode manifest.SecretsMode) *manifest.Environment {
 	t.Helper()
 	e, err := loader.Environment(context.Background(), loader.Options{RepoDir: exampleDir(t), Secrets: mode}, env)
@@ -255,60 +177,21 @@ func loadExample(t *testing.T, env string, mode manifest.SecretsMode) *manifest.
 	return e
 }
 
+// TestExample_golden: the example's environments, the SOPS one in
+// placeholder mode (decrypting it is TestExample_sopsMatchesPlain of source/manifest/sops).
 func TestExample_golden(t *testing.T) {
-	ensureExampleSecrets(t)
 	tests := []struct {
 		env    string               // environment of examples/digit/digitops.yaml
 		mode   manifest.SecretsMode // secrets mode
-		keys   bool                 // whether the test-only age key is at hand
 		golden string               // file under testdata
 	}{
-		{env: "demo", mode: manifest.SecretsDecrypt, keys: false, golden: "example-demo.golden.yaml"},
-		{env: "demo-sops", mode: manifest.SecretsDecrypt, keys: true, golden: "example-demo-sops.golden.yaml"},
-		{env: "demo-sops", mode: manifest.SecretsPlaceholder, keys: false, golden: "example-demo-sops-placeholder.golden.yaml"},
+		{env: "demo", mode: manifest.SecretsDecrypt, golden: "example-demo.golden.yaml"},
+		{env: "demo-sops", mode: manifest.SecretsPlaceholder, golden: "example-demo-sops-placeholder.golden.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			if tt.keys {
-				sopstest.IsolateKeys(t, "SOPS_AGE_KEY_FILE", filepath.Join(exampleDir(t), exampleKeyFile))
-			} else {
-				sopstest.IsolateKeys(t)
-			}
+			sopstest.IsolateKeys(t)
 			golden(t, tt.golden, render(t, loadExample(t, tt.env, tt.mode), renderOptions{}))
 		})
-	}
-}
-
-// TestExample_sopsMatchesPlain: decrypting the age file gives the same
-// environment as the plain file.
-func TestExample_sopsMatchesPlain(t *testing.T) {
-	ensureExampleSecrets(t)
-	sopstest.IsolateKeys(t, "SOPS_AGE_KEY_FILE", filepath.Join(exampleDir(t), exampleKeyFile))
-	full := loadExample(t, "demo", manifest.SecretsDecrypt)
-	enc := loadExample(t, "demo-sops", manifest.SecretsDecrypt)
-	a, _ := full.Release("cluster-configs")
-	b, _ := enc.Release("cluster-configs")
-	if !reflect.DeepEqual(a.Values, b.Values) || !reflect.DeepEqual(a.SecretValues, b.SecretValues) {
-		t.Errorf("cluster-configs values differ between the plain and the encrypted secrets")
-	}
-}
-
-// TestExample_missingKey: without the key cluster-configs (the one release
-// that reads the secrets file) is in error, naming the file and the age
-// recipient; the other releases load.
-func TestExample_missingKey(t *testing.T) {
-	ensureExampleSecrets(t)
-	sopstest.IsolateKeys(t)
-	env, err := loader.Environment(context.Background(), loader.Options{RepoDir: exampleDir(t)}, "demo-sops")
-	if err != nil {
-		t.Fatalf("the environment failed as a whole: %v", err)
-	}
-	errs := env.Errors()
-	if len(errs) != 1 || errs[0].Name != "cluster-configs" {
-		t.Fatalf("releases in error: %v, want cluster-configs alone", errs)
-	}
-	err = errs[0].Err
-	if !strings.Contains(err.Error(), exampleEncrypted+": cannot decrypt") || !strings.Contains(err.Error(), "age age1") {
-		t.Errorf("err = %v", err)
 	}
 }

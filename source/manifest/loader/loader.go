@@ -25,6 +25,9 @@ type Options struct {
 	ConfigPath string
 	// Secrets is manifest.SecretsDecrypt (default) or SecretsPlaceholder.
 	Secrets manifest.SecretsMode
+	// OpenSOPS decrypts SOPS files (sopslib.Open in the program); nil
+	// decrypts none: a SOPS file to decrypt is then a load error naming it.
+	OpenSOPS sops.Opener
 	// MaxFileSize caps each file read from the repository;
 	// 0 means repofs.DefaultMaxFileSize (16 MiB).
 	MaxFileSize int64
@@ -136,7 +139,7 @@ func load(ctx context.Context, opts Options, cfg *manifest.Config, repo string, 
 	if err != nil {
 		return nil, err
 	}
-	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{Files: files}, Warn: warn, Files: files, AllowEnv: opts.AllowEnv})
+	releases, err := layout.Releases(ctx, manifest.LayoutInput{RepoDir: repo, ConfigFile: cfgName, Env: ec, Secrets: secrets, Decrypter: sops.Decrypter{Files: files, Open: opts.OpenSOPS}, Warn: warn, Files: files, AllowEnv: opts.AllowEnv})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Package sops reads secrets files for the layouts: plain YAML, or files
-// encrypted with SOPS (a top-level sops: block), decrypted in memory with
-// github.com/getsops/sops/v3's decrypt package. No plaintext is ever
+// encrypted with SOPS (a top-level sops: block), decrypted in memory by the
+// Decrypter's Opener (sopslib.Open: github.com/getsops/sops/v3's decrypt
+// package, which this package does not import). No plaintext is ever
 // written to disk.
 //
 // # Keys

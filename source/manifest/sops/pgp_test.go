@@ -15,6 +15,7 @@ import (
 
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/sops"
+	"github.com/digitops/digitops/source/manifest/sops/sopslib"
 	"github.com/digitops/digitops/source/manifest/sops/sopstest"
 )
 
@@ -49,14 +50,14 @@ func TestDecryptValues_pgpRoundTrip(t *testing.T) {
 	home, fp := pgpHome(t, true)
 	// The gpg binary is never used: sops reads the keyring with OpenPGP.
 	sopstest.IsolateKeys(t, "GNUPGHOME", home, "SOPS_GPG_EXEC", filepath.Join(home, "no-gpg"))
-	enc, err := sops.Encrypt([]byte(plainSecrets), sops.Recipient{Type: "pgp", ID: fp})
+	enc, err := sopslib.Encrypt([]byte(plainSecrets), sops.Recipient{Type: "pgp", ID: fp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(enc), "fp: "+fp) {
 		t.Fatalf("the file does not list the PGP key:\n%s", enc)
 	}
-	vals, _, err := sops.DecryptData(context.Background(), enc, "pgp.yaml", manifest.SecretsDecrypt)
+	vals, _, err := sops.Decrypter{Open: sopslib.Open}.DecryptData(context.Background(), enc, "pgp.yaml", manifest.SecretsDecrypt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestDecryptValues_pgpRoundTrip(t *testing.T) {
 	// Without the secret key: the error names the fingerprint.
 	pubOnly, _ := pgpHome(t, false)
 	sopstest.IsolateKeys(t, "GNUPGHOME", pubOnly, "SOPS_GPG_EXEC", filepath.Join(pubOnly, "no-gpg"))
-	_, _, err = sops.DecryptData(context.Background(), enc, "pgp.yaml", manifest.SecretsDecrypt)
+	_, _, err = sops.Decrypter{Open: sopslib.Open}.DecryptData(context.Background(), enc, "pgp.yaml", manifest.SecretsDecrypt)
 	var mk *sops.MissingKeyError
 	if !errors.As(err, &mk) || !strings.Contains(err.Error(), "pgp "+fp) {
 		t.Errorf("err = %v, want a MissingKeyError naming pgp %s", err, fp)

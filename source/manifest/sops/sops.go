@@ -9,9 +9,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/getsops/sops/v3/cmd/sops/formats"
-	"github.com/getsops/sops/v3/decrypt"
-
 	"github.com/digitops/digitops/internal/repofs"
 	"github.com/digitops/digitops/source/manifest"
 )
@@ -22,12 +19,22 @@ const MetadataKey = "sops"
 // PlaceholderPrefix starts every placeholder of SecretsPlaceholder mode.
 const PlaceholderPrefix = "sops-placeholder-"
 
+// Opener decrypts one whole SOPS file in memory: data is the file as read,
+// name its name (.json is JSON, anything else YAML); it returns the plain
+// document. sopslib.Open is the one digitops links: the sops library with its
+// key sources (age, PGP and the cloud KMSs), whose SDKs only the program
+// needs, not every package that loads an environment.
+type Opener func(data []byte, name string) ([]byte, error)
+
 // Decrypter reads secrets files: plain YAML, or SOPS-encrypted YAML (or
-// JSON) that it decrypts in memory. The zero value is ready to use.
+// JSON) that Open decrypts in memory. The zero value reads plain files and
+// placeholders; a SOPS file to decrypt is then an error naming it.
 type Decrypter struct {
 	// Files reads the secrets files, confined to the repository; nil reads
 	// them unconfined.
 	Files *repofs.Root
+	// Open decrypts SOPS files; nil decrypts none.
+	Open Opener
 }
 
 var _ manifest.Decrypter = Decrypter{}
@@ -52,12 +59,12 @@ func (d Decrypter) DecryptValues(ctx context.Context, path, name string, mode ma
 	if err != nil {
 		return nil, nil, err
 	}
-	return DecryptData(ctx, data, name, mode)
+	return d.DecryptData(ctx, data, name, mode)
 }
 
 // DecryptData is DecryptValues on the file's contents; name is the file's
 // name in errors and decides the format (.json is JSON, anything else YAML).
-func DecryptData(ctx context.Context, data []byte, name string, mode manifest.SecretsMode) (map[string]any, []string, error) {
+func (d Decrypter) DecryptData(ctx context.Context, data []byte, name string, mode manifest.SecretsMode) (map[string]any, []string, error) {
 	vals, err := manifest.ParseValues(data, name)
 	if err != nil {
 		return nil, nil, err
@@ -84,11 +91,10 @@ func DecryptData(ctx context.Context, data []byte, name string, mode manifest.Se
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	format := formats.Yaml
-	if formats.IsJSONFile(name) {
-		format = formats.Json
+	if d.Open == nil {
+		return nil, nil, &manifest.Error{File: name, Msg: "the file is SOPS-encrypted and this program decrypts no SOPS files (no sops.Opener)"}
 	}
-	clear, err := decrypt.DataWithFormat(data, format)
+	clear, err := d.Open(data, name)
 	if err != nil {
 		recipients := Recipients(meta)
 		if isDataKeyError(err) {

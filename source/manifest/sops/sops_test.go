@@ -14,6 +14,7 @@ import (
 
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/sops"
+	"github.com/digitops/digitops/source/manifest/sops/sopslib"
 	"github.com/digitops/digitops/source/manifest/sops/sopstest"
 )
 
@@ -38,7 +39,7 @@ func newIdentity(t *testing.T) *age.X25519Identity {
 // encryptFile encrypts plainSecrets for the recipients into a temporary file.
 func encryptFile(t *testing.T, recipients ...string) string {
 	t.Helper()
-	enc, err := sops.EncryptAge([]byte(plainSecrets), recipients...)
+	enc, err := sopslib.EncryptAge([]byte(plainSecrets), recipients...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestDecryptValues_plain(t *testing.T) {
 	if err := os.WriteFile(path, []byte(plainSecrets), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	vals, secrets, err := sops.Decrypter{}.DecryptValues(context.Background(), path, "env/secrets.yaml", manifest.SecretsDecrypt)
+	vals, secrets, err := sops.Decrypter{Open: sopslib.Open}.DecryptValues(context.Background(), path, "env/secrets.yaml", manifest.SecretsDecrypt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestDecryptValues_ageRoundTrip(t *testing.T) {
 	for _, env := range [][]string{{"SOPS_AGE_KEY_FILE", keyFile}, {"SOPS_AGE_KEY", id.String()}} {
 		t.Run(env[0], func(t *testing.T) {
 			sopstest.IsolateKeys(t, env...)
-			vals, secrets, err := sops.Decrypter{}.DecryptValues(context.Background(), path, "env/secrets.enc.yaml", "")
+			vals, secrets, err := sops.Decrypter{Open: sopslib.Open}.DecryptValues(context.Background(), path, "env/secrets.enc.yaml", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +109,7 @@ func TestDecryptValues_missingKeyListsRecipients(t *testing.T) {
 	a, b := newIdentity(t), newIdentity(t)
 	path := encryptFile(t, a.Recipient().String(), b.Recipient().String())
 	sopstest.IsolateKeys(t, "SOPS_AGE_KEY", newIdentity(t).String()) // a key, but not theirs
-	_, _, err := sops.Decrypter{}.DecryptValues(context.Background(), path, "env/secrets.enc.yaml", manifest.SecretsDecrypt)
+	_, _, err := sops.Decrypter{Open: sopslib.Open}.DecryptValues(context.Background(), path, "env/secrets.enc.yaml", manifest.SecretsDecrypt)
 	var mk *sops.MissingKeyError
 	if !errors.As(err, &mk) {
 		t.Fatalf("err = %v, want a MissingKeyError", err)
@@ -171,7 +172,7 @@ func TestDecryptValues_placeholderStable(t *testing.T) {
 	sopstest.IsolateKeys(t) // no key at all: placeholders need none
 	read := func(p string) map[string]any {
 		t.Helper()
-		vals, secrets, err := sops.Decrypter{}.DecryptValues(context.Background(), p, "s.yaml", manifest.SecretsPlaceholder)
+		vals, secrets, err := sops.Decrypter{Open: sopslib.Open}.DecryptValues(context.Background(), p, "s.yaml", manifest.SecretsPlaceholder)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,10 +247,29 @@ func TestDecryptValues_badInputs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, _, err := sops.Decrypter{}.DecryptValues(context.Background(), path, "env/s.yaml", tt.mode)
+			_, _, err := sops.Decrypter{Open: sopslib.Open}.DecryptValues(context.Background(), path, "env/s.yaml", tt.mode)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecryptValues_noOpener: without an Opener a SOPS file is an error
+// naming it, in decrypt mode only; placeholders and plain files need none.
+func TestDecryptValues_noOpener(t *testing.T) {
+	sopstest.IsolateKeys(t)
+	path := encryptFile(t, newIdentity(t).Recipient().String())
+	_, _, err := sops.Decrypter{}.DecryptValues(context.Background(), path, "env/s.enc.yaml", manifest.SecretsDecrypt)
+	if err == nil || err.Error() != "env/s.enc.yaml: the file is SOPS-encrypted and this program decrypts no SOPS files (no sops.Opener)" {
+		t.Errorf("err = %v", err)
+	}
+	vals, _, err := sops.Decrypter{}.DecryptValues(context.Background(), path, "env/s.enc.yaml", manifest.SecretsPlaceholder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := vals["cluster-configs"].(map[string]any)["secrets"].(map[string]any)["db"].(map[string]any)["password"].(string)
+	if !sops.IsPlaceholder(pw) {
+		t.Errorf("password = %q, want a placeholder", pw)
 	}
 }

@@ -1,4 +1,4 @@
-package sops
+package sopslib
 
 import (
 	"errors"
@@ -13,13 +13,15 @@ import (
 	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/pgp"
 	"github.com/getsops/sops/v3/version"
+
+	"github.com/digitops/digitops/source/manifest/sops"
 )
 
 // Encrypt encrypts a plain YAML document for the given recipients (age
 // recipients and PGP fingerprints, the latter looked up in the GnuPG
 // keyring), in memory, as `sops encrypt --age ... --pgp ...` does (every
 // value encrypted). digitops uses it to write test fixtures and examples.
-func Encrypt(plain []byte, recipients ...Recipient) ([]byte, error) {
+func Encrypt(plain []byte, recipients ...sops.Recipient) ([]byte, error) {
 	if len(recipients) == 0 {
 		return nil, errors.New("no recipients")
 	}
@@ -59,9 +61,9 @@ func Encrypt(plain []byte, recipients ...Recipient) ([]byte, error) {
 
 // EncryptAge is Encrypt for age recipients only.
 func EncryptAge(plain []byte, recipients ...string) ([]byte, error) {
-	rs := make([]Recipient, len(recipients))
+	rs := make([]sops.Recipient, len(recipients))
 	for i, r := range recipients {
-		rs[i] = Recipient{Type: "age", ID: r}
+		rs[i] = sops.Recipient{Type: "age", ID: r}
 	}
 	return Encrypt(plain, rs...)
 }
