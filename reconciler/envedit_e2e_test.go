@@ -395,8 +395,8 @@ func TestSync_helmfileEditChangesOnlyWhatItChanges(t *testing.T) {
 func TestSync_corpusEnvironmentEdit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	_, cluster := startCluster(t, false) // first: it skips under -short
 	repo, envFile := reconciler.CorpusQuickstartRepoForTest(t, "    sync: {wait: false}\n")
-	_, cluster := startCluster(t, false)
 	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,7 @@ func TestRendersMayVary(t *testing.T) {
 // TestWaitSecondAfter: a second render waits only until the wall-clock
 // second after the first render's, not a whole second from now.
 func TestWaitSecondAfter(t *testing.T) {
+	t.Parallel() // it waits for the next second
 	ctx := t.Context()
 	start := time.Now()
 	if !waitSecondAfter(ctx, start.Add(-2*time.Second)) {
