@@ -16,6 +16,7 @@ import (
 
 	"github.com/digitops/digitops/internal/redact"
 	"github.com/digitops/digitops/internal/testenv"
+	"github.com/digitops/digitops/source/manifest/sops/sopstest"
 )
 
 // Planted secret values: they must never appear in plan output.
@@ -312,5 +313,23 @@ func TestPlan_offlineRemoteChart(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("plan --offline made %d requests to the chart repository", n)
+	}
+}
+
+// TestRender_sopsDecrypted: the program decrypts a SOPS secrets file (the
+// library is linked here only, see sopslib) with the key it finds the way
+// sops does.
+func TestRender_sopsDecrypted(t *testing.T) {
+	key, err := filepath.Abs("../../examples/digit/TEST-ONLY-age-key.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sopstest.IsolateKeys(t, "SOPS_AGE_KEY_FILE", key)
+	r := runCLI(t, testContext(t), "render", "--repo", "../../examples/digit", "--env", "demo-sops", "--release", "cluster-configs")
+	if r.code != 0 {
+		t.Fatalf("render: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if encoded := base64.StdEncoding.EncodeToString([]byte("demo-db-password")); !strings.Contains(r.out, encoded) {
+		t.Errorf("the render lacks the decrypted db password (%s):\n%s", encoded, r.out)
 	}
 }
