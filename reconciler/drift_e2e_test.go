@@ -78,7 +78,7 @@ func driftEnv(t *testing.T, ctx context.Context, repo string, mode manifest.Drif
 	env.Policy.Drift = mode
 	for i := range env.Releases {
 		if env.Releases[i].Name == "egov-config" {
-			env.Releases[i].Values["dbPassword"] = plantedSecret
+			env.Releases[i] = env.Releases[i].WithValues(manifest.OverlayValues(env.Releases[i].MergedValues(), map[string]any{"dbPassword": plantedSecret}))
 			env.Releases[i].SecretValues = []string{plantedSecret}
 		}
 	}

@@ -142,7 +142,7 @@ func secretData(objs []*unstructured.Unstructured) func(string) bool {
 // changedInputs are the keys of st's values that differ from old, each
 // with the file it comes from, secrets masked.
 func changedInputs(st *Step, old map[string]any, inSecret func(string) bool) []Input {
-	secrets := append(append([]string(nil), st.Release.SecretValues...), redact.PreviousValues(st.Release.Values, old, st.Release.SecretValues)...)
+	secrets := append(append([]string(nil), st.Release.SecretValues...), redact.PreviousValues(st.Release.MergedValues(), old, st.Release.SecretValues)...)
 	show := func(v any, present bool) string {
 		if !present {
 			return ""
@@ -165,7 +165,7 @@ func changedInputs(st *Step, old map[string]any, inSecret func(string) bool) []I
 	}
 	var out []Input
 	more := 0
-	walkChanges(old, st.Release.Values, nil, func(path []string, o, n any, hasOld, hasNew bool) {
+	walkChanges(old, st.Release.MergedValues(), nil, func(path []string, o, n any, hasOld, hasNew bool) {
 		if len(out) == maxInputs {
 			more++
 			return

@@ -94,7 +94,7 @@ func (a Install) attempt(ctx context.Context, step *Step, clear bool) (Applied, 
 	if pr != nil {
 		inst.PostRenderer = pr
 	}
-	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
+	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.MergedValues()))
 	// An install that failed may have taken some of them already: record
 	// the takeover on every one (an object Helm did not take keeps its
 	// owner, which an orphan's deletion checks too).

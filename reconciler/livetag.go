@@ -28,8 +28,8 @@ func keepLiveImageTag(ctx context.Context, cluster *kube.Cluster, spec manifest.
 		return spec, "", fmt.Errorf("release %q: unable to read the live image tag: %w", spec.Name, err)
 	}
 	stored := chartutil.Values(rel.Config)
-	// spec.Values shares maps with other releases: write only into copies.
-	values := manifest.OverlayValues(spec.Values)
+	// The values share maps with other releases: write only into copies.
+	values := manifest.OverlayValues(spec.MergedValues())
 	manifest.DetachValue(values, "image")
 	manifest.DetachValue(values, "initContainers")
 	kept := ""
@@ -44,7 +44,7 @@ func keepLiveImageTag(ctx context.Context, cluster *kube.Cluster, spec manifest.
 			kept = fmt.Sprint(v)
 		}
 	}
-	spec.Values = values
+	spec = spec.WithValues(values)
 	if kept == "" {
 		return spec, fmt.Sprintf("release %q: the release chart names no image tag and the live release sets none; the chart default applies", spec.Name), nil
 	}

@@ -24,7 +24,7 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 		}
 	}
 	// Deploy egov-user at a hotfix tag, as a release chart would set it.
-	user.Values = manifest.OverlayValues(user.Values, map[string]any{"image": map[string]any{"tag": "v1.0.1-hotfix"}})
+	*user = user.WithValues(manifest.OverlayValues(user.MergedValues(), map[string]any{"image": map[string]any{"tag": "v1.0.1-hotfix"}}))
 	planner, err := reconciler.NewPlanner(cluster, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 
 	// The release chart now lists egov-user without a tag; its values share
 	// an image map with another release's.
-	user.Values = manifest.OverlayValues(user.Values, map[string]any{"image": map[string]any{"tag": nil}})
+	*user = user.WithValues(manifest.OverlayValues(user.MergedValues(), map[string]any{"image": map[string]any{"tag": nil}}))
 	delete(user.Values["image"].(map[string]any), "tag")
 	user.Values["image"].(map[string]any)["shared"] = shared
 	user.KeepLiveImageTag = true
@@ -62,7 +62,7 @@ func TestPlan_keepLiveImageTag(t *testing.T) {
 		if st.Release.Name != "egov-user" {
 			continue
 		}
-		img, _ := st.Release.Values["image"].(map[string]any)
+		img, _ := st.Release.MergedValues()["image"].(map[string]any)
 		if img["tag"] != "v1.0.1-hotfix" {
 			t.Errorf("planned values image = %v, want the live tag", img)
 		}

@@ -322,7 +322,7 @@ func (p *Planner) noteLookups(plan *Plan) {
 		if (st.Action != ActionInstall && st.Action != ActionUpgrade) || st.chart == nil {
 			continue
 		}
-		st.Lookups = LookupCalls(st.chart, st.Release.Values)
+		st.Lookups = LookupCalls(st.chart, st.Release.MergedValues())
 		if err := lookupRefused(plan.policy, st.Lookups); err != nil {
 			st.observe(Observation{Status: StatusInvalid, Reason: fmt.Sprintf("release %q: %v", st.Release.Name, err)}, "")
 			continue

@@ -144,7 +144,7 @@ func (p *Planner) rendersAgain(ctx context.Context, steps []*Step) []string {
 func (st *Step) mayVary() bool {
 	if st.varies == 0 {
 		st.varies = 1
-		if rendersMayVary(st.chart, st.Release.Values) {
+		if rendersMayVary(st.chart, st.Release.MergedValues()) {
 			st.varies = 2
 		}
 	}
@@ -303,7 +303,7 @@ func untaggedHint(spec manifest.ReleaseSpec, err error) string {
 	if !spec.KeepLiveImageTag || !strings.Contains(strings.ToLower(err.Error()), "tag") {
 		return ""
 	}
-	if image, ok := spec.Values["image"].(map[string]any); ok && image["tag"] != nil {
+	if image, ok := spec.MergedValues()["image"].(map[string]any); ok && image["tag"] != nil {
 		return ""
 	}
 	return " (the release chart names no image tag for this service and no deployed release has one: the Go deployer would take the tag running in the cluster; give the tag in the release chart)"

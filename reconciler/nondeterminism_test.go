@@ -98,7 +98,7 @@ func TestApply_upgradeInstallsThePlannedRender(t *testing.T) {
 	planAndApply()
 	for i := range env.Releases {
 		if env.Releases[i].Name == "egov-user" {
-			env.Releases[i].Values = manifest.OverlayValues(env.Releases[i].Values, map[string]any{"replicas": 3})
+			env.Releases[i] = env.Releases[i].WithValues(manifest.OverlayValues(env.Releases[i].MergedValues(), map[string]any{"replicas": 3}))
 		}
 	}
 	plan, res := planAndApply()

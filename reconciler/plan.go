@@ -318,7 +318,7 @@ func (p *Planner) Plan(ctx context.Context, env *manifest.Environment, live kube
 		if note != "" {
 			plan.Notes = append(plan.Notes, note)
 		}
-		desired.ValuesDigest = digests.Digest(spec.Values)
+		desired.ValuesDigest = digests.Digest(spec.MergedValues())
 		obs := ObserveRelease(StateInput{
 			Environment:    env.Name,
 			Desired:        desired,

@@ -60,7 +60,7 @@ func plannedChart(step *Step) *chart.Chart {
 // (plannedChart is not nil), without building that chart.
 func runsPlanned(step *Step) bool {
 	c := step.chart
-	if c == nil || c.Metadata == nil || step.rendered == "" || step.renderedHooks != "" || len(step.rendered) > maxPlannedChart || !renderedAsIs(c, step.Release.Values) {
+	if c == nil || c.Metadata == nil || step.rendered == "" || step.renderedHooks != "" || len(step.rendered) > maxPlannedChart || !renderedAsIs(c, step.Release.MergedValues()) {
 		return false
 	}
 	prefix := "# Source: " + c.Name() + "/"

@@ -40,7 +40,7 @@ func (a Record) Run(ctx context.Context, step *Step) (Applied, error) {
 		if rel.Info == nil || rel.Info.Status != release.StatusDeployed {
 			return fmt.Errorf("unable to record release %q: revision %d is no longer deployed; the next sync decides again", spec.Name, version)
 		}
-		rel.Config = spec.Values
+		rel.Config = spec.MergedValues()
 		if step.chart != nil {
 			rel.Chart = step.chart
 		}

@@ -132,7 +132,7 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Char
 		inst.SkipCRDs = true
 		cfg.Capabilities = caps
 		cfg.KubeClient = &kubefake.PrintingKubeClient{Out: io.Discard}
-		if opts.Cluster != nil && LookupCalls(c, spec.Values) != nil {
+		if opts.Cluster != nil && LookupCalls(c, spec.MergedValues()) != nil {
 			// Helm's dry run "server" lets lookup read the cluster;
 			// the recorder names what it read.
 			reads := opts.Reads
@@ -146,7 +146,7 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, c *chart.Char
 		mem.SetNamespace(spec.Namespace)
 		cfg.Releases = storage.Init(mem)
 	}
-	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.Values))
+	rel, err := inst.RunWithContext(ctx, c, manifest.CopyValues(spec.MergedValues()))
 	if err != nil {
 		return "", "", fmt.Errorf("unable to render release %q: %w", spec.Name, err)
 	}
@@ -206,7 +206,7 @@ func RenderStep(ctx context.Context, cluster *kube.Cluster, kubeVersion string, 
 		}
 		if rel != nil {
 			m.Old = rel.Manifest
-			if old := redact.PreviousValues(step.Release.Values, rel.Config, step.Release.SecretValues); len(old) > 0 {
+			if old := redact.PreviousValues(step.Release.MergedValues(), rel.Config, step.Release.SecretValues); len(old) > 0 {
 				m.Secrets = append(append([]string(nil), m.Secrets...), old...)
 			}
 		}

@@ -113,7 +113,7 @@ func (a Upgrade) attempt(ctx context.Context, step *Step, n int) (Applied, error
 	if pr != nil {
 		up.PostRenderer = pr
 	}
-	rel, err := up.RunWithContext(ctx, spec.Name, c, manifest.CopyValues(spec.Values))
+	rel, err := up.RunWithContext(ctx, spec.Name, c, manifest.CopyValues(spec.MergedValues()))
 	if err != nil {
 		return Applied{}, fmt.Errorf("unable to upgrade release %q: %w", spec.Name, err)
 	}

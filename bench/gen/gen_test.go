@@ -56,21 +56,21 @@ func TestGenerate_layoutsAgree(t *testing.T) {
 				if d.Chart.Path != h.Chart.Path {
 					t.Errorf("%s: charts %q (digit) and %q (helmfile)", d.Name, d.Chart.Path, h.Chart.Path)
 				}
-				if !reflect.DeepEqual(d.Values, h.Values) {
-					t.Errorf("%s: values differ:\ndigit:    %v\nhelmfile: %v", d.Name, d.Values, h.Values)
+				if !reflect.DeepEqual(d.MergedValues(), h.MergedValues()) {
+					t.Errorf("%s: values differ:\ndigit:    %v\nhelmfile: %v", d.Name, d.MergedValues(), h.MergedValues())
 				}
 				if !sameSet(d.Needs, h.Needs) {
 					t.Errorf("%s: needs %v (digit) and %v (helmfile)", d.Name, d.Needs, h.Needs)
 				}
 				s, _ := repo.Service(d.Name)
-				img, _ := d.Values["image"].(map[string]any)
+				img, _ := d.MergedValues()["image"].(map[string]any)
 				if img["tag"] != s.Tag {
 					t.Errorf("%s: image.tag %v, want %q", d.Name, img["tag"], s.Tag)
 				}
 				// Every release gets the whole file: the edited section is in
 				// all of them.
 				for name, want := range tt.opts.Replicas {
-					sec, _ := d.Values[name].(map[string]any)
+					sec, _ := d.MergedValues()[name].(map[string]any)
 					if got := fmt.Sprint(sec["replicas"]); got != fmt.Sprint(want) {
 						t.Errorf("%s: %s.replicas %s, want %d", d.Name, name, got, want)
 					}

@@ -95,7 +95,7 @@ func renderRelease(ctx context.Context, spec manifest.ReleaseSpec, version int) 
 	inst := action.NewInstall(&action.Configuration{})
 	inst.ClientOnly, inst.DryRun, inst.Replace = true, true, true
 	inst.ReleaseName, inst.Namespace = spec.Name, spec.Namespace
-	rel, err := inst.RunWithContext(ctx, ch, manifest.CopyValues(spec.Values))
+	rel, err := inst.RunWithContext(ctx, ch, manifest.CopyValues(spec.MergedValues()))
 	if err != nil {
 		return rendered{}, fmt.Errorf("unable to render release %q: %w", spec.Name, err)
 	}

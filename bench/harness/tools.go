@@ -235,7 +235,7 @@ func runDeployer(ctx context.Context, repo, kubeconfig, helm, kubectl string) er
 	}
 	defer os.RemoveAll(tmp)
 	for _, r := range env.Releases {
-		vals, err := yaml.Marshal(r.Values)
+		vals, err := yaml.Marshal(r.MergedValues())
 		if err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ func BenchmarkValuesDigest(b *testing.B) {
 						digest = (&reconciler.ValuesDigester{}).Digest
 					}
 					for _, r := range env.Releases {
-						if d := digest(r.Values); d == "" {
+						if d := digest(r.MergedValues()); d == "" {
 							b.Fatal("empty digest")
 						}
 					}

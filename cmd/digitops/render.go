@@ -34,7 +34,7 @@ func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalChart
 		return "", spec.Err
 	}
 	if o.values {
-		y, err := sigsyaml.Marshal(spec.Values)
+		y, err := sigsyaml.Marshal(spec.MergedValues())
 		if err != nil {
 			return "", fmt.Errorf("unable to print the values: %w", err)
 		}
@@ -48,7 +48,7 @@ func (o *renderOptions) render(ctx context.Context, charts reconciler.LocalChart
 	if err != nil {
 		return "", fmt.Errorf("%w (see `digitops render --release %s --values` for the values it got)", err, spec.Name)
 	}
-	calls := reconciler.LookupCalls(c, spec.Values)
+	calls := reconciler.LookupCalls(c, spec.MergedValues())
 	if err := reconciler.PolicyRefusal(o.rules, spec.Namespace, calls, text); err != nil {
 		return "", err
 	}

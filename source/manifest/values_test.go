@@ -149,3 +149,46 @@ func blockKeys(n int) string {
 	}
 	return b.String()
 }
+
+// TestLazyValues: a recipe builds, on each read, what merging at load did:
+// the layers over the base, then the --set expressions as Helm types them;
+// nothing shared is written, and a refused --set names the expression.
+func TestLazyValues(t *testing.T) {
+	base := map[string]any{
+		"global":    map[string]any{"domain": "demo.example.org"},
+		"egov-user": map[string]any{"replicas": 2},
+		"image":     map[string]any{"repository": "egov/user"},
+	}
+	layer := map[string]any{"egov-user": map[string]any{"heap": "-Xmx1g"}}
+	spec := ReleaseSpec{Name: "egov-user", Lazy: &LazyValues{
+		Base:   base,
+		Layers: []map[string]any{layer},
+		Sets:   []string{"name=egov-user", "image.tag=v2.8.0-a", "replicas=3"},
+	}}
+	want := map[string]any{
+		"global":    map[string]any{"domain": "demo.example.org"},
+		"egov-user": map[string]any{"replicas": 2, "heap": "-Xmx1g"},
+		"image":     map[string]any{"repository": "egov/user", "tag": "v2.8.0-a"},
+		"name":      "egov-user",
+		"replicas":  int64(3),
+	}
+	first := spec.MergedValues()
+	if !reflect.DeepEqual(first, want) {
+		t.Fatalf("MergedValues() = %v, want %v", first, want)
+	}
+	first["global"] = "written by a reader"
+	if got := spec.MergedValues(); !reflect.DeepEqual(got, want) {
+		t.Errorf("a second read = %v, want a fresh top level: %v", got, want)
+	}
+	if len(base) != 3 || len(base["image"].(map[string]any)) != 1 || len(layer["egov-user"].(map[string]any)) != 1 {
+		t.Errorf("the base or a layer was written: %v, %v", base, layer)
+	}
+	eager := spec.WithValues(map[string]any{"x": 1})
+	if eager.Lazy != nil || !reflect.DeepEqual(eager.MergedValues(), map[string]any{"x": 1}) || spec.Lazy == nil {
+		t.Errorf("WithValues: %+v (the original keeps its recipe: %t)", eager, spec.Lazy != nil)
+	}
+	bad := LazyValues{Base: base, Sets: []string{"a[x]=1"}}
+	if _, err := bad.Build(); err == nil || !strings.HasPrefix(err.Error(), "--set a[x]=1: ") {
+		t.Errorf("Build with a refused --set: err = %v", err)
+	}
+}

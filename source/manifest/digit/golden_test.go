@@ -77,7 +77,7 @@ func render(t *testing.T, env *manifest.Environment, opts renderOptions) []byte 
 		if err != nil {
 			t.Fatal(err)
 		}
-		vals := mask(r.Values, r.SecretValues)
+		vals := mask(r.MergedValues(), r.SecretValues)
 		if opts.base != nil {
 			vals = diffValues(vals, opts.base)
 		}

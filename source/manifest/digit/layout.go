@@ -360,35 +360,37 @@ func (b *builder) release(ctx context.Context, p planned) (manifest.ReleaseSpec,
 		layers = append(layers, av)
 		sources = append(sources, manifest.ValueSource{File: relTo(b.in.RepoDir, p.inst.AliasValues), Values: av})
 	}
-	vals := manifest.OverlayValues(b.envVals, layers...)
 	// --set name=<instance>, --set image.tag=<tag>,
 	// --set initContainers.dbMigration.image.tag=<tag>: parsed by Helm's own
 	// --set parser so that the values are typed exactly as Helm types them.
-	type set struct{ key, value string }
-	var sets []set
+	// The values are kept as this recipe and merged on each read
+	// (manifest.LazyValues): merged, each release would hold its own copy
+	// of the environment file's top level.
+	lazy := &manifest.LazyValues{Base: b.envVals, Layers: layers}
+	setVals := map[string]any{}
+	set := func(key, value string) {
+		lazy.Sets = append(lazy.Sets, key+"="+value)
+		_ = strvals.ParseInto(key+"="+value, setVals)
+	}
 	if p.service != nil {
-		sets = append(sets, set{"name", p.inst.Name})
+		set("name", p.inst.Name)
 		if p.service.Tag != "" {
 			for _, path := range TagPaths() {
-				sets = append(sets, set{path, p.service.Tag})
+				set(path, p.service.Tag)
 			}
 			spec.Images = []string{p.service.Ref}
 		} else {
 			spec.KeepLiveImageTag = true
 		}
 	}
-	setVals := map[string]any{}
-	for _, s := range sets {
-		manifest.DetachSetKey(vals, s.key)
-		if err := strvals.ParseInto(s.key+"="+s.value, vals); err != nil {
-			return spec, &manifest.Error{File: spec.Source, Release: spec.Name, Msg: fmt.Sprintf("--set %s=%s: %v", s.key, s.value, err)}
-		}
-		_ = strvals.ParseInto(s.key+"="+s.value, setVals)
+	vals, err := lazy.Build()
+	if err != nil {
+		return spec, &manifest.Error{File: spec.Source, Release: spec.Name, Msg: err.Error()}
 	}
 	if len(setVals) > 0 {
 		sources = append(sources, manifest.ValueSource{File: spec.Source, Values: setVals})
 	}
-	spec.Values = vals
+	spec.Lazy = lazy
 	spec.ValueSources = sources
 	ns, err := b.namespace(ctx, p, vals)
 	if err != nil {

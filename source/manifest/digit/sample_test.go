@@ -110,11 +110,11 @@ func TestSample_clusterConfigsOnly(t *testing.T) {
 		t.Fatalf("releases = %+v", env.Releases)
 	}
 	r := env.Releases[0]
-	secrets := r.Values["cluster-configs"].(map[string]any)["secrets"].(map[string]any)
+	secrets := r.MergedValues()["cluster-configs"].(map[string]any)["secrets"].(map[string]any)
 	if secrets["db"].(map[string]any)["password"] != "test1234" {
 		t.Errorf("the secrets file is not layered on cluster-configs")
 	}
-	masked := mask(r.Values, r.SecretValues)
+	masked := mask(r.MergedValues(), r.SecretValues)
 	if got := masked["cluster-configs"].(map[string]any)["secrets"].(map[string]any)["db"].(map[string]any)["password"]; got != "***" {
 		t.Errorf("db password not masked: %v", got)
 	}

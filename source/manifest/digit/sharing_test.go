@@ -48,7 +48,7 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 	snapshot := func() []map[string]any {
 		out := make([]map[string]any, len(env.Releases))
 		for i, r := range env.Releases {
-			out[i] = manifest.CopyValues(r.Values)
+			out[i] = manifest.CopyValues(r.MergedValues())
 		}
 		return out
 	}
@@ -56,6 +56,10 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 	// values under every key nothing else sets.
 	tagged := 0
 	for _, r := range env.Releases {
+		// Kept as a recipe over the one environment file, merged on read.
+		if r.Lazy == nil || r.Values != nil || !sameMap(r.Lazy.Base, env.Releases[0].Lazy.Base) {
+			t.Errorf("%s: values kept merged (Lazy %v), want a recipe over the shared environment file", r.Name, r.Lazy)
+		}
 		if r.Name == digit.ClusterConfigsChart {
 			continue
 		}
@@ -63,7 +67,7 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 			tagged++
 			tag := r.Images[0][strings.LastIndex(r.Images[0], ":")+1:]
 			for _, path := range [][]string{{"image"}, {"initContainers", "dbMigration", "image"}} {
-				if got := tagOf(t, r.Values, path...); got != tag {
+				if got := tagOf(t, r.MergedValues(), path...); got != tag {
 					t.Errorf("%s: %v.tag = %q, want %q (from %s)", r.Name, path, got, tag, r.Images[0])
 				}
 			}
@@ -72,11 +76,11 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 			if k == "image" || k == "initContainers" {
 				continue
 			}
-			if !reflect.DeepEqual(r.Values[k], want) {
-				t.Errorf("%s: values[%q] = %v, want the environment file's %v", r.Name, k, r.Values[k], want)
+			if !reflect.DeepEqual(r.MergedValues()[k], want) {
+				t.Errorf("%s: values[%q] = %v, want the environment file's %v", r.Name, k, r.MergedValues()[k], want)
 			}
 		}
-		img, _ := r.Values["image"].(map[string]any)
+		img, _ := r.MergedValues()["image"].(map[string]any)
 		if img["pullPolicy"] != "IfNotPresent" {
 			t.Errorf("%s: image.pullPolicy %v, want the environment file's IfNotPresent", r.Name, img["pullPolicy"])
 		}
@@ -97,7 +101,7 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for i, r := range env.Releases {
-				v := tt.writable(r.Values)
+				v := tt.writable(r.MergedValues())
 				for _, s := range sets {
 					key, _, _ := strings.Cut(s, "=")
 					manifest.DetachSetKey(v, key)
@@ -106,7 +110,7 @@ func TestLayout_sharedValuesStayApart(t *testing.T) {
 					}
 				}
 				for j, o := range env.Releases {
-					if !reflect.DeepEqual(o.Values, before[j]) {
+					if !reflect.DeepEqual(o.MergedValues(), before[j]) {
 						t.Fatalf("writing the values of %s changed those of %s", r.Name, env.Releases[j].Name)
 					}
 				}
@@ -138,4 +142,9 @@ func tagOf(t *testing.T, values map[string]any, path ...string) string {
 	}
 	s, _ := m["tag"].(string)
 	return s
+}
+
+// sameMap says whether a and b are the same map (not equal ones).
+func sameMap(a, b map[string]any) bool {
+	return a != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

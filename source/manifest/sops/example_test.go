@@ -135,7 +135,7 @@ func TestExample_sopsMatchesPlain(t *testing.T) {
 	if !okA || !okB || len(b.SecretValues) == 0 {
 		t.Fatalf("cluster-configs: in the plain environment %t, in the decrypted one %t (with %d secrets)", okA, okB, len(b.SecretValues))
 	}
-	if !reflect.DeepEqual(a.Values, b.Values) || !reflect.DeepEqual(a.SecretValues, b.SecretValues) {
+	if !reflect.DeepEqual(a.MergedValues(), b.MergedValues()) || !reflect.DeepEqual(a.SecretValues, b.SecretValues) {
 		t.Errorf("cluster-configs values differ between the plain and the encrypted secrets")
 	}
 	// The other releases are those of placeholder mode (the golden file of
@@ -145,7 +145,7 @@ func TestExample_sopsMatchesPlain(t *testing.T) {
 		t.Fatalf("decrypted: %d releases, errors %v; placeholder mode: %d releases", len(enc.Releases), errs, len(ph.Releases))
 	}
 	for i, r := range enc.Releases {
-		if p := ph.Releases[i]; r.Name != p.Name || r.Namespace != p.Namespace || r.Chart != p.Chart || (r.Name != "cluster-configs" && !reflect.DeepEqual(r.Values, p.Values)) {
+		if p := ph.Releases[i]; r.Name != p.Name || r.Namespace != p.Namespace || r.Chart != p.Chart || (r.Name != "cluster-configs" && !reflect.DeepEqual(r.MergedValues(), p.MergedValues())) {
 			t.Errorf("release %d: decrypted %s/%s %s, placeholder mode %s/%s %s", i, r.Namespace, r.Name, r.Chart, p.Namespace, p.Name, p.Chart)
 		}
 	}
