@@ -31,14 +31,6 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
-// Paths of the example repository, relative to it.
-const (
-	exampleKeyFile   = "TEST-ONLY-age-key.txt"
-	examplePlain     = "deploy-as-code/helm/environments/demo-secrets.yaml"
-	exampleEncrypted = "deploy-as-code/helm/environments/demo-secrets.enc.yaml"
-	exampleSopsRules = "deploy-as-code/helm/.sops.yaml"
-)
-
 func exampleDir(t *testing.T) string {
 	return filepath.Join(moduleRoot(t), "examples", "digit")
 }
