@@ -32,7 +32,7 @@ type fakeRunners struct {
 }
 
 func (f *fakeRunners) Runner(a Action) (ActionRunner, bool) {
-	if !a.Changes() {
+	if !a.Writes() {
 		return nil, false
 	}
 	return fakeRunner{f: f, action: a}, true
@@ -143,6 +143,31 @@ func TestSchedule_concurrencyLimit(t *testing.T) {
 	}
 	if len(results) != 6 {
 		t.Fatalf("%d results, want 6", len(results))
+	}
+}
+
+// TestSchedule_recordsBesideTheLimit: records (a storage Secret's labels,
+// no Helm action) do not queue behind the concurrency limit, which still
+// holds for the releases that act, and have a bound of their own.
+func TestSchedule_recordsBesideTheLimit(t *testing.T) {
+	f := &fakeRunners{hold: 20 * time.Millisecond}
+	steps := []Step{step("upgraded", ActionUpgrade), step("installed", ActionInstall)}
+	for i := range recordConcurrency + 4 {
+		steps = append(steps, step(fmt.Sprintf("recorded-%d", i), ActionRecord))
+	}
+	results, _ := runPlan(context.Background(), f, 1, nil, steps...)
+	for _, r := range results {
+		if r.Outcome != OutcomeSucceeded {
+			t.Errorf("%s: %s %s", r.Name, r.Outcome, r.Error)
+		}
+	}
+	// At concurrency 1 the two Helm actions never overlap; the records
+	// run beside them, at most recordConcurrency at once.
+	if f.index("end upgraded") > f.index("start installed") && f.index("end installed") > f.index("start upgraded") {
+		t.Errorf("the upgrade and the install overlapped at concurrency 1: %v", f.events)
+	}
+	if want := recordConcurrency + 1; f.peak != want {
+		t.Errorf("peak %d steps at once, want %d: one Helm action and %d records", f.peak, want, recordConcurrency)
 	}
 }
 
