@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/reconciler"
 	"github.com/digitops/digitops/reconciler/kube"
 	"github.com/digitops/digitops/source/manifest"
@@ -123,14 +124,8 @@ func takeoverRepo(t *testing.T, ctx context.Context, cluster *kube.Cluster, file
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
-	for path, content := range files {
-		p := filepath.Join(dir, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := fsutil.WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -30,14 +30,8 @@ data:
   padding: "{{ range until (int (default 0 .Values.work)) }}x{{ end }}"
 `,
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := fsutil.WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -3,12 +3,12 @@ package helmfile
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/source/manifest"
 )
 
@@ -31,14 +31,8 @@ func writeRepo(t *testing.T, files map[string]string, extraEnv string) string {
 	for k, v := range files {
 		all[k] = v
 	}
-	for name, content := range all {
-		p := filepath.Join(repo, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := fsutil.WriteFiles(repo, all); err != nil {
+		t.Fatal(err)
 	}
 	return repo
 }

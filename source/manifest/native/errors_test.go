@@ -2,11 +2,10 @@ package native_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/source/manifest"
 	"github.com/digitops/digitops/source/manifest/loader"
 )
@@ -35,14 +34,8 @@ func TestReleases_badNames(t *testing.T) {
 				"digitops.yaml":         "environments:\n  - name: dev\n    releases:\n      - " + tt.release + "\n",
 				"charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
 			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			if err := fsutil.WriteFiles(dir, files); err != nil {
+				t.Fatal(err)
 			}
 			_, err := loader.Environment(context.Background(), loader.Options{RepoDir: dir, Secrets: manifest.SecretsDecrypt}, "dev")
 			switch {
