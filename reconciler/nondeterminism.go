@@ -193,13 +193,6 @@ func filesName(c *chart.Chart, fs funcs) bool {
 	return slices.ContainsFunc(c.Dependencies(), func(d *chart.Chart) bool { return filesName(d, fs) })
 }
 
-// waitNextSecond waits for the next wall-clock second, so that a second
-// render can differ from the first (templates stamp `now` with a resolution
-// of a second at best); false when ctx ends first.
-func waitNextSecond(ctx context.Context) bool {
-	return waitSecondAfter(ctx, time.Now())
-}
-
 // waitSecondAfter waits for the wall-clock second after the one t is in:
 // a render started then stamps another time than one that ended at t. It
 // does not wait when that second has come already; false when ctx ends

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 
@@ -80,7 +81,7 @@ func TestPlannedChart_rendersThePlan(t *testing.T) {
 		t.Error("plannedChart changed the chart's own metadata")
 	}
 	// A render later (another second): still the plan's, stamp included.
-	if !waitNextSecond(ctx) {
+	if !waitSecondAfter(ctx, time.Now()) {
 		t.Fatal("context ended")
 	}
 	again, err := Render(ctx, spec, planned, RenderOptions{})
@@ -151,7 +152,7 @@ func TestAppliedRenderNote(t *testing.T) {
 	if note := appliedRenderNote(step, planned); note != "" {
 		t.Errorf("the plan's own render noted: %q", note)
 	}
-	if !waitNextSecond(ctx) {
+	if !waitSecondAfter(ctx, time.Now()) {
 		t.Fatal("context ended")
 	}
 	helms, err := Render(ctx, spec, c, RenderOptions{})
