@@ -50,8 +50,8 @@
 // Online, the plan compares each upgrade of a deployed release with the
 // manifest its revision holds (compareDeployed): fields that render
 // differently on every run (DIGIT's deployment-timestamp, a stamp of the
-// render's clock; other differences are checked by a second render in the
-// next second) and lists that differ only in order
+// render's clock; other differences are checked by a second render, at
+// once with the chart's clock shifted, see clockShifted) and lists that differ only in order
 // keep their deployed value, except in the pod template of a workload
 // that restarts (its template changed, or it reads a ConfigMap or Secret
 // an upgrade of the plan changes: [Step.Restarts] says which and why).

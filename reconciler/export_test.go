@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/digitops/digitops/reconciler/kube"
 )
@@ -18,4 +19,14 @@ func ActionConfigForTest(c *kube.Cluster, namespace string) *action.Configuratio
 // control-plane tests.
 func CorpusQuickstartRepoForTest(t *testing.T, extra string) (repo, envFile string) {
 	return corpusQuickstartRepo(t, extra), corpusQuickstartEnvFile
+}
+
+// ClockShiftedForTest exposes clockShifted.
+func ClockShiftedForTest(c *chart.Chart, values map[string]any) (*chart.Chart, bool) {
+	return clockShifted(c, values)
+}
+
+// NondeterministicPathsForTest exposes nondeterministicPaths.
+func NondeterministicPathsForTest(a, b, namespace string) []string {
+	return nondeterministicPaths(a, b, namespace)
 }

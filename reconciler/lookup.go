@@ -79,6 +79,15 @@ func templateCalls(name, text string, fn funcs) bool {
 	if !strings.Contains(text, "{{") || !fn.named(text) {
 		return false
 	}
+	return templateAny(name, text, func(n parse.Node) bool {
+		id, ok := n.(*parse.IdentifierNode)
+		return ok && fn.has(id.Ident)
+	})
+}
+
+// templateAny reports whether found holds for a node of a Go template
+// (its defines included); true for a template that does not parse.
+func templateAny(name, text string, found func(parse.Node) bool) bool {
 	t := parse.New(name)
 	t.Mode = parse.SkipFuncCheck
 	trees := map[string]*parse.Tree{}
@@ -86,49 +95,51 @@ func templateCalls(name, text string, fn funcs) bool {
 		return true
 	}
 	for _, tree := range trees {
-		if tree.Root != nil && nodeCalls(tree.Root, fn) {
+		if tree.Root != nil && anyNode(tree.Root, found) {
 			return true
 		}
 	}
 	return false
 }
 
-// nodeCalls walks a template's parse tree for an identifier of fn.
-func nodeCalls(n parse.Node, fn funcs) bool {
-	calls := func(n parse.Node) bool { return nodeCalls(n, fn) }
+// anyNode reports whether found holds for n or a node under it, walking
+// the actions and their pipelines, commands and arguments.
+func anyNode(n parse.Node, found func(parse.Node) bool) bool {
+	if found(n) {
+		return true
+	}
+	walk := func(n parse.Node) bool { return anyNode(n, found) }
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {
 			return false
 		}
-		return slices.ContainsFunc(n.Nodes, calls)
+		return slices.ContainsFunc(n.Nodes, walk)
 	case *parse.ActionNode:
-		return calls(n.Pipe)
+		return walk(n.Pipe)
 	case *parse.PipeNode:
 		if n == nil {
 			return false
 		}
-		return slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return calls(c) })
+		return slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return walk(c) })
 	case *parse.CommandNode:
-		return slices.ContainsFunc(n.Args, calls)
-	case *parse.IdentifierNode:
-		return fn.has(n.Ident)
+		return slices.ContainsFunc(n.Args, walk)
 	case *parse.ChainNode:
-		return calls(n.Node)
+		return walk(n.Node)
 	case *parse.IfNode:
-		return branchCalls(&n.BranchNode, fn)
+		return anyInBranch(&n.BranchNode, found)
 	case *parse.RangeNode:
-		return branchCalls(&n.BranchNode, fn)
+		return anyInBranch(&n.BranchNode, found)
 	case *parse.WithNode:
-		return branchCalls(&n.BranchNode, fn)
+		return anyInBranch(&n.BranchNode, found)
 	case *parse.TemplateNode:
-		return calls(n.Pipe)
+		return walk(n.Pipe)
 	}
 	return false
 }
 
-func branchCalls(b *parse.BranchNode, fn funcs) bool {
-	return nodeCalls(b.Pipe, fn) || nodeCalls(b.List, fn) || nodeCalls(b.ElseList, fn)
+func anyInBranch(b *parse.BranchNode, found func(parse.Node) bool) bool {
+	return anyNode(b.Pipe, found) || anyNode(b.List, found) || anyNode(b.ElseList, found)
 }
 
 // maxValuesDepth bounds the walk of valuesCall (values are bounded in
@@ -138,21 +149,26 @@ const maxValuesDepth = 1000
 // valuesCall reports whether a string of values is a template that calls
 // one of fn.
 func valuesCall(v any, depth int, fn funcs) bool {
+	return valuesHold(v, depth, func(s string) bool { return templateCalls("values", s, fn) })
+}
+
+// valuesHold reports whether found holds for a string of values.
+func valuesHold(v any, depth int, found func(string) bool) bool {
 	if depth > maxValuesDepth {
 		return false
 	}
 	switch v := v.(type) {
 	case string:
-		return templateCalls("values", v, fn)
+		return found(v)
 	case map[string]any:
 		for _, x := range v {
-			if valuesCall(x, depth+1, fn) {
+			if valuesHold(x, depth+1, found) {
 				return true
 			}
 		}
 	case []any:
 		for _, x := range v {
-			if valuesCall(x, depth+1, fn) {
+			if valuesHold(x, depth+1, found) {
 				return true
 			}
 		}

@@ -67,7 +67,7 @@ func withoutErrors(plan *Plan, idx []int) []int {
 }
 
 // noteNondeterminism renders the steps renderChanged rendered (idx) once
-// more, in the next wall-clock second, and a release whose output differs
+// more, as if later (rendersAgain), and a release whose output differs
 // between the renders (a `now`, a random string) gets a note naming the
 // fields. Such a release is still decided from the digests of its chart and
 // values, never from its render, so it is not upgraded on every sync; the
@@ -101,25 +101,53 @@ func (p *Planner) noteNondeterminism(ctx context.Context, plan *Plan, idx []int)
 	}
 }
 
-// rendersAgain renders each of steps once more, in a wall-clock second
-// after the one its first render ended in, in parallel, for what differs between two renders. A step whose
-// chart cannot render differently (Step.mayVary) gets its first render
-// back, and when none can, nothing waits. A render that fails, or that
-// ctx ends, is "".
+// rendersAgain renders each of steps once more, as if later, in parallel,
+// for what differs between two renders. A step whose chart reads the
+// clock only where clockShifted can move it is rendered at once, its
+// clock shifted; the others are rendered in a wall-clock second after the
+// one their first render ended in. A step whose chart cannot render
+// differently (Step.mayVary) gets its first render back, and when none
+// needs the wall clock, nothing waits. A render that fails, or that ctx
+// ends, is "".
 func (p *Planner) rendersAgain(ctx context.Context, steps []*Step) []string {
 	out := make([]string, len(steps))
-	var vary []int
+	charts := make([]*chart.Chart, len(steps))
+	var shifted, later []int
 	for k, st := range steps {
-		if st.mayVary() {
-			vary = append(vary, k)
-		} else {
+		switch {
+		case !st.mayVary():
 			out[k] = st.rendered
+		default:
+			if c, ok := clockShifted(st.chart, st.Release.MergedValues()); ok {
+				charts[k], shifted = c, append(shifted, k)
+			} else {
+				charts[k], later = st.chart, append(later, k)
+			}
 		}
+	}
+	render := func(ks []int) {
+		parallel.ForEach(ctx, len(ks), 0, func(ctx context.Context, n int) {
+			st := steps[ks[n]]
+			if m, err := Render(ctx, st.Release, charts[ks[n]], renderOptions(p.Cluster, p.KubeVersion, st)); err == nil {
+				out[ks[n]] = m
+			}
+		})
+	}
+	render(shifted)
+	for _, k := range shifted {
+		// A shifted copy that does not render as the chart did: the
+		// chart itself, later.
+		if out[k] == "" && ctx.Err() == nil {
+			charts[k], later = steps[k].chart, append(later, k)
+		}
+	}
+	if len(later) == 0 {
+		return out
 	}
 	// The second render must be in a later second than the first ended:
 	// the time the plan spent since then counts.
 	var last time.Time
-	for _, k := range vary {
+	for _, k := range later {
 		if at := steps[k].renderedAt; at.IsZero() {
 			last = time.Now() // not known: from now
 			break
@@ -127,15 +155,9 @@ func (p *Planner) rendersAgain(ctx context.Context, steps []*Step) []string {
 			last = at
 		}
 	}
-	if len(vary) == 0 || !waitSecondAfter(ctx, last) {
-		return out
+	if waitSecondAfter(ctx, last) {
+		render(later)
 	}
-	parallel.ForEach(ctx, len(vary), 0, func(ctx context.Context, n int) {
-		st := steps[vary[n]]
-		if m, err := Render(ctx, st.Release, st.chart, renderOptions(p.Cluster, p.KubeVersion, st)); err == nil {
-			out[vary[n]] = m
-		}
-	})
 	return out
 }
 

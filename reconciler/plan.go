@@ -120,8 +120,9 @@ type Step struct {
 	// renderedHooks are that render's hooks, each with its "# Source:"
 	// line (the manifest leaves them out), empty when it has none.
 	renderedHooks string
-	// again is a second render of the step, made in a later second than
-	// rendered (see compareDeployed), empty when none was made.
+	// again is a second render of the step, its clock shifted or in a
+	// later second than rendered (see rendersAgain), empty when none was
+	// made.
 	again string
 	// renderedAt is when the render in rendered ended (zero when not
 	// known): a second render must start in a later second.
@@ -204,8 +205,8 @@ type Planner struct {
 	// Drift, when set, checks unchanged releases for drift; nil (offline
 	// plans) does not look.
 	Drift *drift.Detector
-	// RenderTwice renders every install and upgrade a second time, in the
-	// next wall-clock second, to name nondeterministic fields in the plan
+	// RenderTwice renders every install and upgrade a second time, as if
+	// later (rendersAgain), to name nondeterministic fields in the plan
 	// (`digitops plan`: nothing else will render them). Without it, the
 	// Applier compares what Helm renders when it acts with the plan's
 	// render, at no cost, and notes the fields on the release's result.

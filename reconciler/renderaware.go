@@ -21,7 +21,7 @@ import (
 //   - fields that render differently on every run keep their deployed
 //     value (a field whose new value is the time of the render, DIGIT's
 //     deployment-timestamp, is one; any other difference is checked by
-//     rendering once more, in the next second), and a list that differs
+//     rendering once more, as if later: rendersAgain), and a list that differs
 //     only in order keeps the deployed order;
 //   - except in the pod template of a workload that restarts anyway (its
 //     pod template changed) or reads a ConfigMap or Secret that changes in
@@ -61,7 +61,7 @@ func (p *Planner) compareDeployed(ctx context.Context, plan *Plan, idx []int, re
 	}
 	// What differs from its deployed revision only by stamps of the
 	// render's clock (DIGIT's deployment-timestamp) needs no second
-	// render; the rest is rendered again, in the next second: what
+	// render; the rest is rendered again, as if later (rendersAgain): what
 	// differs between the two renders is volatile. A chart that cannot
 	// render differently (Step.mayVary) has nothing volatile.
 	renderedTo := time.Now().Add(time.Second)

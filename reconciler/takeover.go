@@ -30,7 +30,7 @@ type Adoption = takeover.Adoption
 // release's become the step's adoptions, or make it an error (an object of
 // another Helm release, unless the policy allows it). For the adopted
 // objects, the fields that render differently on every run keep their live
-// value at install, found by a second render in the next second. Offline
+// value at install, found by a second render as if later (rendersAgain). Offline
 // plans (no cluster) look at nothing.
 func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, live kube.LiveState, plan *Plan, idx []int) {
 	if p.Cluster == nil {
@@ -86,7 +86,7 @@ func (p *Planner) findTakeovers(ctx context.Context, env *manifest.Environment, 
 	if len(adopting) == 0 {
 		return
 	}
-	// A second render in the next second names what renders differently
+	// A second render as if later names what renders differently
 	// every time (see noteNondeterminism).
 	steps := make([]*Step, len(adopting))
 	for k, i := range adopting {
