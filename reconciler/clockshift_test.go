@@ -3,6 +3,7 @@ package reconciler
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -62,26 +63,18 @@ func TestShiftTemplateClock(t *testing.T) {
 	}
 }
 
-// shiftChart builds a chart for the clock-shift tests.
-func shiftChart(templates, files map[string]string, deps ...*chart.Chart) *chart.Chart {
+// testChart builds a chart of templates and files (by name, in name
+// order), with deps as its subcharts.
+func testChart(templates, files map[string]string, deps ...*chart.Chart) *chart.Chart {
 	c := &chart.Chart{Metadata: &chart.Metadata{Name: "svc", Version: "0.1.0", APIVersion: chart.APIVersionV2}}
-	for _, name := range sortedNames(templates) {
+	for _, name := range slices.Sorted(maps.Keys(templates)) {
 		c.Templates = append(c.Templates, &chart.File{Name: name, Data: []byte(templates[name])})
 	}
-	for _, name := range sortedNames(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		c.Files = append(c.Files, &chart.File{Name: name, Data: []byte(files[name])})
 	}
 	c.SetDependencies(deps...)
 	return c
-}
-
-func sortedNames(m map[string]string) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // TestClockShifted: a chart gets a shifted copy when every read of the
@@ -90,7 +83,7 @@ func sortedNames(m map[string]string) []string {
 // renders from values, files or strings) or a template does not parse.
 func TestClockShifted(t *testing.T) {
 	common := func() *chart.Chart {
-		c := shiftChart(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
+		c := testChart(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
 		c.Metadata.Name = "common"
 		return c
 	}
@@ -107,7 +100,7 @@ func TestClockShifted(t *testing.T) {
 		{name: "DIGIT's timestamp in a library subchart", templates: map[string]string{"templates/d.yaml": `{{ include "common.deployment" . }}`}, deps: []*chart.Chart{common()}, want: "copy"},
 		{name: "ago", templates: map[string]string{"templates/cm.yaml": `a: {{ ago .Values.t }}`}, want: "none"},
 		{name: "durationRound in a subchart", templates: map[string]string{"templates/cm.yaml": `a: 1`},
-			deps: []*chart.Chart{shiftChart(map[string]string{"templates/x.yaml": `{{ durationRound .Values.t }}`}, nil)}, want: "none"},
+			deps: []*chart.Chart{testChart(map[string]string{"templates/x.yaml": `{{ durationRound .Values.t }}`}, nil)}, want: "none"},
 		{name: "a tpl value that reads the clock", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl .Values.x . }}`}, values: map[string]any{"x": `{{ now }}`}, want: "none"},
 		{name: "a value that reads the clock, no tpl", templates: map[string]string{"templates/cm.yaml": `x: {{ now }}`}, values: map[string]any{"x": `{{ now }}`}, want: "copy"},
 		{name: "a file tpl renders", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl (.Files.Get "app.conf") . }}`}, files: map[string]string{"app.conf": `at={{ now }}`}, want: "none"},
@@ -121,7 +114,7 @@ func TestClockShifted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := shiftChart(tt.templates, tt.files, tt.deps...)
+			c := testChart(tt.templates, tt.files, tt.deps...)
 			before := templatesOf(c)
 			got, ok := clockShifted(c, tt.values)
 			switch {
@@ -156,9 +149,9 @@ func templatesOf(c *chart.Chart) []string {
 // as DIGIT's common chart reads it and in the other ways charts do,
 // beside fields no clock reaches.
 func clockChart() *chart.Chart {
-	lib := shiftChart(map[string]string{"templates/_stamp.tpl": `{{- define "lib.stamp" -}}{{ date "20060102150405" .Release.Time }}{{- end }}`}, nil)
+	lib := testChart(map[string]string{"templates/_stamp.tpl": `{{- define "lib.stamp" -}}{{ date "20060102150405" .Release.Time }}{{- end }}`}, nil)
 	lib.Metadata.Name, lib.Metadata.Type = "lib", "library"
-	return shiftChart(map[string]string{
+	return testChart(map[string]string{
 		"templates/deployment.yaml": `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -239,7 +232,7 @@ func TestClockShifted_renders(t *testing.T) {
 func TestRendersAgain_clockShifted(t *testing.T) {
 	ctx := context.Background()
 	values := map[string]any{"replicas": 2, "tag": "v1", "since": 1}
-	agoChart := shiftChart(map[string]string{"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\ndata:\n  at: {{ now | date \"20060102150405\" | quote }}\n  age: {{ ago .Values.since | quote }}\n"}, nil)
+	agoChart := testChart(map[string]string{"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\ndata:\n  at: {{ now | date \"20060102150405\" | quote }}\n  age: {{ ago .Values.since | quote }}\n"}, nil)
 	var steps []*Step
 	for _, c := range []*chart.Chart{clockChart(), agoChart} {
 		st := &Step{Release: manifest.ReleaseSpec{Name: "svc", Namespace: "egov", Values: values}, Action: ActionUpgrade, chart: c}

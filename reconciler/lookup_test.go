@@ -10,20 +10,6 @@ import (
 )
 
 func TestLookupCalls(t *testing.T) {
-	chartOf := func(templates map[string]string, deps ...*chart.Chart) *chart.Chart {
-		c := &chart.Chart{Metadata: &chart.Metadata{Name: "svc", Version: "0.1.0"}}
-		for name, text := range templates {
-			c.Templates = append(c.Templates, &chart.File{Name: name, Data: []byte(text)})
-		}
-		slices.SortFunc(c.Templates, func(a, b *chart.File) int {
-			if a.Name < b.Name {
-				return -1
-			}
-			return 1
-		})
-		c.SetDependencies(deps...)
-		return c
-	}
 	sub := &chart.Chart{Metadata: &chart.Metadata{Name: "db", Version: "0.1.0"}, Templates: []*chart.File{
 		{Name: "templates/secret.yaml", Data: []byte(`{{- with (lookup "v1" "Secret" .Release.Namespace "db") }}{{ .data.password }}{{ end }}`)},
 	}}
@@ -69,7 +55,7 @@ func TestLookupCalls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := LookupCalls(chartOf(tt.templates, tt.deps...), tt.values)
+			got := LookupCalls(testChart(tt.templates, nil, tt.deps...), tt.values)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("LookupCalls = %q, want %q", got, tt.want)
 			}

@@ -12,19 +12,8 @@ import (
 // second, only when its templates, a tpl value or a file tpl reads can
 // render differently: the clock, randomness, generated keys, live reads.
 func TestRendersMayVary(t *testing.T) {
-	chartOf := func(templates map[string]string, files map[string]string, deps ...*chart.Chart) *chart.Chart {
-		c := &chart.Chart{Metadata: &chart.Metadata{Name: "svc", Version: "0.1.0"}}
-		for name, text := range templates {
-			c.Templates = append(c.Templates, &chart.File{Name: name, Data: []byte(text)})
-		}
-		for name, text := range files {
-			c.Files = append(c.Files, &chart.File{Name: name, Data: []byte(text)})
-		}
-		c.SetDependencies(deps...)
-		return c
-	}
-	common := chartOf(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
-	plainLib := chartOf(map[string]string{"templates/_helpers.tpl": `{{ define "name" }}{{ .Chart.Name }}{{ end }}`}, nil)
+	common := testChart(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
+	plainLib := testChart(map[string]string{"templates/_helpers.tpl": `{{ define "name" }}{{ .Chart.Name }}{{ end }}`}, nil)
 	tests := []struct {
 		name      string
 		templates map[string]string
@@ -48,7 +37,7 @@ func TestRendersMayVary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := rendersMayVary(chartOf(tt.templates, tt.files, tt.deps...), tt.values); got != tt.want {
+			if got := rendersMayVary(testChart(tt.templates, tt.files, tt.deps...), tt.values); got != tt.want {
 				t.Errorf("rendersMayVary = %v, want %v", got, tt.want)
 			}
 		})
