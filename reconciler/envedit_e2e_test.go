@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,6 +306,66 @@ func TestSync_environmentEditChangesOnlyWhatItChanges(t *testing.T) {
 			if !slices.Contains(revised, s) {
 				t.Errorf("%s got no new revision", s)
 			}
+		}
+	})
+
+	t.Run("a record of a revision written after the plan read it", func(t *testing.T) {
+		// The plan reads each recorded revision's storage Secret (for
+		// its inputs) and the record rewrites that read: a write in
+		// between (another Helm client) fails that record alone, and
+		// nothing of the other writer's is lost.
+		editFile(t, repo, envFile, "global:\n", "global:\n  unread-by-any-chart-2: y\n")
+		env, err := loader.Environment(ctx, loader.Options{RepoDir: repo}, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, err := kube.ReadLiveState(ctx, cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := run.syncer.Planner.Plan(ctx, env, live, reconciler.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := plan.Summary(); s.Record != 7 {
+			t.Fatalf("plan: %+v, want 7 records", s)
+		}
+		var cache kube.LiveRelease
+		for _, l := range live {
+			if l.Name == "cache" {
+				cache = l
+			}
+		}
+		secrets := cluster.Clientset.CoreV1().Secrets(cache.Namespace)
+		name := fmt.Sprintf("sh.helm.release.v1.cache.v%d", cache.Version)
+		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Labels["written-by"] = "another-client"
+		written, err := secrets.Update(ctx, s, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := (&reconciler.Applier{Cluster: cluster}).Apply(ctx, env, plan)
+		for _, r := range res.Releases {
+			switch {
+			case r.Name == "cache" && r.Outcome != reconciler.OutcomeFailed:
+				t.Errorf("cache, written after the plan read it: %s, want failed", r.Outcome)
+			case r.Name != "cache" && r.Outcome == reconciler.OutcomeFailed:
+				t.Errorf("%s: failed: %s", r.Name, r.Error)
+			}
+		}
+		after, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Labels["written-by"] != "another-client" || after.ResourceVersion != written.ResourceVersion {
+			t.Errorf("the other client's write was lost: labels %v, resourceVersion %s, want %s", after.Labels, after.ResourceVersion, written.ResourceVersion)
+		}
+		// The next sync decides again, and records it.
+		if s := run.sync("after the refused record").Plan.Summary(); s.Record != 1 || s.Upgrade != 0 {
+			t.Errorf("next plan: %+v, want cache's record alone", s)
 		}
 	})
 }

@@ -47,6 +47,11 @@ const (
 	maxInputValue = 60
 )
 
+// storageReads bounds the reads of Helm's storage in flight in one pass:
+// each is a GET and a decode, mostly a wait on the apiserver, so more
+// than the cores.
+const storageReads = 16
+
 // explainInputs names, for every upgrade and record of a deployed release
 // whose values changed, the keys that moved (against the values stored in
 // its deployed revision) and the file each comes from: Step.Inputs for the
@@ -65,9 +70,14 @@ func (p *Planner) explainInputs(ctx context.Context, plan *Plan) {
 		}
 	}
 	inputs := make([][]Input, len(idx))
-	parallel.ForEach(ctx, len(idx), 0, func(ctx context.Context, k int) {
+	parallel.ForEach(ctx, len(idx), storageReads, func(ctx context.Context, k int) {
 		st := &plan.Steps[idx[k]]
-		old, err := kube.ReadStoredValues(ctx, p.Cluster.Clientset.CoreV1().Secrets(st.Release.Namespace), st.Release.Name, st.Live.LastDeployed)
+		stored, err := kube.ReadStoredRevision(ctx, p.Cluster.Clientset.CoreV1().Secrets(st.Release.Namespace), st.Release.Name, st.Live.LastDeployed)
+		if err != nil {
+			return
+		}
+		st.stored = stored
+		old, err := stored.Values()
 		if err != nil {
 			return
 		}

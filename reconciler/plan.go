@@ -129,6 +129,10 @@ type Step struct {
 	renderedAt time.Time
 	// varies caches Step.mayVary: 0 not known yet, 1 no, 2 yes.
 	varies int8
+	// stored is the deployed revision's storage Secret as the plan read
+	// it (explainInputs), nil when it did not: a record rewrites it
+	// unless it changed since.
+	stored *kube.StoredRevision
 	// orphansChecked is set when the plan looked for the release's
 	// orphans and could (see findOrphans).
 	orphansChecked bool

@@ -18,8 +18,9 @@ import (
 // record (helm get values, helm history) then says what Git says, and the
 // next sync finds the release in sync without rendering it.
 //
-// On failure nothing is written (the write is conditional on the revision
-// not having changed since it was read). The caller must have decided the
+// On failure nothing is written (the write is conditional on the
+// revision's storage Secret not having changed since it was read: by the
+// plan, when the plan read it to name the changed inputs). The caller must have decided the
 // step from the deployed revision it names (step.Live.Version).
 type Record struct{ helmEnv }
 
@@ -36,7 +37,17 @@ func (a Record) Run(ctx context.Context, step *Step) (Applied, error) {
 	}
 	version := step.Live.Version
 	labels := a.labels(step, version)
-	err := kube.RewriteStoredRelease(ctx, a.cluster.Clientset.CoreV1().Secrets(spec.Namespace), spec.Name, version, func(rel *release.Release) error {
+	secrets := a.cluster.Clientset.CoreV1().Secrets(spec.Namespace)
+	stored := step.stored
+	if stored == nil || stored.Version() != version {
+		var err error
+		if stored, err = kube.ReadStoredRevision(ctx, secrets, spec.Name, version); err != nil {
+			return Applied{}, fmt.Errorf("unable to record release %q: %w", spec.Name, err)
+		}
+	}
+	// Conditional on the Secret as the plan read it, when it did: a
+	// revision written since then is decided again by the next sync.
+	err := kube.RewriteStoredRevision(ctx, secrets, stored, func(rel *release.Release) error {
 		if rel.Info == nil || rel.Info.Status != release.StatusDeployed {
 			return fmt.Errorf("unable to record release %q: revision %d is no longer deployed; the next sync decides again", spec.Name, version)
 		}
