@@ -46,6 +46,7 @@ func TestShiftTemplateClock(t *testing.T) {
 		{name: "now in a chain, a number for a date, no clock", in: `f: {{ (now).Year }} {{ date "2006" 0 }} {{ .Values.x | default "y" }}`,
 			want: `f: {{` + shifted + `.Year}} {{date "2006" ` + checked("0") + `}} {{.Values.x | default "y"}}`},
 		{name: "now given as the date", in: `g: {{ date "2006" now }}`, want: `g: {{date "2006" ` + shifted + `}}`},
+		{name: "a method of now", in: `h: {{ now.Unix }}`, want: `h: {{` + shifted + `.Unix}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,11 +83,6 @@ func testChart(templates, files map[string]string, deps ...*chart.Chart) *chart.
 // the clock is read where a rewrite can't reach (ago, a template tpl
 // renders from values, files or strings) or a template does not parse.
 func TestClockShifted(t *testing.T) {
-	common := func() *chart.Chart {
-		c := testChart(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
-		c.Metadata.Name = "common"
-		return c
-	}
 	tests := []struct {
 		name      string
 		templates map[string]string
@@ -97,7 +93,7 @@ func TestClockShifted(t *testing.T) {
 	}{
 		{name: "values only", templates: map[string]string{"templates/cm.yaml": `a: {{ .Values.a }}`}, want: "same"},
 		{name: "randomness only", templates: map[string]string{"templates/s.yaml": `p: {{ randAlphaNum 8 }}`}, want: "same"},
-		{name: "DIGIT's timestamp in a library subchart", templates: map[string]string{"templates/d.yaml": `{{ include "common.deployment" . }}`}, deps: []*chart.Chart{common()}, want: "copy"},
+		{name: "DIGIT's timestamp in a library subchart", templates: map[string]string{"templates/d.yaml": `{{ include "common.deployment" . }}`}, deps: []*chart.Chart{stampLibrary()}, want: "copy"},
 		{name: "ago", templates: map[string]string{"templates/cm.yaml": `a: {{ ago .Values.t }}`}, want: "none"},
 		{name: "durationRound in a subchart", templates: map[string]string{"templates/cm.yaml": `a: 1`},
 			deps: []*chart.Chart{testChart(map[string]string{"templates/x.yaml": `{{ durationRound .Values.t }}`}, nil)}, want: "none"},
@@ -131,6 +127,14 @@ func TestClockShifted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stampLibrary is a library chart, common, whose deployment template
+// stamps DIGIT's deployment-timestamp as the real common chart does.
+func stampLibrary() *chart.Chart {
+	c := testChart(map[string]string{"templates/_deployment.yaml": `{{- define "common.deployment" }}deployment-timestamp: "{{ date "20060102150405" .Release.Time }}"{{ end }}`}, nil)
+	c.Metadata.Name = "common"
+	return c
 }
 
 // templatesOf are the texts of c's templates and its subcharts'.
