@@ -1,12 +1,14 @@
 package reconciler
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"text/template/parse"
+	"unicode"
 
 	"helm.sh/helm/v3/pkg/chart"
 )
@@ -84,12 +86,20 @@ func tplSourcesCall(c *chart.Chart, fs funcs) bool {
 			return true
 		}
 	}
+	// A string or a text of a template that names one of fs may become
+	// part of what tpl renders (`tpl (printf "{{ %s }}" "now") .`, or an
+	// include of a define whose text is a template): taken to call it.
 	quoted := func(n parse.Node) bool {
-		s, ok := n.(*parse.StringNode)
-		return ok && tplCalls(s.Text, fs)
+		switch n := n.(type) {
+		case *parse.StringNode:
+			return namesWord(n.Text, fs)
+		case *parse.TextNode:
+			return namesWord(string(n.Text), fs)
+		}
+		return false
 	}
 	for _, t := range c.Templates {
-		if text := string(t.Data); strings.Count(text, "{{") > 1 && fs.named(text) && templateAny(t.Name, text, quoted) {
+		if text := string(t.Data); fs.named(text) && templateAny(t.Name, text, quoted) {
 			return true
 		}
 	}
@@ -122,6 +132,16 @@ func tplCalls(text string, fs funcs) bool {
 		}
 		rest = rest[start+end+2:]
 	}
+}
+
+// namesWord reports whether text holds one of fs as a word of its own
+// (not "update" for date).
+func namesWord(text string, fs funcs) bool {
+	if !fs.named(text) {
+		return false
+	}
+	word := func(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+	return slices.ContainsFunc(strings.FieldsFunc(text, func(r rune) bool { return !word(r) }), fs.has)
 }
 
 // parses reports whether text is a Go template that parses.
@@ -191,7 +211,11 @@ func shiftTemplateClock(name, text string) (string, error) {
 		shiftList(root)
 		fmt.Fprintf(&b, "{{define %s}}%s{{end}}", strconv.Quote(n), rootText(root))
 	}
-	return b.String(), nil
+	out := b.String()
+	if !parses(out) {
+		return "", fmt.Errorf("template %s rewritten does not parse", name)
+	}
+	return out, nil
 }
 
 // rootText is a parse tree's text; "" for an empty tree.
@@ -202,11 +226,25 @@ func rootText(root *parse.ListNode) string {
 	return root.String()
 }
 
-// shiftList rewrites the clock reads of every action in l.
+// shiftList rewrites the clock reads of every action in l. A text that
+// ends in "{" ends in an action that prints it instead: the text comes
+// back without the trim marker of the action after it (`{ {{- if …}}`
+// becomes `{{{if …}}`), which would not parse.
 func shiftList(l *parse.ListNode) {
 	if l == nil {
 		return
 	}
+	nodes := make([]parse.Node, 0, len(l.Nodes))
+	for _, n := range l.Nodes {
+		if t, ok := n.(*parse.TextNode); ok && bytes.HasSuffix(t.Text, []byte("{")) {
+			nodes = append(nodes,
+				&parse.TextNode{NodeType: parse.NodeText, Text: t.Text[:len(t.Text)-1]},
+				&parse.ActionNode{NodeType: parse.NodeAction, Pipe: pipeOf(command(str("{")))})
+			continue
+		}
+		nodes = append(nodes, n)
+	}
+	l.Nodes = nodes
 	for _, n := range l.Nodes {
 		switch n := n.(type) {
 		case *parse.ActionNode:
@@ -290,7 +328,9 @@ func shiftArg(n parse.Node) parse.Node {
 // checkedDate is the date argument d of a sprig date function, as the
 // shifted now where sprig would take the time now: `ternary d (dateModify
 // "+…" now) (has (typeOf d) (list "time.Time" "*time.Time" "int" "int32"
-// "int64"))`. A shifted now is left as it is.
+// "int64"))`. A shifted now is left as it is. d is evaluated twice (a
+// lookup in it reads twice): the copy is only a probe, and its output is
+// the same.
 func checkedDate(d parse.Node) parse.Node {
 	if p, ok := d.(*parse.PipeNode); ok && len(p.Cmds) == 1 && isShiftedNow(p.Cmds[0]) {
 		return d

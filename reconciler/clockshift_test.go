@@ -47,12 +47,17 @@ func TestShiftTemplateClock(t *testing.T) {
 			want: `f: {{` + shifted + `.Year}} {{date "2006" ` + checked("0") + `}} {{.Values.x | default "y"}}`},
 		{name: "now given as the date", in: `g: {{ date "2006" now }}`, want: `g: {{date "2006" ` + shifted + `}}`},
 		{name: "a method of now", in: `h: {{ now.Unix }}`, want: `h: {{` + shifted + `.Unix}}`},
+		{name: "a brace before a trimmed action", in: "server {\n  {{- if .x }}{{ now }}{{ end }}\n}",
+			want: "server {{\"{\"}}{{if .x}}{{dateModify \"+9529h1m1s\" now}}{{end}}\n}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := shiftTemplateClock("t", tt.in)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !parses(got) {
+				t.Errorf("shiftTemplateClock(%q) = %q, which does not parse", tt.in, got)
 			}
 			if got != tt.want {
 				t.Errorf("shiftTemplateClock(%q)\n got %s\nwant %s", tt.in, got, tt.want)
@@ -101,6 +106,8 @@ func TestClockShifted(t *testing.T) {
 		{name: "a value that reads the clock, no tpl", templates: map[string]string{"templates/cm.yaml": `x: {{ now }}`}, values: map[string]any{"x": `{{ now }}`}, want: "copy"},
 		{name: "a file tpl renders", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl (.Files.Get "app.conf") . }}`}, files: map[string]string{"app.conf": `at={{ now }}`}, want: "none"},
 		{name: "a string tpl renders", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl "{{ now }}" . }}`}, want: "none"},
+		{name: "a string tpl renders, built", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl (printf "{{ %s }}" "now") . }}`}, want: "none"},
+		{name: "a define's text tpl renders", templates: map[string]string{"templates/cm.yaml": `{{ define "t" }}{{ "{{" }} now {{ "}}" }}{{ end }}x: {{ tpl (include "t" .) . }}`}, want: "none"},
 		{name: "a file that only says update", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl (.Files.Get "a.txt") . }} {{ now }}`}, files: map[string]string{"a.txt": `{{ .Values.update }}`}, want: "copy"},
 		{name: "a README that is no template", templates: map[string]string{"templates/cm.yaml": `x: {{ tpl .Values.x . }} {{ now }}`},
 			files: map[string]string{"README.md": "for now: `{{ .Values.a \\| quote }}` | an update"}, want: "copy"},
@@ -181,6 +188,10 @@ data:
   given: {{ toDate "2006-01-02" "2020-05-01" | date "2006" | quote }}
   unix: {{ .Values.since | date "2006" | quote }}
   tag: {{ .Values.tag | quote }}
+  conf: |
+    server {
+      {{- if .Values.tag }} tag {{ .Values.tag }};{{ end }}
+    }
 `,
 	}, nil, lib)
 }
@@ -250,21 +261,23 @@ func TestRendersAgain_clockShifted(t *testing.T) {
 	renderedAt := time.Now()
 	again := (&Planner{}).rendersAgain(ctx, steps)
 	shift, _ := time.ParseDuration(clockShift)
-	year := func(m string) int {
-		i := strings.Index(m, "202")
-		if i < 0 {
-			t.Fatalf("no stamp in\n%s", m)
+	// year is the year of the stamp after prefix in m.
+	year := func(m, prefix string) int {
+		i := strings.Index(m, prefix)
+		if i < 0 || len(m) < i+len(prefix)+14 {
+			t.Fatalf("no %s stamp in\n%s", prefix, m)
 		}
-		ts, err := time.ParseInLocation("20060102150405", m[i:i+14], time.Local)
+		stamp := m[i+len(prefix) : i+len(prefix)+14]
+		ts, err := time.ParseInLocation("20060102150405", stamp, time.Local)
 		if err != nil {
-			t.Fatalf("stamp %q: %v", m[i:i+14], err)
+			t.Fatalf("stamp %q: %v", stamp, err)
 		}
 		return ts.Year()
 	}
-	if got, want := year(again[0][strings.Index(again[0], "deployment-timestamp"):]), renderedAt.Add(shift).Year(); got != want {
+	if got, want := year(again[0], `deployment-timestamp: "`), renderedAt.Add(shift).Year(); got != want {
 		t.Errorf("the shiftable chart's second render stamps year %d, want %d (shifted):\n%s", got, want, again[0])
 	}
-	if got, want := year(again[1]), renderedAt.Year(); got != want || !strings.Contains(again[1], "age:") {
+	if got, want := year(again[1], `at: "`), renderedAt.Year(); got != want || !strings.Contains(again[1], "age:") {
 		t.Errorf("the chart that calls ago: second render stamps year %d, want %d (the real clock):\n%s", got, want, again[1])
 	}
 	if paths := nondeterministicPaths(steps[1].rendered, again[1], "egov"); !slices.Contains(paths, "ConfigMap/egov/old /data/at") {
