@@ -76,7 +76,10 @@ func (p *Planner) explainInputs(ctx context.Context, plan *Plan) {
 		if err != nil {
 			return
 		}
-		st.stored = stored
+		if st.Action == ActionRecord {
+			// Only a record uses it (an upgrade's Helm reads its own).
+			st.stored = stored
+		}
 		old, err := stored.Values()
 		if err != nil {
 			return

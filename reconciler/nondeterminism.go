@@ -192,16 +192,24 @@ func variableFuncs() funcs {
 
 // rendersMayVary reports whether two renders of c with values can differ:
 // a template of c or of a subchart calls one of variableFuncs, a value
-// that is a template (rendered with tpl) calls one, or c calls tpl and
+// that is a template (rendered with tpl), given or a chart's default,
+// calls one, or c calls tpl and
 // one of its files names one (read with .Files.Get, rendered with tpl).
 // When it is false one render says all, and no second render in the next
 // second is needed.
 func rendersMayVary(c *chart.Chart, values map[string]any) bool {
 	fs := variableFuncs()
-	if chartCalls(c, "", fs, true) != nil || valuesCall(values, 0, fs) {
+	if chartCalls(c, "", fs, true) != nil || valuesCall(values, 0, fs) || defaultsCall(c, fs) {
 		return true
 	}
 	return chartCalls(c, "", funcs{"tpl"}, true) != nil && filesName(c, fs)
+}
+
+// defaultsCall reports whether a default value of c or of a subchart
+// (its values.yaml, which is not among its files) is a template that
+// calls one of fs.
+func defaultsCall(c *chart.Chart, fs funcs) bool {
+	return valuesCall(c.Values, 0, fs) || slices.ContainsFunc(c.Dependencies(), func(d *chart.Chart) bool { return defaultsCall(d, fs) })
 }
 
 // filesName reports whether a file of c or of a subchart (not a

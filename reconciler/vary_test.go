@@ -35,6 +35,13 @@ func TestRendersMayVary(t *testing.T) {
 		{name: "a file naming now with no tpl call", templates: map[string]string{"templates/cm.yaml": `x: {{ .Files.Get "conf/app.conf" | quote }}`}, files: map[string]string{"conf/app.conf": `started={{ now }}`}},
 		{name: "a template that does not parse and names one", templates: map[string]string{"templates/cm.yaml": `{{ now `}, want: true},
 	}
+	t.Run("a chart's default value tpl renders that calls now", func(t *testing.T) {
+		c := testChart(map[string]string{"templates/cm.yaml": `x: {{ tpl .Values.x . }}`}, nil)
+		c.Values = map[string]any{"x": `{{ now }}`}
+		if !rendersMayVary(c, nil) {
+			t.Error("rendersMayVary = false")
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := rendersMayVary(testChart(tt.templates, tt.files, tt.deps...), tt.values); got != tt.want {

@@ -44,7 +44,7 @@ func gcPercent() int {
 func TestStart(t *testing.T) {
 	before := gcPercent()
 	if before <= 0 {
-		t.Fatalf("GC percent %d: the test needs the GC on", before)
+		t.Skipf("skipping: GOGC=off (GC percent %d), and Start does nothing then (TestStart_gcOff)", before)
 	}
 	stop := Start(1 << 30) // far more than this test's live heap
 	raised := false
