@@ -52,10 +52,11 @@ func dateParam(name string) (arity, date int, ok bool) {
 // and a render of c is what renders differently on every run (the clock,
 // and randomness, which differs anyway). It returns c itself when no
 // template reads the clock. It returns false when a template calls ago or
-// durationRound, when c calls tpl and a value, a file or a string in a
-// template is a template that reads the clock, or when a template that
-// reads it does not parse: such a chart's second render must wait for the
-// wall clock.
+// durationRound, when c calls tpl and a value or a file is a template
+// that reads the clock or a string or text of a template names a clock
+// function (tpl may render what is built from it), or when a template
+// that reads it does not parse: such a chart's second render must wait
+// for the wall clock.
 func clockShifted(c *chart.Chart, values map[string]any) (*chart.Chart, bool) {
 	fs := clockFuncs()
 	if chartCalls(c, "", funcs{"ago", "durationRound"}, true) != nil {
