@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/digitops/digitops/daemon/shard"
+	"github.com/digitops/digitops/internal/fsutil"
 	"github.com/digitops/digitops/internal/testenv"
 )
 
@@ -266,16 +267,7 @@ spec:
 		}
 	}
 	files["digitops.yaml"] = b.String()
-	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fsutil.WriteFiles(dir, files)
 }
 
 // shardInSync counts the environments a replica reports in sync (its own
