@@ -115,8 +115,8 @@ func tplCalls(text string, fs funcs) bool {
 	if !strings.Contains(text, "{{") || !fs.named(text) {
 		return false
 	}
-	if parses(text) {
-		return templateCalls("tpl", text, fs)
+	if trees, err := parseTemplate("tpl", text); err == nil {
+		return treesHold(trees, fs.called)
 	}
 	for rest := text; ; {
 		start := strings.Index(rest, "{{")
@@ -127,8 +127,7 @@ func tplCalls(text string, fs funcs) bool {
 		if end < 0 {
 			return false
 		}
-		action := rest[start : start+end+2]
-		if parses(action) && templateCalls("tpl", action, fs) {
+		if trees, err := parseTemplate("tpl", rest[start:start+end+2]); err == nil && treesHold(trees, fs.called) {
 			return true
 		}
 		rest = rest[start+end+2:]
@@ -147,9 +146,7 @@ func namesWord(text string, fs funcs) bool {
 
 // parses reports whether text is a Go template that parses.
 func parses(text string) bool {
-	t := parse.New("tpl")
-	t.Mode = parse.SkipFuncCheck
-	_, err := t.Parse(text, "{{", "}}", map[string]*parse.Tree{})
+	_, err := parseTemplate("tpl", text)
 	return err == nil
 }
 
@@ -189,10 +186,8 @@ func shiftChartClock(c *chart.Chart) (*chart.Chart, error) {
 // the template renders as before: the text comes back from the parse tree,
 // and each `define` after the template it was in.
 func shiftTemplateClock(name, text string) (string, error) {
-	t := parse.New(name)
-	t.Mode = parse.SkipFuncCheck
-	trees := map[string]*parse.Tree{}
-	if _, err := t.Parse(text, "{{", "}}", trees); err != nil {
+	trees, err := parseTemplate(name, text)
+	if err != nil {
 		return "", fmt.Errorf("unable to parse template %s: %w", name, err)
 	}
 	names := make([]string, 0, len(trees))
@@ -203,9 +198,9 @@ func shiftTemplateClock(name, text string) (string, error) {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	if tree := trees[name]; tree != nil && tree.Root != nil {
+	if tree := trees[name]; tree != nil {
 		shiftList(tree.Root)
-		b.WriteString(tree.Root.String())
+		b.WriteString(rootText(tree.Root))
 	}
 	for _, n := range names {
 		root := trees[n].Root

@@ -79,21 +79,34 @@ func templateCalls(name, text string, fn funcs) bool {
 	if !strings.Contains(text, "{{") || !fn.named(text) {
 		return false
 	}
-	return templateAny(name, text, func(n parse.Node) bool {
-		id, ok := n.(*parse.IdentifierNode)
-		return ok && fn.has(id.Ident)
-	})
+	return templateAny(name, text, fn.called)
+}
+
+// called reports whether n is an identifier of one of fs (a call).
+func (fs funcs) called(n parse.Node) bool {
+	id, ok := n.(*parse.IdentifierNode)
+	return ok && fs.has(id.Ident)
 }
 
 // templateAny reports whether found holds for a node of a Go template
 // (its defines included); true for a template that does not parse.
 func templateAny(name, text string, found func(parse.Node) bool) bool {
+	trees, err := parseTemplate(name, text)
+	return err != nil || treesHold(trees, found)
+}
+
+// parseTemplate parses a Go template with Helm's delimiters, without
+// checking function names: the template named name and its defines.
+func parseTemplate(name, text string) (map[string]*parse.Tree, error) {
 	t := parse.New(name)
 	t.Mode = parse.SkipFuncCheck
 	trees := map[string]*parse.Tree{}
-	if _, err := t.Parse(text, "{{", "}}", trees); err != nil {
-		return true
-	}
+	_, err := t.Parse(text, "{{", "}}", trees)
+	return trees, err
+}
+
+// treesHold reports whether found holds for a node of one of trees.
+func treesHold(trees map[string]*parse.Tree, found func(parse.Node) bool) bool {
 	for _, tree := range trees {
 		if tree.Root != nil && anyNode(tree.Root, found) {
 			return true
