@@ -114,15 +114,14 @@ func (p *Planner) rendersAgain(ctx context.Context, steps []*Step) []string {
 	charts := make([]*chart.Chart, len(steps))
 	var shifted, later []int
 	for k, st := range steps {
-		switch {
-		case !st.mayVary():
+		if !st.mayVary() {
 			out[k] = st.rendered
-		default:
-			if c, ok := clockShifted(st.chart, st.Release.MergedValues()); ok {
-				charts[k], shifted = c, append(shifted, k)
-			} else {
-				charts[k], later = st.chart, append(later, k)
-			}
+			continue
+		}
+		if c, ok := clockShifted(st.chart, st.Release.MergedValues()); ok {
+			charts[k], shifted = c, append(shifted, k)
+		} else {
+			charts[k], later = st.chart, append(later, k)
 		}
 	}
 	render := func(ks []int) {
@@ -193,10 +192,9 @@ func variableFuncs() funcs {
 // rendersMayVary reports whether two renders of c with values can differ:
 // a template of c or of a subchart calls one of variableFuncs, a value
 // that is a template (rendered with tpl), given or a chart's default,
-// calls one, or c calls tpl and
-// one of its files names one (read with .Files.Get, rendered with tpl).
-// When it is false one render says all, and no second render in the next
-// second is needed.
+// calls one, or c calls tpl and one of its files names one (read with
+// .Files.Get, rendered with tpl). When it is false one render says all,
+// and no second render is needed.
 func rendersMayVary(c *chart.Chart, values map[string]any) bool {
 	fs := variableFuncs()
 	if chartCalls(c, "", fs, true) != nil || valuesCall(values, 0, fs) || defaultsCall(c, fs) {
