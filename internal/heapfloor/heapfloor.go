@@ -5,7 +5,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // liveHeapMetric is the runtime metric of the bytes the last collection
@@ -24,25 +23,24 @@ func Start(floor uint64) (stop func()) {
 	}
 	t := &tuner{floor: floor, base: base, sample: []metrics.Sample{{Name: liveHeapMetric}}}
 	t.arm()
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			t.stopped.Store(true)
-			t.mu.Lock()
-			defer t.mu.Unlock()
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !t.stopped {
+			t.stopped = true
 			debug.SetGCPercent(base)
-		})
+		}
 	}
 }
 
 // tuner sets the GC percent after each collection.
 type tuner struct {
-	floor   uint64
-	base    int
-	stopped atomic.Bool
-	// mu orders a tune with stop: none sets the percent after stop.
-	mu     sync.Mutex
+	floor  uint64
+	base   int
 	sample []metrics.Sample
+	// mu orders a tune with stop: none sets the percent after stop.
+	mu      sync.Mutex
+	stopped bool
 }
 
 // arm has tune run once the next collection has found a fresh object
@@ -51,7 +49,7 @@ func (t *tuner) arm() {
 	runtime.AddCleanup(new([64]byte), func(t *tuner) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if t.stopped.Load() {
+		if t.stopped {
 			return
 		}
 		t.tune()
